@@ -1,0 +1,139 @@
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from tenants.scope import TenantOwned
+
+
+class Product(TenantOwned):
+    """A product of a merchant's catalog, known by the merchant's own SKU."""
+
+    external_id = models.CharField(_("SKU"), max_length=128)
+    title = models.CharField(_("title"), max_length=500)
+    description = models.TextField(_("description"), blank=True)
+    # A path, most general first: "Grocery > Produce > Apples".
+    category = models.CharField(_("category"), max_length=500, blank=True)
+    brand = models.CharField(_("brand"), max_length=200, blank=True)
+    price = models.DecimalField(_("price"), max_digits=12, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(_("currency"), max_length=3, blank=True)
+    in_stock = models.BooleanField(_("in stock"), default=True)
+    attributes = models.JSONField(_("attributes"), default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "external_id"], name="product_unique_sku_per_tenant"),
+        ]
+        indexes = [models.Index(fields=["tenant", "category"], name="product_tenant_category")]
+        ordering = ["external_id"]
+        verbose_name = _("product")
+        verbose_name_plural = _("products")
+
+    def __str__(self) -> str:
+        return f"{self.external_id} {self.title}"
+
+
+class EventType(models.TextChoices):
+    VIEW = "view", _("View")
+    CLICK = "click", _("Click")
+    ADD_TO_CART = "add_to_cart", _("Add to cart")
+    PURCHASE = "purchase", _("Purchase")
+
+
+class Event(TenantOwned):
+    """One thing a shopper did with a product.
+
+    The shopper is stored only as a keyed HMAC of the id the storefront sent
+    (`Tenant.pseudonymise_shopper`). The product's SKU is kept beside the link,
+    so deleting a product from the catalog does not erase shoppers' history.
+    """
+
+    event_id = models.CharField(_("event id"), max_length=128)
+    shopper_key = models.CharField(max_length=64, db_index=False)
+    type = models.CharField(_("type"), max_length=16, choices=EventType.choices)
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    product_external_id = models.CharField(_("SKU"), max_length=128)
+    occurred_at = models.DateTimeField(_("time"))
+    quantity = models.PositiveIntegerField(_("quantity"), default=1)
+    value = models.DecimalField(_("value"), max_digits=12, decimal_places=2, default=0)
+    recommendation_id = models.CharField(max_length=64, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "event_id"], name="event_unique_id_per_tenant"),
+        ]
+        indexes = [
+            models.Index(fields=["tenant", "shopper_key", "occurred_at"], name="event_tenant_shopper_time"),
+            models.Index(fields=["tenant", "occurred_at"], name="event_tenant_time"),
+        ]
+        ordering = ["occurred_at"]
+        verbose_name = _("event")
+        verbose_name_plural = _("events")
+
+
+class FlaggedShopper(TenantOwned):
+    """A shopper whose behaviour looks automated: kept, but left out of training data."""
+
+    shopper_key = models.CharField(max_length=64)
+    rule = models.CharField(max_length=32)
+    events_per_day = models.FloatField()
+    event_count = models.PositiveIntegerField()
+    flagged_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "shopper_key"], name="flagged_shopper_unique_per_tenant"),
+        ]
+
+
+class IngestTally(TenantOwned):
+    """Running count of events refused at ingest, per cleaning rule (for the cleaning report)."""
+
+    rule = models.CharField(max_length=32)
+    count = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "rule"], name="ingest_tally_unique_rule_per_tenant"),
+        ]
+
+
+class CleaningReport(TenantOwned):
+    """What one cleaning run found: counts per rule."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    events_total = models.PositiveBigIntegerField(default=0)
+    counts = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class ImportStatus(models.TextChoices):
+    SUCCEEDED = "succeeded", _("Succeeded")
+    FAILED = "failed", _("Failed")
+
+
+class ProductImport(TenantOwned):
+    """One catalog file import and its outcome; a failed one stored no product."""
+
+    filename = models.CharField(max_length=255)
+    file_format = models.CharField(max_length=8)
+    status = models.CharField(max_length=16, choices=ImportStatus.choices)
+    row_count = models.PositiveIntegerField(default=0)
+    created_count = models.PositiveIntegerField(default=0)
+    updated_count = models.PositiveIntegerField(default=0)
+    # [{"row": 3, "field": "price", "reason": "..."}], at most a few hundred.
+    errors = models.JSONField(default=list, blank=True)
+    error_count = models.PositiveIntegerField(default=0)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Starts the web server and a Celery worker together; Ctrl-C stops both.
+# Called by `make run` after the virtual environment is ready and migrated.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+HOST=${HOST:-127.0.0.1}
+PORT=${PORT:-8000}
+
+$PY manage.py seed_demo --if-missing
+
+$PY -m celery -A platform_site worker --queues default,gpu --concurrency 1 --loglevel INFO &
+worker=$!
+stop_worker() { kill -TERM "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true; }
+trap stop_worker EXIT INT TERM
+
+echo
+echo "  Merchant console:  http://$HOST:$PORT/"
+echo "  API docs:          http://$HOST:$PORT/api/v1/docs"
+$PY manage.py seed_demo --print-login
+echo "  Stop with Ctrl-C."
+echo
+$PY manage.py runserver "$HOST:$PORT"

@@ -1,0 +1,48 @@
+"""The base of every tenant API view: resolves the tenant and sets the scope.
+
+Subclasses do not override `get_queryset` to find the tenant: the scope is set
+here, once, for the whole request, and the tenant-scoped managers read it.
+"""
+import contextvars
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import exceptions, permissions
+from rest_framework.views import APIView
+
+from tenants.models import MANAGING_ROLES, ApiKey, ApiKeyKind, Membership, Role
+from tenants.scope import set_current_tenant
+from tenants.selectors import membership_for_session
+
+
+class TenantApiView(APIView):
+    # Browsers hold publishable keys: only views that say so accept them.
+    publishable_key_allowed = False
+    # Session members whose role may read, and write (POST, PUT, PATCH, DELETE).
+    read_roles = frozenset(Role.values)
+    write_roles = MANAGING_ROLES
+
+    def dispatch(self, request, *args, **kwargs):
+        # A copied context: whatever scope this request sets is gone when it ends.
+        return contextvars.copy_context().run(super().dispatch, request, *args, **kwargs)
+
+    def initial(self, request, *args, **kwargs):
+        super().initial(request, *args, **kwargs)
+        request.tenant, request.membership = self._resolve_tenant(request)
+        set_current_tenant(request.tenant)
+
+    def _resolve_tenant(self, request):
+        if isinstance(request.auth, ApiKey):
+            if request.auth.kind == ApiKeyKind.PUBLISHABLE and not self.publishable_key_allowed:
+                raise exceptions.PermissionDenied(
+                    _("A publishable key cannot call this endpoint; use a secret key from your server.")
+                )
+            return request.auth.tenant, None
+        membership: Membership | None = membership_for_session(request._request)
+        if membership is None:
+            raise exceptions.PermissionDenied(_("You are not a member of any tenant."))
+        roles = self.read_roles if request.method in permissions.SAFE_METHODS else self.write_roles
+        if membership.role not in roles:
+            raise exceptions.PermissionDenied(
+                _("Your role (%(role)s) cannot do this.") % {"role": membership.get_role_display()}
+            )
+        return membership.tenant, membership

@@ -1,0 +1,19 @@
+from tenants.scope import tenant_scope
+from tenants.selectors import membership_for_session
+
+
+class ActiveTenantMiddleware:
+    """For the web UI: the logged-in user's active tenant, as `request.tenant`,
+    with the tenant scope set for the rest of the request."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        membership = membership_for_session(request) if request.user.is_authenticated else None
+        request.membership = membership
+        request.tenant = membership.tenant if membership else None
+        if request.tenant is None:
+            return self.get_response(request)
+        with tenant_scope(request.tenant):
+            return self.get_response(request)

@@ -1,0 +1,115 @@
+import hashlib
+import hmac
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
+
+from tenants.scope import TenantOwned, TenantScopedManager
+
+
+def _new_shopper_secret() -> str:
+    return secrets.token_hex(32)
+
+
+class Tenant(models.Model):
+    """A merchant: the unit of isolation. Not itself tenant-owned."""
+
+    name = models.CharField(_("name"), max_length=200)
+    slug = models.SlugField(_("slug"), max_length=60, unique=True)
+    # Key of the HMAC that pseudonymises shopper ids; never leaves the server.
+    shopper_id_secret = models.CharField(max_length=64, default=_new_shopper_secret, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = _("tenant")
+        verbose_name_plural = _("tenants")
+
+    def __str__(self) -> str:
+        return self.name
+
+    def pseudonymise_shopper(self, shopper_id: str) -> str:
+        """The stored stand-in for a shopper id: a keyed HMAC, so the raw id is never kept."""
+        return hmac.new(
+            self.shopper_id_secret.encode(), shopper_id.encode(), hashlib.sha256
+        ).hexdigest()
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", _("Owner")
+    ADMIN = "admin", _("Admin")
+    ANALYST = "analyst", _("Analyst")
+    LEARNER = "learner", _("Learner")
+
+
+# Roles that may change the tenant's data and settings.
+MANAGING_ROLES = frozenset({Role.OWNER, Role.ADMIN})
+
+
+class Membership(TenantOwned):
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
+    )
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "user"], name="membership_unique_user_per_tenant"),
+        ]
+        ordering = ["tenant_id", "user_id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.tenant_id} ({self.role})"
+
+    @property
+    def can_manage(self) -> bool:
+        return self.role in MANAGING_ROLES
+
+
+class ApiKeyKind(models.TextChoices):
+    SECRET = "secret", _("Secret (server side)")
+    PUBLISHABLE = "publishable", _("Publishable (browsers)")
+
+
+# What a key shows before its random part, so a merchant can tell them apart.
+KEY_KIND_TAGS = {ApiKeyKind.SECRET: "sk", ApiKeyKind.PUBLISHABLE: "pk"}
+
+
+class TenantScopedApiKeyManager(APIKeyManager, TenantScopedManager):
+    """The library's key handling (create_key, get_from_key), inside the tenant scope."""
+
+
+class CrossTenantApiKeyManager(APIKeyManager):
+    """Finds a presented key in any tenant: the key is what tells us the tenant."""
+
+    def get_usable_keys(self):
+        return super().get_usable_keys().select_related("tenant")
+
+
+class ApiKey(AbstractAPIKey, TenantOwned):
+    """A tenant's API key, stored hashed by djangorestframework-api-key.
+
+    The full key is shown once, at creation. Keys look like `sk_<prefix>.<secret>`
+    or `pk_<prefix>.<secret>`; the prefix stays visible to tell keys apart.
+    """
+
+    kind = models.CharField(_("kind"), max_length=16, choices=ApiKeyKind.choices)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    objects = TenantScopedApiKeyManager()
+    all_tenants = CrossTenantApiKeyManager()
+
+    class Meta(AbstractAPIKey.Meta):
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+
+    @property
+    def display_prefix(self) -> str:
+        return f"{KEY_KIND_TAGS[self.kind]}_{self.prefix}"

@@ -1,0 +1,71 @@
+"""The tenant pages of the merchant UI: dashboard, tenant switch, API keys."""
+from django import forms
+from django.contrib import messages
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from catalog.models import Event, Product, ProductImport
+from tenants.models import ApiKey, ApiKeyKind
+from tenants.selectors import ACTIVE_TENANT_SESSION_KEY, memberships_of_user
+from tenants.services import api_key_issue, api_key_revoke
+from tenants.web import member_required
+
+
+@member_required
+def dashboard(request):
+    context = {
+        "product_count": Product.objects.count(),
+        "event_count": Event.objects.count(),
+        "last_import": ProductImport.objects.first(),
+        "active_key_count": ApiKey.objects.filter(revoked=False).count(),
+    }
+    return render(request, "tenants/dashboard.html", context)
+
+
+@require_POST
+@member_required
+def tenant_switch(request):
+    """Make another of the user's tenants the active one; a tenant they do not belong to is a 404."""
+    try:
+        tenant_id = int(request.POST.get("tenant_id", ""))
+    except ValueError:
+        raise Http404
+    if not any(m.tenant_id == tenant_id for m in memberships_of_user(user=request.user)):
+        raise Http404
+    request.session[ACTIVE_TENANT_SESSION_KEY] = tenant_id
+    return redirect("dashboard")
+
+
+class ApiKeyForm(forms.Form):
+    name = forms.CharField(label=gettext_lazy("Name"), max_length=50)
+    kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=ApiKeyKind.choices)
+
+
+@member_required(manage=True)
+def api_key_list(request):
+    form = ApiKeyForm(request.POST or None)
+    issued = None
+    if request.method == "POST" and form.is_valid():
+        issued = api_key_issue(
+            tenant=request.tenant,
+            kind=form.cleaned_data["kind"],
+            name=form.cleaned_data["name"],
+            created_by=request.user,
+        )
+        form = ApiKeyForm()
+    keys = ApiKey.objects.select_related("created_by").order_by("-created")
+    return render(request, "tenants/api_keys.html", {"form": form, "keys": keys, "issued": issued})
+
+
+@require_POST
+@member_required(manage=True)
+def api_key_revoke_view(request, prefix: str):
+    try:
+        api_key = api_key_revoke(tenant=request.tenant, prefix=prefix)
+    except ApiKey.DoesNotExist:
+        raise Http404
+    messages.success(request, _("Key %(prefix)s is revoked.") % {"prefix": api_key.display_prefix})
+    return redirect("api-keys")
