@@ -1,0 +1,70 @@
+"""The boundary every API endpoint keeps, checked over the whole URL map:
+no key or a bad key is a 401, a publishable key on a secret-only endpoint is
+a 403. (Another tenant's objects are a 404: each API module tests its own.)"""
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+
+from tenants.api import TenantApiView
+
+HANDLED_METHODS = ["get", "post", "put", "patch", "delete"]
+
+
+def _api_endpoints():
+    """(path with placeholder arguments, view class) for each tenant API route."""
+
+    def walk(patterns, prefix=""):
+        for pattern in patterns:
+            if isinstance(pattern, URLResolver):
+                yield from walk(pattern.url_patterns, prefix + str(pattern.pattern))
+            elif isinstance(pattern, URLPattern):
+                view_class = getattr(pattern.callback, "view_class", None)
+                if view_class and issubclass(view_class, TenantApiView):
+                    route = prefix + str(pattern.pattern)
+                    for converter in ["<str:", "<int:", "<slug:", "<path:", "<uuid:", "<"]:
+                        while converter in route:
+                            start = route.index(converter)
+                            end = route.index(">", start)
+                            route = route[:start] + "12345" + route[end + 1 :]
+                    yield "/" + route, view_class
+
+    return list(walk(get_resolver().url_patterns))
+
+
+ENDPOINTS = [
+    (path, method, view_class)
+    for path, view_class in _api_endpoints()
+    for method in HANDLED_METHODS
+    if hasattr(view_class, method)
+]
+
+
+def test_the_api_has_endpoints_to_check():
+    assert len(ENDPOINTS) >= 5
+
+
+@pytest.mark.parametrize("path,method,view_class", ENDPOINTS, ids=[f"{m.upper()} {p}" for p, m, _ in ENDPOINTS])
+def test_no_key_gets_401(api_client, db, path, method, view_class):
+    response = getattr(api_client, method)(path)
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+
+
+@pytest.mark.parametrize("path,method,view_class", ENDPOINTS, ids=[f"{m.upper()} {p}" for p, m, _ in ENDPOINTS])
+def test_a_bad_key_gets_401(api_client, tenant, path, method, view_class):
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer sk_notakey.reallynotakey")
+    assert getattr(api_client, method)(path).status_code == 401
+
+
+SECRET_ONLY = [(p, m, v) for p, m, v in ENDPOINTS if not v.publishable_key_allowed]
+
+
+@pytest.mark.parametrize("path,method,view_class", SECRET_ONLY, ids=[f"{m.upper()} {p}" for p, m, _ in SECRET_ONLY])
+def test_a_publishable_key_on_a_secret_only_endpoint_gets_403(publishable_client, path, method, view_class):
+    assert getattr(publishable_client, method)(path).status_code == 403
+
+
+def test_a_logged_in_user_who_belongs_to_no_tenant_gets_403(api_client, db):
+    from tests.factories import UserFactory
+
+    api_client.force_login(UserFactory())
+    assert api_client.get("/api/v1/catalog/products").status_code == 403

@@ -1,0 +1,32 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _load_settings(module: str, **extra_env) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env.update(DJANGO_SETTINGS_MODULE=module, **extra_env)
+    return subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+
+
+def test_production_settings_refuse_to_start_without_a_secret_key():
+    result = _load_settings("platform_site.settings.production")
+    assert result.returncode != 0
+    assert "SECRET_KEY is not set" in result.stderr
+
+
+def test_production_settings_start_with_a_secret_key_and_debug_off():
+    result = _load_settings("platform_site.settings.production", SECRET_KEY="x" * 50)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"
+
+
+def test_laptop_settings_need_no_environment_at_all():
+    result = _load_settings("platform_site.settings.local")
+    assert result.returncode == 0, result.stderr
