@@ -1,0 +1,59 @@
+"""How the API base view decides who may do what, seen through a real endpoint."""
+from unittest import mock
+
+from tenants.models import ApiKeyKind, Role
+from tenants.services import api_key_issue, api_key_revoke
+from tenants.throttling import ApiKeyRateThrottle
+from tests.factories import ProductFactory
+
+PRODUCTS = "/api/v1/catalog/products"
+
+
+def _client_with(api_client, key):
+    api_client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+    return api_client
+
+
+def test_a_secret_key_reads_its_own_tenants_catalog_only(secret_client, tenant, other_tenant):
+    ProductFactory(tenant=tenant, external_id="OURS")
+    ProductFactory(tenant=other_tenant, external_id="THEIRS")
+    response = secret_client.get(PRODUCTS)
+    assert response.status_code == 200
+    assert [p["external_id"] for p in response.json()["results"]] == ["OURS"]
+
+
+def test_a_revoked_key_gets_401(api_client, tenant):
+    issued = api_key_issue(tenant=tenant, kind=ApiKeyKind.SECRET, name="soon revoked")
+    client = _client_with(api_client, issued.key)
+    assert client.get(PRODUCTS).status_code == 200
+    api_key_revoke(tenant=tenant, prefix=issued.api_key.prefix)
+    assert client.get(PRODUCTS).status_code == 401
+
+
+def test_a_malformed_authorization_header_gets_401_with_how_to_send_it(api_client, db):
+    api_client.credentials(HTTP_AUTHORIZATION="Bearer two parts")
+    response = api_client.get(PRODUCTS)
+    assert response.status_code == 401
+    assert "Bearer <key>" in response.json()["detail"]
+
+
+def test_session_members_of_every_role_may_read(api_client, member_with_role):
+    for role in Role.values:
+        api_client.force_login(member_with_role(role))
+        assert api_client.get(PRODUCTS).status_code == 200, role
+
+
+def test_only_owners_and_admins_may_write_through_a_session(api_client, member_with_role):
+    body = {"products": [{"external_id": "S-1", "title": "Soap"}]}
+    for role, allowed in [(Role.OWNER, True), (Role.ADMIN, True), (Role.ANALYST, False), (Role.LEARNER, False)]:
+        api_client.force_login(member_with_role(role))
+        status = api_client.post(PRODUCTS, body, format="json").status_code
+        assert (status < 300) is allowed, (role, status)
+
+
+def test_a_key_is_throttled_on_its_own_without_slowing_other_keys(api_client, secret_key, other_tenant_secret_key):
+    with mock.patch.dict(ApiKeyRateThrottle.THROTTLE_RATES, {"api_key": "3/minute"}):
+        client = _client_with(api_client, secret_key)
+        statuses = [client.get(PRODUCTS).status_code for _ in range(4)]
+        assert statuses == [200, 200, 200, 429]
+        assert _client_with(api_client, other_tenant_secret_key).get(PRODUCTS).status_code == 200

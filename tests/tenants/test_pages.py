@@ -1,0 +1,117 @@
+"""The tenant pages of the merchant UI: login, dashboard, tenant switch, API keys."""
+import re
+
+from tenants.models import ApiKey, ApiKeyKind, Role
+from tenants.scope import tenant_scope
+from tenants.selectors import api_key_from_presented
+from tenants.services import api_key_issue
+from tests.factories import MembershipFactory, ProductFactory, UserFactory
+
+
+def test_a_merchant_logs_in_with_email_and_password_and_sees_their_dashboard(client, merchant_user, tenant):
+    ProductFactory(tenant=tenant)
+    response = client.post("/login/", {"username": "owner@acme.test", "password": "correct-horse-battery"})
+    assert response.status_code == 302
+    dashboard = client.get("/")
+    assert dashboard.status_code == 200
+    assert "Acme Grocer" in dashboard.content.decode()
+
+
+def test_a_wrong_password_shows_an_error_and_no_dashboard(client, merchant_user):
+    response = client.post("/login/", {"username": "owner@acme.test", "password": "nope"})
+    assert response.status_code == 200
+    assert client.get("/").status_code == 302
+
+
+def test_the_dashboard_asks_anonymous_visitors_to_log_in(client, db):
+    response = client.get("/")
+    assert response.status_code == 302
+    assert response["Location"].startswith("/login/")
+
+
+def test_the_dashboard_counts_only_the_active_tenants_products(client, merchant_user, tenant, other_tenant):
+    ProductFactory(tenant=tenant)
+    for _ in range(7):
+        ProductFactory(tenant=other_tenant)
+    client.force_login(merchant_user)
+    html = client.get("/").content.decode()
+    assert "Globex" not in html
+    assert re.search(r'class="figure">1<', html)
+
+
+def test_a_user_in_two_tenants_switches_between_them(client, merchant_user, other_tenant):
+    MembershipFactory(tenant=other_tenant, user=merchant_user, role=Role.ANALYST)
+    client.force_login(merchant_user)
+    assert "Acme Grocer</h1>" in client.get("/").content.decode()
+    response = client.post("/tenant/switch/", {"tenant_id": other_tenant.id})
+    assert response.status_code == 302
+    assert "Globex Market</h1>" in client.get("/").content.decode()
+
+
+def test_switching_to_a_tenant_the_user_does_not_belong_to_is_a_404(client, merchant_user, other_tenant):
+    client.force_login(merchant_user)
+    assert client.post("/tenant/switch/", {"tenant_id": other_tenant.id}).status_code == 404
+    assert client.post("/tenant/switch/", {"tenant_id": "nonsense"}).status_code == 404
+    assert "Acme Grocer</h1>" in client.get("/").content.decode()
+
+
+def test_an_owner_creates_a_key_and_sees_it_once(client, merchant_user, tenant):
+    client.force_login(merchant_user)
+    response = client.post("/settings/api-keys/", {"name": "Storefront", "kind": ApiKeyKind.PUBLISHABLE})
+    html = response.content.decode()
+    shown = re.search(r'<pre class="secret" id="new-key">(pk_[^<]+)</pre>', html).group(1)
+    assert api_key_from_presented(shown).tenant == tenant
+    again = client.get("/settings/api-keys/").content.decode()
+    assert shown not in again
+    assert shown.split(".")[0] in again  # the prefix stays visible
+
+
+def test_a_key_form_without_a_name_shows_the_error_beside_the_field(client, merchant_user, tenant):
+    client.force_login(merchant_user)
+    response = client.post("/settings/api-keys/", {"name": "", "kind": ApiKeyKind.SECRET})
+    assert 'class="field-error"' in response.content.decode()
+    with tenant_scope(tenant):
+        assert not ApiKey.objects.exists()
+
+
+def test_an_owner_revokes_a_key(client, merchant_user, tenant):
+    issued = api_key_issue(tenant=tenant, kind=ApiKeyKind.SECRET, name="old")
+    client.force_login(merchant_user)
+    response = client.post(f"/settings/api-keys/{issued.api_key.prefix}/revoke/")
+    assert response.status_code == 302
+    assert api_key_from_presented(issued.key) is None
+
+
+def test_revoking_another_tenants_key_is_a_404_and_leaves_it_working(client, merchant_user, other_tenant):
+    foreign = api_key_issue(tenant=other_tenant, kind=ApiKeyKind.SECRET, name="theirs")
+    client.force_login(merchant_user)
+    assert client.post(f"/settings/api-keys/{foreign.api_key.prefix}/revoke/").status_code == 404
+    assert api_key_from_presented(foreign.key) is not None
+
+
+def test_another_tenants_keys_are_not_listed(client, merchant_user, other_tenant):
+    foreign = api_key_issue(tenant=other_tenant, kind=ApiKeyKind.SECRET, name="globex-secret-server")
+    client.force_login(merchant_user)
+    html = client.get("/settings/api-keys/").content.decode()
+    assert "globex-secret-server" not in html
+    assert foreign.api_key.prefix not in html
+
+
+def test_analysts_cannot_manage_api_keys(client, member_with_role):
+    client.force_login(member_with_role(Role.ANALYST))
+    assert client.get("/settings/api-keys/").status_code == 403
+
+
+def test_a_user_with_no_tenant_is_told_so(client, db):
+    client.force_login(UserFactory())
+    response = client.get("/")
+    assert response.status_code == 403
+    assert "does not belong to any merchant" in response.content.decode()
+
+
+def test_the_language_switch_shows_the_page_in_chinese(client, merchant_user):
+    client.force_login(merchant_user)
+    client.post("/i18n/setlang/", {"language": "zh-hans", "next": "/"})
+    html = client.get("/").content.decode()
+    assert 'lang="zh-hans"' in html
+    assert "仪表盘" in html
