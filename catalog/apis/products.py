@@ -1,1 +1,233 @@
-urlpatterns: list = []
+"""The product catalog API: upsert a batch, list and filter, read and delete one product.
+
+GET and POST share `catalog/products`, so one view holds both operations
+(Django routes by path, not by method); each operation keeps its own
+serializers.
+"""
+from django.conf import settings
+from django.urls import path
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+
+from catalog.models import Product
+from catalog.selectors.products import product_get, product_list
+from catalog.services.products import (
+    ProductRowSerializer,
+    ProductRowsInvalid,
+    product_delete,
+    product_upsert_many,
+)
+from tenants.api import TenantApiView
+
+
+class ProductOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Product
+        fields = [
+            "external_id", "title", "description", "category", "brand", "price", "currency",
+            "in_stock", "attributes", "created_at", "updated_at",
+        ]
+        ref_name = "Product"
+
+
+class ProductRowErrorSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the product in `products`, from 0.")
+    field = serializers.CharField()
+    reason = serializers.CharField()
+
+    class Meta:
+        ref_name = "ProductRowError"
+
+
+class ProductBatchErrorSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    errors = ProductRowErrorSerializer(many=True)
+
+    class Meta:
+        ref_name = "ProductBatchError"
+
+
+# Each product is checked by the service, which names every bad one by its
+# index; the field itself only checks the envelope. The schema still shows the
+# product's own fields.
+@extend_schema_field(ProductRowSerializer(many=True))
+class ProductRowsField(serializers.ListField):
+    def __init__(self, **kwargs):
+        super().__init__(child=serializers.JSONField(), **kwargs)
+
+
+UPSERT_EXAMPLE = OpenApiExample(
+    "Two products",
+    request_only=True,
+    value={
+        "products": [
+            {
+                "external_id": "APL-GALA-1KG",
+                "title": "Gala apples, 1 kg",
+                "category": "Grocery > Produce > Apples",
+                "brand": "Orchard Co",
+                "price": "3.49",
+                "currency": "USD",
+                "in_stock": True,
+                "attributes": {"origin": "NZ", "organic": False},
+            },
+            {"external_id": "BAN-1KG", "title": "Bananas, 1 kg", "category": "Grocery > Produce"},
+        ]
+    },
+)
+
+
+NOT_IN_CATALOG = OpenApiResponse(description="No product with this SKU in the tenant's catalog.")
+
+
+class ProductCollectionApi(TenantApiView):
+    pagination_class = PageNumberPagination
+    # A batch is a JSON document; files go to the import endpoint.
+    parser_classes = [JSONParser]
+
+    class FilterSerializer(serializers.Serializer):
+        category = serializers.CharField(required=False, allow_blank=True)
+        q = serializers.CharField(required=False, allow_blank=True)
+        in_stock = serializers.BooleanField(required=False, allow_null=True, default=None)
+        page = serializers.IntegerField(required=False, min_value=1)
+
+    class UpsertInputSerializer(serializers.Serializer):
+        products = ProductRowsField()
+
+        class Meta:
+            ref_name = "ProductUpsertRequest"
+
+        def validate_products(self, products):
+            limit = settings.PRODUCTS_MAX_BATCH
+            if len(products) > limit:
+                raise serializers.ValidationError(
+                    _("Send at most %(limit)d products per request; this one has %(count)d.")
+                    % {"limit": limit, "count": len(products)}
+                )
+            return products
+
+    class UpsertOutputSerializer(serializers.Serializer):
+        created = serializers.IntegerField()
+        updated = serializers.IntegerField()
+
+        class Meta:
+            ref_name = "ProductUpsertResult"
+
+    @extend_schema(
+        operation_id="catalog_products_list",
+        summary="List products",
+        parameters=[
+            OpenApiParameter("category", str, description='A category and everything below it ("Grocery").'),
+            OpenApiParameter("q", str, description="Text in the title, description, brand or SKU."),
+            OpenApiParameter("in_stock", bool),
+        ],
+        responses={
+            200: ProductOutputSerializer(many=True),
+            400: OpenApiResponse(description="An unknown query parameter, or a value of the wrong type."),
+        },
+    )
+    def get(self, request):
+        filters = self._validated_filters(request)
+        products = product_list(tenant=request.tenant, filters=filters)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(products, request, view=self)
+        return paginator.get_paginated_response(ProductOutputSerializer(page, many=True).data)
+
+    def _validated_filters(self, request) -> dict:
+        # A misspelt filter would otherwise be ignored, and the client would
+        # take the whole catalog for the filtered one.
+        unknown = sorted(set(request.query_params) - set(self.FilterSerializer().fields))
+        if unknown:
+            raise serializers.ValidationError(
+                {name: [_("Unknown query parameter.")] for name in unknown}
+            )
+        serializer = self.FilterSerializer(data=request.query_params.dict())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    @extend_schema(
+        operation_id="catalog_products_upsert",
+        summary="Create or replace products",
+        description=(
+            "Creates the products whose SKU (`external_id`) is new and replaces the others. "
+            "All or nothing: if any product is invalid, nothing is stored and the 400 names "
+            "each bad product by index, field and reason. At most `PRODUCTS_MAX_BATCH` "
+            "(10,000) products per request."
+        ),
+        request=UpsertInputSerializer,
+        responses={200: UpsertOutputSerializer, 400: ProductBatchErrorSerializer},
+        examples=[
+            UPSERT_EXAMPLE,
+            OpenApiExample(
+                "Counts", response_only=True, status_codes=["200"], value={"created": 1, "updated": 1}
+            ),
+        ],
+    )
+    def post(self, request):
+        serializer = self.UpsertInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            result = product_upsert_many(tenant=request.tenant, rows=serializer.validated_data["products"])
+        except ProductRowsInvalid as invalid:
+            body = {
+                "detail": ngettext(
+                    "%(count)d error in the products; nothing was stored.",
+                    "%(count)d errors in the products; nothing was stored.",
+                    len(invalid.errors),
+                ) % {"count": len(invalid.errors)},
+                "errors": [
+                    {"index": error.position, "field": error.field, "reason": error.reason}
+                    for error in invalid.errors
+                ],
+            }
+            return Response(body, status=status.HTTP_400_BAD_REQUEST)
+        counts = {"created": result.created, "updated": result.updated}
+        return Response(self.UpsertOutputSerializer(counts).data)
+
+
+class ProductDetailApi(TenantApiView):
+    @extend_schema(
+        operation_id="catalog_products_retrieve",
+        summary="Read a product",
+        parameters=[OpenApiParameter("external_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        responses={200: ProductOutputSerializer, 404: NOT_IN_CATALOG},
+    )
+    def get(self, request, external_id: str):
+        try:
+            product = product_get(tenant=request.tenant, external_id=external_id)
+        except Product.DoesNotExist:
+            raise NotFound(_("No product with this SKU in your catalog."))
+        return Response(ProductOutputSerializer(product).data)
+
+    @extend_schema(
+        operation_id="catalog_products_destroy",
+        summary="Delete a product",
+        parameters=[OpenApiParameter("external_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        responses={204: None, 404: NOT_IN_CATALOG},
+    )
+    def delete(self, request, external_id: str):
+        try:
+            product_delete(tenant=request.tenant, external_id=external_id)
+        except Product.DoesNotExist:
+            raise NotFound(_("No product with this SKU in your catalog."))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+urlpatterns = [
+    path("catalog/products", ProductCollectionApi.as_view(), name="api-product-collection"),
+    # path: a SKU may hold a slash.
+    path("catalog/products/<path:external_id>", ProductDetailApi.as_view(), name="api-product-detail"),
+]

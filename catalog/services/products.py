@@ -1,0 +1,413 @@
+"""Writes on the product catalog: batches from the API, and catalog files.
+
+Both ways in hold a product to the same rules: every product goes through
+`ProductRowSerializer` (in `product_rows_validate`), so an API batch and a
+spreadsheet row are refused for the same reasons, in the same words.
+Both are all or nothing: one bad product and nothing of its batch or file is
+stored.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from django.core.files import File
+from django.db import transaction
+from django.utils.translation import gettext as _
+from rest_framework import serializers
+from rest_framework.settings import api_settings
+
+from catalog.models import ImportStatus, Product, ProductImport
+from tenants.models import Tenant
+from tenants.scope import TenantScopeMissing, current_tenant
+
+PRODUCT_FIELDS = (
+    "external_id", "title", "description", "category", "brand",
+    "price", "currency", "in_stock", "attributes",
+)
+REQUIRED_FIELDS = ("external_id", "title")
+# An upsert replaces the whole product: a field left out gets its default.
+# created_at is not here, so an update keeps the date the product first came.
+FIELDS_UPDATED_ON_CONFLICT = [name for name in PRODUCT_FIELDS if name != "external_id"] + ["updated_at"]
+CATEGORY_SEPARATOR = " > "
+ATTRIBUTE_COLUMN_PREFIX = "attr_"
+# A failed import keeps this many errors on its record (and counts them all):
+# enough to fix a file, small enough to show on one page.
+IMPORT_ERRORS_KEPT = 200
+# The error's "field" when the problem is the file, or a whole product.
+FILE_FIELD = "file"
+PRODUCT_FIELD = "product"
+
+_CURRENCY_CODE = re.compile(r"^[A-Za-z]{3}$")
+
+
+def category_path_normalize(path: str) -> str:
+    """'Grocery>Produce >  Apples' -> 'Grocery > Produce > Apples': one spelling per path,
+    so a category filter finds every product of that category."""
+    return CATEGORY_SEPARATOR.join(part.strip() for part in path.split(">") if part.strip())
+
+
+class ProductRowSerializer(serializers.Serializer):
+    """The rules of one product, wherever it comes from (API batch, CSV row, JSON item)."""
+
+    external_id = serializers.CharField(
+        max_length=128, help_text="The merchant's SKU, unique in the catalog."
+    )
+    title = serializers.CharField(max_length=500)
+    description = serializers.CharField(allow_blank=True, default="")
+    category = serializers.CharField(
+        max_length=500, allow_blank=True, default="",
+        help_text='A path, most general first: "Grocery > Produce > Apples".',
+    )
+    brand = serializers.CharField(max_length=200, allow_blank=True, default="")
+    price = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, allow_null=True, required=False
+    )
+    currency = serializers.CharField(
+        allow_blank=True, default="", help_text="ISO 4217 code, such as USD or CNY."
+    )
+    in_stock = serializers.BooleanField(default=True)
+    attributes = serializers.DictField(default=dict, help_text="Free-form attributes: a JSON object.")
+
+    class Meta:
+        ref_name = "ProductInput"
+
+    def to_internal_value(self, data):
+        # DRF drops keys it does not know; a typo ("pirce") would silently lose
+        # the merchant's data, so an unknown key is an error like any other.
+        unknown = [key for key in data if key not in self.fields] if isinstance(data, Mapping) else []
+        reason = _("Unknown field. Product fields are: %(fields)s.") % {"fields": ", ".join(PRODUCT_FIELDS)}
+        unknown_errors = {str(key): [reason] for key in unknown}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if isinstance(error.detail, dict):
+                error.detail.update(unknown_errors)
+            raise
+        if unknown_errors:
+            raise serializers.ValidationError(unknown_errors)
+        return value
+
+    def validate_category(self, value: str) -> str:
+        return category_path_normalize(value)
+
+    def validate_currency(self, value: str) -> str:
+        if value and not _CURRENCY_CODE.match(value):
+            raise serializers.ValidationError(_("Use a three-letter ISO 4217 code, such as USD."))
+        return value.upper()
+
+
+@dataclass(frozen=True)
+class ProductRowError:
+    """What is wrong with one product: `position` is its 0-based place among the
+    rows validated; callers turn it into what their user sees (index, row)."""
+
+    position: int
+    field: str
+    reason: str
+
+
+class ProductRowsInvalid(Exception):
+    """At least one product of a batch is invalid; nothing was stored."""
+
+    def __init__(self, errors: list[ProductRowError]) -> None:
+        super().__init__(f"{len(errors)} invalid product field(s)")
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class ProductUpsertResult:
+    created: int
+    updated: int
+
+
+def _error_messages(detail: Any, field_name: str = "") -> Iterator[tuple[str, str]]:
+    """(field, reason) for each message of a DRF error detail, however deeply nested."""
+    if isinstance(detail, Mapping):
+        for key, value in detail.items():
+            key = "" if key == api_settings.NON_FIELD_ERRORS_KEY else str(key)
+            nested = f"{field_name}.{key}" if field_name and key else (key or field_name)
+            yield from _error_messages(value, nested)
+    elif isinstance(detail, list):
+        for item in detail:
+            yield from _error_messages(item, field_name)
+    else:
+        yield field_name or PRODUCT_FIELD, str(detail)
+
+
+def product_rows_validate(rows: Sequence[Any]) -> tuple[list[dict], list[ProductRowError]]:
+    """The clean products and the errors of a batch: every error, not only the first,
+    so a merchant can fix a whole file at once."""
+    cleaned: list[dict] = []
+    errors: list[ProductRowError] = []
+    first_position_of_sku: dict[str, int] = {}
+    # One serializer for every row: building its fields for each of 10,000
+    # rows would cost more than validating them.
+    serializer = ProductRowSerializer()
+    for position, row in enumerate(rows):
+        try:
+            product = dict(serializer.run_validation(row))
+        except serializers.ValidationError as error:
+            errors.extend(
+                ProductRowError(position, field_name, reason)
+                for field_name, reason in _error_messages(error.detail)
+            )
+            continue
+        sku = product["external_id"]
+        if first_position_of_sku.setdefault(sku, position) != position:
+            # Which of the two should win is a guess we refuse to make.
+            errors.append(ProductRowError(
+                position, "external_id",
+                _("The SKU %(sku)s appears more than once; send each product once.") % {"sku": sku},
+            ))
+            continue
+        cleaned.append(product)
+    return cleaned, errors
+
+
+def _require_scope_of(tenant: Tenant) -> None:
+    # bulk_create bypasses TenantOwned.save(), the check that a row belongs to
+    # the scope it is written in: without this, a caller mixing up tenants
+    # would write into another merchant's catalog.
+    if current_tenant().pk != tenant.pk:
+        raise TenantScopeMissing(f"Writing products of tenant {tenant.pk} in the scope of another tenant.")
+
+
+def _products_store(*, tenant: Tenant, products: list[dict]) -> ProductUpsertResult:
+    """Insert or update validated products, SKUs unique among them."""
+    _require_scope_of(tenant)
+    skus = [product["external_id"] for product in products]
+    # One query, only to count: the upsert below does not say which rows it inserted.
+    # A product created by a concurrent request in between is counted as created.
+    existing = set(
+        Product.objects.filter(tenant=tenant, external_id__in=skus).values_list("external_id", flat=True)
+    )
+    Product.objects.bulk_create(
+        [Product(tenant=tenant, **product) for product in products],
+        update_conflicts=True,
+        unique_fields=["tenant", "external_id"],
+        update_fields=FIELDS_UPDATED_ON_CONFLICT,
+        batch_size=1000,
+    )
+    return ProductUpsertResult(created=len(products) - len(existing), updated=len(existing))
+
+
+@transaction.atomic
+def product_upsert_many(*, tenant: Tenant, rows: Sequence[Any]) -> ProductUpsertResult:
+    """Create the products whose SKU is new and replace those that exist.
+
+    Runs inside `tenant`'s scope. Raises ProductRowsInvalid, storing nothing,
+    when any product is invalid.
+    """
+    products, errors = product_rows_validate(rows)
+    if errors:
+        raise ProductRowsInvalid(errors)
+    return _products_store(tenant=tenant, products=products)
+
+
+@transaction.atomic
+def product_delete(*, tenant: Tenant, external_id: str) -> None:
+    """Raises Product.DoesNotExist when the SKU is not in the tenant's catalog.
+    Shopper events keep the SKU, so the history survives the product."""
+    Product.objects.get(tenant=tenant, external_id=external_id).delete()
+
+
+# --- Catalog files -----------------------------------------------------------
+
+
+def _import_error(row: int | None, field_name: str, reason: str) -> dict:
+    """An error as a ProductImport stores it: row None means the whole file."""
+    return {"row": row, "field": field_name, "reason": reason}
+
+
+@dataclass
+class ParsedCatalogFile:
+    """The products read from a file, with the row number the merchant sees for each."""
+
+    rows: list[dict] = field(default_factory=list)
+    row_numbers: list[int] = field(default_factory=list)
+    errors: list[dict] = field(default_factory=list)
+
+
+def catalog_file_format(uploaded_file: File) -> str:
+    """'csv' or 'json', from the file name's extension, else its content type; '' if neither says."""
+    extension = Path(uploaded_file.name or "").suffix.lower().lstrip(".")
+    if extension in {"csv", "json"}:
+        return extension
+    content_type = (getattr(uploaded_file, "content_type", None) or "").split(";")[0].strip().lower()
+    return {"text/csv": "csv", "application/csv": "csv", "application/json": "json"}.get(content_type, "")
+
+
+def _csv_header_errors(columns: list[str]) -> list[dict]:
+    errors = []
+    for required in REQUIRED_FIELDS:
+        if required not in columns:
+            errors.append(_import_error(1, required, _("The required column %(column)s is missing.") % {
+                "column": required}))
+    seen: set[str] = set()
+    for column in columns:
+        if not column:
+            continue
+        if column in seen:
+            errors.append(_import_error(1, column, _("The column appears more than once.")))
+        seen.add(column)
+        is_attribute = column.startswith(ATTRIBUTE_COLUMN_PREFIX) and column != ATTRIBUTE_COLUMN_PREFIX
+        if column not in PRODUCT_FIELDS and not is_attribute:
+            errors.append(_import_error(1, column, _(
+                "Unknown column. Use the product fields (%(fields)s), or start the column's name "
+                "with attr_ to keep it as an attribute."
+            ) % {"fields": ", ".join(PRODUCT_FIELDS)}))
+    return errors
+
+
+def _csv_column_key(header_cell: str) -> str:
+    # Spreadsheets capitalise headers; attribute names keep the case they were given.
+    name = header_cell.strip()
+    if name.lower() in PRODUCT_FIELDS:
+        return name.lower()
+    if name.lower().startswith(ATTRIBUTE_COLUMN_PREFIX):
+        return ATTRIBUTE_COLUMN_PREFIX + name[len(ATTRIBUTE_COLUMN_PREFIX):]
+    return name
+
+
+def _csv_row_to_product(columns: list[str], cells: list[str], row_number: int, errors: list[dict]) -> dict:
+    """The product of one CSV row; problems of the cells themselves go to `errors`."""
+    if len(cells) > len(columns):
+        errors.append(_import_error(row_number, PRODUCT_FIELD, _(
+            "The row has %(cells)d cells but the header has %(columns)d columns."
+        ) % {"cells": len(cells), "columns": len(columns)}))
+    product: dict[str, Any] = {}
+    attributes_from_columns: dict[str, str] = {}
+    for column, cell in zip(columns, cells):
+        value = cell.strip()
+        if not value:
+            continue  # an empty cell is a field left out: its default applies
+        if not column:
+            errors.append(_import_error(
+                row_number, PRODUCT_FIELD, _("A value stands in a column with no name.")))
+        elif column.startswith(ATTRIBUTE_COLUMN_PREFIX):
+            attributes_from_columns[column[len(ATTRIBUTE_COLUMN_PREFIX):]] = value
+        elif column == "attributes":
+            try:
+                product["attributes"] = json.loads(value)
+            except json.JSONDecodeError as error:
+                errors.append(_import_error(row_number, "attributes", _(
+                    "Not valid JSON: %(message)s.") % {"message": error.msg}))
+        else:
+            product[column] = value
+    from_json = product.get("attributes", {})
+    # A non-object attributes cell is left alone, for the validation to name it.
+    if attributes_from_columns and isinstance(from_json, dict):
+        # An attr_ column wins over the same key in the attributes JSON: it is the more specific.
+        product["attributes"] = {**from_json, **attributes_from_columns}
+    return product
+
+
+def _catalog_csv_parse(text: str) -> ParsedCatalogFile:
+    parsed = ParsedCatalogFile()
+    # csv.reader yields one record per spreadsheet row, a quoted cell spanning
+    # several lines included, so counting records gives the row numbers the
+    # merchant sees (header = row 1). Blank rows are skipped but still counted.
+    records = csv.reader(io.StringIO(text, newline=""))
+    row_number = 0  # the last row read
+    try:
+        header = next(records, [])
+        row_number = 1
+        columns = [_csv_column_key(cell) for cell in header]
+        if not any(columns):
+            parsed.errors.append(_import_error(1, FILE_FIELD, _("The first row must name the columns.")))
+            return parsed
+        parsed.errors.extend(_csv_header_errors(columns))
+        if parsed.errors:
+            return parsed
+        for row_number, cells in enumerate(records, start=2):
+            if not any(cell.strip() for cell in cells):
+                continue
+            parsed.rows.append(_csv_row_to_product(columns, cells, row_number, parsed.errors))
+            parsed.row_numbers.append(row_number)
+    except csv.Error as error:
+        parsed.errors.append(_import_error(row_number + 1, FILE_FIELD, _(
+            "The file is not readable CSV: %(message)s.") % {"message": error}))
+    return parsed
+
+
+def _catalog_json_parse(text: str) -> ParsedCatalogFile:
+    parsed = ParsedCatalogFile()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        parsed.errors.append(_import_error(None, FILE_FIELD, _(
+            "The file is not valid JSON (line %(line)d, column %(column)d): %(message)s."
+        ) % {"line": error.lineno, "column": error.colno, "message": error.msg}))
+        return parsed
+    if isinstance(data, dict) and "products" in data:
+        data = data["products"]
+    if not isinstance(data, list):
+        parsed.errors.append(_import_error(None, FILE_FIELD, _(
+            'The file must hold a list of products, or an object with a "products" list.')))
+        return parsed
+    parsed.rows = data
+    parsed.row_numbers = list(range(1, len(data) + 1))
+    return parsed
+
+
+def catalog_file_parse(uploaded_file: File, file_format: str) -> ParsedCatalogFile:
+    """The products of a CSV or JSON catalog file, not validated yet."""
+    if file_format not in {"csv", "json"}:
+        return ParsedCatalogFile(errors=[_import_error(None, FILE_FIELD, _(
+            "Upload a .csv or .json file."))])
+    content = b"".join(uploaded_file.chunks())
+    try:
+        # utf-8-sig drops the byte order mark that Excel puts before a UTF-8 CSV.
+        text = content.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        return ParsedCatalogFile(errors=[_import_error(None, FILE_FIELD, _(
+            "The file is not UTF-8 text (byte %(position)d). Save it as UTF-8 and upload it again."
+        ) % {"position": error.start})])
+    if not text.strip():
+        return ParsedCatalogFile(errors=[_import_error(None, FILE_FIELD, _("The file is empty."))])
+    parsed = _catalog_csv_parse(text) if file_format == "csv" else _catalog_json_parse(text)
+    if not parsed.errors and not parsed.rows:
+        parsed.errors.append(_import_error(None, FILE_FIELD, _("The file holds no product.")))
+    return parsed
+
+
+@transaction.atomic
+def catalog_import_file(*, tenant: Tenant, uploaded_file: File, created_by=None) -> ProductImport:
+    """Import a catalog file (CSV or JSON) and record the outcome as a ProductImport.
+
+    Runs inside `tenant`'s scope. All or nothing: with any error the import is
+    stored as failed, with its errors, and no product is written.
+    """
+    _require_scope_of(tenant)
+    file_format = catalog_file_format(uploaded_file)
+    parsed = catalog_file_parse(uploaded_file, file_format)
+    products, row_errors = product_rows_validate(parsed.rows)
+    errors = parsed.errors + [
+        _import_error(parsed.row_numbers[error.position], error.field, error.reason) for error in row_errors
+    ]
+    # Stable: the cell problems of a row stay before its field problems.
+    errors.sort(key=lambda error: error["row"] or 0)
+    record = ProductImport(
+        tenant=tenant,
+        filename=Path(uploaded_file.name or "").name[:255],
+        file_format=file_format,
+        row_count=len(parsed.rows),
+        created_by=created_by,
+    )
+    if errors:
+        record.status = ImportStatus.FAILED
+        record.errors = errors[:IMPORT_ERRORS_KEPT]
+        record.error_count = len(errors)
+    else:
+        result = _products_store(tenant=tenant, products=products)
+        record.status = ImportStatus.SUCCEEDED
+        record.created_count, record.updated_count = result.created, result.updated
+    record.save()
+    return record

@@ -1,0 +1,256 @@
+"""Catalog file imports: CSV and JSON through the API, the record of each import, the command."""
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.core.management import CommandError, call_command
+
+from catalog.models import ImportStatus, Product, ProductImport
+from tenants.scope import tenant_scope
+from tests.factories import ProductFactory
+
+IMPORTS = "/api/v1/catalog/imports"
+DATA = Path(__file__).parent / "data"
+
+
+def _upload(client, filename: str, content: bytes, content_type: str = "application/octet-stream"):
+    upload = SimpleUploadedFile(filename, content, content_type)
+    return client.post(IMPORTS, {"file": upload}, format="multipart")
+
+
+def _upload_sample(client, name: str):
+    return _upload(client, name, (DATA / name).read_bytes())
+
+
+def _products_of(tenant) -> dict[str, Product]:
+    with tenant_scope(tenant):
+        return {product.external_id: product for product in Product.objects.all()}
+
+
+def _imports_of(tenant) -> list[ProductImport]:
+    with tenant_scope(tenant):
+        return list(ProductImport.objects.all())
+
+
+def test_a_csv_catalog_is_imported_with_created_and_updated_counts(secret_client, tenant):
+    ProductFactory(tenant=tenant, external_id="BAN-1KG", title="Old bananas", price="9.99")
+    response = _upload_sample(secret_client, "catalog.csv")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["status"] == ImportStatus.SUCCEEDED
+    assert (body["row_count"], body["created_count"], body["updated_count"]) == (3, 2, 1)
+    assert body["errors"] == [] and body["error_count"] == 0
+
+    products = _products_of(tenant)
+    apples = products["APL-GALA"]
+    assert apples.description == "Crisp and sweet,\nfrom the valley"  # a quoted cell over two lines
+    assert apples.category == "Grocery > Produce > Apples"
+    assert apples.currency == "USD"
+    # The attributes column's JSON and the attr_ columns meet in one object.
+    assert apples.attributes == {"organic": False, "origin": "NZ"}
+    bananas = products["BAN-1KG"]
+    assert bananas.title == "Bananas 1 kg"
+    assert bananas.category == "Grocery > Produce"
+    assert str(bananas.price) == "1.99"
+    assert products["TEA-GREEN"].in_stock is False
+    assert products["TEA-GREEN"].attributes == {"origin": "CN"}
+
+
+def test_a_catalog_file_with_one_bad_row_stores_nothing_and_names_the_row(secret_client, tenant):
+    response = _upload_sample(secret_client, "catalog_bad_row.csv")
+    assert response.status_code == 400
+    body = response.json()
+    assert body["status"] == ImportStatus.FAILED
+    # The header is row 1: MUG-2, the second product, is row 3 of the spreadsheet.
+    assert [(error["row"], error["field"]) for error in body["errors"]] == [(3, "price")]
+    assert body["errors"][0]["reason"]
+    assert _products_of(tenant) == {}
+    (recorded,) = _imports_of(tenant)
+    assert recorded.status == ImportStatus.FAILED
+    assert recorded.error_count == 1 and recorded.errors == body["errors"]
+
+
+def test_a_file_row_and_an_api_product_are_refused_for_the_same_reason(secret_client, tenant):
+    from_file = _upload_sample(secret_client, "catalog_bad_row.csv").json()["errors"][0]
+    from_api = secret_client.post("/api/v1/catalog/products", {"products": [
+        {"external_id": "MUG-2", "title": "Glass mug", "price": "not-a-price"},
+    ]}, format="json").json()["errors"][0]
+    assert (from_file["field"], from_file["reason"]) == (from_api["field"], from_api["reason"])
+
+
+def test_every_bad_row_of_a_csv_file_is_reported_with_its_spreadsheet_row(secret_client, tenant):
+    content = (
+        "external_id,title,price,attributes,attr_color\n"
+        "A-1,Fine,1.00,,\n"
+        "\n"  # a blank line: skipped, but it is still a row of the spreadsheet
+        "A-2,,2.00,\n"
+        "A-3,Bad JSON,3.00,{not json}\n"
+        "A-1,Duplicate,4.00,\n"
+        "A-5,Too many cells,5.00,,red,extra\n"
+        'A-6,List attributes,6.00,"[1, 2]",red\n'
+    ).encode()
+    response = _upload(secret_client, "catalog.csv", content)
+    assert response.status_code == 400
+    errors = [(error["row"], error["field"]) for error in response.json()["errors"]]
+    assert errors == [
+        (4, "title"), (5, "attributes"), (6, "external_id"), (7, "product"), (8, "attributes"),
+    ]
+    assert _products_of(tenant) == {}
+
+
+def test_a_missing_required_column_is_a_clear_error(secret_client, tenant):
+    response = _upload(secret_client, "catalog.csv", b"external_id,price\nA-1,1.00\n")
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert (error["row"], error["field"]) == (1, "title")
+    assert "title" in error["reason"] and "missing" in error["reason"]
+
+
+def test_an_unknown_column_is_refused_so_no_data_is_silently_dropped(secret_client, tenant):
+    response = _upload(secret_client, "catalog.csv", b"external_id,title,colour\nA-1,Mug,red\n")
+    assert response.status_code == 400
+    assert [(e["row"], e["field"]) for e in response.json()["errors"]] == [(1, "colour")]
+    assert "attr_" in response.json()["errors"][0]["reason"]
+
+
+def test_an_empty_file_is_a_clear_error_and_is_recorded(secret_client, tenant):
+    response = _upload(secret_client, "catalog.csv", b"")
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert error["row"] is None and error["field"] == "file"
+    assert "empty" in error["reason"]
+    assert [recorded.status for recorded in _imports_of(tenant)] == [ImportStatus.FAILED]
+
+
+def test_a_csv_with_only_a_header_holds_no_product(secret_client, tenant):
+    response = _upload(secret_client, "catalog.csv", b"external_id,title\n")
+    assert response.status_code == 400
+    assert "no product" in response.json()["errors"][0]["reason"]
+
+
+def test_a_utf8_csv_with_a_byte_order_mark_is_read(secret_client, tenant):
+    content = (DATA / "catalog_utf8_bom.csv").read_bytes()
+    assert content.startswith(b"\xef\xbb\xbf")
+    response = _upload(secret_client, "catalog_utf8_bom.csv", content)
+    assert response.status_code == 201, response.content
+    assert _products_of(tenant)["BOM-1"].brand == "茶叶铺"
+
+
+def test_a_file_that_is_not_utf8_is_refused(secret_client, tenant):
+    response = _upload(secret_client, "catalog.csv", "external_id,title\nA-1,Thé vert\n".encode("latin-1"))
+    assert response.status_code == 400
+    assert "UTF-8" in response.json()["errors"][0]["reason"]
+    assert _products_of(tenant) == {}
+
+
+def test_a_json_catalog_is_imported(secret_client, tenant):
+    response = _upload_sample(secret_client, "catalog.json")
+    assert response.status_code == 201, response.content
+    assert response.json()["created_count"] == 2
+    assert response.json()["file_format"] == "json"
+    products = _products_of(tenant)
+    assert products["JSON-1"].currency == "GBP"
+    assert products["JSON-1"].attributes == {"vegan": True}
+    assert products["JSON-2"].in_stock is False
+
+
+def test_a_json_list_chosen_by_content_type_is_imported_and_a_bad_item_is_named_by_position(
+    secret_client, tenant
+):
+    good = json.dumps([{"external_id": "J-1", "title": "One"}]).encode()
+    response = _upload(secret_client, "export", good, content_type="application/json")
+    assert response.status_code == 201, response.content
+
+    bad = json.dumps([
+        {"external_id": "J-2", "title": "Two"},
+        {"external_id": "J-3", "in_stock": "maybe"},
+    ]).encode()
+    response = _upload(secret_client, "catalog.json", bad)
+    assert response.status_code == 400
+    errors = {(error["row"], error["field"]) for error in response.json()["errors"]}
+    assert errors == {(2, "title"), (2, "in_stock")}
+    assert sorted(_products_of(tenant)) == ["J-1"]
+
+
+def test_invalid_json_is_a_clear_error(secret_client, tenant):
+    response = _upload(secret_client, "catalog.json", b'[{"external_id": "A",')
+    assert response.status_code == 400
+    assert "JSON" in response.json()["errors"][0]["reason"]
+
+
+def test_a_file_of_another_type_is_refused(secret_client, tenant):
+    response = _upload(secret_client, "catalog.xlsx", b"PK\x03\x04", content_type="application/vnd.ms-excel")
+    assert response.status_code == 400
+    assert ".csv" in response.json()["errors"][0]["reason"]
+
+
+def test_a_failed_import_keeps_its_first_errors_and_counts_them_all(secret_client, tenant):
+    rows = "".join(f"SKU-{n},Thing,-1\n" for n in range(250))
+    response = _upload(secret_client, "catalog.csv", f"external_id,title,price\n{rows}".encode())
+    body = response.json()
+    assert body["error_count"] == 250
+    assert len(body["errors"]) == 200
+    assert body["errors"][0]["row"] == 2
+
+
+def test_a_request_without_a_file_is_a_400(secret_client, tenant):
+    assert secret_client.post(IMPORTS, {}, format="multipart").status_code == 400
+
+
+def test_imports_are_listed_and_read_and_another_tenants_import_is_404(
+    secret_client, other_tenant_client, tenant
+):
+    _upload_sample(secret_client, "catalog.csv")
+    _upload_sample(secret_client, "catalog_bad_row.csv")
+    listed = secret_client.get(IMPORTS).json()
+    assert [item["filename"] for item in listed["results"]] == ["catalog_bad_row.csv", "catalog.csv"]
+    failed_id = listed["results"][0]["id"]
+    detail = secret_client.get(f"{IMPORTS}/{failed_id}")
+    assert detail.status_code == 200
+    assert detail.json()["errors"][0]["row"] == 3
+
+    assert other_tenant_client.get(f"{IMPORTS}/{failed_id}").status_code == 404
+    assert other_tenant_client.get(IMPORTS).json()["results"] == []
+
+
+def test_an_import_by_a_logged_in_owner_records_who_uploaded_it(session_client, merchant_user, tenant):
+    response = _upload_sample(session_client, "catalog.json")
+    assert response.status_code == 201
+    assert _imports_of(tenant)[0].created_by == merchant_user
+
+
+def test_the_management_command_imports_a_file_and_prints_counts(tenant):
+    ProductFactory(tenant=tenant, external_id="TEA-GREEN")
+    out = io.StringIO()
+    call_command("import_catalog", str(DATA / "catalog.csv"), tenant="acme", stdout=out)
+    assert "3" in out.getvalue() and "2 products created, 1 updated" in out.getvalue()
+    assert sorted(_products_of(tenant)) == ["APL-GALA", "BAN-1KG", "TEA-GREEN"]
+    assert _imports_of(tenant)[0].status == ImportStatus.SUCCEEDED
+
+
+def test_the_management_command_exits_non_zero_and_prints_the_row_errors(tenant):
+    err = io.StringIO()
+    with pytest.raises(CommandError) as failure:
+        call_command("import_catalog", str(DATA / "catalog_bad_row.csv"), tenant="acme", stderr=err)
+    assert "row 3, price" in err.getvalue()
+    assert "failed with 1 error;" in str(failure.value)
+    assert _products_of(tenant) == {}
+
+
+def test_the_management_command_exits_non_zero_from_the_shell(tenant, capsys):
+    # CommandError becomes exit status 1 when the command runs as a program.
+    from django.core.management import ManagementUtility
+
+    bad_file = str(DATA / "catalog_bad_row.csv")
+    utility = ManagementUtility(["manage.py", "import_catalog", "--tenant", "acme", bad_file])
+    with pytest.raises(SystemExit) as exit_info:
+        utility.execute()
+    assert exit_info.value.code == 1
+    assert "row 3, price" in capsys.readouterr().err
+
+
+def test_the_management_command_refuses_an_unknown_tenant(db):
+    with pytest.raises(CommandError, match="nope"):
+        call_command("import_catalog", str(DATA / "catalog.csv"), tenant="nope")

@@ -1,0 +1,121 @@
+"""The catalog pages of the merchant UI: product list, import, import detail."""
+from pathlib import Path
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from catalog.models import ImportStatus, Product, ProductImport
+from tenants.models import Role
+from tenants.scope import tenant_scope
+from tests.factories import ProductFactory
+
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture
+def owner_client(client, merchant_user):
+    client.force_login(merchant_user)
+    return client
+
+
+def _upload(client, name: str):
+    upload = SimpleUploadedFile(name, (DATA / name).read_bytes(), "text/csv")
+    return client.post(reverse("product-import"), {"file": upload})
+
+
+def test_the_catalog_pages_need_a_login(client, db):
+    for name in ["product-list", "product-import"]:
+        response = client.get(reverse(name))
+        assert response.status_code == 302
+        assert reverse("login") in response["Location"]
+
+
+def test_an_empty_catalog_tells_the_merchant_to_import_one(owner_client):
+    response = owner_client.get(reverse("product-list"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Your catalog is empty" in html
+    assert reverse("product-import") in html
+
+
+def test_the_product_list_searches_filters_by_category_and_paginates(owner_client, tenant, other_tenant):
+    ProductFactory(tenant=tenant, external_id="APL-1", title="Gala apples", category="Grocery > Produce")
+    ProductFactory(tenant=tenant, external_id="MUG-1", title="Stoneware mug", category="Home > Kitchen")
+    ProductFactory(tenant=other_tenant, external_id="THEIRS-1", title="Their apples")
+
+    html = owner_client.get(reverse("product-list")).content.decode()
+    assert "APL-1" in html and "MUG-1" in html and "THEIRS-1" not in html
+    assert 'name="q"' in html and 'name="category"' in html
+
+    html = owner_client.get(reverse("product-list"), {"q": "apples"}).content.decode()
+    assert "APL-1" in html and "MUG-1" not in html and "THEIRS-1" not in html
+
+    html = owner_client.get(reverse("product-list"), {"category": "Home"}).content.decode()
+    assert "MUG-1" in html and "APL-1" not in html
+
+    html = owner_client.get(reverse("product-list"), {"q": "nothing like this"}).content.decode()
+    assert "No product matches these filters." in html
+
+
+def test_the_product_list_pages_keep_the_filters(owner_client, tenant):
+    for n in range(55):
+        ProductFactory(tenant=tenant, external_id=f"P{n:03d}", category="Grocery")
+    first = owner_client.get(reverse("product-list"), {"category": "Grocery"}).content.decode()
+    assert "P049" in first and "P050" not in first
+    assert "?category=Grocery&amp;page=2" in first
+    second = owner_client.get(reverse("product-list"), {"category": "Grocery", "page": 2}).content.decode()
+    assert "P050" in second and "P049" not in second
+
+
+def test_the_import_page_uploads_a_file_and_shows_the_outcome(owner_client, tenant, merchant_user):
+    response = _upload(owner_client, "catalog.csv")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "3 products created, 0 updated" in html
+    assert "catalog.csv" in html  # in the outcome and in the recent imports
+    with tenant_scope(tenant):
+        assert Product.objects.count() == 3
+        assert ProductImport.objects.get().created_by == merchant_user
+
+
+def test_the_import_page_shows_the_row_errors_of_a_bad_file(owner_client, tenant):
+    response = _upload(owner_client, "catalog_bad_row.csv")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Nothing from this file was stored" in html
+    assert "<td>3</td>" in html and "<code>price</code>" in html
+    with tenant_scope(tenant):
+        assert Product.objects.count() == 0
+        assert ProductImport.objects.get().status == ImportStatus.FAILED
+
+
+def test_the_import_page_lists_recent_imports(owner_client, tenant):
+    _upload(owner_client, "catalog_bad_row.csv")
+    html = owner_client.get(reverse("product-import")).content.decode()
+    assert "catalog_bad_row.csv" in html
+    with tenant_scope(tenant):
+        recorded = ProductImport.objects.get()
+    assert reverse("product-import-detail", args=[recorded.pk]) in html
+
+
+def test_an_analyst_may_see_the_catalog_but_not_import(client, member_with_role):
+    client.force_login(member_with_role(Role.ANALYST))
+    assert client.get(reverse("product-list")).status_code == 200
+    assert client.get(reverse("product-import")).status_code == 403
+
+
+def test_the_import_detail_page_shows_the_errors_and_another_tenants_import_is_404(
+    owner_client, tenant, other_tenant, other_merchant_user, client
+):
+    _upload(owner_client, "catalog_bad_row.csv")
+    with tenant_scope(tenant):
+        recorded = ProductImport.objects.get()
+    url = reverse("product-import-detail", args=[recorded.pk])
+    response = owner_client.get(url)
+    assert response.status_code == 200
+    assert "catalog_bad_row.csv" in response.content.decode() and "<td>3</td>" in response.content.decode()
+
+    owner_client.logout()
+    owner_client.force_login(other_merchant_user)
+    assert owner_client.get(url).status_code == 404
