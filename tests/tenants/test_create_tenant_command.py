@@ -1,0 +1,83 @@
+import json
+from io import StringIO
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from tenants.models import ApiKey, ApiKeyKind, Membership, Role, Tenant
+from tenants.selectors import api_key_from_presented
+
+pytestmark = pytest.mark.django_db
+
+
+def run_create_tenant(*args: str) -> str:
+    stdout = StringIO()
+    call_command("create_tenant", *args, stdout=stdout)
+    return stdout.getvalue()
+
+
+def test_json_output_is_exactly_the_tenant_and_its_two_keys():
+    output = run_create_tenant("corner-shop", "--owner", "owner@corner.test", "--json")
+
+    payload = json.loads(output)
+    assert set(payload) == {"tenant", "secret_key", "publishable_key"}
+    assert payload["tenant"] == "corner-shop"
+    assert payload["secret_key"].startswith("sk_")
+    assert payload["publishable_key"].startswith("pk_")
+
+
+def test_printed_keys_authenticate_as_the_new_tenant():
+    payload = json.loads(run_create_tenant("corner-shop", "--owner", "owner@corner.test", "--json"))
+    tenant = Tenant.objects.get(slug="corner-shop")
+
+    secret = api_key_from_presented(payload["secret_key"])
+    publishable = api_key_from_presented(payload["publishable_key"])
+
+    assert secret is not None and secret.tenant_id == tenant.pk and secret.kind == ApiKeyKind.SECRET
+    assert publishable is not None and publishable.tenant_id == tenant.pk
+    assert publishable.kind == ApiKeyKind.PUBLISHABLE
+
+
+def test_readable_output_shows_both_keys_once():
+    output = run_create_tenant("corner-shop", "--owner", "owner@corner.test", "--name", "Corner Shop")
+
+    secret_lines = [line for line in output.splitlines() if "sk_" in line]
+    publishable_lines = [line for line in output.splitlines() if "pk_" in line]
+    assert len(secret_lines) == 1 and len(publishable_lines) == 1
+    assert api_key_from_presented(secret_lines[0].split()[-1]).tenant.name == "Corner Shop"
+
+
+def test_owner_can_log_in_with_the_given_password(client):
+    run_create_tenant("corner-shop", "--owner", "owner@corner.test", "--password", "s3cret-enough-pw")
+
+    membership = Membership.all_tenants.get(tenant__slug="corner-shop")
+    assert membership.user.email == "owner@corner.test"
+    assert membership.role == Role.OWNER
+    assert client.login(username="owner@corner.test", password="s3cret-enough-pw")
+
+
+def test_taken_slug_fails_and_creates_nothing(tenant):
+    users_before = get_user_model().objects.count()
+
+    with pytest.raises(CommandError, match="already exists"):
+        run_create_tenant(tenant.slug, "--owner", "newcomer@example.test", "--json")
+
+    assert Tenant.objects.count() == 1
+    assert get_user_model().objects.count() == users_before
+    assert ApiKey.all_tenants.count() == 0
+
+
+def test_invalid_slug_fails_and_creates_nothing():
+    with pytest.raises(CommandError, match="slug"):
+        run_create_tenant("Not A Slug", "--owner", "owner@corner.test")
+
+    assert not Tenant.objects.exists()
+    assert not get_user_model().objects.filter(email="owner@corner.test").exists()
+
+
+def test_invalid_owner_email_fails_and_creates_nothing():
+    with pytest.raises(CommandError, match="not an email"):
+        run_create_tenant("corner-shop", "--owner", "not-an-email")
+
+    assert not Tenant.objects.exists()
