@@ -1,1 +1,254 @@
-urlpatterns: list = []
+"""The shopper events API: ingest a batch, erase a shopper, and the data cleaning runs and report."""
+from django.conf import settings
+from django.urls import path
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+
+from catalog.models import CleaningReport, EventType
+from catalog.selectors.events import cleaning_report_latest
+from catalog.services.events import QUANTITY_MAX, QUANTITY_MIN, event_ingest_batch, shopper_erase
+from catalog.tasks import catalog_clean_queue
+from tenants.api import TenantApiView
+
+
+class EventInputSerializer(serializers.Serializer):
+    """One event as a storefront sends it. For the schema only: see EventBatchApi."""
+
+    event_id = serializers.CharField(
+        max_length=128,
+        help_text="Your id for the event, unique in your store: a resent event is not stored twice.",
+    )
+    shopper_id = serializers.CharField(
+        max_length=256, help_text="Your id for the shopper. Stored only as a keyed hash, never as sent."
+    )
+    type = serializers.ChoiceField(choices=EventType.choices)
+    product = serializers.CharField(
+        max_length=128, help_text="The product's SKU (external_id) in your catalog."
+    )
+    timestamp = serializers.DateTimeField(
+        help_text="ISO 8601. Without an offset, UTC. At most a few minutes in the future, not before 2000."
+    )
+    quantity = serializers.IntegerField(min_value=QUANTITY_MIN, max_value=QUANTITY_MAX, default=1)
+    value = serializers.DecimalField(
+        max_digits=12, decimal_places=2, min_value=0, default=0, help_text="Money, in the product's currency."
+    )
+    recommendation_id = serializers.CharField(
+        max_length=64, required=False, allow_null=True,
+        help_text="The recommendation_id of the response that showed the product, to attribute the event.",
+    )
+
+    class Meta:
+        ref_name = "EventInput"
+
+
+class EventBatchInputSerializer(serializers.Serializer):
+    events = EventInputSerializer(many=True, help_text="At most EVENTS_MAX_BATCH (1,000) events.")
+
+    class Meta:
+        ref_name = "EventBatchRequest"
+
+
+class EventErrorSerializer(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the event in `events`, from 0.")
+    field = serializers.CharField()
+    reason = serializers.CharField()
+
+    class Meta:
+        ref_name = "EventError"
+
+
+class EventBatchResultSerializer(serializers.Serializer):
+    accepted = serializers.IntegerField(help_text="Events stored.")
+    duplicates = serializers.IntegerField(
+        help_text="Events whose event_id was stored before, or came earlier in the batch."
+    )
+    rejected = serializers.IntegerField(help_text="Events refused; `errors` says why.")
+    errors = EventErrorSerializer(many=True)
+
+    class Meta:
+        ref_name = "EventBatchResult"
+
+
+INGEST_EXAMPLE = OpenApiExample(
+    "A view and a purchase",
+    request_only=True,
+    value={
+        "events": [
+            {
+                "event_id": "evt-000123", "shopper_id": "customer-42", "type": "view",
+                "product": "APL-GALA-1KG", "timestamp": "2025-01-31T09:30:00Z",
+            },
+            {
+                "event_id": "evt-000124", "shopper_id": "customer-42", "type": "purchase",
+                "product": "APL-GALA-1KG", "timestamp": "2025-01-31T09:34:10Z", "quantity": 2,
+                "value": "6.98", "recommendation_id": "rec_8f2c1a",
+            },
+        ]
+    },
+)
+
+INGEST_RESULT_EXAMPLE = OpenApiExample(
+    "One event refused",
+    response_only=True,
+    status_codes=["200"],
+    value={
+        "accepted": 1, "duplicates": 0, "rejected": 1,
+        "errors": [{"index": 1, "field": "product", "reason": "No product with this SKU in your catalog."}],
+    },
+)
+
+
+class EventBatchApi(TenantApiView):
+    # Storefront pages send their shoppers' events straight from the browser.
+    publishable_key_allowed = True
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="events_ingest",
+        summary="Send shopper events",
+        description=(
+            "Stores each valid event; each event has its own outcome, so the good events of a "
+            "batch are stored even when others are refused. A refused event is named by its index, "
+            "the field and the reason. An event whose event_id was already stored is counted as a "
+            "duplicate and not stored again: resending a batch is safe. At most EVENTS_MAX_BATCH "
+            "(1,000) events per request. Publishable and secret keys may call it."
+        ),
+        request=EventBatchInputSerializer,
+        responses={
+            200: EventBatchResultSerializer,
+            400: OpenApiResponse(description="Not an object with an `events` list, or too many events."),
+        },
+        examples=[INGEST_EXAMPLE, INGEST_RESULT_EXAMPLE],
+    )
+    def post(self, request):
+        events = self._events_of(request.data)
+        result = event_ingest_batch(tenant=request.tenant, events=events)
+        # Built by hand: the batch is the hot path, and the shape is EventBatchResultSerializer's.
+        return Response({
+            "accepted": result.accepted,
+            "duplicates": result.duplicates,
+            "rejected": result.rejected,
+            "errors": [{"index": e.index, "field": e.field, "reason": e.reason} for e in result.errors],
+        })
+
+    @staticmethod
+    def _events_of(data) -> list:
+        """The list of events, its size checked. Each event is checked by the service, by hand:
+        a DRF serializer per event would cost more than the rest of the request."""
+        events = data.get("events") if isinstance(data, dict) else None
+        if not isinstance(events, list):
+            raise ValidationError({"events": [_('Send an object with an "events" list.')]})
+        limit = settings.EVENTS_MAX_BATCH
+        if len(events) > limit:
+            raise ValidationError({"events": [
+                _("Send at most %(limit)d events per request; this one has %(count)d.")
+                % {"limit": limit, "count": len(events)}
+            ]})
+        return events
+
+
+class ShopperEraseOutputSerializer(serializers.Serializer):
+    deleted_events = serializers.IntegerField()
+
+    class Meta:
+        ref_name = "ShopperEraseResult"
+
+
+class ShopperEraseApi(TenantApiView):
+    # Erasure is the merchant's decision, made on their server: secret keys, owners and admins only.
+
+    @extend_schema(
+        operation_id="shoppers_erase",
+        summary="Erase a shopper's events",
+        description=(
+            "Deletes every stored event of the shopper (the id your storefront sends as shopper_id), "
+            "for a privacy request. A shopper with no events deletes nothing and still answers 200."
+        ),
+        parameters=[OpenApiParameter("shopper_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        responses={200: ShopperEraseOutputSerializer},
+        examples=[OpenApiExample("Erased", response_only=True, value={"deleted_events": 37})],
+    )
+    def delete(self, request, shopper_id: str):
+        deleted = shopper_erase(tenant=request.tenant, shopper_id=shopper_id)
+        return Response(ShopperEraseOutputSerializer({"deleted_events": deleted}).data)
+
+
+class CleaningReportOutputSerializer(serializers.ModelSerializer):
+    counts = serializers.DictField(
+        child=serializers.IntegerField(),
+        help_text=(
+            "Per rule: exact_duplicates (removed), bot_shoppers (flagged), bot_shopper_events "
+            "(kept, left out of training), and the events refused at ingest since the previous run "
+            "per reason (invalid_id, unknown_type, unknown_product, future_timestamp, "
+            "timestamp_before_2000, quantity_out_of_range, negative_value, malformed)."
+        ),
+    )
+
+    class Meta:
+        model = CleaningReport
+        fields = ["created_at", "events_total", "counts"]
+        ref_name = "CleaningReport"
+
+
+class CleaningReportApi(TenantApiView):
+    @extend_schema(
+        operation_id="events_cleaning_report_retrieve",
+        summary="Read the latest cleaning report",
+        responses={
+            200: CleaningReportOutputSerializer,
+            404: OpenApiResponse(description="No cleaning run yet."),
+        },
+        examples=[OpenApiExample(
+            "A report",
+            response_only=True,
+            value={
+                "created_at": "2025-01-31T10:00:00Z", "events_total": 120450,
+                "counts": {"exact_duplicates": 12, "bot_shoppers": 1, "bot_shopper_events": 2000,
+                           "unknown_product": 3, "future_timestamp": 0},
+            },
+        )],
+    )
+    def get(self, request):
+        report = cleaning_report_latest(tenant=request.tenant)
+        if report is None:
+            raise NotFound(_("No cleaning run yet."))
+        return Response(CleaningReportOutputSerializer(report).data)
+
+
+class CleaningRunOutputSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+    class Meta:
+        ref_name = "CleaningRunQueued"
+
+
+class CleaningRunApi(TenantApiView):
+    @extend_schema(
+        operation_id="events_cleaning_runs_create",
+        summary="Start a cleaning run",
+        description="Queues a cleaning run; read its outcome at /api/v1/events/cleaning-report.",
+        request=None,
+        responses={202: CleaningRunOutputSerializer},
+        examples=[OpenApiExample(
+            "Queued", response_only=True, status_codes=["202"],
+            value={"detail": "Cleaning queued; the report follows when it is done."},
+        )],
+    )
+    def post(self, request):
+        catalog_clean_queue(tenant_id=request.tenant.pk)
+        body = {"detail": _("Cleaning queued; the report follows when it is done.")}
+        return Response(CleaningRunOutputSerializer(body).data, status=status.HTTP_202_ACCEPTED)
+
+
+urlpatterns = [
+    path("events", EventBatchApi.as_view(), name="api-event-batch"),
+    path("events/cleaning-report", CleaningReportApi.as_view(), name="api-event-cleaning-report"),
+    path("events/cleaning-runs", CleaningRunApi.as_view(), name="api-event-cleaning-runs"),
+    # path: a shopper id may hold a slash.
+    path("shoppers/<path:shopper_id>", ShopperEraseApi.as_view(), name="api-shopper-erase"),
+]

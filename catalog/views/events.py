@@ -1,1 +1,57 @@
-urlpatterns: list = []
+"""The events pages of the merchant UI: the overview, and starting a cleaning run."""
+from django.contrib import messages
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from catalog.models import EventType
+from catalog.selectors.events import cleaning_report_latest, event_count, event_counts_per_day
+from catalog.services.cleaning import REPORT_COUNT_LABELS
+from catalog.tasks import catalog_clean_queue
+from tenants.web import member_required
+
+OVERVIEW_DAYS = 30
+
+
+def _report_rows(report) -> list[tuple[str, int]]:
+    """(label, count) for each count of a report, in the order of REPORT_COUNT_LABELS (PostgreSQL's
+    jsonb keeps no key order); a key this version does not know comes last, under its own name."""
+    if report is None:
+        return []
+    known = [
+        (label, report.counts[key]) for key, label in REPORT_COUNT_LABELS.items() if key in report.counts
+    ]
+    unknown = [(key, count) for key, count in sorted(report.counts.items()) if key not in REPORT_COUNT_LABELS]
+    return known + unknown
+
+
+@member_required
+def event_overview_view(request):
+    days = event_counts_per_day(tenant=request.tenant, days=OVERVIEW_DAYS)
+    report = cleaning_report_latest(tenant=request.tenant)
+    context = {
+        "days": days,
+        "days_shown": OVERVIEW_DAYS,
+        "event_types": EventType.choices,
+        "recent_totals": [sum(day.per_type[t] for day in days) for t in EventType.values],
+        "recent_total": sum(day.total for day in days),
+        "event_count": event_count(tenant=request.tenant),
+        "report": report,
+        "report_rows": _report_rows(report),
+    }
+    return render(request, "catalog/event_overview.html", context)
+
+
+@require_POST
+@member_required(manage=True)
+def event_cleaning_run_view(request):
+    catalog_clean_queue(tenant_id=request.tenant.pk)
+    messages.success(request, _("Cleaning is queued. Reload this page in a minute to see its report."))
+    return redirect("event-overview")
+
+
+urlpatterns = [
+    path("events/", event_overview_view, name="event-overview"),
+    path("events/cleaning-runs/", event_cleaning_run_view, name="event-cleaning-run"),
+]

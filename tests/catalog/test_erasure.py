@@ -1,0 +1,109 @@
+"""DELETE /api/v1/shoppers/{shopper_id}: a privacy request erases every event of one shopper."""
+import datetime as dt
+
+import pytest
+from django.utils import timezone
+
+from catalog.models import Event, FlaggedShopper
+from catalog.services.events import event_ingest_batch
+from tenants.models import Role
+from tenants.scope import tenant_scope
+from tests.factories import ProductFactory
+
+JANE = "jane@example.com"
+JOHN = "john@example.com"
+
+
+def _events(shopper_id: str, count: int, prefix: str) -> list[dict]:
+    when = timezone.now() - dt.timedelta(hours=3)
+    return [
+        {
+            "event_id": f"{prefix}-{n}", "shopper_id": shopper_id, "type": "view", "product": "APL-1",
+            "timestamp": (when + dt.timedelta(minutes=n)).isoformat(),
+        }
+        for n in range(count)
+    ]
+
+
+def _ingest(tenant, events) -> None:
+    with tenant_scope(tenant):
+        assert event_ingest_batch(tenant=tenant, events=events).rejected == 0
+
+
+@pytest.fixture
+def history(tenant):
+    """Jane has 5 events and a bot flag, John 3."""
+    ProductFactory(tenant=tenant, external_id="APL-1")
+    _ingest(tenant, _events(JANE, 5, "jane") + _events(JOHN, 3, "john"))
+    with tenant_scope(tenant):
+        FlaggedShopper.objects.create(
+            tenant=tenant, shopper_key=tenant.pseudonymise_shopper(JANE), rule="event_rate",
+            events_per_day=5, event_count=5,
+        )
+    return tenant
+
+
+def _shopper_event_count(tenant, shopper_id: str) -> int:
+    with tenant_scope(tenant):
+        return Event.objects.filter(shopper_key=tenant.pseudonymise_shopper(shopper_id)).count()
+
+
+def test_after_erasure_no_event_of_the_shopper_remains(secret_client, history):
+    response = secret_client.delete(f"/api/v1/shoppers/{JANE}")
+
+    assert response.status_code == 200
+    assert response.json() == {"deleted_events": 5}
+    assert _shopper_event_count(history, JANE) == 0
+    assert _shopper_event_count(history, JOHN) == 3
+    with tenant_scope(history):
+        assert not FlaggedShopper.objects.exists()
+
+
+def test_erasing_a_shopper_with_no_events_deletes_nothing_and_says_so(secret_client, history):
+    response = secret_client.delete("/api/v1/shoppers/nobody@example.com")
+
+    assert response.status_code == 200
+    assert response.json() == {"deleted_events": 0}
+    with tenant_scope(history):
+        assert Event.objects.count() == 8
+
+
+def test_a_shopper_id_with_a_slash_is_erased(secret_client, tenant):
+    ProductFactory(tenant=tenant, external_id="APL-1")
+    _ingest(tenant, _events("store/42", 2, "slash"))
+
+    assert secret_client.delete("/api/v1/shoppers/store/42").json() == {"deleted_events": 2}
+
+
+def test_a_publishable_key_cannot_erase_a_shopper(publishable_client, history):
+    assert publishable_client.delete(f"/api/v1/shoppers/{JANE}").status_code == 403
+    assert _shopper_event_count(history, JANE) == 5
+
+
+def test_another_tenants_key_erases_nothing_of_this_tenant(other_tenant_client, other_tenant, history):
+    ProductFactory(tenant=other_tenant, external_id="APL-1")
+    _ingest(other_tenant, _events(JANE, 2, "globex"))
+
+    response = other_tenant_client.delete(f"/api/v1/shoppers/{JANE}")
+
+    assert response.json() == {"deleted_events": 2}
+    assert _shopper_event_count(history, JANE) == 5
+    assert _shopper_event_count(other_tenant, JANE) == 0
+    with tenant_scope(history):
+        assert FlaggedShopper.objects.count() == 1
+
+
+def test_an_owner_may_erase_from_the_web_session_but_an_analyst_may_not(
+    session_client, api_client, member_with_role, history
+):
+    api_client.force_login(member_with_role(Role.ANALYST))
+    assert api_client.delete(f"/api/v1/shoppers/{JANE}").status_code == 403
+    assert _shopper_event_count(history, JANE) == 5
+
+    assert session_client.delete(f"/api/v1/shoppers/{JANE}").json() == {"deleted_events": 5}
+    assert _shopper_event_count(history, JANE) == 0
+
+
+def test_no_key_cannot_erase_a_shopper(api_client, history):
+    assert api_client.delete(f"/api/v1/shoppers/{JANE}").status_code == 401
+    assert _shopper_event_count(history, JANE) == 5

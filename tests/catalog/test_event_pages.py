@@ -1,0 +1,141 @@
+"""The events overview page: counts per type per day, the cleaning report, starting a run."""
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from catalog import tasks
+from catalog.services.cleaning import events_clean
+from catalog.services.events import event_ingest_batch
+from tenants.models import Role
+from tenants.scope import tenant_scope
+from tests.factories import ProductFactory
+
+URL = "/catalog/events/"
+
+
+@pytest.fixture
+def owner_client(client, merchant_user):
+    client.force_login(merchant_user)
+    return client
+
+
+@pytest.fixture
+def analyst_client(client, member_with_role):
+    client.force_login(member_with_role(Role.ANALYST))
+    return client
+
+
+def _day(days_ago: int) -> dt.date:
+    return timezone.localdate() - dt.timedelta(days=days_ago)
+
+
+def _ingest(tenant, counts_per_day: dict[int, dict[str, int]], prefix: str = "e") -> None:
+    """counts_per_day: {days_ago: {event type: how many}}, at noon UTC of each day."""
+    ProductFactory(tenant=tenant, external_id="APL-1")
+    events = []
+    for days_ago, per_type in counts_per_day.items():
+        noon = dt.datetime.combine(_day(days_ago), dt.time(12), tzinfo=dt.timezone.utc)
+        for event_type, count in per_type.items():
+            for n in range(count):
+                events.append({
+                    "event_id": f"{prefix}-{days_ago}-{event_type}-{n}", "shopper_id": f"s{n}",
+                    "type": event_type, "product": "APL-1",
+                    "timestamp": (noon + dt.timedelta(minutes=n)).isoformat(),
+                })
+    with tenant_scope(tenant):
+        assert event_ingest_batch(tenant=tenant, events=events).rejected == 0
+
+
+def _row(day: dt.date, *cells: int) -> str:
+    """A table row as the page writes it: the day, then view, click, add to cart, purchase, total."""
+    counts = "".join(f"<td>{count}</td>" for count in cells)
+    return f"<tr><td>{date_format(day, 'SHORT_DATE_FORMAT')}</td>{counts}</tr>"
+
+
+def test_the_page_is_the_event_overview_and_needs_a_login(client, db):
+    assert reverse("event-overview") == URL
+    response = client.get(URL)
+    assert response.status_code == 302
+    assert reverse("login") in response["Location"]
+
+
+def test_without_events_the_page_says_how_to_send_them(owner_client):
+    html = owner_client.get(URL).content.decode()
+
+    assert "No shopper events yet." in html
+    assert "POST /api/v1/events" in html
+    assert 'href="/api/v1/docs"' in html
+
+
+def test_the_page_counts_each_type_per_day_for_this_tenant_only(owner_client, tenant, other_tenant):
+    _ingest(tenant, {1: {"view": 3, "click": 2, "purchase": 1}, 4: {"view": 5, "add_to_cart": 2}})
+    _ingest(other_tenant, {1: {"view": 40}, 2: {"purchase": 17}}, prefix="globex")
+
+    response = owner_client.get(URL)
+
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert _row(_day(1), 3, 2, 0, 1, 6) in html
+    assert _row(_day(4), 5, 0, 2, 0, 7) in html
+    assert date_format(_day(2), "SHORT_DATE_FORMAT") not in html  # only the other tenant was active then
+    assert 'class="figure">13<' in html
+    assert "<tfoot><tr><th>Total</th><th>8</th><th>2</th><th>2</th><th>1</th><th>13</th></tr></tfoot>" in html
+    assert html.index(_row(_day(1), 3, 2, 0, 1, 6)) < html.index(_row(_day(4), 5, 0, 2, 0, 7))  # newest first
+
+
+def test_events_older_than_30_days_count_in_the_total_but_not_in_the_table(owner_client, tenant):
+    _ingest(tenant, {1: {"view": 2}, 45: {"click": 9}})
+
+    html = owner_client.get(URL).content.decode()
+
+    assert date_format(_day(45), "SHORT_DATE_FORMAT") not in html
+    assert 'class="figure">11<' in html  # all events
+    assert 'class="figure">2<' in html  # the last 30 days
+
+
+def test_the_page_shows_the_latest_cleaning_report_with_its_counts(owner_client, tenant):
+    _ingest(tenant, {1: {"view": 1}})
+    with tenant_scope(tenant):
+        report = events_clean(tenant=tenant)
+        report.counts["exact_duplicates"] = 42
+        report.save()
+
+    html = owner_client.get(URL).content.decode()
+
+    assert "Exact duplicates removed</td><td>42<" in html
+    assert "Bot-like shoppers flagged</td><td>0<" in html
+    assert "Run cleaning now" in html
+
+
+@pytest.fixture
+def queued(monkeypatch):
+    sent = []
+    monkeypatch.setattr(tasks.catalog_clean_task, "delay", lambda **kwargs: sent.append(kwargs["tenant_id"]))
+    return sent
+
+
+def test_an_owner_starts_a_cleaning_run_from_the_page(
+    owner_client, tenant, queued, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = owner_client.post(reverse("event-cleaning-run"))
+
+    assert response.status_code == 302 and response["Location"] == URL
+    assert queued == [tenant.id]
+    assert "Cleaning is queued" in owner_client.get(URL).content.decode()
+
+
+def test_an_analyst_sees_the_page_but_cannot_start_a_cleaning_run(
+    analyst_client, tenant, queued, django_capture_on_commit_callbacks
+):
+    _ingest(tenant, {1: {"view": 1}})
+    html = analyst_client.get(URL).content.decode()
+    assert _row(_day(1), 1, 0, 0, 0, 1) in html
+    assert "Run cleaning now" not in html
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert analyst_client.post(reverse("event-cleaning-run")).status_code == 403
+    assert queued == []
