@@ -21,6 +21,10 @@ class Tenant(models.Model):
     slug = models.SlugField(_("slug"), max_length=60, unique=True)
     # Key of the HMAC that pseudonymises shopper ids; never leaves the server.
     shopper_id_secret = models.CharField(max_length=64, default=_new_shopper_secret, editable=False)
+    # A fine-tuned version that beats the live one on validation goes live by itself.
+    auto_promote_models = models.BooleanField(_("promote better models automatically"), default=True)
+    # The tenant's base encoder folder; empty: the platform's default (settings.TRAINING_BASE_MODEL).
+    base_model_path = models.CharField(_("base model folder"), max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

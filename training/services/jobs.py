@@ -1,0 +1,171 @@
+"""Writes on fine-tuning jobs: create, cancel, retry, and the run itself."""
+from __future__ import annotations
+
+import logging
+import socket
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tenants.models import Tenant
+from training.ml.config import ConfigError, TrainConfig, default_base_model
+from training.models import ACTIVE_JOB_STATUSES, JobStatus, TrainingJob
+from training.selectors import training_data_size
+
+logger = logging.getLogger(__name__)
+
+LOG_TAIL_LINES = 40
+
+
+class JobStateError(Exception):
+    """The job is not in a state that allows this (e.g. cancelling a finished job)."""
+
+
+def tenant_base_model(tenant: Tenant) -> str:
+    return tenant.base_model_path or settings.TRAINING_BASE_MODEL or default_base_model()
+
+
+def training_config_build(*, tenant: Tenant, settings_given: dict) -> TrainConfig:
+    """The job's config: the defaults, the tenant's base model, then what the merchant chose.
+
+    Raises ValidationError naming the field and the reason.
+    """
+    if not isinstance(settings_given, dict):
+        raise ValidationError({"config": _("Send the settings as a JSON object.")})
+    values = {"base_model": tenant_base_model(tenant), **settings_given}
+    try:
+        return TrainConfig.from_dict(values).validate()
+    except ConfigError as error:
+        raise ValidationError({error.field: error.reason}) from error
+    except TypeError as error:  # a value of the wrong type reached the dataclass
+        raise ValidationError({"config": str(error)}) from error
+
+
+def _require_enough_data(tenant: Tenant) -> None:
+    events, shoppers = training_data_size(tenant=tenant)
+    needed_events, needed_shoppers = settings.TRAINING_MIN_EVENTS, settings.TRAINING_MIN_SHOPPERS
+    if events < needed_events or shoppers < needed_shoppers:
+        raise ValidationError({"data": _(
+            "Too little data to fine-tune: you have %(events)d events from %(shoppers)d shoppers; "
+            "at least %(needed_events)d events from %(needed_shoppers)d shoppers are needed."
+        ) % {"events": events, "shoppers": shoppers,
+             "needed_events": needed_events, "needed_shoppers": needed_shoppers}})
+
+
+@transaction.atomic
+def training_job_create(*, tenant: Tenant, settings_given: dict, created_by=None) -> TrainingJob:
+    """Validate the settings and the data, and queue a job (sent to a worker on commit)."""
+    config = training_config_build(tenant=tenant, settings_given=settings_given)
+    _require_enough_data(tenant)
+    # Lock the tenant row: two requests at once must not both pass the limit.
+    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+    active = TrainingJob.objects.filter(tenant=tenant, status__in=ACTIVE_JOB_STATUSES).count()
+    if active >= settings.TRAINING_MAX_ACTIVE_JOBS_PER_TENANT:
+        raise ValidationError({"jobs": _(
+            "%(active)d job(s) already queued or running; wait for it to finish or cancel it."
+        ) % {"active": active}})
+    job = TrainingJob.objects.create(tenant=tenant, config=config.to_dict(), created_by=created_by)
+    training_job_enqueue(job)
+    return job
+
+
+def training_job_enqueue(job: TrainingJob) -> None:
+    from training.tasks import training_job_run_task
+
+    tenant_id, job_id = job.tenant_id, job.pk
+    transaction.on_commit(lambda: training_job_run_task.delay(tenant_id=tenant_id, job_id=job_id))
+
+
+@transaction.atomic
+def training_job_cancel(*, tenant: Tenant, job_id: int) -> TrainingJob:
+    """A queued job is cancelled at once; a running one stops within one training step."""
+    job = TrainingJob.objects.select_for_update().get(tenant=tenant, pk=job_id)
+    if job.status == JobStatus.QUEUED:
+        job.status, job.finished_at = JobStatus.CANCELLED, timezone.now()
+        job.save(update_fields=["status", "finished_at"])
+    elif job.status == JobStatus.RUNNING:
+        job.cancel_requested = True
+        job.save(update_fields=["cancel_requested"])
+    else:
+        raise JobStateError(_("The job has already finished (%(status)s).") % {"status": job.get_status_display()})
+    return job
+
+
+@transaction.atomic
+def training_job_retry(*, tenant: Tenant, job_id: int) -> TrainingJob:
+    """Queue a failed or cancelled job again; it resumes from its last checkpoint."""
+    job = TrainingJob.objects.select_for_update().get(tenant=tenant, pk=job_id)
+    if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
+        raise JobStateError(_("Only a failed or cancelled job can be retried."))
+    active = TrainingJob.objects.filter(tenant=tenant, status__in=ACTIVE_JOB_STATUSES).count()
+    if active >= settings.TRAINING_MAX_ACTIVE_JOBS_PER_TENANT:
+        raise JobStateError(_("Another job is queued or running; wait for it or cancel it."))
+    job.status, job.error, job.cancel_requested, job.finished_at = JobStatus.QUEUED, "", False, None
+    job.attempts = 0
+    job.save(update_fields=["status", "error", "cancel_requested", "finished_at", "attempts"])
+    training_job_enqueue(job)
+    return job
+
+
+def training_job_claim(*, job_id: int) -> bool:
+    """Take a queued job for this worker. False when another worker has it, or it was cancelled:
+    a redelivered task then does nothing."""
+    now = timezone.now()
+    claimed = TrainingJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
+        status=JobStatus.RUNNING, heartbeat_at=now, started_at=now,
+        worker_host=socket.gethostname()[:200], cancel_requested=False,
+    )
+    if claimed:
+        from django.db.models import F
+
+        TrainingJob.objects.filter(pk=job_id).update(attempts=F("attempts") + 1)
+    return claimed == 1
+
+
+def checkpoint_dir(job: TrainingJob) -> Path:
+    return Path(settings.TRAINING_WORK_DIR) / str(job.tenant_id) / f"job-{job.pk}"
+
+
+@dataclass
+class _JobReporter:
+    """Writes progress and heartbeats to the job row, a few times a second at most.
+
+    Every write is a conditional update on `status=running`: a job the reaper
+    has taken back is not overwritten by a worker that turns out to be alive.
+    """
+
+    job_id: int
+    started: float
+    min_interval: float = 1.0
+    last_write: float = 0.0
+    log_lines: list[str] | None = None
+
+    def _update(self, **fields) -> None:
+        TrainingJob.objects.filter(pk=self.job_id, status=JobStatus.RUNNING).update(
+            heartbeat_at=timezone.now(), compute_seconds=time.monotonic() - self.started, **fields
+        )
+
+    def log(self, line: str) -> None:
+        self.log_lines = (self.log_lines or [])[-(LOG_TAIL_LINES - 1):] + [line]
+        logger.info("job %s: %s", self.job_id, line)
+        self._update(log_tail="\n".join(self.log_lines))
+
+    def progress(self, step: int, total_steps: int, epoch: int, loss: float, eta_seconds: float) -> None:
+        now = time.monotonic()
+        if now - self.last_write < self.min_interval and step != total_steps:
+            return
+        self.last_write = now
+        self._update(
+            step=step, total_steps=total_steps, epoch=epoch, loss=loss,
+            eta_seconds=eta_seconds, progress=min(step / max(total_steps, 1), 1.0),
+        )
+
+    def cancel_requested(self) -> bool:
+        # One indexed read per step: cancel takes effect before the next step.
+        return TrainingJob.objects.filter(pk=self.job_id, cancel_requested=True).exists()

@@ -1,0 +1,66 @@
+"""Writes on model versions: promotion and rollback."""
+from __future__ import annotations
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from tenants.models import Tenant
+from training.models import ModelVersion, VersionStatus
+
+HEADLINE_METRIC = "ndcg@10"
+
+
+class PromotionError(Exception):
+    """Nothing to roll back to, or the version cannot go live."""
+
+
+def _make_live(*, tenant: Tenant, version: ModelVersion, by=None) -> ModelVersion:
+    ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.LIVE).exclude(pk=version.pk).update(
+        status=VersionStatus.ARCHIVED
+    )
+    version.status, version.promoted_at, version.promoted_by = VersionStatus.LIVE, timezone.now(), by
+    version.save(update_fields=["status", "promoted_at", "promoted_by"])
+    return version
+
+
+@transaction.atomic
+def model_version_promote(*, tenant: Tenant, version_id: int, by=None) -> ModelVersion:
+    """Make a version live by hand; the live one is archived, one click from coming back."""
+    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+    version = ModelVersion.objects.get(tenant=tenant, pk=version_id)
+    if version.status == VersionStatus.LIVE:
+        raise PromotionError(_("v%(number)d is already live.") % {"number": version.number})
+    return _make_live(tenant=tenant, version=version, by=by)
+
+
+def model_version_promote_if_better(*, tenant: Tenant, version: ModelVersion) -> bool:
+    """After training: the new version goes live when the tenant allows it and it beats the
+    live version's validation NDCG@10 (or nothing is live). The caller holds the tenant lock."""
+    if not tenant.auto_promote_models:
+        return False
+    live = ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.LIVE).first()
+    new_score = version.validation_metric(HEADLINE_METRIC) or 0.0
+    if live is not None and new_score <= (live.validation_metric(HEADLINE_METRIC) or 0.0):
+        return False
+    _make_live(tenant=tenant, version=version)
+    return True
+
+
+@transaction.atomic
+def model_version_rollback(*, tenant: Tenant, by=None) -> ModelVersion:
+    """Bring back the version that was live before the current one."""
+    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+    live = ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.LIVE).first()
+    previous = (
+        ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.ARCHIVED, promoted_at__isnull=False)
+        .order_by("-promoted_at")
+        .first()
+    )
+    if previous is None:
+        raise PromotionError(_("No earlier live version to roll back to."))
+    if live is not None:
+        # The rolled-back version must not be "previous" for the next rollback.
+        live.status, live.promoted_at = VersionStatus.ARCHIVED, None
+        live.save(update_fields=["status", "promoted_at"])
+    return _make_live(tenant=tenant, version=previous, by=by)
