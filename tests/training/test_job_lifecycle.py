@@ -1,0 +1,134 @@
+"""The life of a fine-tuning job around the training itself: claim, reaping, promotion, rollback."""
+
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from tenants.scope import tenant_scope
+from training.models import JobStatus, ModelVersion, TrainingJob, VersionStatus
+from training.services.versions import (
+    PromotionError,
+    model_version_promote,
+    model_version_promote_if_better,
+    model_version_rollback,
+)
+from training.tasks import training_job_run_task, training_jobs_reap_task
+
+
+def make_job(tenant, **fields) -> TrainingJob:
+    return TrainingJob.all_tenants.create(tenant=tenant, config={"method": "lora"}, **fields)
+
+
+def make_version(tenant, number, ndcg, **fields) -> ModelVersion:
+    return ModelVersion.all_tenants.create(
+        tenant=tenant,
+        number=number,
+        base_model="/models/base",
+        method="lora",
+        metrics={"validation": {"hybrid": {"ndcg@10": ndcg}}},
+        artifact_path=f"/tmp/v{number}",
+        **fields,
+    )
+
+
+def test_a_redelivered_task_does_not_train_twice(tenant):
+    job = make_job(tenant)
+    with mock.patch("training.tasks.training_job_run") as run:
+        training_job_run_task.apply(kwargs={"tenant_id": tenant.id, "job_id": job.id})
+        training_job_run_task.apply(kwargs={"tenant_id": tenant.id, "job_id": job.id})
+    assert run.call_count == 1
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING and job.attempts == 1 and job.worker_host
+
+
+def test_a_cancelled_job_is_not_started_by_its_queued_task(tenant):
+    job = make_job(tenant, status=JobStatus.CANCELLED)
+    with mock.patch("training.tasks.training_job_run") as run:
+        training_job_run_task.apply(kwargs={"tenant_id": tenant.id, "job_id": job.id})
+    run.assert_not_called()
+
+
+def test_a_job_whose_worker_stopped_answering_goes_back_to_the_queue(
+    tenant, settings, django_capture_on_commit_callbacks
+):
+    settings.TRAINING_HEARTBEAT_STALE_SECONDS = 60
+    lost = make_job(
+        tenant, status=JobStatus.RUNNING, attempts=1, heartbeat_at=timezone.now() - timedelta(minutes=5)
+    )
+    alive = make_job(tenant, status=JobStatus.RUNNING, attempts=1, heartbeat_at=timezone.now())
+    with (
+        mock.patch("training.tasks.training_job_run_task.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert training_jobs_reap_task.apply().get() == {"requeued": 1, "failed": 0}
+    delay.assert_called_once_with(tenant_id=tenant.id, job_id=lost.id)
+    lost.refresh_from_db(), alive.refresh_from_db()
+    assert lost.status == JobStatus.QUEUED
+    assert alive.status == JobStatus.RUNNING
+
+
+def test_a_job_that_lost_its_worker_too_often_fails_with_the_reason(tenant, settings):
+    settings.TRAINING_MAX_ATTEMPTS = 3
+    job = make_job(
+        tenant, status=JobStatus.RUNNING, attempts=3, heartbeat_at=timezone.now() - timedelta(hours=1)
+    )
+    with mock.patch("training.tasks.training_job_run_task.delay") as delay:
+        assert training_jobs_reap_task.apply().get() == {"requeued": 0, "failed": 1}
+    delay.assert_not_called()
+    job.refresh_from_db()
+    assert job.status == JobStatus.FAILED
+    assert "stopped answering 3 times" in job.error
+
+
+def test_a_better_version_goes_live_by_itself(tenant):
+    old = make_version(tenant, 1, 0.20, status=VersionStatus.LIVE, promoted_at=timezone.now())
+    new = make_version(tenant, 2, 0.25)
+    with tenant_scope(tenant):
+        assert model_version_promote_if_better(tenant=tenant, version=new)
+    old.refresh_from_db(), new.refresh_from_db()
+    assert (old.status, new.status) == (VersionStatus.ARCHIVED, VersionStatus.LIVE)
+
+
+def test_a_worse_version_waits_as_a_candidate(tenant):
+    make_version(tenant, 1, 0.30, status=VersionStatus.LIVE, promoted_at=timezone.now())
+    new = make_version(tenant, 2, 0.25)
+    with tenant_scope(tenant):
+        assert not model_version_promote_if_better(tenant=tenant, version=new)
+    new.refresh_from_db()
+    assert new.status == VersionStatus.CANDIDATE
+
+
+def test_a_tenant_without_automatic_promotion_keeps_new_versions_as_candidates(tenant):
+    tenant.auto_promote_models = False
+    tenant.save()
+    new = make_version(tenant, 1, 0.9)
+    with tenant_scope(tenant):
+        assert not model_version_promote_if_better(tenant=tenant, version=new)
+
+
+def test_rollback_brings_back_the_previous_live_version_one_step_at_a_time(tenant):
+    with tenant_scope(tenant):
+        v1, v2, v3 = (make_version(tenant, n, 0.1 * n) for n in (1, 2, 3))
+        for version in (v1, v2, v3):
+            model_version_promote(tenant=tenant, version_id=version.id)
+        assert model_version_rollback(tenant=tenant).number == 2
+        assert model_version_rollback(tenant=tenant).number == 1
+        assert ModelVersion.objects.get(status=VersionStatus.LIVE).number == 1
+        with pytest.raises(PromotionError):
+            model_version_rollback(tenant=tenant)
+
+
+def test_the_database_keeps_a_tenant_to_one_live_version(tenant):
+    from django.db import IntegrityError, transaction
+
+    make_version(tenant, 1, 0.1, status=VersionStatus.LIVE)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        make_version(tenant, 2, 0.2, status=VersionStatus.LIVE)
+
+
+def test_versions_of_another_tenant_cannot_be_promoted(tenant, other_tenant):
+    theirs = make_version(other_tenant, 1, 0.5)
+    with tenant_scope(tenant), pytest.raises(ModelVersion.DoesNotExist):
+        model_version_promote(tenant=tenant, version_id=theirs.id)
