@@ -1,0 +1,68 @@
+"""A tenant whose catalog and events are the tiny shop of tests/training/ml, and the tiny encoder."""
+
+import datetime as dt
+
+import pytest
+
+from catalog.models import Event, Product
+from tests.training.ml.conftest import make_interactions, make_items, shop_items, tiny_model_dir  # noqa: F401
+
+
+def load_shop_into(tenant, items, interactions) -> None:
+    """The tiny shop as the tenant's catalog and purchase events."""
+    products = Product.all_tenants.bulk_create(
+        [
+            Product(
+                tenant=tenant,
+                external_id=row.item_id,
+                title=row.title,
+                category=row.category,
+                brand=row.brand,
+                description=row.description,
+            )
+            for row in items.itertuples()
+        ]
+    )
+    by_sku = {product.external_id: product for product in products}
+    Event.all_tenants.bulk_create(
+        [
+            Event(
+                tenant=tenant,
+                event_id=f"e{index}",
+                shopper_key=tenant.pseudonymise_shopper(row.user_id),
+                type="purchase",
+                product=by_sku[row.item_id],
+                product_external_id=row.item_id,
+                occurred_at=row.timestamp.to_pydatetime().replace(tzinfo=dt.timezone.utc),
+            )
+            for index, row in enumerate(interactions.itertuples())
+        ],
+        batch_size=500,
+    )
+
+
+@pytest.fixture
+def tenant_with_shop(tenant, shop_items):  # noqa: F811
+    load_shop_into(tenant, shop_items, make_interactions(shop_items))
+    return tenant
+
+
+@pytest.fixture
+def tiny_job_settings(tiny_model_dir) -> dict:  # noqa: F811
+    """Settings for a job that trains the tiny encoder in seconds."""
+    return {
+        "base_model": tiny_model_dir,
+        "method": "lora",
+        "lora_rank": 4,
+        "lora_alpha": 8,
+        "lora_dropout": 0.0,
+        "learning_rate": 1e-2,
+        "batch_size": 32,
+        "epochs": 2,
+        "max_tokens": 16,
+        "history_length": 10,
+        "temperature": 0.1,
+        "early_stopping_patience": 0,
+        "seed": 0,
+        "device": "cpu",
+    }

@@ -1,0 +1,141 @@
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from training.ml.artifacts import BaseModelCache, load_version, save_version
+from training.ml.config import TrainConfig
+from training.ml.loop import train
+from training.ml.model import build_model, encode_items
+
+REPO = Path(__file__).resolve().parents[3]
+
+
+def _size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+
+
+def test_lora_version_stores_the_adapter_only(lora_version_dir, tiny_model_dir):
+    base_weights = (Path(tiny_model_dir) / "model.safetensors").stat().st_size
+    adapter = lora_version_dir / "adapter"
+    assert (adapter / "adapter_model.safetensors").is_file()
+    assert not list(lora_version_dir.rglob("model.safetensors"))
+    assert _size(adapter) < base_weights / 5
+    assert _size(lora_version_dir) < base_weights
+    assert np.load(lora_version_dir / "scorer" / "item_embeddings.npy").dtype == np.float16
+
+
+def test_minilm_lora_adapter_is_a_few_hundred_kilobytes(tmp_path):
+    config = TrainConfig()  # the packaged MiniLM, rank 8 on query and value
+    model = build_model(config)
+    model.save_pretrained(tmp_path)
+    adapter_size = (tmp_path / "adapter_model.safetensors").stat().st_size
+    base_size = (Path(config.base_model) / "model.safetensors").stat().st_size
+    assert 100_000 < adapter_size < 1_000_000
+    assert adapter_size < base_size / 100
+
+
+def test_a_saved_version_is_never_overwritten(lora_outcome, lora_version_dir):
+    with pytest.raises(FileExistsError):
+        save_version(lora_version_dir, **lora_outcome.version_parts())
+
+
+def test_loading_in_a_fresh_process_gives_the_same_scores(lora_outcome, lora_version_dir):
+    dataset = lora_outcome.dataset
+    histories = [[dataset.catalog.item_ids[i] for i in history] for history in dataset.test.histories[:5]]
+    texts = dataset.catalog.texts[:4]
+    program = (
+        "import json, sys\n"
+        "from training.ml.artifacts import load_version\n"
+        "request = json.load(sys.stdin)\n"
+        "version = load_version(request['folder'])\n"
+        "print(json.dumps({'scores': version.score(request['histories']).tolist(),\n"
+        "                  'vectors': version.encode_texts(request['texts']).tolist()}))\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_VERBOSITY": "error", "PYTHONPATH": str(REPO)}
+    completed = subprocess.run(
+        [sys.executable, "-c", program],
+        input=json.dumps({"folder": str(lora_version_dir), "histories": histories, "texts": texts}),
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=REPO,
+        timeout=120,
+        check=True,
+    )
+    answer = json.loads(completed.stdout.strip().splitlines()[-1])
+
+    in_process = lora_outcome.scorer([list(h) for h in dataset.test.histories[:5]])
+    np.testing.assert_allclose(np.array(answer["scores"]), in_process, atol=1e-4)
+    trained_vectors = encode_items(lora_outcome.training.model, lora_outcome.training.tokens, [0, 1, 2, 3])
+    np.testing.assert_allclose(np.array(answer["vectors"]), trained_vectors, atol=1e-4)
+
+
+def test_two_tenants_lora_versions_share_one_base_model(lora_outcome, lora_version_dir, tmp_path):
+    other_config = lora_outcome.config.replace(seed=7, epochs=1)
+    other = train(other_config, lora_outcome.dataset)
+    other_dir = save_version(
+        tmp_path / "other-tenant-v1",
+        model=other.model,
+        config=other_config,
+        item_ids=lora_outcome.dataset.catalog.item_ids,
+        scorer=lora_outcome.scorer,
+        metrics={},
+    )
+    cache = BaseModelCache()
+    first, second = load_version(lora_version_dir, cache), load_version(other_dir, cache)
+
+    assert first.base_model is second.base_model
+    assert len(cache) == 1
+    before = {name: p.clone() for name, p in first.base_model.state_dict().items()}
+    texts = ["dark roast coffee | coffee | Bean Co", "brie cheese | cheese | Creamery"]
+    first_vectors, second_vectors = first.encode_texts(texts), second.encode_texts(texts)
+    # Each version encodes with its own adapter...
+    np.testing.assert_allclose(
+        second_vectors, encode_items(other.model, _tokens(other.model, texts)), atol=1e-4
+    )
+    assert not np.allclose(first_vectors, second_vectors, atol=1e-3)
+    # ...and the shared base is left as it was: no adapter was injected into it.
+    after = first.base_model.state_dict()
+    assert before.keys() == after.keys()
+    assert all(torch.equal(before[name], after[name]) for name in before)
+    assert not any("lora" in name for name, _ in first.base_model.named_modules())
+
+
+def test_full_fine_tuned_version_round_trips(lora_outcome, tmp_path):
+    config = lora_outcome.config.replace(method="full", learning_rate=3e-4, epochs=1)
+    result = train(config, lora_outcome.dataset)
+    folder = save_version(
+        tmp_path / "full-v1",
+        model=result.model,
+        config=config,
+        item_ids=lora_outcome.dataset.catalog.item_ids,
+        scorer=lora_outcome.scorer,
+        metrics={"best_epoch": result.best_epoch},
+    )
+    version = load_version(folder, BaseModelCache())
+    assert version.base_model is None
+    assert version.metrics == {"best_epoch": result.best_epoch}
+    assert version.config == config
+    texts = lora_outcome.dataset.catalog.texts[:3]
+    np.testing.assert_allclose(
+        version.encode_texts(texts), encode_items(result.model, _tokens(result.model, texts)), atol=1e-5
+    )
+
+
+def test_scores_skip_item_ids_the_version_does_not_know(lora_version_dir):
+    version = load_version(lora_version_dir, BaseModelCache())
+    known = version.item_ids[0]
+    np.testing.assert_allclose(version.score([[known, "launched-yesterday"]]), version.score([[known]]))
+    assert version.score([[known]]).shape == (1, len(version.item_ids))
+
+
+def _tokens(model, texts):
+    from training.ml.model import ItemTokens
+
+    return ItemTokens(texts, model.tokenizer, 16)

@@ -1,0 +1,61 @@
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from training.ml.config import ConfigError, TrainConfig
+
+
+def test_default_base_model_is_the_packaged_minilm_folder():
+    folder = Path(TrainConfig().base_model)
+    assert (folder / "config.json").is_file()
+    assert json.loads((folder / "config.json").read_text())["hidden_size"] == 384
+
+
+def test_defaults_validate():
+    assert TrainConfig().validate() == TrainConfig()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"method": "qlora"}, "method"),
+        ({"learning_rate": 0.0}, "learning_rate"),
+        ({"learning_rate": -1e-4}, "learning_rate"),
+        ({"batch_size": 0}, "batch_size"),
+        ({"epochs": "3"}, "epochs"),
+        ({"lora_dropout": 1.0}, "lora_dropout"),
+        ({"temperature": 0}, "temperature"),
+        ({"device": "tpu"}, "device"),
+        ({"base_model": "/nonexistent/model"}, "base_model"),
+        ({"base_model": "/tmp"}, "base_model"),  # a folder, but no config.json
+        ({"method": "full", "freeze_layers": 7}, "freeze_layers"),  # MiniLM has 6 layers
+        ({"validation_fraction": 0.5, "test_fraction": 0.5}, "test_fraction"),
+        ({"lora_target_modules": ()}, "lora_target_modules"),
+    ],
+)
+def test_validate_rejects_a_bad_setting_and_names_its_field(changes, field):
+    with pytest.raises(ConfigError) as raised:
+        TrainConfig(**changes).validate()
+    assert raised.value.field == field
+    assert str(raised.value).startswith(f"{field}: ")
+    assert isinstance(raised.value, ValueError)
+
+
+def test_config_survives_a_json_round_trip():
+    config = TrainConfig(method="full", freeze_layers=2, lora_target_modules=("query", "key", "value"))
+    restored = TrainConfig.from_dict(json.loads(json.dumps(config.to_dict())))
+    assert restored == config
+    assert restored.lora_target_modules == ("query", "key", "value")
+
+
+def test_from_dict_names_an_unknown_setting():
+    with pytest.raises(ConfigError) as raised:
+        TrainConfig.from_dict({"learning_rat": 1e-4})
+    assert raised.value.field == "learning_rat"
+
+
+def test_config_is_frozen():
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        TrainConfig().epochs = 10

@@ -1,0 +1,92 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from training.ml.data import (
+    DataError,
+    build_catalog,
+    build_eval_set,
+    item_text,
+    prepare_dataset,
+    prepare_interactions,
+    split_by_time,
+    training_examples,
+)
+
+
+def test_item_text_joins_the_fields_and_skips_empty_ones():
+    assert (
+        item_text(
+            {"title": "Dark roast", "category": "coffee", "brand": "Bean Co", "description": "rich  aroma"}
+        )
+        == "Dark roast | coffee | Bean Co | rich aroma"
+    )
+    assert item_text({"title": "Brie", "category": None, "brand": float("nan"), "description": ""}) == "Brie"
+
+
+def test_time_split_leaks_nothing(shop):
+    split = shop.split
+    assert split.train["timestamp"].max() < split.validation_cutoff <= split.validation["timestamp"].min()
+    assert split.validation["timestamp"].max() < split.test_cutoff <= split.test["timestamp"].min()
+    assert len(split.train) + len(split.validation) + len(split.test) > 0
+    # The cutoffs are global: the last 10 % of the 100 days is test, the 10 % before validation.
+    start = split.train["timestamp"].min()
+    assert split.test_cutoff - start == pd.Timedelta(days=90)
+    assert split.validation_cutoff - start == pd.Timedelta(days=80)
+
+
+def test_split_keeps_every_interaction_once():
+    frame = pd.DataFrame({"user_id": ["u"] * 11, "item": range(11), "timestamp": np.arange(11.0)})
+    split = split_by_time(frame, validation_fraction=0.1, test_fraction=0.1)
+    assert (split.validation_cutoff, split.test_cutoff) == (8.0, 9.0)
+    assert split.train["item"].tolist() == list(range(8))
+    assert split.validation["item"].tolist() == [8]
+    assert split.test["item"].tolist() == [9, 10]
+
+
+def test_split_refuses_an_empty_window():
+    frame = pd.DataFrame({"user_id": ["u"] * 3, "item": [0, 1, 2], "timestamp": [0.0, 0.1, 10.0]})
+    with pytest.raises(DataError, match="validation window"):
+        split_by_time(frame, validation_fraction=0.1, test_fraction=0.1)
+
+
+def test_evaluation_histories_end_before_the_window(shop):
+    train_users = set(shop.split.train["user_id"])
+    before_test = pd.concat([shop.split.train, shop.split.validation])
+    for user, history, targets in zip(shop.test.user_ids, shop.test.histories, shop.test.targets):
+        assert history == before_test.loc[before_test["user_id"] == user, "item"].tolist()
+        window = shop.split.test.loc[shop.split.test["user_id"] == user, "item"]
+        assert sorted(targets.tolist()) == sorted(set(window))
+    for user, history in zip(shop.validation.user_ids, shop.validation.histories):
+        assert history == shop.split.train.loc[shop.split.train["user_id"] == user, "item"].tolist()
+        assert history or user not in train_users
+
+
+def test_histories_are_in_time_order():
+    catalog = build_catalog(pd.DataFrame({"item_id": ["a", "b", "c"], "title": ["A", "B", "C"]}))
+    raw = pd.DataFrame(
+        {"user_id": [1, 1, 1, 1], "item_id": ["c", "a", "b", "zzz"], "timestamp": [3.0, 1.0, 2.0, 0.0]}
+    )
+    frame = prepare_interactions(raw, catalog)  # the unknown item "zzz" is dropped
+    eval_set = build_eval_set(frame[frame["timestamp"] < 3], frame[frame["timestamp"] >= 3])
+    assert eval_set.histories == [[0, 1]]
+    assert eval_set.targets[0].tolist() == [2]
+
+
+def test_training_examples_come_from_the_training_window_only(shop):
+    examples = training_examples(shop.split.train, history_length=3)
+    per_user = shop.split.train.groupby("user_id").size()
+    assert len(examples) == int((per_user - 1).clip(lower=0).sum())
+    assert all(1 <= len(history) <= 3 for history in examples.histories)
+
+
+def test_cold_items_have_no_training_interaction(shop):
+    cold = set(shop.cold_items.tolist())
+    assert cold  # the tiny shop launches two items per category in the test window
+    assert cold.isdisjoint(set(shop.split.train["item"]))
+    assert cold & set(shop.split.test["item"])
+
+
+def test_dataset_rejects_data_without_the_needed_columns(shop_items):
+    with pytest.raises(DataError, match="timestamp"):
+        prepare_dataset(pd.DataFrame({"user_id": [1], "item_id": ["coffee-0"]}), shop_items)

@@ -1,0 +1,161 @@
+"""The training loop on the tiny shop with the tiny encoder: learning, early stopping, cancel, resume."""
+
+import numpy as np
+import pytest
+
+from training.ml.loop import CheckpointMismatch, TrainingCancelled, train
+from training.ml.model import ItemTokens, build_model, encode_items
+
+RANDOM_NDCG = 0.12  # a random ranking of the tiny shop scores about 0.07 on validation
+
+
+def _mission_gap(model, tokens, shop):
+    """cos(coffee, cheese) - cos(coffee, tea): bought together vs never bought together."""
+    vectors = encode_items(model, tokens)
+    category = np.array([item_id.rsplit("-", 1)[0] for item_id in shop.catalog.item_ids])
+    similarity = vectors @ vectors.T
+    mean = lambda a, b: similarity[np.ix_(category == a, category == b)].mean()
+    return mean("coffee", "cheese") - mean("coffee", "tea")
+
+
+@pytest.mark.parametrize(("method", "learning_rate"), [("lora", 1e-2), ("full", 3e-4)])
+def test_fine_tuning_improves_validation_ndcg_over_the_untrained_model(
+    tiny_config, shop, method, learning_rate
+):
+    config = tiny_config.replace(method=method, learning_rate=learning_rate, epochs=5)
+    untrained = build_model(config)
+    untrained_gap = _mission_gap(untrained, ItemTokens(shop.catalog.texts, untrained.tokenizer, 16), shop)
+
+    result = train(config, shop)
+
+    epoch_zero = result.history[0]
+    assert epoch_zero.epoch == 0 and epoch_zero.train_loss is None
+    assert [record.epoch for record in result.history] == [0, 1, 2, 3, 4, 5]
+    assert result.best_epoch >= 1
+    assert result.best_metric > epoch_zero.validation["ndcg@10"] + 0.02
+    assert result.best_metric > RANDOM_NDCG
+    assert result.history[-1].train_loss < result.history[1].train_loss
+    # What it learned: coffee and cheese, bought together, moved closer than coffee and tea.
+    assert _mission_gap(result.model, result.tokens, shop) > untrained_gap + 0.03
+
+
+def test_returned_model_carries_the_best_epochs_weights(tiny_config, shop):
+    result = train(tiny_config.replace(epochs=3), shop)
+    from training.ml.loop import _validate
+
+    again = _validate(result.model, result.tokens, shop, tiny_config)
+    assert again["ndcg@10"] == pytest.approx(result.best_metric)
+
+
+def test_early_stopping_stops_when_validation_stops_improving(tiny_config, shop):
+    # A learning rate this small cannot move the validation NDCG: no epoch beats epoch 0.
+    config = tiny_config.replace(learning_rate=1e-9, epochs=6, early_stopping_patience=2)
+    result = train(config, shop)
+    assert [record.epoch for record in result.history] == [0, 1, 2]
+    assert result.stopped_early
+    assert result.best_epoch == 0
+
+
+def test_progress_is_reported_every_step_with_an_eta(tiny_config, shop):
+    calls = []
+    train(tiny_config.replace(epochs=2), shop, progress=lambda *args: calls.append(args))
+    steps = [call[0] for call in calls]
+    total = calls[0][1]
+    assert steps == list(range(1, total + 1))
+    assert {call[2] for call in calls} == {1, 2}
+    assert all(np.isfinite(call[3]) and call[4] >= 0 for call in calls)
+    assert calls[-1][4] == 0
+
+
+def test_cancel_stops_within_one_step(tiny_config, shop):
+    steps = []
+    with pytest.raises(TrainingCancelled) as cancelled:
+        train(
+            tiny_config,
+            shop,
+            progress=lambda step, *rest: steps.append(step),
+            should_cancel=lambda: len(steps) >= 3,
+        )
+    assert steps == [1, 2, 3]
+    assert cancelled.value.step == 3
+
+
+def test_item_texts_are_tokenised_once(tiny_config, shop, monkeypatch):
+    from transformers import PreTrainedTokenizerBase
+
+    calls = []
+    original = PreTrainedTokenizerBase.__call__
+    monkeypatch.setattr(
+        PreTrainedTokenizerBase,
+        "__call__",
+        lambda self, *args, **kwargs: calls.append(1) or original(self, *args, **kwargs),
+    )
+    train(tiny_config.replace(epochs=2), shop)
+    assert len(calls) == 1
+
+
+def test_checkpointed_run_resumes_from_its_last_epoch(tiny_config, shop, tmp_path):
+    config = tiny_config.replace(epochs=3)
+    first_steps = []
+
+    def cancel_in_epoch_two():
+        return bool(first_steps) and first_steps[-1][2] == 2
+
+    with pytest.raises(TrainingCancelled) as cancelled:
+        train(
+            config,
+            shop,
+            checkpoint_dir=tmp_path,
+            should_cancel=cancel_in_epoch_two,
+            progress=lambda *args: first_steps.append(args),
+        )
+    steps_per_epoch = first_steps[-2][0]  # the last step of epoch 1
+    assert [record.epoch for record in cancelled.value.history] == [0, 1]
+
+    resumed_steps = []
+    resumed = train(config, shop, checkpoint_dir=tmp_path, progress=lambda *args: resumed_steps.append(args))
+    assert resumed.resumed_from_epoch == 1
+    assert resumed_steps[0][0] == steps_per_epoch + 1  # epoch 1 was not trained again
+    assert {args[2] for args in resumed_steps} == {2, 3}
+    assert resumed.history[1] == cancelled.value.history[1]
+
+    uninterrupted = train(config, shop)
+    assert [r.validation for r in resumed.history] == [r.validation for r in uninterrupted.history]
+    assert [r.train_loss for r in resumed.history] == pytest.approx(
+        [r.train_loss for r in uninterrupted.history]
+    )
+
+
+def test_a_finished_run_resumes_to_its_result_without_training(tiny_config, shop, tmp_path):
+    config = tiny_config.replace(epochs=1)
+    first = train(config, shop, checkpoint_dir=tmp_path)
+    steps = []
+    again = train(config, shop, checkpoint_dir=tmp_path, progress=lambda *args: steps.append(args))
+    assert steps == []
+    assert again.best_metric == first.best_metric and again.best_epoch == first.best_epoch
+
+
+def test_a_checkpoint_from_other_settings_is_refused(tiny_config, shop, tmp_path):
+    train(tiny_config.replace(epochs=1), shop, checkpoint_dir=tmp_path)
+    with pytest.raises(CheckpointMismatch, match="learning_rate"):
+        train(tiny_config.replace(epochs=1, learning_rate=1e-3), shop, checkpoint_dir=tmp_path)
+
+
+def test_each_evaluated_epoch_is_reported_once(tiny_config, shop, tmp_path):
+    seen = []
+    with pytest.raises(TrainingCancelled):
+        train(
+            tiny_config.replace(epochs=2),
+            shop,
+            checkpoint_dir=tmp_path,
+            on_epoch=lambda record: seen.append(record.epoch),
+            should_cancel=lambda: len(seen) == 2,  # stop at the first step of epoch 2
+        )
+    result = train(
+        tiny_config.replace(epochs=2),
+        shop,
+        checkpoint_dir=tmp_path,
+        on_epoch=lambda record: seen.append(record.epoch),
+    )
+    assert seen == [0, 1, 2]
+    assert seen == [record.epoch for record in result.history]

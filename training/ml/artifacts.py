@@ -1,0 +1,273 @@
+"""Saving a trained version to a folder, and loading it back to serve.
+
+Layout of a version folder:
+
+    metadata.json       format, method, base model folder, sizes, library versions
+    config.json         the TrainConfig
+    metrics.json        whatever the caller measured (epochs, validation, test, baselines)
+    item_ids.json       the catalog order of every per-item array below
+    scorer/             item_embeddings.npy (float16), item_counts.npy, collaborative.npz,
+                        collaborative_items.npy, scorer.json (blend weights)
+    adapter/            LoRA: peft's adapter_config.json + adapter_model.safetensors (a few hundred KB)
+    encoder/            full fine-tuning: the whole encoder and its tokenizer
+
+Serving a LoRA version, and why the base model stays shared. The item
+embeddings are computed at save time, so scoring shoppers needs no encoder at
+all. The encoder is only needed for the text of items added later. peft's
+`get_peft_model` / `PeftModel.from_pretrained` would inject the adapter's
+layers into the base model itself, so two tenants could not share one base
+(and deep-copying the base per tenant would cost its full size per tenant).
+Instead each version keeps the adapter's small A and B matrices and runs the
+shared, untouched base with `torch.func.functional_call`, passing
+W + scale * B @ A for the adapted weights: one base model in memory per
+process however many tenants use it. functional_call swaps the weights in for
+the duration of the call, so calls on one base are serialised by its lock.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from .config import TrainConfig
+from .model import ItemEncoder, ItemTokens, encode_items, load_encoder, mean_pool
+from .scorer import HybridScorer
+
+FORMAT = 1
+
+
+@dataclass
+class SharedBase:
+    path: str
+    model: nn.Module
+    tokenizer: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class BaseModelCache:
+    """Base encoders by folder, loaded once per process and never modified (eval mode, no gradients)."""
+
+    def __init__(self, device: str = "cpu"):
+        self.device = device
+        self._bases: dict[str, SharedBase] = {}
+        self._lock = threading.Lock()
+
+    def get(self, path: str | Path) -> SharedBase:
+        key = os.path.realpath(path)
+        with self._lock:
+            if key not in self._bases:
+                model, tokenizer = load_encoder(key, self.device)
+                model.eval().requires_grad_(False)
+                self._bases[key] = SharedBase(path=key, model=model, tokenizer=tokenizer)
+            return self._bases[key]
+
+    def __len__(self) -> int:
+        return len(self._bases)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._bases.clear()
+
+
+shared_base_models = BaseModelCache()
+
+
+def save_version(
+    folder: str | Path,
+    *,
+    model: ItemEncoder,
+    config: TrainConfig,
+    item_ids: Sequence[Any],
+    scorer: HybridScorer,
+    metrics: dict[str, Any],
+) -> Path:
+    """Write a version; the folder must not exist yet. It appears complete or not at all."""
+    folder = Path(folder)
+    if folder.exists():
+        raise FileExistsError(f"{folder} already exists: a saved version is never overwritten")
+    if len(item_ids) != scorer.n_items:
+        raise ValueError(f"{len(item_ids)} item ids for {scorer.n_items} item embeddings")
+    partial = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    model.save_pretrained(partial / ("adapter" if config.method == "lora" else "encoder"))
+    scorer.save(partial / "scorer")
+    import peft
+    import transformers
+
+    metadata = {
+        "format": FORMAT,
+        "method": config.method,
+        "base_model": os.path.realpath(config.base_model),
+        "items": scorer.n_items,
+        "embedding_dim": int(scorer.item_embeddings.shape[1]),
+        "max_tokens": config.max_tokens,
+        "libraries": {
+            "torch": torch.__version__,
+            "transformers": transformers.__version__,
+            "peft": peft.__version__,
+        },
+    }
+    _write_json(partial / "metadata.json", metadata)
+    _write_json(partial / "config.json", config.to_dict())
+    _write_json(partial / "metrics.json", metrics)
+    _write_json(partial / "item_ids.json", [_plain(item_id) for item_id in item_ids])
+    os.replace(partial, folder)
+    return folder
+
+
+@dataclass
+class LoadedVersion:
+    folder: Path
+    config: TrainConfig
+    metadata: dict[str, Any]
+    metrics: dict[str, Any]
+    item_ids: list[Any]
+    scorer: HybridScorer
+    base_model_cache: BaseModelCache
+    base_model_path: str
+
+    @cached_property
+    def item_index(self) -> dict[Any, int]:
+        return {item_id: index for index, item_id in enumerate(self.item_ids)}
+
+    def score(self, histories: Sequence[Sequence[Any]]) -> np.ndarray:
+        """(shoppers, items) scores in `item_ids` order, from histories of item ids (oldest first).
+
+        Ids this version does not know (items added after it was trained) are skipped.
+        """
+        index = self.item_index
+        return self.scorer([[index[item] for item in history if item in index] for history in histories])
+
+    @property
+    def base_model(self) -> nn.Module | None:
+        """The shared base encoder (LoRA versions), loaded on first use; None for full fine-tuning."""
+        if self.config.method != "lora":
+            return None
+        return self.base_model_cache.get(self.base_model_path).model
+
+    @cached_property
+    def _encoder(self) -> tuple[nn.Module, Any]:
+        if self.config.method == "lora":
+            base = self.base_model_cache.get(self.base_model_path)
+            return _LoraView(base, self.folder / "adapter"), base.tokenizer
+        model, tokenizer = load_encoder(str(self.folder / "encoder"), self.base_model_cache.device)
+        model.eval().requires_grad_(False)
+        return ItemEncoder(model, tokenizer, "full"), tokenizer
+
+    def encode_texts(self, texts: Sequence[str], batch_size: int = 256) -> np.ndarray:
+        """Unit vectors for new item texts, comparable with the stored item embeddings."""
+        encoder, tokenizer = self._encoder
+        return encode_items(
+            encoder, ItemTokens(texts, tokenizer, self.config.max_tokens), batch_size=batch_size
+        )
+
+
+def load_version(
+    folder: str | Path, base_model_cache: BaseModelCache | None = None, *, base_model_path: str | None = None
+) -> LoadedVersion:
+    """Load a saved version. Nothing heavy happens until the encoder is needed (`encode_texts`).
+
+    `base_model_path` overrides the base folder recorded at save time (the
+    machine that serves may keep its models elsewhere).
+    """
+    folder = Path(folder)
+    metadata = json.loads((folder / "metadata.json").read_text())
+    if metadata["format"] != FORMAT:
+        raise ValueError(f"{folder} has format {metadata['format']}; this code reads format {FORMAT}")
+    return LoadedVersion(
+        folder=folder,
+        config=TrainConfig.from_dict(json.loads((folder / "config.json").read_text())),
+        metadata=metadata,
+        metrics=json.loads((folder / "metrics.json").read_text()),
+        item_ids=json.loads((folder / "item_ids.json").read_text()),
+        scorer=HybridScorer.load(folder / "scorer"),
+        base_model_cache=base_model_cache if base_model_cache is not None else shared_base_models,
+        base_model_path=base_model_path or metadata["base_model"],
+    )
+
+
+class _LoraView(nn.Module):
+    """The shared base plus one adapter, without modifying the base (see the module docstring)."""
+
+    def __init__(self, base: SharedBase, adapter_folder: Path):
+        super().__init__()
+        self.base = base.model  # a shared submodule: registering it copies nothing
+        self.lock = base.lock
+        self.low_rank = _read_adapter(adapter_folder, dict(base.model.named_parameters()))
+        self.eval()
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.base.parameters()).device
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        parameters = dict(self.base.named_parameters())
+        adapted = {
+            name: parameters[name] + scale * (b.to(parameters[name]) @ a.to(parameters[name]))
+            for name, (a, b, scale) in self.low_rank.items()
+        }
+        with self.lock:
+            output = torch.func.functional_call(
+                self.base, adapted, args=(), kwargs={"input_ids": input_ids, "attention_mask": attention_mask}
+            )
+        return mean_pool(output.last_hidden_state, attention_mask)
+
+
+def _read_adapter(folder: Path, base_parameters: dict[str, torch.Tensor]) -> dict[str, tuple]:
+    """{base weight name: (A, B, scale)} from peft's adapter files, for plain LoRA on Linear layers."""
+    from safetensors.torch import load_file
+
+    adapter_config = json.loads((folder / "adapter_config.json").read_text())
+    unsupported = [
+        name
+        for name in (
+            "use_dora",
+            "fan_in_fan_out",
+            "rank_pattern",
+            "alpha_pattern",
+            "modules_to_save",
+            "lora_bias",
+        )
+        if adapter_config.get(name)
+    ]
+    if (
+        adapter_config.get("peft_type") != "LORA"
+        or adapter_config.get("bias", "none") != "none"
+        or unsupported
+    ):
+        raise ValueError(f"{folder}: only plain LoRA adapters are served this way ({', '.join(unsupported)})")
+    rank, alpha = adapter_config["r"], adapter_config["lora_alpha"]
+    scale = alpha / rank**0.5 if adapter_config.get("use_rslora") else alpha / rank
+    weights = load_file(str(folder / "adapter_model.safetensors"))
+    low_rank = {}
+    for key, a in weights.items():
+        if not key.endswith(".lora_A.weight"):
+            continue
+        module = key.removeprefix("base_model.model.").removesuffix(".lora_A.weight")
+        name = f"{module}.weight"
+        if name not in base_parameters:
+            raise ValueError(f"{folder}: the adapter adapts {module}, which the base model does not have")
+        low_rank[name] = (a, weights[key.replace(".lora_A.", ".lora_B.")], scale)
+    if not low_rank:
+        raise ValueError(f"{folder}: the adapter holds no LoRA weights")
+    return low_rank
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, sort_keys=True, default=_plain))

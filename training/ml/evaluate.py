@@ -1,0 +1,212 @@
+"""Honest offline evaluation: rank the FULL catalog for every shopper of a window.
+
+A scorer is any callable `scorer(histories) -> scores`, where `histories` is a
+list of item-index lists (one per shopper, oldest first) and `scores` a float
+array of shape (len(histories), catalog size). No negatives are sampled: every
+item of the catalog is scored and ranked, as it would be in production.
+
+Per-shopper metrics, averaged over shoppers with at least one target:
+- Recall@k: retrieved targets / targets;
+- NDCG@k: DCG of the top k (binary gains, 1/log2(rank+1)) over the DCG of an ideal list;
+- HR@k: 1 when at least one target is in the top k;
+- MRR@k: 1 / rank of the first target in the top k (0 when none is).
+Coverage@k is the share of the catalog that appears in anyone's top k.
+The `cold_` metrics restrict the targets to cold items (no training
+interaction), still over the full ranking: cold recall@10 is the share of
+cold target items that made it into the top 10.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import numpy as np
+
+from .data import EvalSet
+
+Scorer = Callable[[list[list[int]]], np.ndarray]
+MODES = {"all_items": False, "new_items": True}
+
+
+def recall_at_k(ranked: Sequence[int], targets: Iterable[int], k: int) -> float:
+    targets = set(targets)
+    if not targets:
+        raise ValueError("recall needs at least one target")
+    return len(targets.intersection(ranked[:k])) / len(targets)
+
+
+def hit_rate_at_k(ranked: Sequence[int], targets: Iterable[int], k: int) -> float:
+    targets = set(targets)
+    return float(any(item in targets for item in ranked[:k]))
+
+
+def mrr_at_k(ranked: Sequence[int], targets: Iterable[int], k: int) -> float:
+    targets = set(targets)
+    for rank, item in enumerate(ranked[:k], start=1):
+        if item in targets:
+            return 1.0 / rank
+    return 0.0
+
+
+def ndcg_at_k(ranked: Sequence[int], targets: Iterable[int], k: int) -> float:
+    targets = set(targets)
+    if not targets:
+        raise ValueError("NDCG needs at least one target")
+    dcg = sum(1.0 / np.log2(rank + 1) for rank, item in enumerate(ranked[:k], start=1) if item in targets)
+    ideal = sum(1.0 / np.log2(rank + 1) for rank in range(1, min(len(targets), k) + 1))
+    return float(dcg / ideal)
+
+
+def catalog_coverage(top_lists: Iterable[Sequence[int]], n_items: int) -> float:
+    """Share of the catalog's items that appear in at least one of the lists."""
+    shown = set()
+    for ranked in top_lists:
+        shown.update(int(item) for item in ranked)
+    return len(shown) / n_items
+
+
+def top_k(scores: np.ndarray, k: int, *, tie_seed: int = 0) -> np.ndarray:
+    """Indices of the k best items of each row, best first.
+
+    Ties (a shopper with no history scores every item alike) are broken in a
+    fixed random order of the items, not by index, so that no item wins a tie
+    just for coming first in the catalog.
+    """
+    n_items = scores.shape[1]
+    k = min(k, n_items)
+    order = np.random.default_rng(tie_seed).permutation(n_items)
+    shuffled = scores[:, order]
+    candidates = np.argpartition(-shuffled, k - 1, axis=1)[:, :k]
+    candidate_scores = np.take_along_axis(shuffled, candidates, axis=1)
+    best_first = np.argsort(-candidate_scores, axis=1, kind="stable")
+    return order[np.take_along_axis(candidates, best_first, axis=1)]
+
+
+class _Accumulator:
+    def __init__(self, k: int, n_items: int, cold_items: np.ndarray | None):
+        self.k = k
+        self.n_items = n_items
+        self.cold = None if cold_items is None else {int(i) for i in cold_items}
+        self.sums = {name: 0.0 for name in ("recall", "ndcg", "hr", "mrr")}
+        self.cold_sums = dict.fromkeys(self.sums, 0.0)
+        self.users = 0
+        self.cold_users = 0
+        self.shown: set[int] = set()
+
+    def add(self, ranked: list[int], targets: set[int]) -> None:
+        self.users += 1
+        self.shown.update(ranked)
+        self._add(self.sums, ranked, targets)
+        if self.cold is not None:
+            cold_targets = targets & self.cold
+            if cold_targets:
+                self.cold_users += 1
+                self._add(self.cold_sums, ranked, cold_targets)
+
+    def _add(self, sums: dict[str, float], ranked: list[int], targets: set[int]) -> None:
+        sums["recall"] += recall_at_k(ranked, targets, self.k)
+        sums["ndcg"] += ndcg_at_k(ranked, targets, self.k)
+        sums["hr"] += hit_rate_at_k(ranked, targets, self.k)
+        sums["mrr"] += mrr_at_k(ranked, targets, self.k)
+
+    def report(self) -> dict[str, float]:
+        k = self.k
+        report = {f"{name}@{k}": total / max(self.users, 1) for name, total in self.sums.items()}
+        report[f"coverage@{k}"] = len(self.shown) / self.n_items
+        report["users"] = self.users
+        if self.cold is not None:
+            report.update(
+                {
+                    f"cold_{name}@{k}": total / max(self.cold_users, 1)
+                    for name, total in self.cold_sums.items()
+                }
+            )
+            report[f"cold_coverage@{k}"] = len(self.shown & self.cold) / max(len(self.cold), 1)
+            report["cold_users"] = self.cold_users
+        return report
+
+
+def _rank_batch(
+    scores: np.ndarray,
+    histories: Sequence[Sequence[int]],
+    targets: Sequence[np.ndarray],
+    accumulator: _Accumulator,
+    exclude_seen: bool,
+) -> None:
+    scores = np.array(scores, dtype=np.float32, copy=True)
+    scores[np.isnan(scores)] = -np.inf
+    kept_targets = []
+    for row, (history, user_targets) in enumerate(zip(histories, targets)):
+        wanted = {int(item) for item in user_targets}
+        if exclude_seen and len(history):
+            seen = np.unique(np.asarray(history, dtype=np.int64))
+            scores[row, seen] = -np.inf
+            wanted -= set(seen.tolist())
+        kept_targets.append(wanted)
+    ranked = top_k(scores, accumulator.k)
+    for row, wanted in enumerate(kept_targets):
+        if wanted:  # a shopper who only re-bought has nothing new to find
+            accumulator.add(ranked[row].tolist(), wanted)
+
+
+def evaluate_modes(
+    scorer: Scorer,
+    eval_set: EvalSet,
+    *,
+    n_items: int,
+    k: int = 10,
+    cold_items: np.ndarray | None = None,
+    modes: Sequence[str] = ("all_items", "new_items"),
+    batch_size: int = 512,
+) -> dict[str, dict[str, float]]:
+    """Evaluate in each mode, scoring each shopper once.
+
+    "all_items": items the shopper had before stay in the ranking and the targets;
+    "new_items": they are left out of both.
+    """
+    accumulators = {mode: _Accumulator(k, n_items, cold_items) for mode in modes}
+    for start in range(0, len(eval_set), batch_size):
+        histories = eval_set.histories[start : start + batch_size]
+        scores = np.asarray(scorer(histories))
+        if scores.shape != (len(histories), n_items):
+            raise ValueError(
+                f"the scorer returned shape {scores.shape}; full-catalog ranking needs "
+                f"({len(histories)}, {n_items}): one score for every item"
+            )
+        for mode, accumulator in accumulators.items():
+            _rank_batch(
+                scores, histories, eval_set.targets[start : start + batch_size], accumulator, MODES[mode]
+            )
+    return {mode: accumulator.report() for mode, accumulator in accumulators.items()}
+
+
+def evaluate(
+    scorer: Scorer,
+    eval_set: EvalSet,
+    *,
+    n_items: int,
+    k: int = 10,
+    exclude_seen: bool = False,
+    cold_items: np.ndarray | None = None,
+    batch_size: int = 512,
+) -> dict[str, float]:
+    mode = "new_items" if exclude_seen else "all_items"
+    return evaluate_modes(
+        scorer, eval_set, n_items=n_items, k=k, cold_items=cold_items, modes=(mode,), batch_size=batch_size
+    )[mode]
+
+
+def evaluate_score_matrix(
+    scores: np.ndarray,
+    eval_set: EvalSet,
+    *,
+    k: int = 10,
+    exclude_seen: bool = False,
+    cold_items: np.ndarray | None = None,
+) -> dict[str, float]:
+    """The same metrics from scores already computed for every shopper of `eval_set`, in its order."""
+    if scores.shape[0] != len(eval_set):
+        raise ValueError(f"{scores.shape[0]} rows of scores for {len(eval_set)} shoppers")
+    accumulator = _Accumulator(k, scores.shape[1], cold_items)
+    _rank_batch(scores, eval_set.histories, eval_set.targets, accumulator, exclude_seen)
+    return accumulator.report()

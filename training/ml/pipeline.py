@@ -1,0 +1,139 @@
+"""One call for a training job: data -> fine-tuned encoder -> hybrid scorer -> metrics -> a saved version.
+
+The Django task calls `fine_tune` and then `save_version(folder, **outcome.version_parts())`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .baselines import BASELINES, EASEScorer, ItemKNNScorer, fit_baselines
+from .config import TrainConfig
+from .data import Dataset, prepare_dataset
+from .evaluate import evaluate_modes
+from .loop import EpochRecord, ProgressCallback, TrainResult, train
+from .model import encode_items
+from .scorer import ContentScorer, HybridScorer
+
+COLLABORATIVE_NEIGHBOURS = 100  # per item, in the stored item-item matrix
+
+
+@dataclass
+class FineTuneOutcome:
+    config: TrainConfig
+    dataset: Dataset
+    training: TrainResult
+    scorer: HybridScorer
+    metrics: dict[str, Any]
+
+    def version_parts(self) -> dict[str, Any]:
+        """The keyword arguments of `artifacts.save_version`, less the folder."""
+        return {
+            "model": self.training.model,
+            "config": self.config,
+            "item_ids": self.dataset.catalog.item_ids,
+            "scorer": self.scorer,
+            "metrics": self.metrics,
+        }
+
+
+def fine_tune(
+    config: TrainConfig,
+    interactions: pd.DataFrame,
+    items: pd.DataFrame,
+    *,
+    checkpoint_dir: str | Path | None = None,
+    progress: ProgressCallback | None = None,
+    should_cancel: Callable[[], bool] | None = None,
+    on_epoch: Callable[[EpochRecord], None] | None = None,
+    collaborative: str = "item_knn",
+    baselines: Sequence[str] = BASELINES,
+) -> FineTuneOutcome:
+    """Train, blend, and measure the content model, the hybrid and the baselines on the same split.
+
+    metrics = {"epochs": [...], "best_epoch", "hybrid_weights", "hybrid_grid",
+               "validation": {scorer: metrics}, "test": {scorer: {"all_items": ..., "new_items": ...}}}
+    where the headline validation metrics follow `config.exclude_seen`.
+    """
+    config.validate()
+    dataset = prepare_dataset(
+        interactions,
+        items,
+        validation_fraction=config.validation_fraction,
+        test_fraction=config.test_fraction,
+    )
+    result = train(
+        config,
+        dataset,
+        checkpoint_dir=checkpoint_dir,
+        progress=progress,
+        should_cancel=should_cancel,
+        on_epoch=on_epoch,
+    )
+    # Stored as float16: measure what will be served.
+    embeddings = encode_items(result.model, result.tokens).astype(np.float16).astype(np.float32)
+    collaborative_model = (
+        EASEScorer(dataset.train_user_items)
+        if collaborative == "ease"
+        else ItemKNNScorer(dataset.train_user_items)
+    )
+    scorer, grid = HybridScorer.fit(
+        item_embeddings=embeddings,
+        item_counts=dataset.item_counts,
+        collaborative=collaborative_model.item_item_matrix(COLLABORATIVE_NEIGHBOURS),
+        collaborative_items=collaborative_model.covered,
+        validation=dataset.validation,
+        history_length=config.history_length,
+        recency_decay=config.recency_decay,
+        k=config.eval_k,
+        exclude_seen=config.exclude_seen,
+        seed=config.seed,
+    )
+    metrics = _measure(config, dataset, result, scorer, grid, embeddings, baselines)
+    return FineTuneOutcome(config=config, dataset=dataset, training=result, scorer=scorer, metrics=metrics)
+
+
+def _measure(
+    config: TrainConfig,
+    dataset: Dataset,
+    result: TrainResult,
+    scorer: HybridScorer,
+    grid: list[dict],
+    embeddings: np.ndarray,
+    baselines: Sequence[str],
+) -> dict[str, Any]:
+    """The content model, the hybrid and the baselines on the same split, with the cold-item metrics."""
+    content = ContentScorer(
+        embeddings, history_length=config.history_length, recency_decay=config.recency_decay
+    )
+    fitted = fit_baselines(dataset, names=baselines, seed=config.seed)
+    headline = "new_items" if config.exclude_seen else "all_items"
+    scorers = {"content": content, "hybrid": scorer, **fitted}
+    measure = {"n_items": len(dataset.catalog), "k": config.eval_k, "cold_items": dataset.cold_items}
+    return {
+        "epochs": result.history_dicts(),
+        "best_epoch": result.best_epoch,
+        "stopped_early": result.stopped_early,
+        "hybrid_weights": asdict(scorer.weights),
+        "hybrid_grid": grid,
+        "validation": {
+            name: evaluate_modes(s, dataset.validation, modes=(headline,), **measure)[headline]
+            for name, s in scorers.items()
+        },
+        "test": {name: evaluate_modes(s, dataset.test, **measure) for name, s in scorers.items()},
+        "split": {
+            "validation_cutoff": str(dataset.split.validation_cutoff),
+            "test_cutoff": str(dataset.split.test_cutoff),
+            "items": len(dataset.catalog),
+            "cold_items": len(dataset.cold_items),
+            "train_interactions": len(dataset.split.train),
+            "validation_users": len(dataset.validation),
+            "test_users": len(dataset.test),
+        },
+    }

@@ -1,0 +1,285 @@
+"""Scoring shoppers from stored item embeddings: the content scorer and the hybrid blend.
+
+Plain numpy: a loaded model version scores shoppers without running the encoder.
+A shopper's vector is the recency-weighted mean of their last `history_length`
+item embeddings, L2-normalised (the training loop uses the same rule in torch),
+and an item's content score is its cosine with that vector.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+from scipy import sparse
+
+from .data import EvalSet, histories_matrix
+from .evaluate import evaluate_score_matrix
+
+
+def recency_weights(length: int, decay: float) -> np.ndarray:
+    """Weights of a history, oldest first: the newest item weighs 1, the one before `decay`, and so on."""
+    return decay ** np.arange(length - 1, -1, -1, dtype=np.float64)
+
+
+def user_vectors(
+    histories: Sequence[Sequence[int]],
+    item_embeddings: np.ndarray,
+    *,
+    history_length: int,
+    recency_decay: float,
+) -> np.ndarray:
+    """(shoppers, dim) unit vectors; a shopper with no history gets the zero vector (scores all 0)."""
+    vectors = np.zeros((len(histories), item_embeddings.shape[1]), dtype=np.float32)
+    for row, history in enumerate(histories):
+        recent = np.asarray(history[-history_length:], dtype=np.int64)
+        if len(recent) == 0:
+            continue
+        vector = recency_weights(len(recent), recency_decay) @ item_embeddings[recent]
+        norm = np.linalg.norm(vector)
+        if norm > 0:
+            vectors[row] = vector / norm
+    return vectors
+
+
+class ContentScorer:
+    """Cosine between the shopper's vector and every item's embedding."""
+
+    def __init__(self, item_embeddings: np.ndarray, *, history_length: int, recency_decay: float):
+        self.item_embeddings = np.asarray(item_embeddings, dtype=np.float32)
+        self.history_length = history_length
+        self.recency_decay = recency_decay
+
+    def __call__(self, histories: Sequence[Sequence[int]]) -> np.ndarray:
+        vectors = user_vectors(
+            histories,
+            self.item_embeddings,
+            history_length=self.history_length,
+            recency_decay=self.recency_decay,
+        )
+        return vectors @ self.item_embeddings.T
+
+
+@dataclass(frozen=True)
+class BlendWeights:
+    content: float = 1.0
+    collaborative: float = 0.0
+    popularity: float = 0.0
+
+
+# Ranking ignores the scale of the blend, so content is fixed at 1, plus a few
+# collaborative-only points for catalogs whose text says little.
+DEFAULT_GRID = tuple(
+    [
+        BlendWeights(1.0, c, p)
+        for c, p in itertools.product((0.0, 0.25, 0.5, 1.0, 2.0, 4.0), (0.0, 0.1, 0.25, 0.5))
+    ]
+    + [BlendWeights(0.0, 1.0, p) for p in (0.0, 0.1, 0.25, 0.5)]
+)
+
+
+def content_neighbours(
+    item_embeddings: np.ndarray, covered: np.ndarray, neighbours: int, chunk: int = 1024
+) -> sparse.csr_matrix:
+    """(items, items): row i, for an item outside `covered`, holds cosine weights (summing to 1)
+    of its `neighbours` most similar covered items; rows of covered items are empty."""
+    n_items = len(item_embeddings)
+    warm, cold = np.flatnonzero(covered), np.flatnonzero(~covered)
+    if len(warm) == 0 or len(cold) == 0 or neighbours < 1:
+        return sparse.csr_matrix((n_items, n_items), dtype=np.float32)
+    count = min(neighbours, len(warm))
+    rows, cols, values = [], [], []
+    for start in range(0, len(cold), chunk):  # in chunks: a full cold x warm matrix can be large
+        block = cold[start : start + chunk]
+        similarity = item_embeddings[block] @ item_embeddings[warm].T
+        nearest = np.argpartition(-similarity, count - 1, axis=1)[:, :count]
+        weights = np.take_along_axis(similarity, nearest, axis=1).clip(min=0)
+        totals = weights.sum(axis=1, keepdims=True)
+        weights = np.divide(weights, totals, out=np.zeros_like(weights), where=totals > 0)
+        rows.append(np.repeat(block, count))
+        cols.append(warm[nearest].ravel())
+        values.append(weights.ravel())
+    return sparse.csr_matrix(
+        (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=(n_items, n_items)
+    )
+
+
+def _standardise(values: np.ndarray, columns: np.ndarray | None = None) -> np.ndarray:
+    """Per row (shopper): z-scores over `columns` (all when None); the other columns get 0, the mean."""
+    out = np.zeros_like(values, dtype=np.float32)
+    part = values if columns is None else values[:, columns]
+    if part.shape[1] == 0:
+        return out
+    std = part.std(axis=1, keepdims=True)
+    z = (part - part.mean(axis=1, keepdims=True)) / np.where(std > 0, std, 1.0)
+    if columns is None:
+        out[:] = z
+    else:
+        out[:, columns] = z
+    return out
+
+
+class HybridScorer:
+    """Content score blended with a collaborative score and a log-popularity prior.
+
+    Each component is standardised per shopper (z-scores), so the weights mean
+    the same thing for every shopper and every catalog.
+
+    Cold items. The collaborative and popularity components only exist for
+    warm items (those with training interactions). Giving a cold item a raw 0
+    for them would bury it under every warm item. Instead:
+    - popularity: a cold item gets the warm items' mean, 0 after standardising;
+    - collaborative: a cold item borrows the standardised collaborative scores
+      of its nearest warm items by content (cosine-weighted mean of
+      `cold_neighbours` of them): what this shopper's behaviour says about
+      items like it. With no warm neighbour that is the mean, 0.
+    So a cold item is scored from its content alone: its own content score and
+    what its content neighbours earned, neither pushed to the bottom nor lifted
+    above the warm items that behaviour vouches for.
+    """
+
+    def __init__(
+        self,
+        *,
+        item_embeddings: np.ndarray,
+        item_counts: np.ndarray,
+        collaborative: sparse.csr_matrix,
+        collaborative_items: np.ndarray,
+        weights: BlendWeights = BlendWeights(),
+        history_length: int = 20,
+        recency_decay: float = 0.8,
+        cold_neighbours: int = 10,
+    ):
+        self.content = ContentScorer(
+            item_embeddings, history_length=history_length, recency_decay=recency_decay
+        )
+        self.item_counts = np.asarray(item_counts, dtype=np.float32)
+        self.collaborative = sparse.csr_matrix(collaborative, dtype=np.float32)
+        self.collaborative_items = np.flatnonzero(np.asarray(collaborative_items, dtype=bool))
+        self.warm_items = np.flatnonzero(self.item_counts > 0)
+        popularity = np.log1p(self.item_counts)[None, :]
+        self.popularity = _standardise(popularity, self.warm_items)[0]
+        self.weights = weights
+        self.cold_neighbours = content_neighbours(
+            self.item_embeddings, np.asarray(collaborative_items, dtype=bool), cold_neighbours
+        )
+
+    @property
+    def item_embeddings(self) -> np.ndarray:
+        return self.content.item_embeddings
+
+    @property
+    def n_items(self) -> int:
+        return self.item_embeddings.shape[0]
+
+    def components(self, histories: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The standardised (content, collaborative, popularity) scores, each (shoppers, items)."""
+        content = _standardise(self.content(histories))
+        raw_collaborative = np.asarray(
+            (histories_matrix(histories, self.n_items) @ self.collaborative).todense()
+        )
+        collaborative = _standardise(raw_collaborative, self.collaborative_items)
+        # Rows of the neighbour matrix are empty for covered items: only the uncovered columns change.
+        collaborative += np.asarray(self.cold_neighbours @ collaborative.T).T
+        popularity = np.broadcast_to(self.popularity, content.shape)
+        return content, collaborative, popularity
+
+    def __call__(self, histories: Sequence[Sequence[int]]) -> np.ndarray:
+        return _blend(self.components(histories), self.weights)
+
+    @classmethod
+    def fit(
+        cls,
+        *,
+        item_embeddings: np.ndarray,
+        item_counts: np.ndarray,
+        collaborative: sparse.csr_matrix,
+        collaborative_items: np.ndarray,
+        validation: EvalSet,
+        history_length: int,
+        recency_decay: float,
+        k: int = 10,
+        exclude_seen: bool = False,
+        grid: Sequence[BlendWeights] = DEFAULT_GRID,
+        max_cells: int = 20_000_000,
+        seed: int = 0,
+    ) -> tuple[HybridScorer, list[dict]]:
+        """Choose the blend weights by NDCG@k on the validation window (a small grid search).
+
+        Returns the scorer and the grid's results. The shoppers are subsampled so
+        that the three component matrices stay under `max_cells` cells each.
+        """
+        scorer = cls(
+            item_embeddings=item_embeddings,
+            item_counts=item_counts,
+            collaborative=collaborative,
+            collaborative_items=collaborative_items,
+            history_length=history_length,
+            recency_decay=recency_decay,
+        )
+        sample = _subsample(validation, max(100, max_cells // scorer.n_items), seed)
+        components = scorer.components(sample.histories)
+        results = []
+        for weights in grid:
+            metrics = evaluate_score_matrix(
+                _blend(components, weights), sample, k=k, exclude_seen=exclude_seen
+            )
+            results.append({"weights": asdict(weights), f"ndcg@{k}": metrics[f"ndcg@{k}"]})
+        best = max(range(len(grid)), key=lambda i: (results[i][f"ndcg@{k}"], -i))  # first of equals wins
+        scorer.weights = grid[best]
+        return scorer, results
+
+    def save(self, folder: Path) -> None:
+        """Writes item_embeddings.npy (float16), item_counts.npy, collaborative.npz and scorer.json."""
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        np.save(folder / "item_embeddings.npy", self.item_embeddings.astype(np.float16))
+        np.save(folder / "item_counts.npy", self.item_counts)
+        collaborative_items = np.zeros(self.n_items, dtype=bool)
+        collaborative_items[self.collaborative_items] = True
+        np.save(folder / "collaborative_items.npy", collaborative_items)
+        sparse.save_npz(folder / "collaborative.npz", self.collaborative, compressed=True)
+        (folder / "scorer.json").write_text(
+            json.dumps(
+                {
+                    "weights": asdict(self.weights),
+                    "history_length": self.content.history_length,
+                    "recency_decay": self.content.recency_decay,
+                },
+                indent=2,
+            )
+        )
+
+    @classmethod
+    def load(cls, folder: Path) -> HybridScorer:
+        folder = Path(folder)
+        state = json.loads((folder / "scorer.json").read_text())
+        return cls(
+            item_embeddings=np.load(folder / "item_embeddings.npy").astype(np.float32),
+            item_counts=np.load(folder / "item_counts.npy"),
+            collaborative=sparse.load_npz(folder / "collaborative.npz").tocsr(),
+            collaborative_items=np.load(folder / "collaborative_items.npy"),
+            weights=BlendWeights(**state["weights"]),
+            history_length=state["history_length"],
+            recency_decay=state["recency_decay"],
+        )
+
+
+def _blend(components: tuple[np.ndarray, np.ndarray, np.ndarray], weights: BlendWeights) -> np.ndarray:
+    content, collaborative, popularity = components
+    return weights.content * content + weights.collaborative * collaborative + weights.popularity * popularity
+
+
+def _subsample(eval_set: EvalSet, max_users: int, seed: int) -> EvalSet:
+    if len(eval_set) <= max_users:
+        return eval_set
+    rows = np.sort(np.random.default_rng(seed).choice(len(eval_set), size=max_users, replace=False))
+    return EvalSet(
+        user_ids=[eval_set.user_ids[i] for i in rows],
+        histories=[eval_set.histories[i] for i in rows],
+        targets=[eval_set.targets[i] for i in rows],
+    )
