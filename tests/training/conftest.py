@@ -33,7 +33,7 @@ def load_shop_into(tenant, items, interactions) -> None:
                 type="purchase",
                 product=by_sku[row.item_id],
                 product_external_id=row.item_id,
-                occurred_at=row.timestamp.to_pydatetime().replace(tzinfo=dt.timezone.utc),
+                occurred_at=row.timestamp.floor("us").to_pydatetime().replace(tzinfo=dt.timezone.utc),
             )
             for index, row in enumerate(interactions.itertuples())
         ],

@@ -42,7 +42,6 @@ def _finish(job_id: int, status: str, **fields) -> None:
 
 def training_job_run(*, job_id: int) -> ModelVersion | None:
     """Train the job's model and store its version; the job ends succeeded, failed or cancelled."""
-    from training.ml.artifacts import save_version
     from training.ml.pipeline import fine_tune
 
     job = TrainingJob.objects.get(pk=job_id)
@@ -68,6 +67,8 @@ def training_job_run(*, job_id: int) -> ModelVersion | None:
             should_cancel=reporter.cancel_requested,
             on_epoch=record_epoch,
         )
+        if outcome.training.resumed_from_epoch is not None:
+            reporter.log(f"resumed from the checkpoint of epoch {outcome.training.resumed_from_epoch}")
     except TrainingCancelled as cancelled:
         reporter.log(f"cancelled after step {cancelled.step}")
         _finish(job.pk, JobStatus.CANCELLED, cancel_requested=False)

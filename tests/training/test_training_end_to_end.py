@@ -1,0 +1,120 @@
+"""Fine-tuning jobs run for real on the tiny encoder: through a Celery worker, cancelled,
+resumed, and their versions loaded again in a fresh process."""
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import pytest
+from celery.contrib.testing.worker import start_worker
+
+from platform_site.celery import app
+from tenants.scope import tenant_scope
+from training.models import JobStatus, ModelVersion, TrainingJob, VersionStatus
+from training.services.jobs import _JobReporter, checkpoint_dir, training_job_create, training_job_retry
+from training.tasks import training_job_run_task
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _model_folders_in_tmp(settings, tmp_path):
+    settings.MODELS_DIR = tmp_path / "models"
+    settings.TRAINING_WORK_DIR = tmp_path / "training"
+
+
+def _run_here(job) -> TrainingJob:
+    training_job_run_task.apply(kwargs={"tenant_id": job.tenant_id, "job_id": job.id})
+    return TrainingJob.all_tenants.get(pk=job.pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_tiny_model_trains_end_to_end_through_a_real_worker(tenant_with_shop, tiny_job_settings):
+    tenant = tenant_with_shop
+    with start_worker(app, pool="solo", perform_ping_check=False, queues=["gpu"], shutdown_timeout=30):
+        with tenant_scope(tenant):
+            job = training_job_create(tenant=tenant, settings_given=tiny_job_settings)
+        # The task returns nothing: watch the job row, as the merchant's progress bar does.
+        for _ in range(240):
+            job.refresh_from_db()
+            if job.status not in (JobStatus.QUEUED, JobStatus.RUNNING):
+                break
+            time.sleep(0.5)
+    assert job.status == JobStatus.SUCCEEDED, job.error or job.log_tail
+    assert job.progress == 1.0 and job.worker_host and job.device == "cpu"
+    assert [entry["epoch"] for entry in job.epoch_metrics] == [0, 1, 2]
+    version = ModelVersion.all_tenants.get(job=job)
+    assert version.status == VersionStatus.LIVE  # nothing was live: the first version goes live
+    validation = version.metrics["validation"]
+    for scorer in ["hybrid", "content", "popularity", "repeat_purchase", "item_knn", "ease", "als"]:
+        assert "ndcg@10" in validation[scorer], scorer
+    assert (Path(version.artifact_path) / "adapter").is_dir()
+    assert version.artifact_bytes > 0
+
+
+def test_loading_a_version_in_a_fresh_process_gives_the_same_scores(tenant_with_shop, tiny_job_settings):
+    tenant = tenant_with_shop
+    with tenant_scope(tenant):
+        job = training_job_create(tenant=tenant, settings_given=tiny_job_settings)
+    job = _run_here(job)
+    version = ModelVersion.all_tenants.get(job=job)
+    from training.ml.artifacts import load_version
+
+    loaded = load_version(version.artifact_path)
+    histories = [loaded.item_ids[:3], loaded.item_ids[10:12]]
+    here = loaded.score(histories)
+    script = (
+        "import json, sys; from training.ml.artifacts import load_version; "
+        "v = load_version(sys.argv[1]); print(json.dumps(v.score(json.loads(sys.argv[2])).tolist()))"
+    )
+    fresh = subprocess.run(
+        [sys.executable, "-c", script, version.artifact_path, json.dumps(histories)],
+        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+    )
+    assert np.allclose(np.array(json.loads(fresh.stdout)), here, atol=1e-6)
+
+
+def test_cancel_stops_a_running_job_within_one_step(tenant_with_shop, tiny_job_settings):
+    tenant = tenant_with_shop
+    with tenant_scope(tenant):
+        job = training_job_create(tenant=tenant, settings_given=tiny_job_settings)
+    steps_seen = []
+    real_progress = _JobReporter.progress
+
+    def cancel_at_step_three(self, step, *args):
+        steps_seen.append(step)
+        real_progress(self, step, *args)
+        if step == 3:
+            TrainingJob.all_tenants.filter(pk=self.job_id).update(cancel_requested=True)
+
+    with mock.patch.object(_JobReporter, "progress", cancel_at_step_three):
+        job = _run_here(job)
+    assert job.status == JobStatus.CANCELLED
+    assert max(steps_seen) == 3
+    assert not ModelVersion.all_tenants.filter(job=job).exists()
+
+
+def test_a_retried_job_resumes_from_its_last_checkpoint(tenant_with_shop, tiny_job_settings):
+    tenant = tenant_with_shop
+    with tenant_scope(tenant):
+        job = training_job_create(tenant=tenant, settings_given=tiny_job_settings)
+    real_progress = _JobReporter.progress
+
+    def cancel_in_the_second_epoch(self, step, total_steps, epoch, *args):
+        real_progress(self, step, total_steps, epoch, *args)
+        if epoch == 2:
+            TrainingJob.all_tenants.filter(pk=self.job_id).update(cancel_requested=True)
+
+    with mock.patch.object(_JobReporter, "progress", cancel_in_the_second_epoch):
+        job = _run_here(job)
+    assert job.status == JobStatus.CANCELLED
+    assert checkpoint_dir(job).exists()
+    with tenant_scope(tenant):
+        training_job_retry(tenant=tenant, job_id=job.id)
+    job = _run_here(job)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert "resumed from the checkpoint of epoch 1" in job.log_tail
+    assert not checkpoint_dir(job).exists()  # a finished job leaves no checkpoint behind
