@@ -9,7 +9,8 @@ PORT=${PORT:-8000}
 
 $PY manage.py seed_demo --if-missing
 
-$PY -m celery -A platform_site worker --queues default,gpu --concurrency 1 --loglevel INFO &
+# -B: the worker also runs the beat that finds fine-tuning jobs whose worker died.
+$PY -m celery -A platform_site worker -B --queues default,gpu --concurrency 1 --loglevel INFO &
 worker=$!
 stop_worker() { kill -TERM "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true; }
 trap stop_worker EXIT INT TERM
