@@ -1,0 +1,449 @@
+"""The fine-tuning pages of the merchant UI: jobs, the new-job form, live progress, model versions."""
+import json
+import re
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from tenants.models import Role
+from tenants.scope import tenant_scope
+from training.models import JobStatus, ModelVersion, TrainingJob, VersionStatus
+from training.views import epoch_curves, humanise_seconds, metrics_table, polyline_points
+
+EPOCH_METRICS = [
+    {"epoch": 0, "train_loss": None, "validation": {"ndcg@10": 0.10, "recall@10": 0.2}, "seconds": 1.0},
+    {"epoch": 1, "train_loss": 2.0, "validation": {"ndcg@10": 0.20, "recall@10": 0.3}, "seconds": 9.0},
+    {"epoch": 2, "train_loss": 1.0, "validation": {"ndcg@10": 0.30, "recall@10": 0.4}, "seconds": 9.0},
+]
+
+
+def _scorers(**ndcg_by_scorer) -> dict:
+    return {
+        name: {"ndcg@10": value, "recall@10": value / 2, "hr@10": value, "mrr@10": value / 3,
+               "coverage@10": 0.5}
+        for name, value in ndcg_by_scorer.items()
+    }
+
+
+VERSION_METRICS = {
+    "validation": _scorers(hybrid=0.31, content=0.22, popularity=0.12, item_knn=0.27, ease=0.29),
+    "test": {
+        name: {"all_items": values, "new_items": values}
+        for name, values in _scorers(hybrid=0.0777, popularity=0.0555).items()
+    },
+}
+
+
+def make_job(tenant, **fields) -> TrainingJob:
+    fields.setdefault("config", {"method": "lora", "epochs": 2})
+    return TrainingJob.all_tenants.create(tenant=tenant, **fields)
+
+
+def make_version(tenant, number, **fields) -> ModelVersion:
+    fields.setdefault("metrics", VERSION_METRICS)
+    return ModelVersion.all_tenants.create(
+        tenant=tenant, number=number, base_model="/models/base", method="lora",
+        artifact_path=f"/tmp/v{number}", artifact_bytes=3 * 1024 * 1024, **fields,
+    )
+
+
+@pytest.fixture
+def owner_client(client, merchant_user):
+    client.force_login(merchant_user)
+    return client
+
+
+@pytest.fixture
+def analyst_client(client, member_with_role):
+    client.force_login(member_with_role(Role.ANALYST))
+    return client
+
+
+@pytest.fixture
+def base_model_dir(tmp_path) -> str:
+    """A folder that passes for a Hugging Face encoder: the form must not fail on the base model."""
+    (tmp_path / "config.json").write_text(json.dumps({"num_hidden_layers": 6}))
+    return str(tmp_path)
+
+
+@pytest.fixture
+def any_data_will_do(settings):
+    settings.TRAINING_MIN_EVENTS = 0
+    settings.TRAINING_MIN_SHOPPERS = 0
+
+
+def _jobs_of(tenant):
+    with tenant_scope(tenant):
+        return list(TrainingJob.objects.all())
+
+
+def _messages(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+# --- Helpers that draw and format ---------------------------------------------------------------
+
+
+def test_polyline_points_fill_the_box_with_the_highest_value_on_top():
+    points = polyline_points([(0, 1.0), (1, 3.0), (2, 2.0)], width=120, height=60, padding=10)
+    assert points == "10,50 60,10 110,30"
+
+
+def test_polyline_points_put_a_single_point_or_a_flat_line_in_the_middle():
+    assert polyline_points([(4, 0.5)], width=100, height=50, padding=0) == "50,25"
+    assert polyline_points([(0, 2.0), (1, 2.0)], width=100, height=50, padding=0) == "0,25 100,25"
+    assert polyline_points([]) == ""
+
+
+def test_the_curves_of_a_job_are_the_training_loss_and_the_validation_ndcg():
+    loss, ndcg = epoch_curves(EPOCH_METRICS)
+    # Epoch 0 has no training loss: the loss curve starts at epoch 1.
+    assert [marker["epoch"] for marker in loss.markers] == [1, 2]
+    assert loss.points == "10,10 310,130"  # the default 320 x 140 box, 10 of padding
+    assert (loss.low, loss.high, loss.first_epoch, loss.last_epoch) == (1.0, 2.0, 1, 2)
+    assert ndcg.points == "10,130 160,70 310,10"
+    assert [marker["value"] for marker in ndcg.markers] == [0.10, 0.20, 0.30]
+
+
+def test_a_job_without_epochs_has_no_curve():
+    assert epoch_curves([]) == []
+    assert [curve.title for curve in epoch_curves(EPOCH_METRICS[:1])] == ["Validation NDCG@10"]
+
+
+def test_the_metrics_table_puts_ours_first_and_marks_the_best_of_each_column():
+    rows = metrics_table({**_scorers(popularity=0.1, hybrid=0.3, item_knn=0.3), "mystery": {"ndcg@10": 0.2}})
+    assert [row.scorer for row in rows] == ["hybrid", "popularity", "item_knn", "mystery"]
+    assert [row.label for row in rows] == ["Hybrid (ours)", "Popularity", "Item-kNN", "mystery"]
+    ndcg_best = [row.cells[0].best for row in rows]
+    assert ndcg_best == [True, False, True, False]  # a tie: both are marked
+    assert rows[-1].cells[1].value is None and not rows[-1].cells[1].best
+    # Coverage is 0.5 for every scorer that has it: nothing to point at.
+    assert not any(row.cells[4].best for row in rows)
+
+
+def test_seconds_are_humanised():
+    assert humanise_seconds(None) == ""
+    assert humanise_seconds(42.4) == "42 s"
+    assert humanise_seconds(185) == "3 min 05 s"
+    assert humanise_seconds(2 * 3600 + 7 * 60 + 30) == "2 h 07 min"
+
+
+# --- Jobs ---------------------------------------------------------------------------------------
+
+
+def test_the_fine_tuning_pages_need_a_login(client, db):
+    for url in [reverse("training-job-list"), reverse("training-job-new"), reverse("model-version-list")]:
+        response = client.get(url)
+        assert response.status_code == 302 and reverse("login") in response["Location"]
+
+
+def test_an_empty_job_list_invites_the_first_job(owner_client):
+    response = owner_client.get(reverse("training-job-list"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "Start your first fine-tuning job" in html
+    assert reverse("training-job-new") in html
+    # The layout links here.
+    assert f'href="{reverse("training-job-list")}"' in html
+    assert f'href="{reverse("model-version-list")}"' in html
+
+
+def test_the_job_list_shows_the_tenants_jobs_only(owner_client, tenant, other_tenant):
+    started = timezone.now() - timedelta(minutes=3, seconds=5)
+    running = make_job(tenant, status=JobStatus.RUNNING, progress=0.42, started_at=started)
+    finished = make_job(tenant, status=JobStatus.SUCCEEDED, progress=1.0, config={"method": "full"},
+                        started_at=started, finished_at=started + timedelta(seconds=185))
+    theirs = make_job(other_tenant)
+    html = owner_client.get(reverse("training-job-list")).content.decode()
+    assert reverse("training-job-detail", args=[running.pk]) in html
+    assert reverse("training-job-detail", args=[finished.pk]) in html
+    assert reverse("training-job-detail", args=[theirs.pk]) not in html
+    assert 'class="badge status-running">Running<' in html and 'value="42"' in html
+    assert "Full fine-tuning" in html and "3 min 05 s" in html
+    assert "Start your first fine-tuning job" not in html
+
+
+def test_the_new_job_form_offers_presets_and_the_advanced_settings(owner_client):
+    html = owner_client.get(reverse("training-job-new")).content.decode()
+    for preset in ["Quick LoRA", "Thorough LoRA", "Full fine-tuning"]:
+        assert preset in html
+    for name in ["method", "epochs", "learning_rate", "batch_size", "lora_rank", "freeze_layers",
+                 "base_model"]:
+        assert f'name="{name}"' in html
+
+
+def test_a_bad_learning_rate_is_shown_beside_its_field_and_no_job_is_made(
+    owner_client, tenant, any_data_will_do, base_model_dir
+):
+    response = owner_client.post(
+        reverse("training-job-new"),
+        {"preset": "custom", "learning_rate": "-0.001", "base_model": base_model_dir},
+    )
+    assert response.status_code == 200
+    html = response.content.decode()
+    field = re.search(r'<p class="field has-error">(.*?)</p>', html, re.S).group(1)
+    assert 'name="learning_rate"' in field and "must be greater than 0" in field
+    assert _jobs_of(tenant) == []
+
+
+def test_a_learning_rate_that_is_not_a_number_is_refused_by_the_form(owner_client, tenant):
+    response = owner_client.post(
+        reverse("training-job-new"), {"preset": "quick_lora", "learning_rate": "fast"}
+    )
+    assert response.status_code == 200
+    assert response.context["form"].errors["learning_rate"] == ["Enter a number."]
+    assert _jobs_of(tenant) == []
+
+
+def test_too_little_data_is_an_error_above_the_form(owner_client, tenant, settings, base_model_dir):
+    settings.TRAINING_MIN_EVENTS = 10
+    response = owner_client.post(
+        reverse("training-job-new"), {"preset": "quick_lora", "base_model": base_model_dir}
+    )
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert 'id="form-errors"' in html and "Too little data to fine-tune" in html
+    assert _jobs_of(tenant) == []
+
+
+def test_a_good_form_queues_a_job_and_opens_its_page(
+    owner_client, tenant, merchant_user, any_data_will_do, base_model_dir, django_capture_on_commit_callbacks
+):
+    with (
+        mock.patch("training.tasks.training_job_run_task.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = owner_client.post(
+            reverse("training-job-new"),
+            {"preset": "thorough_lora", "epochs": "3", "base_model": base_model_dir, "batch_size": ""},
+        )
+    [job] = _jobs_of(tenant)
+    assert response.status_code == 302
+    assert response["Location"] == reverse("training-job-detail", args=[job.pk])
+    delay.assert_called_once_with(tenant_id=tenant.pk, job_id=job.pk)
+    # The preset, with the field that was filled in on top; the empty one keeps the default.
+    assert job.config["method"] == "lora" and job.config["learning_rate"] == 5e-4
+    assert job.config["epochs"] == 3 and job.config["batch_size"] == 64
+    assert job.config["base_model"] == base_model_dir
+    assert job.created_by == merchant_user
+
+
+def test_a_second_job_while_one_runs_is_refused_above_the_form(
+    owner_client, tenant, any_data_will_do, base_model_dir
+):
+    make_job(tenant, status=JobStatus.RUNNING)
+    response = owner_client.post(
+        reverse("training-job-new"), {"preset": "quick_lora", "base_model": base_model_dir}
+    )
+    assert response.status_code == 200
+    assert "already queued or running" in response.content.decode()
+    assert len(_jobs_of(tenant)) == 1
+
+
+def test_a_running_jobs_page_shows_its_progress_curves_and_log(owner_client, tenant):
+    job = make_job(
+        tenant, status=JobStatus.RUNNING, progress=0.5, epoch=2, step=150, total_steps=300,
+        eta_seconds=125, loss=0.12345, device="cuda", worker_host="gpu-worker-7", compute_seconds=61,
+        epoch_metrics=EPOCH_METRICS, log_tail="epoch 1: train loss 2.0",
+        config={"method": "lora", "epochs": 4},
+    )
+    response = owner_client.get(reverse("training-job-detail", args=[job.pk]))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert '<progress class="bar wide" max="100" value="50"' in html and "50%" in html
+    assert "Epoch 2 of 4 · step 150 of 300" in html
+    assert "about 2 min 05 s left" in html
+    assert "0.1235" in html and "cuda" in html and "gpu-worker-7" in html and "1 min 01 s" in html
+    assert '<polyline points="10,10 310,130"' in html and '<polyline points="10,130 160,70 310,10"' in html
+    assert "<pre" in html and "epoch 1: train loss 2.0" in html
+    assert reverse("training-job-progress", args=[job.pk]) in html and "js/job_progress.js" in html
+    assert reverse("training-job-cancel", args=[job.pk]) in html
+    assert reverse("training-job-retry", args=[job.pk]) not in html
+
+
+def test_a_finished_job_links_to_its_version_and_does_not_poll(owner_client, tenant):
+    job = make_job(tenant, status=JobStatus.SUCCEEDED, progress=1.0)
+    version = make_version(tenant, 1, job=job)
+    html = owner_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
+    assert f"{reverse('model-version-list')}#version-{version.pk}" in html and "v1" in html
+    assert "js/job_progress.js" not in html
+    assert reverse("training-job-cancel", args=[job.pk]) not in html
+
+
+def test_a_failed_job_offers_a_retry_and_shows_its_error(owner_client, tenant):
+    job = make_job(tenant, status=JobStatus.FAILED, error="CUDA out of memory")
+    html = owner_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
+    assert reverse("training-job-retry", args=[job.pk]) in html and "CUDA out of memory" in html
+
+
+def test_the_progress_endpoint_reports_the_job_as_json(owner_client, tenant):
+    job = make_job(tenant, status=JobStatus.RUNNING, progress=0.25, epoch=1, step=30, total_steps=120,
+                   eta_seconds=90.0, loss=0.75, epoch_metrics=EPOCH_METRICS[:2])
+    response = owner_client.get(reverse("training-job-progress", args=[job.pk]))
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    data = response.json()
+    reported = ["status", "progress", "epoch", "step", "total_steps", "eta_seconds", "loss"]
+    assert {key: data[key] for key in reported} == {
+        "status": "running", "progress": 0.25, "epoch": 1, "step": 30, "total_steps": 120,
+        "eta_seconds": 90.0, "loss": 0.75,
+    }
+    assert data["percent"] == 25 and data["finished"] is False and data["epochs_recorded"] == 2
+    assert data["eta_display"] == "about 1 min 30 s left"
+
+
+def test_cancelling_a_queued_job_through_the_page(owner_client, tenant):
+    job = make_job(tenant)
+    response = owner_client.post(reverse("training-job-cancel", args=[job.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("training-job-detail", args=[job.pk])
+    assert "The job is cancelled." in _messages(response)
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED
+
+
+def test_cancelling_a_running_job_asks_the_worker_to_stop(owner_client, tenant):
+    job = make_job(tenant, status=JobStatus.RUNNING)
+    response = owner_client.post(reverse("training-job-cancel", args=[job.pk]), follow=True)
+    assert "The job stops after its current training step." in _messages(response)
+    job.refresh_from_db()
+    assert job.status == JobStatus.RUNNING and job.cancel_requested
+
+
+def test_cancelling_a_finished_job_says_why_it_cannot(owner_client, tenant):
+    job = make_job(tenant, status=JobStatus.SUCCEEDED)
+    response = owner_client.post(reverse("training-job-cancel", args=[job.pk]), follow=True)
+    assert response.status_code == 200
+    assert _messages(response) == ["The job has already finished (Succeeded)."]
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+
+
+def test_retrying_a_failed_job_queues_it_again(owner_client, tenant, django_capture_on_commit_callbacks):
+    job = make_job(tenant, status=JobStatus.FAILED, error="boom")
+    with (
+        mock.patch("training.tasks.training_job_run_task.delay") as delay,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = owner_client.post(reverse("training-job-retry", args=[job.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("training-job-detail", args=[job.pk])
+    delay.assert_called_once_with(tenant_id=tenant.pk, job_id=job.pk)
+    job.refresh_from_db()
+    assert job.status == JobStatus.QUEUED and job.error == ""
+
+
+def test_retrying_a_running_job_says_why_it_cannot(owner_client, tenant):
+    job = make_job(tenant, status=JobStatus.RUNNING)
+    response = owner_client.post(reverse("training-job-retry", args=[job.pk]), follow=True)
+    assert _messages(response) == ["Only a failed or cancelled job can be retried."]
+
+
+# --- Model versions -----------------------------------------------------------------------------
+
+
+def test_an_empty_model_list_links_to_the_new_job_form(owner_client):
+    html = owner_client.get(reverse("model-version-list")).content.decode()
+    assert "No model version yet" in html and reverse("training-job-new") in html
+
+
+def test_the_model_list_shows_metrics_beside_the_baselines(owner_client, tenant, other_tenant):
+    live = make_version(tenant, 1, status=VersionStatus.LIVE, promoted_at=timezone.now())
+    candidate = make_version(tenant, 2)
+    theirs = make_version(other_tenant, 7)
+    response = owner_client.get(reverse("model-version-list"))
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "v1 is live" in html and "3.0\xa0MB" in html
+    assert 'class="badge status-live">Live<' in html and 'class="badge status-candidate">Candidate<' in html
+    for label in ["Hybrid (ours)", "Content model", "Popularity", "Item-kNN", "EASE"]:
+        assert label in html
+    assert '<td class="best">0.3100</td>' in html  # the hybrid's NDCG@10, the best of the column
+    assert "<details" in html and "0.0777" in html  # the test metrics, all items
+    assert reverse("model-version-promote", args=[candidate.pk]) in html
+    assert reverse("model-version-promote", args=[live.pk]) not in html
+    assert f'id="version-{theirs.pk}"' not in html
+    assert reverse("model-version-promote", args=[theirs.pk]) not in html
+
+
+def test_promoting_a_version_through_the_page(owner_client, tenant, merchant_user):
+    live = make_version(tenant, 1, status=VersionStatus.LIVE, promoted_at=timezone.now())
+    candidate = make_version(tenant, 2)
+    response = owner_client.post(reverse("model-version-promote", args=[candidate.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("model-version-list")
+    assert "v2 is live." in _messages(response)
+    live.refresh_from_db(), candidate.refresh_from_db()
+    assert candidate.status == VersionStatus.LIVE and candidate.promoted_by == merchant_user
+    assert live.status == VersionStatus.ARCHIVED
+    # The old live version can come back with one click.
+    assert reverse("model-version-rollback") in response.content.decode()
+
+
+def test_promoting_the_live_version_says_it_already_is(owner_client, tenant):
+    live = make_version(tenant, 1, status=VersionStatus.LIVE, promoted_at=timezone.now())
+    response = owner_client.post(reverse("model-version-promote", args=[live.pk]), follow=True)
+    assert _messages(response) == ["v1 is already live."]
+
+
+def test_rolling_back_through_the_page(owner_client, tenant):
+    yesterday = timezone.now() - timedelta(days=1)
+    first = make_version(tenant, 1, status=VersionStatus.ARCHIVED, promoted_at=yesterday)
+    second = make_version(tenant, 2, status=VersionStatus.LIVE, promoted_at=timezone.now())
+    response = owner_client.post(reverse("model-version-rollback"), follow=True)
+    assert "Rolled back: v1 is live again." in _messages(response)
+    first.refresh_from_db(), second.refresh_from_db()
+    assert first.status == VersionStatus.LIVE and second.status == VersionStatus.ARCHIVED
+
+
+def test_rolling_back_with_nothing_to_go_back_to_says_so(owner_client, tenant):
+    make_version(tenant, 1, status=VersionStatus.LIVE, promoted_at=timezone.now())
+    response = owner_client.post(reverse("model-version-rollback"), follow=True)
+    assert _messages(response) == ["No earlier live version to roll back to."]
+
+
+# --- Roles and tenants --------------------------------------------------------------------------
+
+
+def test_an_analyst_may_read_the_pages_but_not_change_anything(analyst_client, tenant):
+    job = make_job(tenant, status=JobStatus.FAILED)
+    version = make_version(tenant, 1)
+    for url in [reverse("training-job-list"), reverse("training-job-detail", args=[job.pk]),
+                reverse("training-job-progress", args=[job.pk]), reverse("model-version-list")]:
+        assert analyst_client.get(url).status_code == 200, url
+    html = analyst_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
+    assert reverse("training-job-retry", args=[job.pk]) not in html
+    assert reverse("model-version-promote", args=[version.pk]) not in (
+        analyst_client.get(reverse("model-version-list")).content.decode()
+    )
+    assert analyst_client.get(reverse("training-job-new")).status_code == 403
+    for url in [reverse("training-job-new"), reverse("training-job-cancel", args=[job.pk]),
+                reverse("training-job-retry", args=[job.pk]),
+                reverse("model-version-promote", args=[version.pk]),
+                reverse("model-version-rollback")]:
+        assert analyst_client.post(url).status_code == 403, url
+    job.refresh_from_db(), version.refresh_from_db()
+    assert job.status == JobStatus.FAILED and version.status == VersionStatus.CANDIDATE
+
+
+def test_the_actions_only_take_posts(owner_client, tenant):
+    job = make_job(tenant)
+    for url in [reverse("training-job-cancel", args=[job.pk]), reverse("training-job-retry", args=[job.pk]),
+                reverse("model-version-rollback")]:
+        assert owner_client.get(url).status_code == 405, url
+
+
+def test_another_tenants_job_and_version_are_404_everywhere(owner_client, other_tenant):
+    job = make_job(other_tenant, status=JobStatus.FAILED)
+    version = make_version(other_tenant, 1)
+    for url in [reverse("training-job-detail", args=[job.pk]),
+                reverse("training-job-progress", args=[job.pk])]:
+        assert owner_client.get(url).status_code == 404, url
+    for url in [reverse("training-job-cancel", args=[job.pk]), reverse("training-job-retry", args=[job.pk]),
+                reverse("model-version-promote", args=[version.pk])]:
+        assert owner_client.post(url).status_code == 404, url
+    job.refresh_from_db(), version.refresh_from_db()
+    assert job.status == JobStatus.FAILED and version.status == VersionStatus.CANDIDATE
+    job_list = owner_client.get(reverse("training-job-list")).content.decode()
+    assert reverse("training-job-detail", args=[job.pk]) not in job_list
+    version_list = owner_client.get(reverse("model-version-list")).content.decode()
+    assert f'id="version-{version.pk}"' not in version_list

@@ -1,0 +1,2 @@
+"""The fine-tuning pages of the merchant UI."""
+from training.views import urlpatterns  # noqa: F401

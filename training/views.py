@@ -1,0 +1,504 @@
+"""The fine-tuning pages of the merchant UI: jobs (list, new, detail with live progress, cancel,
+retry) and model versions (their metrics beside the baselines', promote, rollback).
+
+Jobs and versions are read through their tenant-scoped managers: another tenant's id is a 404.
+"""
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django import forms
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import Http404, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from tenants.web import member_required
+from training.ml.config import TrainConfig
+from training.models import FINISHED_JOB_STATUSES, JobStatus, ModelVersion, TrainingJob, VersionStatus
+from training.services.jobs import JobStateError, training_job_cancel, training_job_create, training_job_retry
+from training.services.versions import PromotionError, model_version_promote, model_version_rollback
+
+JOBS_PER_PAGE = 25
+VERSIONS_PER_PAGE = 10
+CONFIG_FIELDS = frozenset(item.name for item in dataclasses.fields(TrainConfig))
+
+
+# --- Showing numbers to people -------------------------------------------------------------
+
+
+def humanise_seconds(seconds: float | None) -> str:
+    """'45 s', '3 min 05 s', '2 h 07 min': an ETA or a duration read at a glance; '' for None."""
+    if seconds is None:
+        return ""
+    minutes, secs = divmod(max(int(round(seconds)), 0), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return _("%(hours)d h %(minutes)02d min") % {"hours": hours, "minutes": minutes}
+    if minutes:
+        return _("%(minutes)d min %(seconds)02d s") % {"minutes": minutes, "seconds": secs}
+    return _("%(seconds)d s") % {"seconds": secs}
+
+
+def job_duration_seconds(job: TrainingJob) -> float | None:
+    """Wall-clock time since the job started, up to its end; None before a worker took it."""
+    if job.started_at is None:
+        return None
+    end = job.finished_at or (timezone.now() if job.is_active else None)
+    return (end - job.started_at).total_seconds() if end else None
+
+
+def job_progress(job: TrainingJob) -> dict:
+    """What the progress bar shows, raw and as text: the page and the JSON endpoint share it,
+    so the text the script writes is the text the page was rendered with."""
+    total_epochs = job.config.get("epochs")
+    if job.total_steps:
+        position = _("Epoch %(epoch)d of %(epochs)s · step %(step)d of %(total_steps)d") % {
+            "epoch": job.epoch, "epochs": total_epochs or "?",
+            "step": job.step, "total_steps": job.total_steps,
+        }
+    else:
+        position = _("Not started yet") if job.status == JobStatus.QUEUED else ""
+    eta = ""
+    if job.is_active and job.eta_seconds is not None:
+        eta = _("about %(duration)s left") % {"duration": humanise_seconds(job.eta_seconds)}
+    return {
+        "status": job.status,
+        "status_display": job.get_status_display(),
+        "finished": job.status in FINISHED_JOB_STATUSES,
+        "progress": job.progress,
+        # Rounded down: the bar shows 100% only when the last step is done.
+        "percent": int(min(max(job.progress, 0.0), 1.0) * 100),
+        "epoch": job.epoch,
+        "step": job.step,
+        "total_steps": job.total_steps,
+        "position_display": position,
+        "eta_seconds": job.eta_seconds,
+        "eta_display": eta,
+        "loss": job.loss,
+        "loss_display": "" if job.loss is None else f"{job.loss:.4f}",
+        # The script reloads the page when an epoch is added, so the curves stay current.
+        "epochs_recorded": len(job.epoch_metrics or []),
+    }
+
+
+# --- Curves of the training, drawn as inline SVG ---------------------------------------------
+
+CHART_WIDTH = 320
+CHART_HEIGHT = 140
+CHART_PADDING = 10
+
+
+def _number(value: float) -> str:
+    text = f"{value:.1f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def chart_coordinates(
+    pairs: Sequence[tuple[float, float]],
+    *,
+    width: int = CHART_WIDTH,
+    height: int = CHART_HEIGHT,
+    padding: int = CHART_PADDING,
+) -> list[tuple[float, float]]:
+    """(x, y) data scaled to fill the box inside the padding; SVG's y grows downwards, so the
+    highest value is at the top. One x, or values that never change, sit in the middle."""
+
+    def scale(value: float, low: float, high: float, start: float, end: float) -> float:
+        if high == low:
+            return (start + end) / 2
+        return start + (value - low) / (high - low) * (end - start)
+
+    if not pairs:
+        return []
+    xs, ys = [x for x, y in pairs], [y for x, y in pairs]
+    return [
+        (
+            round(scale(x, min(xs), max(xs), padding, width - padding), 1),
+            round(scale(y, min(ys), max(ys), height - padding, padding), 1),
+        )
+        for x, y in pairs
+    ]
+
+
+def polyline_points(pairs: Sequence[tuple[float, float]], **box) -> str:
+    """The `points` attribute of an SVG <polyline> through the (x, y) data: "10,130 160,70 310,10"."""
+    return " ".join(f"{_number(x)},{_number(y)}" for x, y in chart_coordinates(pairs, **box))
+
+
+@dataclass(frozen=True)
+class Curve:
+    title: str
+    points: str
+    markers: list[dict]  # {"x", "y", "epoch", "value"}: a dot with a tooltip per epoch
+    low: float
+    high: float
+    first_epoch: int
+    last_epoch: int
+    width: int = CHART_WIDTH
+    height: int = CHART_HEIGHT
+
+
+def _curve(title: str, pairs: list[tuple[int, float]]) -> Curve | None:
+    if not pairs:
+        return None
+    coordinates = chart_coordinates(pairs)
+    markers = [
+        {"x": _number(x), "y": _number(y), "epoch": epoch, "value": value}
+        for (x, y), (epoch, value) in zip(coordinates, pairs)
+    ]
+    values = [value for _epoch, value in pairs]
+    return Curve(
+        title=title,
+        points=polyline_points(pairs),
+        markers=markers,
+        low=min(values),
+        high=max(values),
+        first_epoch=pairs[0][0],
+        last_epoch=pairs[-1][0],
+    )
+
+
+def epoch_curves(epoch_metrics: list[dict]) -> list[Curve]:
+    """The training-loss curve and the validation NDCG@10 curve of a job's epochs, each left out
+    while it has no point (epoch 0 has no training loss: it measures the untouched model)."""
+    entries = sorted(epoch_metrics or [], key=lambda entry: entry.get("epoch", 0))
+    loss = [(entry["epoch"], entry["train_loss"]) for entry in entries if entry.get("train_loss") is not None]
+    ndcg = [
+        (entry["epoch"], entry["validation"]["ndcg@10"])
+        for entry in entries
+        if (entry.get("validation") or {}).get("ndcg@10") is not None
+    ]
+    curves = [_curve(_("Training loss"), loss), _curve(_("Validation NDCG@10"), ndcg)]
+    return [curve for curve in curves if curve is not None]
+
+
+# --- Metrics of a version beside the baselines -----------------------------------------------
+
+# In this order on the page: ours first, then the baselines from the simplest up.
+SCORER_LABELS = {
+    "hybrid": gettext_lazy("Hybrid (ours)"),
+    "content": gettext_lazy("Content model"),
+    "random": gettext_lazy("Random"),
+    "popularity": gettext_lazy("Popularity"),
+    "repeat_purchase": gettext_lazy("Repeat purchase"),
+    "item_knn": gettext_lazy("Item-kNN"),
+    "ease": gettext_lazy("EASE"),
+    "als": gettext_lazy("ALS"),
+}
+OUR_SCORERS = frozenset({"hybrid", "content"})
+TABLE_METRICS = {
+    "ndcg@10": gettext_lazy("NDCG@10"),
+    "recall@10": gettext_lazy("Recall@10"),
+    "hr@10": gettext_lazy("Hit rate@10"),
+    "mrr@10": gettext_lazy("MRR@10"),
+    "coverage@10": gettext_lazy("Coverage@10"),
+}
+
+
+@dataclass(frozen=True)
+class MetricCell:
+    value: float | None
+    best: bool
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    scorer: str
+    label: str
+    ours: bool
+    cells: list[MetricCell]
+
+
+def metrics_table(by_scorer: dict[str, dict]) -> list[MetricRow]:
+    """One row per scorer, one cell per metric of TABLE_METRICS; the best value of each column
+    is marked (every scorer that reaches it, unless they all do). Scorers this page does not
+    know come last, under their key."""
+    by_scorer = {name: values for name, values in (by_scorer or {}).items() if isinstance(values, dict)}
+    order = [name for name in SCORER_LABELS if name in by_scorer]
+    order += sorted(name for name in by_scorer if name not in SCORER_LABELS)
+
+    def number(scorer: str, metric: str) -> float | None:
+        value = by_scorer[scorer].get(metric)
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    def best_of(metric: str) -> float | None:
+        values = [v for v in (number(scorer, metric) for scorer in order) if v is not None]
+        # A column where every scorer ties has no winner worth pointing at.
+        return max(values) if values and min(values) < max(values) else None
+
+    best = {metric: best_of(metric) for metric in TABLE_METRICS}
+    return [
+        MetricRow(
+            scorer=scorer,
+            label=str(SCORER_LABELS.get(scorer, scorer)),
+            ours=scorer in OUR_SCORERS,
+            cells=[
+                MetricCell(value=number(scorer, metric), best=best[metric] is not None
+                           and number(scorer, metric) == best[metric])
+                for metric in TABLE_METRICS
+            ],
+        )
+        for scorer in order
+    ]
+
+
+def version_tables(version: ModelVersion) -> dict:
+    metrics = version.metrics or {}
+    test = {name: (values or {}).get("all_items", {}) for name, values in (metrics.get("test") or {}).items()}
+    return {
+        "version": version,
+        "validation": metrics_table(metrics.get("validation")),
+        "test": metrics_table(test),
+    }
+
+
+# --- The new-job form ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Preset:
+    label: str
+    description: str
+    settings: dict
+
+
+PRESETS = {
+    "quick_lora": Preset(
+        gettext_lazy("Quick LoRA"),
+        gettext_lazy("LoRA adapters, 2 epochs: a first model quickly."),
+        {"method": "lora", "epochs": 2},
+    ),
+    "thorough_lora": Preset(
+        gettext_lazy("Thorough LoRA"),
+        gettext_lazy("LoRA adapters, 5 epochs at learning rate 5e-4: slower, usually better."),
+        {"method": "lora", "epochs": 5, "learning_rate": 5e-4},
+    ),
+    "full": Preset(
+        gettext_lazy("Full fine-tuning"),
+        gettext_lazy("Every weight but the 2 lowest layers, 3 epochs at learning rate 5e-5: the slowest."),
+        {"method": "full", "epochs": 3, "learning_rate": 5e-5, "freeze_layers": 2},
+    ),
+}
+CUSTOM_PRESET = "custom"
+
+
+class TrainingJobForm(forms.Form):
+    """A preset, and the advanced settings that override it; settings left empty keep the
+    preset's value, or the default. The service validates the values: its errors are put
+    beside their fields (see `_add_service_errors`)."""
+
+    preset = forms.ChoiceField(
+        label=gettext_lazy("Preset"),
+        required=False,
+        initial="quick_lora",
+        widget=forms.RadioSelect,
+        choices=[(key, preset.label) for key, preset in PRESETS.items()]
+        + [(CUSTOM_PRESET, gettext_lazy("Custom: the defaults and the settings below"))],
+    )
+    method = forms.ChoiceField(
+        label=gettext_lazy("Method"),
+        required=False,
+        choices=[("", gettext_lazy("As in the preset")), ("lora", gettext_lazy("LoRA adapters")),
+                 ("full", gettext_lazy("Full fine-tuning"))],
+    )
+    epochs = forms.IntegerField(label=gettext_lazy("Epochs"), required=False)
+    learning_rate = forms.FloatField(
+        label=gettext_lazy("Learning rate"), required=False,
+        help_text=gettext_lazy("For example 1e-3 or 5e-5."),
+    )
+    batch_size = forms.IntegerField(label=gettext_lazy("Batch size"), required=False)
+    lora_rank = forms.IntegerField(label=gettext_lazy("LoRA rank"), required=False,
+                                   help_text=gettext_lazy("LoRA only."))
+    freeze_layers = forms.IntegerField(
+        label=gettext_lazy("Frozen layers"), required=False,
+        help_text=gettext_lazy("Full fine-tuning only: the lowest layers that stay as they are."),
+    )
+    base_model = forms.CharField(
+        label=gettext_lazy("Base model folder"), required=False, max_length=500,
+        help_text=gettext_lazy("A folder on the training server with a Hugging Face encoder "
+                               "(its config.json). Empty: your usual base model."),
+    )
+
+    ADVANCED = ("method", "epochs", "learning_rate", "batch_size", "lora_rank", "freeze_layers", "base_model")
+
+    def advanced_fields(self):
+        return [self[name] for name in self.ADVANCED]
+
+    def settings_given(self) -> dict:
+        """The preset's settings, then the advanced ones that were filled in; nothing else."""
+        preset = PRESETS.get(self.cleaned_data.get("preset") or CUSTOM_PRESET)
+        given = {
+            name: self.cleaned_data[name]
+            for name in self.ADVANCED
+            if self.cleaned_data.get(name) not in (None, "")
+        }
+        return {**(preset.settings if preset else {}), **given}
+
+
+def _add_service_errors(form: forms.Form, error: ValidationError) -> None:
+    """Each error beside its field; a setting the form does not show, or a reason that is not
+    about one setting (too little data, a job already running), above the form."""
+    for key, reasons in error.message_dict.items():
+        for reason in reasons:
+            if key in form.fields:
+                form.add_error(key, reason)
+            elif key in CONFIG_FIELDS:
+                form.add_error(None, f"{key}: {reason}")
+            else:
+                form.add_error(None, reason)
+
+
+# --- Views -----------------------------------------------------------------------------------
+
+
+def _job_or_404(job_id: int) -> TrainingJob:
+    # The scoped manager: another tenant's job is simply not there.
+    return get_object_or_404(TrainingJob.objects, pk=job_id)
+
+
+@member_required
+def training_job_list_view(request):
+    page = Paginator(TrainingJob.objects.all(), JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    rows = [
+        {"job": job, "progress": job_progress(job), "duration": humanise_seconds(job_duration_seconds(job))}
+        for job in page.object_list
+    ]
+    return render(request, "training/job_list.html", {"page": page, "rows": rows})
+
+
+@member_required(manage=True)
+def training_job_new_view(request):
+    form = TrainingJobForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            job = training_job_create(
+                tenant=request.tenant, settings_given=form.settings_given(), created_by=request.user
+            )
+        except ValidationError as error:
+            _add_service_errors(form, error)
+        else:
+            messages.success(request, _("Job %(id)d is queued: it starts when a training worker is free.")
+                             % {"id": job.pk})
+            return redirect("training-job-detail", job_id=job.pk)
+    return render(request, "training/job_new.html", {"form": form, "presets": PRESETS})
+
+
+@member_required
+def training_job_detail_view(request, job_id: int):
+    job = _job_or_404(job_id)
+    try:
+        version = job.version
+    except ModelVersion.DoesNotExist:
+        version = None
+    context = {
+        "job": job,
+        "progress": job_progress(job),
+        "duration": humanise_seconds(job_duration_seconds(job)),
+        "compute": humanise_seconds(job.compute_seconds) if job.compute_seconds else "",
+        "curves": epoch_curves(job.epoch_metrics),
+        "version": version,
+        "can_cancel": job.is_active,
+        "can_retry": job.status in (JobStatus.FAILED, JobStatus.CANCELLED),
+    }
+    return render(request, "training/job_detail.html", context)
+
+
+@member_required
+def training_job_progress_view(request, job_id: int):
+    return JsonResponse(job_progress(_job_or_404(job_id)))
+
+
+@require_POST
+@member_required(manage=True)
+def training_job_cancel_view(request, job_id: int):
+    try:
+        job = training_job_cancel(tenant=request.tenant, job_id=job_id)
+    except TrainingJob.DoesNotExist:
+        raise Http404
+    except JobStateError as error:
+        messages.error(request, str(error))
+    else:
+        if job.status == JobStatus.CANCELLED:
+            messages.success(request, _("The job is cancelled."))
+        else:
+            messages.success(request, _("The job stops after its current training step."))
+    return redirect("training-job-detail", job_id=job_id)
+
+
+@require_POST
+@member_required(manage=True)
+def training_job_retry_view(request, job_id: int):
+    try:
+        training_job_retry(tenant=request.tenant, job_id=job_id)
+    except TrainingJob.DoesNotExist:
+        raise Http404
+    except JobStateError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("The job is queued again; it resumes from its last checkpoint."))
+    return redirect("training-job-detail", job_id=job_id)
+
+
+@member_required
+def model_version_list_view(request):
+    page = Paginator(ModelVersion.objects.select_related("job"), VERSIONS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "page": page,
+        "versions": [version_tables(version) for version in page.object_list],
+        "live": ModelVersion.objects.filter(status=VersionStatus.LIVE).first(),
+        "can_roll_back": ModelVersion.objects.filter(
+            status=VersionStatus.ARCHIVED, promoted_at__isnull=False
+        ).exists(),
+        "metric_labels": list(TABLE_METRICS.values()),
+    }
+    return render(request, "training/version_list.html", context)
+
+
+@require_POST
+@member_required(manage=True)
+def model_version_promote_view(request, version_id: int):
+    try:
+        version = model_version_promote(tenant=request.tenant, version_id=version_id, by=request.user)
+    except ModelVersion.DoesNotExist:
+        raise Http404
+    except PromotionError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("v%(number)d is live.") % {"number": version.number})
+    return redirect("model-version-list")
+
+
+@require_POST
+@member_required(manage=True)
+def model_version_rollback_view(request):
+    try:
+        version = model_version_rollback(tenant=request.tenant, by=request.user)
+    except PromotionError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, _("Rolled back: v%(number)d is live again.") % {"number": version.number})
+    return redirect("model-version-list")
+
+
+urlpatterns = [
+    path("jobs/", training_job_list_view, name="training-job-list"),
+    path("jobs/new/", training_job_new_view, name="training-job-new"),
+    path("jobs/<int:job_id>/", training_job_detail_view, name="training-job-detail"),
+    path("jobs/<int:job_id>/progress.json", training_job_progress_view, name="training-job-progress"),
+    path("jobs/<int:job_id>/cancel/", training_job_cancel_view, name="training-job-cancel"),
+    path("jobs/<int:job_id>/retry/", training_job_retry_view, name="training-job-retry"),
+    path("models/", model_version_list_view, name="model-version-list"),
+    path("models/rollback/", model_version_rollback_view, name="model-version-rollback"),
+    path("models/<int:version_id>/promote/", model_version_promote_view, name="model-version-promote"),
+]
