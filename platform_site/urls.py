@@ -17,5 +17,6 @@ urlpatterns = [
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("catalog/", include("catalog.urls")),
+    path("training/", include("training.urls")),
     path("", include("tenants.urls")),
 ]
