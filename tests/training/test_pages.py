@@ -185,7 +185,7 @@ def test_a_bad_learning_rate_is_shown_beside_its_field_and_no_job_is_made(
     assert response.status_code == 200
     html = response.content.decode()
     field = re.search(r'<p class="field has-error">(.*?)</p>', html, re.S).group(1)
-    assert 'name="learning_rate"' in field and "must be greater than 0" in field
+    assert 'name="learning_rate"' in field and "Must be greater than 0." in field
     assert _jobs_of(tenant) == []
 
 

