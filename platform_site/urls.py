@@ -6,6 +6,7 @@ from platform_site import health
 
 api_v1 = [
     path("", include("catalog.api_urls")),
+    path("", include("training.apis")),
     path("schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

@@ -1,0 +1,236 @@
+"""The training jobs API: queue a job, list and read jobs, cancel and retry them."""
+from unittest import mock
+
+import pytest
+
+from tenants.models import Role
+from tests.training.factories import ModelVersionFactory, TrainingJobFactory, encoder_folder, purchases_create
+from training.models import JobStatus, TrainingJob
+
+JOBS = "/api/v1/training/jobs"
+
+
+@pytest.fixture
+def data_rules(settings, tmp_path):
+    """Small minimums of data, and a base model folder that exists, as the tenant's default."""
+    settings.TRAINING_MIN_EVENTS = 4
+    settings.TRAINING_MIN_SHOPPERS = 2
+    settings.TRAINING_MAX_ACTIVE_JOBS_PER_TENANT = 1
+    settings.TRAINING_BASE_MODEL = encoder_folder(tmp_path)
+
+
+@pytest.fixture
+def ready_tenant(tenant, data_rules):
+    purchases_create(tenant, shoppers=2, per_shopper=2)
+    return tenant
+
+
+@pytest.fixture
+def task_delay():
+    with mock.patch("training.tasks.training_job_run_task.delay") as delay:
+        yield delay
+
+
+def test_an_owner_queues_a_job_and_the_task_goes_to_a_worker(
+    session_client, ready_tenant, merchant_user, task_delay, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        response = session_client.post(
+            JOBS, {"method": "full", "epochs": 2, "learning_rate": 5e-5}, format="json"
+        )
+    assert response.status_code == 201, response.data
+    job = TrainingJob.all_tenants.get()
+    assert response.data["id"] == job.id and response.data["status"] == JobStatus.QUEUED
+    assert job.tenant == ready_tenant and job.created_by == merchant_user
+    assert (job.config["method"], job.config["epochs"], job.config["learning_rate"]) == ("full", 2, 5e-5)
+    task_delay.assert_called_once_with(tenant_id=ready_tenant.id, job_id=job.id)
+
+
+def test_a_job_with_no_settings_takes_the_defaults_and_the_tenants_base_model(
+    secret_client, ready_tenant, settings, task_delay
+):
+    response = secret_client.post(JOBS, {}, format="json")
+    assert response.status_code == 201, response.data
+    assert response.data["config"]["method"] == "lora"
+    assert response.data["config"]["base_model"] == settings.TRAINING_BASE_MODEL
+    assert TrainingJob.all_tenants.get().created_by is None  # a key is nobody
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"method": "sgd"}, "method"),
+        ({"learning_rate": 0}, "learning_rate"),
+        ({"base_model": "/no/such/folder"}, "base_model"),
+        ({"epochs": "five"}, "epochs"),
+        ({"learnig_rate": 0.01}, "learnig_rate"),
+    ],
+    ids=[
+        "unknown method", "learning rate 0", "missing base model folder", "epochs not a number",
+        "unknown setting",
+    ],
+)
+def test_a_bad_setting_is_a_400_naming_it_and_no_job_is_created(
+    session_client, ready_tenant, task_delay, body, field
+):
+    response = session_client.post(JOBS, body, format="json")
+    assert response.status_code == 400
+    assert list(response.data) == [field] and response.data[field][0]
+    assert TrainingJob.all_tenants.count() == 0
+    task_delay.assert_not_called()
+
+
+def test_a_missing_base_model_folder_is_named_in_the_reason(session_client, ready_tenant, task_delay):
+    response = session_client.post(JOBS, {"base_model": "/no/such/folder"}, format="json")
+    assert "/no/such/folder" in response.data["base_model"][0]
+
+
+def test_a_tenant_without_events_gets_a_400_about_too_little_data(
+    session_client, tenant, data_rules, task_delay
+):
+    response = session_client.post(JOBS, {}, format="json")
+    assert response.status_code == 400
+    assert "Too little data" in response.data["data"][0]
+    assert TrainingJob.all_tenants.count() == 0
+
+
+def test_a_second_job_while_one_is_active_is_a_400_naming_jobs(session_client, ready_tenant, task_delay):
+    TrainingJobFactory(tenant=ready_tenant, status=JobStatus.RUNNING)
+    response = session_client.post(JOBS, {}, format="json")
+    assert response.status_code == 400 and "jobs" in response.data
+    assert TrainingJob.all_tenants.count() == 1
+
+
+def test_a_body_that_is_not_an_object_is_a_400(session_client, ready_tenant, task_delay):
+    response = session_client.post(JOBS, ["lora"], format="json")
+    assert response.status_code == 400 and "config" in response.data
+    assert TrainingJob.all_tenants.count() == 0
+
+
+@pytest.mark.parametrize("role", [Role.ANALYST, Role.LEARNER])
+def test_members_who_do_not_manage_the_tenant_get_403(
+    api_client, member_with_role, ready_tenant, task_delay, role
+):
+    api_client.force_login(member_with_role(role))
+    job = TrainingJobFactory(tenant=ready_tenant, status=JobStatus.FAILED)
+    assert api_client.get(JOBS).status_code == 403
+    assert api_client.get(f"{JOBS}/{job.id}").status_code == 403
+    assert api_client.post(JOBS, {}, format="json").status_code == 403
+    assert api_client.post(f"{JOBS}/{job.id}/retry").status_code == 403
+    assert TrainingJob.all_tenants.count() == 1
+
+
+def test_an_admin_may_queue_a_job(api_client, member_with_role, ready_tenant, task_delay):
+    api_client.force_login(member_with_role(Role.ADMIN))
+    assert api_client.post(JOBS, {}, format="json").status_code == 201
+
+
+def test_the_list_shows_the_newest_job_first_and_filters_by_status(session_client, tenant):
+    first = TrainingJobFactory(tenant=tenant, status=JobStatus.FAILED, error="out of memory")
+    second = TrainingJobFactory(tenant=tenant, status=JobStatus.SUCCEEDED)
+    third = TrainingJobFactory(tenant=tenant, status=JobStatus.RUNNING)
+
+    listed = session_client.get(JOBS)
+    assert listed.status_code == 200
+    assert listed.data["count"] == 3
+    assert [job["id"] for job in listed.data["results"]] == [third.id, second.id, first.id]
+
+    failed = session_client.get(JOBS, {"status": "failed"}).data["results"]
+    assert [job["id"] for job in failed] == [first.id]
+    assert failed[0]["error"] == "out of memory"
+
+
+def test_an_unknown_status_or_filter_is_a_400(session_client, tenant):
+    assert "status" in session_client.get(JOBS, {"status": "done"}).data
+    assert "state" in session_client.get(JOBS, {"state": "failed"}).data
+
+
+def test_a_job_shows_its_progress_and_the_version_it_produced(session_client, tenant):
+    job = TrainingJobFactory(
+        tenant=tenant, status=JobStatus.SUCCEEDED, progress=1.0, epoch=2, step=40, total_steps=40, loss=2.5,
+        epoch_metrics=[{"epoch": 1, "train_loss": 3.0, "validation": {"ndcg@10": 0.1}, "seconds": 4.0}],
+        log_tail="epoch 1: train loss 3.0", worker_host="gpu-1", device="cuda", compute_seconds=8.5,
+    )
+    ModelVersionFactory(tenant=tenant, number=4, job=job)
+
+    data = session_client.get(f"{JOBS}/{job.id}").data
+    assert data["status"] == JobStatus.SUCCEEDED and data["version"] == 4
+    position = (data["progress"], data["epoch"], data["step"], data["total_steps"], data["loss"])
+    assert position == (1.0, 2, 40, 40, 2.5)
+    assert data["epoch_metrics"][0]["validation"]["ndcg@10"] == 0.1
+    assert (data["worker_host"], data["device"], data["compute_seconds"]) == ("gpu-1", "cuda", 8.5)
+    assert data["config"]["method"] == "lora" and data["log_tail"] == "epoch 1: train loss 3.0"
+    for field in ["eta_seconds", "heartbeat_at", "error", "created_at", "started_at", "finished_at"]:
+        assert field in data
+
+
+def test_a_job_without_a_version_says_so(session_client, tenant):
+    job = TrainingJobFactory(tenant=tenant)
+    assert session_client.get(f"{JOBS}/{job.id}").data["version"] is None
+
+
+def test_cancelling_a_queued_job_cancels_it(session_client, tenant):
+    job = TrainingJobFactory(tenant=tenant, status=JobStatus.QUEUED)
+    response = session_client.post(f"{JOBS}/{job.id}/cancel")
+    assert response.status_code == 200 and response.data["status"] == JobStatus.CANCELLED
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED and job.finished_at is not None
+
+
+def test_cancelling_a_running_job_asks_its_worker_to_stop(session_client, tenant):
+    job = TrainingJobFactory(tenant=tenant, status=JobStatus.RUNNING)
+    response = session_client.post(f"{JOBS}/{job.id}/cancel")
+    assert response.status_code == 200
+    assert response.data["status"] == JobStatus.RUNNING and response.data["cancel_requested"] is True
+    job.refresh_from_db()
+    assert job.cancel_requested
+
+
+def test_cancelling_a_finished_job_is_a_409(session_client, tenant):
+    job = TrainingJobFactory(tenant=tenant, status=JobStatus.SUCCEEDED)
+    response = session_client.post(f"{JOBS}/{job.id}/cancel")
+    assert response.status_code == 409
+    assert "already finished" in response.data["detail"]
+    job.refresh_from_db()
+    assert job.status == JobStatus.SUCCEEDED
+
+
+def test_retrying_a_failed_job_queues_it_again(
+    session_client, tenant, task_delay, django_capture_on_commit_callbacks
+):
+    job = TrainingJobFactory(tenant=tenant, status=JobStatus.FAILED, error="worker lost")
+    with django_capture_on_commit_callbacks(execute=True):
+        response = session_client.post(f"{JOBS}/{job.id}/retry")
+    assert response.status_code == 200
+    assert response.data["status"] == JobStatus.QUEUED and response.data["error"] == ""
+    task_delay.assert_called_once_with(tenant_id=tenant.id, job_id=job.id)
+
+
+def test_retrying_a_running_job_is_a_409(session_client, tenant, task_delay):
+    job = TrainingJobFactory(tenant=tenant, status=JobStatus.RUNNING)
+    response = session_client.post(f"{JOBS}/{job.id}/retry")
+    assert response.status_code == 409 and response.data["detail"]
+    task_delay.assert_not_called()
+
+
+def test_another_tenants_job_is_a_404_everywhere_and_absent_from_the_list(
+    session_client, tenant, other_tenant, task_delay
+):
+    mine = TrainingJobFactory(tenant=tenant)
+    theirs = TrainingJobFactory(tenant=other_tenant, status=JobStatus.FAILED)
+    running = TrainingJobFactory(tenant=other_tenant, status=JobStatus.RUNNING)
+
+    assert session_client.get(f"{JOBS}/{theirs.id}").status_code == 404
+    assert session_client.post(f"{JOBS}/{running.id}/cancel").status_code == 404
+    assert session_client.post(f"{JOBS}/{theirs.id}/retry").status_code == 404
+    assert [job["id"] for job in session_client.get(JOBS).data["results"]] == [mine.id]
+
+    theirs.refresh_from_db(), running.refresh_from_db()
+    assert theirs.status == JobStatus.FAILED and not running.cancel_requested
+    task_delay.assert_not_called()
+
+
+def test_another_tenants_secret_key_does_not_see_this_tenants_job(other_tenant_client, tenant):
+    job = TrainingJobFactory(tenant=tenant)
+    assert other_tenant_client.get(f"{JOBS}/{job.id}").status_code == 404
+    assert other_tenant_client.get(JOBS).data["count"] == 0

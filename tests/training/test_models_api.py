@@ -1,0 +1,113 @@
+"""The model versions API: list versions with their metrics, promote one, roll back."""
+import pytest
+
+from tenants.models import Role
+from tests.training.factories import ModelVersionFactory, TrainingJobFactory
+from training.models import JobStatus, ModelVersion, VersionStatus
+
+MODELS = "/api/v1/models"
+
+
+def status_of(version: ModelVersion) -> str:
+    version.refresh_from_db()
+    return version.status
+
+
+@pytest.fixture
+def two_versions(tenant):
+    return ModelVersionFactory(tenant=tenant, number=1), ModelVersionFactory(tenant=tenant, number=2)
+
+
+def test_the_list_shows_the_newest_version_first_with_its_metrics_beside_the_baselines(
+    session_client, tenant
+):
+    job = TrainingJobFactory(tenant=tenant, status=JobStatus.SUCCEEDED)
+    ModelVersionFactory(tenant=tenant, number=1)
+    ModelVersionFactory(
+        tenant=tenant, number=2, job=job, method="full", base_model="/models/minilm", artifact_bytes=2048,
+        metrics={
+            "validation": {"hybrid": {"ndcg@10": 0.2}, "popularity": {"ndcg@10": 0.05}},
+            "test": {"hybrid": {"all_items": {"ndcg@10": 0.18}}},
+        },
+    )
+    response = session_client.get(MODELS)
+    assert response.status_code == 200
+    newest, oldest = response.data["results"]
+    assert (newest["number"], oldest["number"]) == (2, 1)
+    assert newest["metrics"]["validation"]["popularity"]["ndcg@10"] == 0.05
+    assert newest["metrics"]["test"]["hybrid"]["all_items"]["ndcg@10"] == 0.18
+    assert (newest["method"], newest["base_model"]) == ("full", "/models/minilm")
+    assert newest["artifact_bytes"] == 2048
+    assert newest["job"] == job.id and newest["status"] == VersionStatus.CANDIDATE
+    assert newest["promoted_by"] is None and newest["promoted_at"] is None
+
+
+def test_promoting_a_version_archives_the_live_one(session_client, merchant_user, two_versions):
+    v1, v2 = two_versions
+    assert session_client.post(f"{MODELS}/{v1.id}/promote").status_code == 200
+
+    response = session_client.post(f"{MODELS}/{v2.id}/promote")
+    assert response.status_code == 200
+    assert response.data["number"] == 2 and response.data["status"] == VersionStatus.LIVE
+    assert response.data["promoted_by"] == merchant_user.username and response.data["promoted_at"]
+    assert (status_of(v1), status_of(v2)) == (VersionStatus.ARCHIVED, VersionStatus.LIVE)
+
+
+def test_rolling_back_brings_the_previous_version_back(session_client, two_versions):
+    v1, v2 = two_versions
+    session_client.post(f"{MODELS}/{v1.id}/promote")
+    session_client.post(f"{MODELS}/{v2.id}/promote")
+
+    response = session_client.post(f"{MODELS}/rollback")
+    assert response.status_code == 200
+    assert response.data["number"] == 1 and response.data["status"] == VersionStatus.LIVE
+    assert (status_of(v1), status_of(v2)) == (VersionStatus.LIVE, VersionStatus.ARCHIVED)
+
+
+def test_rolling_back_with_nothing_to_roll_back_to_is_a_409(session_client, two_versions):
+    v1, _ = two_versions
+    session_client.post(f"{MODELS}/{v1.id}/promote")
+    response = session_client.post(f"{MODELS}/rollback")
+    assert response.status_code == 409
+    assert "No earlier live version" in response.data["detail"]
+    assert status_of(v1) == VersionStatus.LIVE
+
+
+def test_promoting_the_live_version_is_a_409(session_client, tenant):
+    live = ModelVersionFactory(tenant=tenant, number=1, status=VersionStatus.LIVE)
+    response = session_client.post(f"{MODELS}/{live.id}/promote")
+    assert response.status_code == 409 and "already live" in response.data["detail"]
+
+
+def test_a_secret_key_may_promote_and_nobody_is_named(secret_client, two_versions):
+    v1, _ = two_versions
+    response = secret_client.post(f"{MODELS}/{v1.id}/promote")
+    assert response.status_code == 200 and response.data["promoted_by"] is None
+
+
+@pytest.mark.parametrize("role", [Role.ANALYST, Role.LEARNER])
+def test_members_who_do_not_manage_the_tenant_get_403(api_client, member_with_role, two_versions, role):
+    v1, _ = two_versions
+    api_client.force_login(member_with_role(role))
+    assert api_client.get(MODELS).status_code == 403
+    assert api_client.post(f"{MODELS}/{v1.id}/promote").status_code == 403
+    assert api_client.post(f"{MODELS}/rollback").status_code == 403
+    assert status_of(v1) == VersionStatus.CANDIDATE
+
+
+def test_another_tenants_version_is_a_404_and_absent_from_the_list(session_client, tenant, other_tenant):
+    mine = ModelVersionFactory(tenant=tenant, number=1)
+    theirs = ModelVersionFactory(tenant=other_tenant, number=1)
+
+    assert session_client.post(f"{MODELS}/{theirs.id}/promote").status_code == 404
+    assert status_of(theirs) == VersionStatus.CANDIDATE
+    assert [version["id"] for version in session_client.get(MODELS).data["results"]] == [mine.id]
+
+
+def test_a_rollback_does_not_touch_another_tenants_versions(session_client, tenant, other_tenant):
+    ModelVersionFactory(tenant=tenant, number=1, status=VersionStatus.LIVE)
+    theirs_live = ModelVersionFactory(tenant=other_tenant, number=2, status=VersionStatus.LIVE)
+    ModelVersionFactory(tenant=other_tenant, number=1, status=VersionStatus.ARCHIVED,
+                        promoted_at="2025-01-01T00:00:00Z")
+    assert session_client.post(f"{MODELS}/rollback").status_code == 409
+    assert status_of(theirs_live) == VersionStatus.LIVE

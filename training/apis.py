@@ -1,0 +1,425 @@
+"""The fine-tuning API: queue, follow, cancel and retry training jobs; list, promote and roll back
+model versions.
+
+Owners and admins only (a session), or the tenant's secret key: a job spends GPU time and a
+promotion changes what every shopper sees. Jobs and versions are looked up through their
+tenant-scoped managers and services, so another tenant's id is a 404 like a missing one.
+"""
+from __future__ import annotations
+
+import dataclasses
+
+from django.core.exceptions import ValidationError
+from django.urls import path
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
+from rest_framework import serializers, status
+from rest_framework.exceptions import NotFound
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+
+from tenants.api import TenantApiView
+from tenants.models import MANAGING_ROLES
+from training.ml.config import METHODS, TrainConfig
+from training.models import JobStatus, ModelVersion, TrainingJob
+from training.services.jobs import JobStateError, training_job_cancel, training_job_create, training_job_retry
+from training.services.versions import PromotionError, model_version_promote, model_version_rollback
+
+# --- Serializers -----------------------------------------------------------------------------
+
+
+class TrainingJobOutputSerializer(serializers.ModelSerializer):
+    method = serializers.CharField(read_only=True, help_text="lora or full, from the config.")
+    version = serializers.SerializerMethodField(
+        help_text="The number of the model version the job produced; null until it succeeds."
+    )
+
+    class Meta:
+        model = TrainingJob
+        fields = [
+            "id", "status", "method", "progress", "epoch", "step", "total_steps", "eta_seconds", "loss",
+            "epoch_metrics", "log_tail", "cancel_requested", "heartbeat_at", "worker_host", "device",
+            "compute_seconds", "attempts", "error", "config", "version", "created_at", "started_at",
+            "finished_at",
+        ]
+        extra_kwargs = {
+            "progress": {"help_text": "From 0 to 1."},
+            "eta_seconds": {"help_text": "Seconds left, estimated; null before the first steps."},
+            "epoch_metrics": {
+                "help_text": 'One entry per finished epoch: {"epoch", "train_loss", "validation", "seconds"}.'
+            },
+            "log_tail": {"help_text": "The last lines of the job's log."},
+            "config": {"help_text": "Every setting of the run, defaults included."},
+        }
+        ref_name = "TrainingJob"
+
+    @extend_schema_field(OpenApiTypes.INT)
+    def get_version(self, job: TrainingJob) -> int | None:
+        try:
+            return job.version.number
+        except ModelVersion.DoesNotExist:
+            return None
+
+
+class ModelVersionOutputSerializer(serializers.ModelSerializer):
+    promoted_by = serializers.SlugRelatedField(
+        slug_field="username", read_only=True, help_text="Who made it live by hand; null when automatic."
+    )
+
+    class Meta:
+        model = ModelVersion
+        fields = [
+            "id", "number", "status", "method", "base_model", "metrics", "artifact_bytes", "promoted_by",
+            "promoted_at", "job", "created_at",
+        ]
+        extra_kwargs = {
+            "metrics": {
+                "help_text": 'Validation and test metrics of this model and of the baselines: '
+                '{"validation": {scorer: {"ndcg@10": ..., "recall@10": ...}}, '
+                '"test": {scorer: {"all_items": {...}, "new_items": {...}}}, ...}.'
+            },
+            "job": {"help_text": "The training job that produced it."},
+        }
+        ref_name = "ModelVersion"
+
+
+class ConflictSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+
+    class Meta:
+        ref_name = "TrainingConflict"
+
+
+def _settings_field(item: dataclasses.Field) -> serializers.Field:
+    kind = str(item.type)  # the annotations are strings (PEP 563)
+    default = {} if item.default is dataclasses.MISSING else {"default": item.default}
+    if item.name == "method":
+        return serializers.ChoiceField(choices=METHODS, required=False, **default)
+    if kind.startswith("tuple"):
+        return serializers.ListField(
+            child=serializers.CharField(), required=False, default=list(item.default)
+        )
+    if item.name == "base_model":
+        return serializers.CharField(
+            required=False,
+            help_text="A folder on the training server holding a Hugging Face encoder (its config.json). "
+            "Default: the tenant's base model.",
+        )
+    field_class = {"int": serializers.IntegerField, "float": serializers.FloatField,
+                   "bool": serializers.BooleanField}.get(kind, serializers.CharField)
+    return field_class(required=False, **default)
+
+
+# The request's shape, for the schema only, built from TrainConfig so the two never drift apart.
+# The service validates the settings (see TrainingJobCollectionApi.post).
+TrainingJobSettingsSerializer = type(
+    "TrainingJobSettingsSerializer",
+    (serializers.Serializer,),
+    {
+        **{item.name: _settings_field(item) for item in dataclasses.fields(TrainConfig)},
+        "Meta": type("Meta", (), {"ref_name": "TrainingJobSettings"}),
+    },
+)
+
+
+# --- Examples --------------------------------------------------------------------------------
+
+JOB_EXAMPLE_VALUE = {
+    "id": 42, "status": JobStatus.RUNNING, "method": "lora", "progress": 0.46, "epoch": 3, "step": 690,
+    "total_steps": 1500, "eta_seconds": 212.0, "loss": 2.8731,
+    "epoch_metrics": [
+        {"epoch": 1, "train_loss": 3.91, "validation": {"ndcg@10": 0.081, "recall@10": 0.142},
+         "seconds": 95.2},
+        {"epoch": 2, "train_loss": 3.12, "validation": {"ndcg@10": 0.097, "recall@10": 0.168},
+         "seconds": 94.8},
+    ],
+    "log_tail": (
+        "data: 48210 events, 3120 products; device cuda\n"
+        "epoch 2: train loss 3.12, validation NDCG@10 0.0970"
+    ),
+    "cancel_requested": False, "heartbeat_at": "2025-02-03T10:14:05Z", "worker_host": "gpu-worker-1",
+    "device": "cuda", "compute_seconds": 201.4, "attempts": 1, "error": "",
+    "config": {"method": "lora", "epochs": 5, "learning_rate": 0.001, "batch_size": 64,
+               "base_model": "/srv/models/all-MiniLM-L6-v2", "...": "..."},
+    "version": None, "created_at": "2025-02-03T10:10:12Z", "started_at": "2025-02-03T10:10:40Z",
+    "finished_at": None,
+}
+JOB_EXAMPLE = OpenApiExample("A running job", response_only=True, value=JOB_EXAMPLE_VALUE)
+
+VERSION_EXAMPLE_VALUE = {
+    "id": 7, "number": 3, "status": "live", "method": "lora", "base_model": "/srv/models/all-MiniLM-L6-v2",
+    "metrics": {
+        "validation": {
+            "hybrid": {"ndcg@10": 0.112, "recall@10": 0.191, "hr@10": 0.214, "mrr@10": 0.087},
+            "popularity": {"ndcg@10": 0.054, "recall@10": 0.098, "hr@10": 0.113, "mrr@10": 0.041},
+            "item_knn": {"ndcg@10": 0.091, "recall@10": 0.160, "hr@10": 0.180, "mrr@10": 0.070},
+        },
+        "test": {"hybrid": {"all_items": {"ndcg@10": 0.108}, "new_items": {"ndcg@10": 0.051}}},
+    },
+    "artifact_bytes": 92_341_224, "promoted_by": "owner@acme.test", "promoted_at": "2025-02-03T11:02:00Z",
+    "job": 42, "created_at": "2025-02-03T10:58:31Z",
+}
+VERSION_EXAMPLE = OpenApiExample("A live version", response_only=True, value=VERSION_EXAMPLE_VALUE)
+
+NO_SUCH_JOB = OpenApiResponse(description="No training job with this id in the tenant.")
+NO_SUCH_VERSION = OpenApiResponse(description="No model version with this id in the tenant.")
+JOB_ID = OpenApiParameter("job_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+VERSION_ID = OpenApiParameter("version_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+
+
+def _job_not_found() -> NotFound:
+    return NotFound(_("No training job with this id."))
+
+
+def _version_not_found() -> NotFound:
+    return NotFound(_("No model version with this id."))
+
+
+def _conflict(error: Exception) -> Response:
+    return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
+
+
+def _acting_user(request):
+    # A secret key has no person behind it: the job or promotion is then nobody's.
+    return request.user if request.membership is not None else None
+
+
+class TrainingApiView(TenantApiView):
+    """Fine-tuning spends GPU time and changes what shoppers see: owners and admins only."""
+
+    read_roles = MANAGING_ROLES
+    write_roles = MANAGING_ROLES
+
+
+# --- Jobs ------------------------------------------------------------------------------------
+
+
+class TrainingJobCollectionApi(TrainingApiView):
+    pagination_class = PageNumberPagination
+    parser_classes = [JSONParser]
+
+    class FilterSerializer(serializers.Serializer):
+        status = serializers.ChoiceField(choices=JobStatus.choices, required=False)
+        page = serializers.IntegerField(required=False, min_value=1)
+
+    @extend_schema(
+        operation_id="training_jobs_list",
+        summary="List training jobs",
+        description="Newest first.",
+        parameters=[OpenApiParameter("status", str, enum=JobStatus.values)],
+        responses={
+            200: TrainingJobOutputSerializer(many=True),
+            400: OpenApiResponse(description="An unknown query parameter, or an unknown status."),
+        },
+        examples=[JOB_EXAMPLE],
+    )
+    def get(self, request):
+        filters = self._validated_filters(request)
+        jobs = TrainingJob.objects.select_related("version")
+        if filters.get("status"):
+            jobs = jobs.filter(status=filters["status"])
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(jobs, request, view=self)
+        return paginator.get_paginated_response(TrainingJobOutputSerializer(page, many=True).data)
+
+    def _validated_filters(self, request) -> dict:
+        unknown = sorted(set(request.query_params) - set(self.FilterSerializer().fields))
+        if unknown:
+            raise serializers.ValidationError({name: [_("Unknown query parameter.")] for name in unknown})
+        serializer = self.FilterSerializer(data=request.query_params.dict())
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    @extend_schema(
+        operation_id="training_jobs_create",
+        summary="Queue a training job",
+        description=(
+            "Every setting is optional: the defaults, and the tenant's base model, fill the rest. "
+            "The settings and the tenant's data are checked before anything is queued; a 400 names "
+            "the setting and the reason (`data` when there is too little data, `jobs` when a job is "
+            "already queued or running), and no job is created."
+        ),
+        request=TrainingJobSettingsSerializer,
+        responses={
+            201: TrainingJobOutputSerializer,
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="{setting: [reason]}: the settings or the data are not enough.",
+            ),
+        },
+        examples=[
+            OpenApiExample("Quick LoRA", request_only=True, value={"method": "lora", "epochs": 2}),
+            OpenApiExample(
+                "A bad setting", response_only=True, status_codes=["400"],
+                value={"learning_rate": ["must be greater than 0"]},
+            ),
+        ],
+    )
+    def post(self, request):
+        # The service is the one place that knows every setting's rule (TrainConfig.validate): the
+        # body goes to it as sent, so an unknown or misspelt setting is refused, not dropped.
+        try:
+            job = training_job_create(
+                tenant=request.tenant, settings_given=request.data, created_by=_acting_user(request)
+            )
+        except ValidationError as error:
+            return Response(error.message_dict, status=status.HTTP_400_BAD_REQUEST)
+        return Response(TrainingJobOutputSerializer(job).data, status=status.HTTP_201_CREATED)
+
+
+class TrainingJobDetailApi(TrainingApiView):
+    @extend_schema(
+        operation_id="training_jobs_retrieve",
+        summary="Read a training job",
+        description="Its progress while it runs, its metrics per epoch, its error if it failed.",
+        parameters=[JOB_ID],
+        responses={200: TrainingJobOutputSerializer, 404: NO_SUCH_JOB},
+        examples=[JOB_EXAMPLE],
+    )
+    def get(self, request, job_id: int):
+        try:
+            job = TrainingJob.objects.select_related("version").get(pk=job_id)
+        except TrainingJob.DoesNotExist:
+            raise _job_not_found()
+        return Response(TrainingJobOutputSerializer(job).data)
+
+
+class TrainingJobCancelApi(TrainingApiView):
+    @extend_schema(
+        operation_id="training_jobs_cancel",
+        summary="Cancel a training job",
+        description=(
+            "A queued job is cancelled at once. A running job gets `cancel_requested` and stops "
+            "within one training step. A finished job is a 409."
+        ),
+        request=None,
+        parameters=[JOB_ID],
+        responses={200: TrainingJobOutputSerializer, 404: NO_SUCH_JOB, 409: ConflictSerializer},
+        examples=[
+            OpenApiExample(
+                "Already finished", response_only=True, status_codes=["409"],
+                value={"detail": "The job has already finished (Succeeded)."},
+            ),
+        ],
+    )
+    def post(self, request, job_id: int):
+        try:
+            job = training_job_cancel(tenant=request.tenant, job_id=job_id)
+        except TrainingJob.DoesNotExist:
+            raise _job_not_found()
+        except JobStateError as error:
+            return _conflict(error)
+        return Response(TrainingJobOutputSerializer(job).data)
+
+
+class TrainingJobRetryApi(TrainingApiView):
+    @extend_schema(
+        operation_id="training_jobs_retry",
+        summary="Retry a failed or cancelled job",
+        description=(
+            "The job is queued again and resumes from its last checkpoint. A job that has not "
+            "failed or been cancelled, or another active job, is a 409."
+        ),
+        request=None,
+        parameters=[JOB_ID],
+        responses={200: TrainingJobOutputSerializer, 404: NO_SUCH_JOB, 409: ConflictSerializer},
+        examples=[
+            OpenApiExample(
+                "Not failed", response_only=True, status_codes=["409"],
+                value={"detail": "Only a failed or cancelled job can be retried."},
+            ),
+        ],
+    )
+    def post(self, request, job_id: int):
+        try:
+            job = training_job_retry(tenant=request.tenant, job_id=job_id)
+        except TrainingJob.DoesNotExist:
+            raise _job_not_found()
+        except JobStateError as error:
+            return _conflict(error)
+        return Response(TrainingJobOutputSerializer(job).data)
+
+
+# --- Model versions --------------------------------------------------------------------------
+
+
+class ModelVersionListApi(TrainingApiView):
+    pagination_class = PageNumberPagination
+
+    @extend_schema(
+        operation_id="models_list",
+        summary="List model versions",
+        description="Newest first, each with its metrics beside the baselines'.",
+        responses={200: ModelVersionOutputSerializer(many=True)},
+        examples=[VERSION_EXAMPLE],
+    )
+    def get(self, request):
+        versions = ModelVersion.objects.select_related("promoted_by")
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(versions, request, view=self)
+        return paginator.get_paginated_response(ModelVersionOutputSerializer(page, many=True).data)
+
+
+class ModelVersionPromoteApi(TrainingApiView):
+    @extend_schema(
+        operation_id="models_promote",
+        summary="Make a version live",
+        description="The live version is archived, one rollback from coming back. Already live: a 409.",
+        request=None,
+        parameters=[VERSION_ID],
+        responses={200: ModelVersionOutputSerializer, 404: NO_SUCH_VERSION, 409: ConflictSerializer},
+        examples=[VERSION_EXAMPLE],
+    )
+    def post(self, request, version_id: int):
+        try:
+            version = model_version_promote(
+                tenant=request.tenant, version_id=version_id, by=_acting_user(request)
+            )
+        except ModelVersion.DoesNotExist:
+            raise _version_not_found()
+        except PromotionError as error:
+            return _conflict(error)
+        return Response(ModelVersionOutputSerializer(version).data)
+
+
+class ModelVersionRollbackApi(TrainingApiView):
+    @extend_schema(
+        operation_id="models_rollback",
+        summary="Bring back the previous live version",
+        description="Returns the version now live. Nothing was live before the current one: a 409.",
+        request=None,
+        responses={200: ModelVersionOutputSerializer, 409: ConflictSerializer},
+        examples=[
+            OpenApiExample(
+                "Nothing to roll back to", response_only=True, status_codes=["409"],
+                value={"detail": "No earlier live version to roll back to."},
+            ),
+        ],
+    )
+    def post(self, request):
+        try:
+            version = model_version_rollback(tenant=request.tenant, by=_acting_user(request))
+        except PromotionError as error:
+            return _conflict(error)
+        return Response(ModelVersionOutputSerializer(version).data)
+
+
+urlpatterns = [
+    path("training/jobs", TrainingJobCollectionApi.as_view(), name="api-training-job-collection"),
+    path("training/jobs/<int:job_id>", TrainingJobDetailApi.as_view(), name="api-training-job-detail"),
+    path("training/jobs/<int:job_id>/cancel", TrainingJobCancelApi.as_view(), name="api-training-job-cancel"),
+    path("training/jobs/<int:job_id>/retry", TrainingJobRetryApi.as_view(), name="api-training-job-retry"),
+    path("models", ModelVersionListApi.as_view(), name="api-model-version-list"),
+    path("models/rollback", ModelVersionRollbackApi.as_view(), name="api-model-version-rollback"),
+    path(
+        "models/<int:version_id>/promote", ModelVersionPromoteApi.as_view(), name="api-model-version-promote"
+    ),
+]
