@@ -5,7 +5,13 @@ import datetime as dt
 import pytest
 
 from catalog.models import Event, Product
-from tests.training.ml.conftest import make_interactions, make_items, shop_items, tiny_model_dir  # noqa: F401
+from tests.training.ml.conftest import (  # noqa: F401
+    make_interactions,
+    make_items,
+    shop_items,
+    tiny_model_dir,
+    tiny_training_settings,
+)
 
 
 def load_shop_into(tenant, items, interactions) -> None:
@@ -50,19 +56,4 @@ def tenant_with_shop(tenant, shop_items):  # noqa: F811
 @pytest.fixture
 def tiny_job_settings(tiny_model_dir) -> dict:  # noqa: F811
     """Settings for a job that trains the tiny encoder in seconds."""
-    return {
-        "base_model": tiny_model_dir,
-        "method": "lora",
-        "lora_rank": 4,
-        "lora_alpha": 8,
-        "lora_dropout": 0.0,
-        "learning_rate": 1e-2,
-        "batch_size": 32,
-        "epochs": 2,
-        "max_tokens": 16,
-        "history_length": 10,
-        "temperature": 0.1,
-        "early_stopping_patience": 0,
-        "seed": 0,
-        "device": "cpu",
-    }
+    return tiny_training_settings(tiny_model_dir, epochs=2)

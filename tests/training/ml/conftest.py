@@ -234,24 +234,18 @@ def tiny_model_dir(tmp_path_factory, shop_items) -> str:
     return str(folder)
 
 
+def tiny_training_settings(base_model: str, **changes) -> dict:
+    """Settings that train the tiny encoder in about a second: the ML tests' and the jobs' alike."""
+    return {
+        "base_model": base_model, "method": "lora", "lora_rank": 4, "lora_alpha": 8, "lora_dropout": 0.0,
+        "learning_rate": 1e-2, "batch_size": 32, "epochs": 3, "max_tokens": 16, "history_length": 10,
+        "temperature": 0.1, "early_stopping_patience": 0, "seed": 0, "device": "cpu", **changes,
+    }
+
+
 @pytest.fixture
 def tiny_config(tiny_model_dir) -> TrainConfig:
-    return TrainConfig(
-        base_model=tiny_model_dir,
-        method="lora",
-        lora_rank=4,
-        lora_alpha=8,
-        lora_dropout=0.0,
-        learning_rate=1e-2,
-        batch_size=32,
-        epochs=3,
-        max_tokens=16,
-        history_length=10,
-        temperature=0.1,
-        early_stopping_patience=0,
-        seed=0,
-        device="cpu",
-    )
+    return TrainConfig(**tiny_training_settings(tiny_model_dir))
 
 
 @pytest.fixture(scope="session")
@@ -259,22 +253,7 @@ def lora_outcome(tiny_model_dir, shop_items, shop_interactions):
     """A LoRA fine-tuning job run end to end on the tiny shop (trained once for the whole session)."""
     from training.ml.pipeline import fine_tune
 
-    config = TrainConfig(
-        base_model=tiny_model_dir,
-        method="lora",
-        lora_rank=4,
-        lora_alpha=8,
-        lora_dropout=0.0,
-        learning_rate=1e-2,
-        batch_size=32,
-        epochs=2,
-        max_tokens=16,
-        history_length=10,
-        temperature=0.1,
-        early_stopping_patience=0,
-        seed=0,
-        device="cpu",
-    )
+    config = TrainConfig(**tiny_training_settings(tiny_model_dir, epochs=2))
     return fine_tune(config, shop_interactions, shop_items)
 
 
