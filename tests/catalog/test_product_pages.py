@@ -119,3 +119,12 @@ def test_the_import_detail_page_shows_the_errors_and_another_tenants_import_is_4
     owner_client.logout()
     owner_client.force_login(other_merchant_user)
     assert owner_client.get(url).status_code == 404
+
+
+def test_a_long_catalog_is_shown_in_pages(client, merchant_user, tenant):
+    for _ in range(60):
+        ProductFactory(tenant=tenant)
+    client.force_login(merchant_user)
+    html = client.get("/catalog/").content.decode()
+    assert "Page 1 of 2" in html
+    assert "page=2" in html
