@@ -80,6 +80,20 @@ def member_with_role(tenant):
 
 
 @pytest.fixture
+def owner_client(client, merchant_user):
+    """The merchant's owner, logged in to the web UI (Django's test client)."""
+    client.force_login(merchant_user)
+    return client
+
+
+@pytest.fixture
+def analyst_client(client, member_with_role):
+    """An analyst of the tenant, logged in to the web UI."""
+    client.force_login(member_with_role(Role.ANALYST))
+    return client
+
+
+@pytest.fixture
 def secret_key(tenant) -> str:
     return api_key_issue(tenant=tenant, kind=ApiKeyKind.SECRET, name="server").key
 

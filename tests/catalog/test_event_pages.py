@@ -9,23 +9,10 @@ from django.utils.formats import date_format
 from catalog import tasks
 from catalog.services.cleaning import events_clean
 from catalog.services.events import event_ingest_batch
-from tenants.models import Role
 from tenants.scope import tenant_scope
 from tests.factories import ProductFactory
 
 URL = "/catalog/events/"
-
-
-@pytest.fixture
-def owner_client(client, merchant_user):
-    client.force_login(merchant_user)
-    return client
-
-
-@pytest.fixture
-def analyst_client(client, member_with_role):
-    client.force_login(member_with_role(Role.ANALYST))
-    return client
 
 
 def _day(days_ago: int) -> dt.date:

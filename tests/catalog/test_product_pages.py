@@ -1,7 +1,6 @@
 """The catalog pages of the merchant UI: product list, import, import detail."""
 from pathlib import Path
 
-import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
@@ -11,12 +10,6 @@ from tenants.scope import tenant_scope
 from tests.factories import ProductFactory
 
 DATA = Path(__file__).parent / "data"
-
-
-@pytest.fixture
-def owner_client(client, merchant_user):
-    client.force_login(merchant_user)
-    return client
 
 
 def _upload(client, name: str):

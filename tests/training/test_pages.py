@@ -8,7 +8,6 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from tenants.models import Role
 from tenants.scope import tenant_scope
 from training.models import JobStatus, ModelVersion, TrainingJob, VersionStatus
 from training.views import epoch_curves, humanise_seconds, metrics_table, polyline_points
@@ -48,18 +47,6 @@ def make_version(tenant, number, **fields) -> ModelVersion:
         tenant=tenant, number=number, base_model="/models/base", method="lora",
         artifact_path=f"/tmp/v{number}", artifact_bytes=3 * 1024 * 1024, **fields,
     )
-
-
-@pytest.fixture
-def owner_client(client, merchant_user):
-    client.force_login(merchant_user)
-    return client
-
-
-@pytest.fixture
-def analyst_client(client, member_with_role):
-    client.force_login(member_with_role(Role.ANALYST))
-    return client
 
 
 @pytest.fixture
