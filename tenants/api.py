@@ -36,6 +36,8 @@ class TenantApiView(APIView):
                 raise exceptions.PermissionDenied(
                     _("A publishable key cannot call this endpoint; use a secret key from your server.")
                 )
+            if request.auth.kind == ApiKeyKind.PUBLISHABLE:
+                self._check_origin(request, request.auth.tenant)
             return request.auth.tenant, None
         membership: Membership | None = membership_for_session(request._request)
         if membership is None:
@@ -46,3 +48,19 @@ class TenantApiView(APIView):
                 _("Your role (%(role)s) cannot do this.") % {"role": membership.get_role_display()}
             )
         return membership.tenant, membership
+
+    @staticmethod
+    def _check_origin(request, tenant) -> None:
+        """A publishable key works only from its own tenant's pages. The preflight
+        let the origin through because some tenant allows it, not necessarily this
+        one. Without an Origin the caller is no browser (a server, curl): no check,
+        since the header would be just as easy to leave out as to forge."""
+        origin = request.headers.get("origin")
+        if origin and origin not in tenant.allowed_origins:
+            raise exceptions.PermissionDenied(
+                _(
+                    "This publishable key may not be used from %(origin)s. If that is your storefront, "
+                    "add it to the allowed web origins on the API keys page of your merchant account."
+                )
+                % {"origin": origin}
+            )

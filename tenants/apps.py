@@ -7,4 +7,9 @@ class TenantsConfig(AppConfig):
     verbose_name = _("Tenants")
 
     def ready(self) -> None:
+        from corsheaders.signals import check_request_enabled
+
         from tenants import schema  # noqa: F401  registers the OpenAPI auth extension
+        from tenants.cors import cors_allow_tenant_origins
+
+        check_request_enabled.connect(cors_allow_tenant_origins, dispatch_uid="tenants-allowed-origins")

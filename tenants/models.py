@@ -25,6 +25,10 @@ class Tenant(models.Model):
     auto_promote_models = models.BooleanField(_("promote better models automatically"), default=True)
     # The tenant's base encoder folder; empty: the platform's default (settings.TRAINING_BASE_MODEL).
     base_model_path = models.CharField(_("base model folder"), max_length=500, blank=True)
+    # A grocer wants re-buys recommended; a furniture shop does not.
+    recommend_purchased = models.BooleanField(_("recommend products a shopper already bought"), default=False)
+    # Web origins ("https://shop.example.com") whose pages may call the API with a publishable key.
+    allowed_origins = models.JSONField(_("allowed web origins"), default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

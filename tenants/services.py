@@ -1,14 +1,18 @@
 """Writes on tenants, members and API keys."""
+import re
 from dataclasses import dataclass
 from datetime import timedelta
+from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
 from django.db import transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from tenants.cors import allowed_origins_cache_clear
 from tenants.models import KEY_KIND_TAGS, ApiKey, ApiKeyKind, Membership, Role, Tenant
 from tenants.scope import tenant_scope
 
@@ -42,6 +46,75 @@ def tenant_create(*, slug: str, name: str = "", owner_email: str, owner_password
         owner.save(update_fields=["password"])
     membership_add(tenant=tenant, user=owner, role=Role.OWNER)
     return tenant
+
+
+@transaction.atomic
+def tenant_allowed_origins_set(*, tenant: Tenant, origins: list[str]) -> Tenant:
+    """Replace the web origins whose pages may use the tenant's publishable keys.
+
+    Each origin is stored as browsers send it in `Origin`, so that a plain string
+    comparison decides. One bad origin stores nothing, and every bad one is named.
+    """
+    normalised, errors = [], []
+    for value in (origin.strip() for origin in origins):
+        if not value:
+            continue
+        try:
+            normalised.append(_origin_normalise(value))
+        except ValidationError as error:
+            errors.extend(error.messages)
+    if errors:
+        raise ValidationError({"allowed_origins": errors})
+    tenant.allowed_origins = list(dict.fromkeys(normalised))
+    tenant.save(update_fields=["allowed_origins"])
+    # After the commit: a request in between would put the old origins back in the cache.
+    transaction.on_commit(allowed_origins_cache_clear)
+    return tenant
+
+
+_ORIGIN_DEFAULT_PORTS = {"http": 80, "https": 443}
+_origin_url_validator = URLValidator(schemes=list(_ORIGIN_DEFAULT_PORTS))
+
+
+def _origin_normalise(value: str) -> str:
+    """`value` as a browser's `Origin`: scheme and host in lower case, the host in
+    punycode, no default port, no trailing slash. Raises ValidationError naming it."""
+    scheme, separator, rest = value.partition("://")
+    scheme = scheme.lower()
+    if not separator:
+        raise ValidationError(
+            _("“%(origin)s” has no scheme: write it as https://%(origin)s.") % {"origin": value}
+        )
+    if scheme not in _ORIGIN_DEFAULT_PORTS:
+        raise ValidationError(_("“%(origin)s” must start with https:// or http://.") % {"origin": value})
+    netloc, tail = re.match(r"([^/?#]*)(.*)", rest, re.DOTALL).groups()
+    if tail not in ("", "/"):
+        raise ValidationError(
+            _("“%(origin)s” has a path, query or fragment: an origin is only the scheme, host and port, "
+              "like https://shop.example.com.") % {"origin": value}
+        )
+    invalid = ValidationError(
+        _("“%(origin)s” is not a valid origin: give the scheme, the host and, if not the default, "
+          "the port, like https://shop.example.com:8443.") % {"origin": value}
+    )
+    if not netloc or "@" in netloc:
+        raise invalid
+    try:
+        parts = urlsplit(f"{scheme}://{netloc}")
+        host, port = parts.hostname, parts.port
+        host = host.encode("idna").decode("ascii") if host and not host.isascii() else host
+    except (ValueError, UnicodeError):
+        raise invalid
+    if not host:
+        raise invalid
+    origin = f"{scheme}://[{host}]" if ":" in host else f"{scheme}://{host}"
+    if port is not None and port != _ORIGIN_DEFAULT_PORTS[scheme]:
+        origin = f"{origin}:{port}"
+    try:
+        _origin_url_validator(origin)
+    except ValidationError:
+        raise invalid
+    return origin
 
 
 def membership_add(*, tenant: Tenant, user, role: str) -> Membership:

@@ -1,6 +1,7 @@
 """The tenant pages of the merchant UI: dashboard, tenant switch, API keys."""
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -10,7 +11,7 @@ from django.views.decorators.http import require_POST
 from catalog.models import Event, Product, ProductImport
 from tenants.models import ApiKey, ApiKeyKind
 from tenants.selectors import ACTIVE_TENANT_SESSION_KEY, memberships_of_user
-from tenants.services import api_key_issue, api_key_revoke
+from tenants.services import api_key_issue, api_key_revoke, tenant_allowed_origins_set
 from tenants.web import member_required
 
 
@@ -44,11 +45,39 @@ class ApiKeyForm(forms.Form):
     kind = forms.ChoiceField(label=gettext_lazy("Kind"), choices=ApiKeyKind.choices)
 
 
+class AllowedOriginsForm(forms.Form):
+    # Both forms of the API keys page post to it; this hidden field tells them apart.
+    FORM_NAME = "allowed-origins"
+
+    form = forms.CharField(widget=forms.HiddenInput, initial=FORM_NAME)
+    allowed_origins = forms.CharField(
+        label=gettext_lazy("Allowed web origins"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "https://shop.example.com"}),
+        help_text=gettext_lazy(
+            "One per line, like https://shop.example.com. Pages on these origins may call the API "
+            "with a publishable key; a browser on any other origin is refused."
+        ),
+    )
+
+    def clean_allowed_origins(self) -> list[str]:
+        return self.cleaned_data["allowed_origins"].splitlines()
+
+
 @member_required(manage=True)
 def api_key_list(request):
-    form = ApiKeyForm(request.POST or None)
+    posted = request.POST if request.method == "POST" else None
+    origins_posted = posted is not None and posted.get("form") == AllowedOriginsForm.FORM_NAME
+    form = ApiKeyForm(None if origins_posted else posted)
+    origins_form = AllowedOriginsForm(
+        posted if origins_posted else None,
+        initial={"allowed_origins": "\n".join(request.tenant.allowed_origins)},
+    )
     issued = None
-    if request.method == "POST" and form.is_valid():
+    if origins_posted:
+        if _allowed_origins_save(request, origins_form):
+            return redirect("api-keys")
+    elif posted is not None and form.is_valid():
         issued = api_key_issue(
             tenant=request.tenant,
             kind=form.cleaned_data["kind"],
@@ -57,7 +86,21 @@ def api_key_list(request):
         )
         form = ApiKeyForm()
     keys = ApiKey.objects.select_related("created_by").order_by("-created")
-    return render(request, "tenants/api_keys.html", {"form": form, "keys": keys, "issued": issued})
+    context = {"form": form, "origins_form": origins_form, "keys": keys, "issued": issued}
+    return render(request, "tenants/api_keys.html", context)
+
+
+def _allowed_origins_save(request, form: AllowedOriginsForm) -> bool:
+    """Store the posted origins; False leaves the service's errors on the form."""
+    if not form.is_valid():
+        return False
+    try:
+        tenant_allowed_origins_set(tenant=request.tenant, origins=form.cleaned_data["allowed_origins"])
+    except ValidationError as error:
+        form.add_error(None, error)
+        return False
+    messages.success(request, _("The allowed web origins are saved."))
+    return True
 
 
 @require_POST

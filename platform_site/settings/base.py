@@ -29,6 +29,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "corsheaders",
     "rest_framework",
     "rest_framework_api_key",
     "drf_spectacular",
@@ -37,9 +38,14 @@ INSTALLED_APPS = [
     "tenants",
     "catalog",
     "training",
+    "recommendations",
 ]
 
 MIDDLEWARE = [
+    # First: it answers preflights and must add its headers to responses that
+    # the middleware below may return early (WhiteNoise, CommonMiddleware).
+    # https://github.com/adamchainz/django-cors-headers#setup
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -126,11 +132,24 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_CLASSES": ["tenants.throttling.ApiKeyRateThrottle"],
     "DEFAULT_THROTTLE_RATES": {
         "api_key": env.str("API_THROTTLE_RATE", default="600/minute"),
+        "serving": env.str("API_SERVING_THROTTLE_RATE", default="6000/minute"),
     },
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+
+# CORS, for storefront pages calling the API with a publishable key:
+# https://github.com/adamchainz/django-cors-headers#configuration
+# No origin is allowed here: tenants.cors allows those in any tenant's
+# allowed_origins, and TenantApiView refuses a key used from another tenant's.
+CORS_URLS_REGEX = r"^/api/v1/.*$"
+# The default CORS_ALLOW_HEADERS already hold authorization and content-type.
+# Browsers re-ask after this many seconds, so a removed origin loses access soon.
+CORS_PREFLIGHT_MAX_AGE = 600
+# Keys travel in a header, never in cookies: a storefront page must not ride on
+# a merchant's session in the same browser.
+CORS_ALLOW_CREDENTIALS = False
 
 # https://drf-spectacular.readthedocs.io/en/latest/settings.html
 SPECTACULAR_SETTINGS = {
@@ -196,6 +215,21 @@ CELERY_BEAT_SCHEDULE = {
     "training-reap-stale-jobs": {"task": "training.reap_stale_jobs", "schedule": 60.0},
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celery" / "beat-schedule")
+
+# Serving (recommendations/). Which version is live, and the catalog's revision,
+# are read again after this many seconds: a promotion, a rollback or a stock
+# change reaches every web process within this time, without a restart.
+RECOMMENDATIONS_STATE_SECONDS = env.float("RECOMMENDATIONS_STATE_SECONDS", default=5.0)
+# Loaded models (item embeddings and scorer state) kept per web process, in bytes.
+RECOMMENDATIONS_MODEL_CACHE_BYTES = env.int("RECOMMENDATIONS_MODEL_CACHE_BYTES", default=1024**3)
+# A version whose artifacts failed to load is tried again after this many seconds.
+RECOMMENDATIONS_RETRY_BROKEN_SECONDS = env.float("RECOMMENDATIONS_RETRY_BROKEN_SECONDS", default=300.0)
+# "Trending": event counts over this many days, up to the tenant's latest event; cached this long.
+RECOMMENDATIONS_TRENDING_DAYS = env.int("RECOMMENDATIONS_TRENDING_DAYS", default=30)
+RECOMMENDATIONS_TRENDING_CACHE_SECONDS = env.int("RECOMMENDATIONS_TRENDING_CACHE_SECONDS", default=60)
+# Served lists are written in batches of up to this many, at least every this many seconds.
+RECOMMENDATIONS_LOG_BATCH = env.int("RECOMMENDATIONS_LOG_BATCH", default=500)
+RECOMMENDATIONS_LOG_FLUSH_SECONDS = env.float("RECOMMENDATIONS_LOG_FLUSH_SECONDS", default=2.0)
 
 LOGGING = {
     "version": 1,

@@ -115,3 +115,33 @@ def test_the_language_switch_shows_the_page_in_chinese(client, merchant_user):
     html = client.get("/").content.decode()
     assert 'lang="zh-hans"' in html
     assert "仪表盘" in html
+
+
+def test_an_owner_sets_the_allowed_web_origins_one_per_line(client, merchant_user, tenant):
+    client.force_login(merchant_user)
+    lines = "https://Shop.Acme.test/\r\n\r\nhttp://localhost:3000"
+    response = client.post("/settings/api-keys/", {"form": "allowed-origins", "allowed_origins": lines})
+    assert response.status_code == 302
+    tenant.refresh_from_db()
+    assert tenant.allowed_origins == ["https://shop.acme.test", "http://localhost:3000"]
+    page = client.get(response["Location"]).content.decode()
+    assert "https://shop.acme.test\nhttp://localhost:3000</textarea>" in page
+
+
+def test_a_bad_origin_is_named_beside_the_field_and_nothing_is_saved(client, merchant_user, tenant):
+    client.force_login(merchant_user)
+    posted = {"form": "allowed-origins", "allowed_origins": "https://ok.test\nshop.acme.test"}
+    response = client.post("/settings/api-keys/", posted)
+    assert response.status_code == 200
+    assert re.search(r'class="field-error"[^>]*>[^<]*shop.acme.test', response.content.decode())
+    tenant.refresh_from_db()
+    assert tenant.allowed_origins == []
+
+
+def test_a_learner_cannot_set_the_allowed_web_origins(client, member_with_role, tenant):
+    client.force_login(member_with_role(Role.LEARNER))
+    posted = {"form": "allowed-origins", "allowed_origins": "https://evil.test"}
+    response = client.post("/settings/api-keys/", posted)
+    assert response.status_code == 403
+    tenant.refresh_from_db()
+    assert tenant.allowed_origins == []

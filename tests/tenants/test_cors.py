@@ -1,0 +1,151 @@
+"""CORS for storefront pages: the preflight asks whether any tenant allows the
+origin, the real request whether the publishable key's own tenant does."""
+import pytest
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from rest_framework.test import APIClient
+
+from tenants.cors import allowed_origins_cache_clear
+from tenants.services import tenant_allowed_origins_set
+
+URL = "/api/v1/events"
+ACME_SHOP = "https://shop.acme.test"
+GLOBEX_SHOP = "https://shop.globex.test"
+NO_EVENTS = {"events": []}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_origins_cache():
+    # The local-memory cache outlives a test; its rows do not.
+    allowed_origins_cache_clear()
+    yield
+    allowed_origins_cache_clear()
+
+
+@pytest.fixture
+def shops(tenant, other_tenant):
+    tenant_allowed_origins_set(tenant=tenant, origins=[ACME_SHOP])
+    tenant_allowed_origins_set(tenant=other_tenant, origins=[GLOBEX_SHOP])
+
+
+def _preflight(origin: str, url: str = URL):
+    return APIClient().options(
+        url,
+        HTTP_ORIGIN=origin,
+        HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST",
+        HTTP_ACCESS_CONTROL_REQUEST_HEADERS="authorization, content-type",
+    )
+
+
+def test_a_preflight_from_an_allowed_origin_is_answered_with_that_origin(shops):
+    response = _preflight(ACME_SHOP)
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == ACME_SHOP
+    allowed_headers = response["Access-Control-Allow-Headers"]
+    assert "authorization" in allowed_headers and "content-type" in allowed_headers
+    assert response["Access-Control-Max-Age"] == "600"
+    assert "Access-Control-Allow-Credentials" not in response
+
+
+def test_a_preflight_from_an_unknown_origin_gets_no_cors_headers(shops):
+    response = _preflight("https://evil.test")
+    assert "Access-Control-Allow-Origin" not in response
+    assert "Access-Control-Allow-Headers" not in response
+
+
+def test_the_merchant_pages_send_no_cors_headers_even_to_an_allowed_origin(shops):
+    response = APIClient().get("/login/", HTTP_ORIGIN=ACME_SHOP)
+    assert response.status_code == 200
+    assert "Access-Control-Allow-Origin" not in response
+
+
+def test_a_publishable_key_from_another_tenants_origin_is_refused_though_its_preflight_passed(
+    shops, publishable_client
+):
+    assert _preflight(GLOBEX_SHOP)["Access-Control-Allow-Origin"] == GLOBEX_SHOP
+    response = publishable_client.post(URL, NO_EVENTS, format="json", HTTP_ORIGIN=GLOBEX_SHOP)
+    assert response.status_code == 403
+    message = response.json()["detail"]
+    assert GLOBEX_SHOP in message
+    assert "allowed web origins" in message
+
+
+def test_a_publishable_key_from_its_own_tenants_origin_passes_with_the_cors_header(shops, publishable_client):
+    response = publishable_client.post(URL, NO_EVENTS, format="json", HTTP_ORIGIN=ACME_SHOP)
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == ACME_SHOP
+
+
+def test_a_publishable_key_from_an_origin_no_tenant_allows_is_refused(shops, publishable_client):
+    response = publishable_client.post(URL, NO_EVENTS, format="json", HTTP_ORIGIN="https://evil.test")
+    assert response.status_code == 403
+    assert "Access-Control-Allow-Origin" not in response
+
+
+def test_a_publishable_key_without_an_origin_is_not_checked(shops, publishable_client):
+    assert publishable_client.post(URL, NO_EVENTS, format="json").status_code == 200
+
+
+def test_a_secret_key_is_not_checked_against_the_origins(shops, secret_client):
+    response = secret_client.post(URL, NO_EVENTS, format="json", HTTP_ORIGIN="https://evil.test")
+    assert response.status_code == 200
+    assert "Access-Control-Allow-Origin" not in response
+
+
+def test_a_new_origin_is_allowed_at_once_not_when_the_cache_expires(
+    tenant, django_capture_on_commit_callbacks
+):
+    assert "Access-Control-Allow-Origin" not in _preflight(ACME_SHOP)  # the empty list is now cached
+    with django_capture_on_commit_callbacks(execute=True):
+        tenant_allowed_origins_set(tenant=tenant, origins=[ACME_SHOP])
+    assert _preflight(ACME_SHOP)["Access-Control-Allow-Origin"] == ACME_SHOP
+
+
+def test_origins_are_stored_as_browsers_send_them(tenant):
+    tenant_allowed_origins_set(
+        tenant=tenant,
+        origins=[" HTTPS://Shop.Example.com/ ", "https://shop.example.com:443", "", "http://localhost:3000",
+                 "https://bücher.example"],
+    )
+    tenant.refresh_from_db()
+    assert tenant.allowed_origins == [
+        "https://shop.example.com", "http://localhost:3000", "https://xn--bcher-kva.example",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        ("shop.example.com", "no scheme"),
+        ("https://x.com/path", "path"),
+        ("https://x.com?a=1", "path, query or fragment"),
+        ("ftp://x.com", "https://"),
+        ("https://user@x.com", "not a valid origin"),
+        ("https://*.x.com", "not a valid origin"),
+        ("https://x.com:99999", "not a valid origin"),
+    ],
+)
+def test_an_origin_that_is_not_one_is_refused_by_name_and_nothing_is_stored(tenant, bad, reason):
+    tenant_allowed_origins_set(tenant=tenant, origins=[ACME_SHOP])
+    with pytest.raises(ValidationError) as refused:
+        tenant_allowed_origins_set(tenant=tenant, origins=["https://fine.example", bad])
+    (message,) = refused.value.message_dict["allowed_origins"]
+    assert f"“{bad}”" in message
+    assert reason in message
+    tenant.refresh_from_db()
+    assert tenant.allowed_origins == [ACME_SHOP]
+
+
+def test_every_bad_origin_is_named_at_once(tenant):
+    with pytest.raises(ValidationError) as refused:
+        tenant_allowed_origins_set(tenant=tenant, origins=["shop.example.com", "https://x.com/path"])
+    messages = refused.value.message_dict["allowed_origins"]
+    assert len(messages) == 2
+    assert "shop.example.com" in messages[0] and "https://x.com/path" in messages[1]
+
+
+def test_the_cached_origins_are_read_once_not_per_request(shops, django_assert_num_queries):
+    _preflight(ACME_SHOP)
+    assert cache.get("tenants:cors:allowed-origins") == {ACME_SHOP, GLOBEX_SHOP}
+    with django_assert_num_queries(0):
+        assert _preflight(GLOBEX_SHOP)["Access-Control-Allow-Origin"] == GLOBEX_SHOP
