@@ -5,6 +5,8 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from platform_site import health
 
 api_v1 = [
+    # Before the catalog's: its shoppers/<path:shopper_id> would take shoppers/<id>/profile.
+    path("", include("recommendations.api_urls")),
     path("", include("catalog.api_urls")),
     path("", include("training.apis")),
     path("schema", SpectacularAPIView.as_view(), name="api-schema"),

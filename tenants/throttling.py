@@ -20,3 +20,9 @@ class ApiKeyRateThrottle(SimpleRateThrottle):
         else:
             ident = f"ip:{self.get_ident(request)}"
         return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class ServingRateThrottle(ApiKeyRateThrottle):
+    """The storefront's reads (recommendations, search) come at page-view rates: a higher limit of their own."""
+
+    scope = "serving"

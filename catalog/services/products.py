@@ -24,6 +24,7 @@ from rest_framework import serializers
 from rest_framework.settings import api_settings
 
 from catalog.models import ImportStatus, Product, ProductImport
+from catalog.signals import products_changed
 from tenants.models import Tenant
 from tenants.scope import TenantScopeMissing, current_tenant
 
@@ -195,6 +196,7 @@ def _products_store(*, tenant: Tenant, products: list[dict]) -> ProductUpsertRes
         update_fields=FIELDS_UPDATED_ON_CONFLICT,
         batch_size=1000,
     )
+    transaction.on_commit(lambda: products_changed.send(sender=Product, tenant_id=tenant.pk))
     return ProductUpsertResult(created=len(products) - len(existing), updated=len(existing))
 
 

@@ -164,6 +164,7 @@ class HybridScorer:
         popularity = np.log1p(self.item_counts)[None, :]
         self.popularity = _standardise(popularity, self.warm_items)[0]
         self.weights = weights
+        self.cold_neighbour_count = cold_neighbours
         self.cold_neighbours = content_neighbours(
             self.item_embeddings, np.asarray(collaborative_items, dtype=bool), cold_neighbours
         )
@@ -175,6 +176,30 @@ class HybridScorer:
     @property
     def n_items(self) -> int:
         return self.item_embeddings.shape[0]
+
+    def with_items(self, extra_embeddings: np.ndarray) -> HybridScorer:
+        """This scorer over its items plus `extra_embeddings` (items added after training), appended last.
+
+        The new items have no interactions, so they are cold items like any
+        other (see the class docstring): scored by their content, and by what
+        their content neighbours earned from behaviour.
+        """
+        extra = np.asarray(extra_embeddings, dtype=np.float32).reshape(-1, self.item_embeddings.shape[1])
+        n_items = self.n_items + len(extra)
+        collaborative = self.collaborative.copy()
+        collaborative.resize((n_items, n_items))
+        collaborative_items = np.zeros(n_items, dtype=bool)
+        collaborative_items[self.collaborative_items] = True
+        return HybridScorer(
+            item_embeddings=np.concatenate([self.item_embeddings, extra]),
+            item_counts=np.concatenate([self.item_counts, np.zeros(len(extra), dtype=np.float32)]),
+            collaborative=collaborative,
+            collaborative_items=collaborative_items,
+            weights=self.weights,
+            history_length=self.content.history_length,
+            recency_decay=self.content.recency_decay,
+            cold_neighbours=self.cold_neighbour_count,
+        )
 
     def components(self, histories: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The standardised (content, collaborative, popularity) scores, each (shoppers, items)."""

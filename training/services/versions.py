@@ -7,6 +7,7 @@ from django.utils.translation import gettext as _
 
 from tenants.models import Tenant
 from training.models import ModelVersion, VersionStatus
+from training.signals import live_version_changed
 
 HEADLINE_METRIC = "ndcg@10"
 
@@ -21,6 +22,7 @@ def _make_live(*, tenant: Tenant, version: ModelVersion, by=None) -> ModelVersio
     )
     version.status, version.promoted_at, version.promoted_by = VersionStatus.LIVE, timezone.now(), by
     version.save(update_fields=["status", "promoted_at", "promoted_by"])
+    transaction.on_commit(lambda: live_version_changed.send(sender=ModelVersion, tenant_id=tenant.pk))
     return version
 
 

@@ -1,0 +1,242 @@
+"""The storefront's reads: recommendations for a shopper, products like one, and search.
+
+Publishable keys are accepted (storefront pages call these from the browser).
+Every answer carries a `recommendation_id`: the storefront sends it back with
+the events of the shopper's clicks and purchases, so each result can be
+attributed to the model version (and, later, the experiment variant) that
+produced it. What was served is logged off the request path.
+"""
+from django.urls import path
+from django.utils.translation import gettext as _
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.exceptions import NotFound
+from rest_framework.response import Response
+
+from recommendations.attribution import served_log
+from recommendations.selectors.recommendations import (
+    MAX_LIMIT,
+    Answer,
+    UnknownProduct,
+    recommendation_list,
+    search_result_list,
+    similar_product_list,
+)
+from tenants.api import TenantApiView
+from tenants.api_params import validated_query
+from tenants.throttling import ServingRateThrottle
+
+
+class RecommendedProductSerializer(serializers.Serializer):
+    external_id = serializers.CharField(help_text="The product's SKU.")
+    title = serializers.CharField()
+    category = serializers.CharField()
+    brand = serializers.CharField()
+    price = serializers.CharField(allow_null=True, help_text="A decimal, as a string; null when unknown.")
+    currency = serializers.CharField()
+    in_stock = serializers.BooleanField()
+    attributes = serializers.JSONField(help_text="Your own fields (image URLs, sizes...), as you sent them.")
+    score = serializers.FloatField(help_text="Higher is better; comparable only within one answer.")
+
+    class Meta:
+        ref_name = "RecommendedProduct"
+
+
+class AnswerSerializer(serializers.Serializer):
+    recommendation_id = serializers.CharField(
+        help_text="Send it back as the `recommendation_id` of the events this answer leads to."
+    )
+    model_version = serializers.IntegerField(
+        allow_null=True, help_text="The number of the model version that ranked the items; null when it did not."
+    )
+    variant = serializers.CharField(help_text="The experiment variant the shopper is in; empty outside experiments.")
+    fallback = serializers.BooleanField(help_text="True when the model did not rank the items (see fallback_reason).")
+    fallback_reason = serializers.CharField(
+        help_text="no_live_model, model_unavailable, new_shopper (trending), unknown_to_model; empty otherwise."
+    )
+    items = RecommendedProductSerializer(many=True, source="products")
+
+    class Meta:
+        ref_name = "RecommendationAnswer"
+
+
+EXAMPLE_ITEM = {
+    "external_id": "APL-GALA-1KG",
+    "title": "Gala apples, 1 kg",
+    "category": "Grocery > Produce > Apples",
+    "brand": "Orchard Co",
+    "price": "3.49",
+    "currency": "USD",
+    "in_stock": True,
+    "attributes": {"image": "https://cdn.example.com/apl-gala.jpg"},
+    "score": 2.8134,
+}
+
+
+def _answer_example(name: str, **overrides) -> OpenApiExample:
+    value = {
+        "recommendation_id": "4b0d1c2e9f8a4e7b8c6d5e4f3a2b1c0d",
+        "model_version": 3,
+        "variant": "",
+        "fallback": False,
+        "fallback_reason": "",
+        "items": [EXAMPLE_ITEM],
+    }
+    value.update(overrides)
+    return OpenApiExample(name, value=value, response_only=True, status_codes=["200"])
+
+
+BAD_PARAMETERS = OpenApiResponse(description="An unknown query parameter, or a value of the wrong type or range.")
+
+
+class _ServingApi(TenantApiView):
+    publishable_key_allowed = True
+    throttle_classes = [ServingRateThrottle]
+    endpoint = ""
+
+    def respond(self, request, answer: Answer, *, shopper_id: str = "") -> Response:
+        served_log.record(
+            tenant=request.tenant,
+            recommendation_id=answer.recommendation_id,
+            endpoint=self.endpoint,
+            shopper_id=shopper_id,
+            model_version=answer.model_version,
+            variant=answer.variant,
+            fallback=answer.fallback,
+            product_ids=answer.product_ids,
+        )
+        return Response(AnswerSerializer(answer).data)
+
+
+class RecommendationsApi(_ServingApi):
+    endpoint = "recommendations"
+
+    class QuerySerializer(serializers.Serializer):
+        shopper_id = serializers.CharField(required=False, allow_blank=True, max_length=256, default="")
+        limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIMIT, default=10)
+        context_product = serializers.CharField(required=False, allow_blank=True, max_length=128, default="")
+        category = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
+        exclude = serializers.ListField(
+            child=serializers.CharField(max_length=128), required=False, max_length=500, default=list
+        )
+        diversity = serializers.FloatField(required=False, min_value=0.0, max_value=1.0, default=0.0)
+
+    @extend_schema(
+        operation_id="recommendations_list",
+        summary="Products for a shopper",
+        description=(
+            "Ranked by your live model from the shopper's history; a shopper without history gets "
+            "what the model makes of `context_product`, or trending products. Out-of-stock products, "
+            "`exclude`d ones and (unless your store recommends re-buys) products the shopper bought "
+            "are left out; your boost and bury rules apply."
+        ),
+        parameters=[
+            OpenApiParameter("shopper_id", str, description="Your id for the shopper, as in the events you send."),
+            OpenApiParameter("limit", int, description=f"How many products, 1 to {MAX_LIMIT} (default 10)."),
+            OpenApiParameter("context_product", str, description="The SKU of the product on the page, if any."),
+            OpenApiParameter("category", str, description='Only this category and those below it ("Grocery > Produce").'),
+            OpenApiParameter("exclude", str, description="SKUs to leave out, comma-separated or repeated."),
+            OpenApiParameter(
+                "diversity", float,
+                description="0 (default) ranks by score alone; up to 1 trades score for variety (maximal marginal relevance).",
+            ),
+        ],
+        responses={200: AnswerSerializer, 400: BAD_PARAMETERS},
+        examples=[
+            OpenApiExample(
+                "A shopper on a product page", request_only=True,
+                value="GET /api/v1/recommendations?shopper_id=c-1042&context_product=APL-GALA-1KG&limit=4",
+            ),
+            _answer_example("Ranked by the model"),
+            _answer_example(
+                "A new shopper: trending products", model_version=None, fallback=True, fallback_reason="new_shopper"
+            ),
+        ],
+    )
+    def get(self, request):
+        query = validated_query(request, self.QuerySerializer, lists=("exclude",))
+        try:
+            answer = recommendation_list(tenant=request.tenant, **query)
+        except UnknownProduct as unknown:
+            raise serializers.ValidationError(
+                {"context_product": [_("No product with the SKU %(sku)s in your catalog.") % {"sku": unknown.external_id}]}
+            )
+        return self.respond(request, answer, shopper_id=query["shopper_id"])
+
+
+class SimilarProductsApi(_ServingApi):
+    endpoint = "similar"
+
+    class QuerySerializer(serializers.Serializer):
+        limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIMIT, default=10)
+
+    @extend_schema(
+        operation_id="recommendations_similar",
+        summary="Products like this one",
+        description="For a product page: what your model ranks beside it; without a model, best sellers of its category.",
+        parameters=[
+            OpenApiParameter("external_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The product's SKU."),
+            OpenApiParameter("limit", int, description=f"How many products, 1 to {MAX_LIMIT} (default 10)."),
+        ],
+        responses={
+            200: AnswerSerializer,
+            400: BAD_PARAMETERS,
+            404: OpenApiResponse(description="No product with this SKU in your catalog."),
+        },
+        examples=[
+            OpenApiExample(
+                "Beside the Gala apples", request_only=True, value="GET /api/v1/products/APL-GALA-1KG/similar?limit=4"
+            ),
+            _answer_example("Ranked by the model"),
+        ],
+    )
+    def get(self, request, external_id: str):
+        query = validated_query(request, self.QuerySerializer)
+        try:
+            answer = similar_product_list(tenant=request.tenant, external_id=external_id, limit=query["limit"])
+        except UnknownProduct:
+            raise NotFound(_("No product with this SKU in your catalog."))
+        return self.respond(request, answer)
+
+
+class SearchApi(_ServingApi):
+    endpoint = "search"
+
+    class QuerySerializer(serializers.Serializer):
+        q = serializers.CharField(max_length=200, help_text="What the shopper typed.")
+        limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIMIT, default=10)
+        shopper_id = serializers.CharField(required=False, allow_blank=True, max_length=256, default="")
+
+    @extend_schema(
+        operation_id="recommendations_search",
+        summary="Search products",
+        description=(
+            "Words matched in titles, brands, categories and descriptions (full-text search on PostgreSQL), "
+            "fused with your model's semantic matches by reciprocal rank fusion; with `shopper_id`, the "
+            "shopper's own taste counts too. Out-of-stock products are left out."
+        ),
+        parameters=[
+            OpenApiParameter("q", str, required=True, description="The query, up to 200 characters."),
+            OpenApiParameter("limit", int, description=f"How many products, 1 to {MAX_LIMIT} (default 10)."),
+            OpenApiParameter("shopper_id", str, description="Personalise the ranking for this shopper."),
+        ],
+        responses={200: AnswerSerializer, 400: BAD_PARAMETERS},
+        examples=[
+            OpenApiExample("A query", request_only=True, value="GET /api/v1/search?q=gala%20apples&limit=10"),
+            _answer_example("Matches", items=[{**EXAMPLE_ITEM, "score": 0.032787}]),
+        ],
+    )
+    def get(self, request):
+        query = validated_query(request, self.QuerySerializer)
+        answer = search_result_list(
+            tenant=request.tenant, query=query["q"], limit=query["limit"], shopper_id=query["shopper_id"]
+        )
+        return self.respond(request, answer, shopper_id=query["shopper_id"])
+
+
+urlpatterns = [
+    path("recommendations", RecommendationsApi.as_view(), name="api-recommendations"),
+    path("products/<str:external_id>/similar", SimilarProductsApi.as_view(), name="api-similar-products"),
+    path("search", SearchApi.as_view(), name="api-search"),
+]

@@ -1,0 +1,22 @@
+from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
+
+
+class RecommendationsConfig(AppConfig):
+    name = "recommendations"
+    verbose_name = _("Recommendations")
+
+    def ready(self):
+        from catalog.signals import products_changed
+        from recommendations import tasks
+        from recommendations.serving import serving_state_forget
+        from training.signals import live_version_changed
+
+        # New products get embeddings from the live model; a new live model embeds what it lacks.
+        products_changed.connect(tasks.item_embeddings_refresh_queue, dispatch_uid="embed-new-products")
+        live_version_changed.connect(tasks.item_embeddings_refresh_queue, dispatch_uid="embed-for-new-live")
+        live_version_changed.connect(
+            lambda tenant_id, **kwargs: serving_state_forget(tenant_id=tenant_id),
+            dispatch_uid="serve-new-live-at-once",
+            weak=False,
+        )

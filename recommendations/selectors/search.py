@@ -1,0 +1,80 @@
+"""Lexical product search: the SKUs whose text matches a shopper's query, best first.
+
+PostgreSQL ranks with its full-text search; other databases (SQLite in tests
+and on a laptop) fall back to matching every word as a substring.
+"""
+from __future__ import annotations
+
+import functools
+import operator
+import re
+
+from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
+from django.db import connections
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+
+from catalog.models import Product
+from tenants.models import Tenant
+
+# "simple" lowercases and does no stemming or stop words: a catalog may be in
+# any language, and a tenant's language is not known here.
+SEARCH_CONFIG = "simple"
+
+# A query of plain words only, with no quotes, "-", or "or": websearch syntax
+# would give it no operators, so prefix matching cannot change its meaning.
+_PLAIN_WORD = re.compile(r"^\w+$")
+
+
+def lexical_search(*, tenant: Tenant, query: str, limit: int = 100) -> list[str]:
+    """The SKUs (external_id) of the tenant's products that match `query`, best first, at most `limit`.
+
+    A blank query matches nothing.
+    """
+    words = query.split()
+    if not words or limit <= 0:
+        return []
+    products = Product.objects.filter(tenant=tenant)
+    if connections[products.db].vendor == "postgresql":
+        ranked = _full_text_ranked(products, query=query, words=words)
+    else:
+        ranked = _every_word_ranked(products, words=words)
+    return list(ranked.values_list("external_id", flat=True)[:limit])
+
+
+def _full_text_ranked(products: QuerySet[Product], *, query: str, words: list[str]) -> QuerySet[Product]:
+    vector = (
+        SearchVector("title", weight="A", config=SEARCH_CONFIG)
+        + SearchVector("brand", weight="B", config=SEARCH_CONFIG)
+        + SearchVector("category", weight="B", config=SEARCH_CONFIG)
+        + SearchVector("description", weight="C", config=SEARCH_CONFIG)
+    )
+    search_query = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
+    if all(_PLAIN_WORD.match(word) for word in words) and not any(word.lower() == "or" for word in words):
+        # Every word also as a prefix, so a half-typed "espress" finds "espresso".
+        # The words are \w only, so quoting them cannot break out of the tsquery.
+        prefixes = " & ".join(f"'{word}':*" for word in words)
+        search_query |= SearchQuery(prefixes, search_type="raw", config=SEARCH_CONFIG)
+    return (
+        products.annotate(search=vector)
+        .filter(search=search_query)
+        .annotate(rank=SearchRank(vector, search_query))
+        .order_by("-rank", "external_id")
+    )
+
+
+def _every_word_ranked(products: QuerySet[Product], *, words: list[str]) -> QuerySet[Product]:
+    for word in words:
+        products = products.filter(
+            Q(title__icontains=word)
+            | Q(brand__icontains=word)
+            | Q(category__icontains=word)
+            | Q(description__icontains=word)
+        )
+    title_hits = functools.reduce(
+        operator.add,
+        [
+            Case(When(title__icontains=word, then=Value(1)), default=Value(0), output_field=IntegerField())
+            for word in words
+        ],
+    )
+    return products.annotate(title_hits=title_hits).order_by("-title_hits", "external_id")

@@ -1,0 +1,102 @@
+"""lexical_search: the tenant's SKUs that match a shopper's words, best first."""
+import pytest
+
+from recommendations.selectors.search import lexical_search
+from tenants.scope import tenant_scope
+from tests.factories import ProductFactory
+
+
+def _search(tenant, query: str, **options) -> list[str]:
+    # As in a request: inside the tenant's scope.
+    with tenant_scope(tenant):
+        return lexical_search(tenant=tenant, query=query, **options)
+
+
+def _product(tenant, external_id: str, title: str, **fields):
+    return ProductFactory(tenant=tenant, external_id=external_id, title=title, **fields)
+
+
+def test_a_title_match_ranks_above_a_match_in_the_description(tenant):
+    _product(tenant, "A-DESC", "Kettle", description="Boils water for your espresso")
+    _product(tenant, "B-TITLE", "Espresso beans")
+    _product(tenant, "C-NONE", "Green tea")
+
+    assert _search(tenant, "espresso") == ["B-TITLE", "A-DESC"]
+
+
+def test_every_word_of_the_query_must_match_somewhere(tenant):
+    _product(tenant, "DARK", "Espresso beans", brand="Roastery", description="A dark roast")
+    _product(tenant, "LIGHT", "Espresso beans", brand="Roastery", description="A light roast")
+
+    assert _search(tenant, "espresso dark") == ["DARK"]
+
+
+def test_words_match_in_the_brand_and_the_category_whatever_their_case(tenant):
+    _product(tenant, "MUG", "Mug", brand="Roastery", category="Kitchen > Cups")
+
+    assert _search(tenant, "ROASTERY") == ["MUG"]
+    assert _search(tenant, "cups") == ["MUG"]
+
+
+def test_products_ranked_alike_come_by_sku(tenant):
+    for sku in ["C-3", "A-1", "B-2"]:
+        _product(tenant, sku, "Espresso cup")
+
+    assert _search(tenant, "espresso") == ["A-1", "B-2", "C-3"]
+
+
+def test_the_limit_caps_the_number_of_skus(tenant):
+    for n in range(5):
+        _product(tenant, f"CUP-{n}", "Espresso cup")
+
+    assert _search(tenant, "espresso", limit=2) == ["CUP-0", "CUP-1"]
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\t\n"])
+def test_a_blank_query_finds_nothing(tenant, query):
+    _product(tenant, "ANY", "Espresso beans")
+
+    assert _search(tenant, query) == []
+
+
+def test_another_tenants_product_is_never_returned(tenant, other_tenant):
+    _product(tenant, "OURS", "Espresso beans")
+    _product(other_tenant, "THEIRS", "Espresso beans, the best espresso")
+
+    assert _search(tenant, "espresso") == ["OURS"]
+    assert _search(other_tenant, "espresso") == ["THEIRS"]
+
+
+@pytest.mark.needs_postgres
+def test_on_postgres_the_title_outweighs_the_brand_which_outweighs_the_description(tenant):
+    _product(tenant, "A-DESC", "Cup", brand="Other", category="Kitchen", description="For mocha")
+    _product(tenant, "B-BRAND", "Cup", brand="Mocha", category="Kitchen")
+    _product(tenant, "C-TITLE", "Mocha cup", brand="Other", category="Kitchen")
+
+    assert _search(tenant, "mocha") == ["C-TITLE", "B-BRAND", "A-DESC"]
+
+
+@pytest.mark.needs_postgres
+def test_on_postgres_a_half_typed_word_finds_the_whole_word(tenant):
+    _product(tenant, "BEANS", "Espresso beans")
+    _product(tenant, "TEA", "Green tea")
+
+    assert _search(tenant, "espress") == ["BEANS"]
+    assert _search(tenant, "espresso be") == ["BEANS"]
+
+
+@pytest.mark.needs_postgres
+def test_on_postgres_websearch_syntax_excludes_a_word_after_a_minus(tenant):
+    _product(tenant, "DARK", "Espresso beans", description="A dark roast")
+    _product(tenant, "LIGHT", "Espresso beans", description="A light roast")
+
+    assert _search(tenant, "espresso -dark") == ["LIGHT"]
+
+
+@pytest.mark.needs_postgres
+def test_on_postgres_quotes_and_stray_punctuation_do_not_break_the_query(tenant):
+    _product(tenant, "BEANS", "Espresso beans")
+
+    assert _search(tenant, '"espresso beans"') == ["BEANS"]
+    assert _search(tenant, "espresso & :* ' !") == ["BEANS"]
+    assert _search(tenant, "!!! ???") == []

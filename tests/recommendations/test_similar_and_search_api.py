@@ -1,0 +1,74 @@
+"""GET /api/v1/products/{sku}/similar and GET /api/v1/search."""
+from catalog.models import Product
+from tests.recommendations.conftest import SEARCH, similar_url
+
+
+def skus_of(response) -> list[str]:
+    return [item["external_id"] for item in response.data["items"]]
+
+
+def test_similar_products_come_from_the_model_and_leave_out_the_product_itself(publishable_client, live_version):
+    response = publishable_client.get(similar_url("coffee-3"), {"limit": 8})
+    assert response.status_code == 200
+    assert response.data["model_version"] == 1 and response.data["fallback"] is False
+    assert len(response.data["items"]) == 8 and "coffee-3" not in skus_of(response)
+    assert sum(item["category"] in {"coffee", "cheese"} for item in response.data["items"]) >= 5
+
+
+def test_similar_products_of_an_unknown_sku_is_a_404(publishable_client, live_version):
+    response = publishable_client.get(similar_url("no-such-sku"))
+    assert response.status_code == 404
+    assert "SKU" in response.data["detail"]
+
+
+def test_another_tenants_product_is_a_404(other_tenant_client, live_version):
+    assert other_tenant_client.get(similar_url("coffee-3")).status_code == 404
+
+
+def test_without_a_model_similar_products_are_best_sellers_of_the_same_category(publishable_client, tiny_shop):
+    response = publishable_client.get(similar_url("pasta-4"), {"limit": 3})
+    assert response.status_code == 200
+    assert response.data["fallback"] is True and response.data["fallback_reason"] == "no_live_model"
+    assert [item["category"] for item in response.data["items"]] == ["pasta"] * 3
+    assert skus_of(response)[0] == "pasta-0"
+
+
+def test_a_query_that_matches_a_product_title_finds_it_in_the_top_3(publishable_client, live_version):
+    for query, sku in [("earl grey tea", "tea-2"), ("argan oil shampoo", "shampoo-5"), ("gouda", "cheese-2")]:
+        response = publishable_client.get(SEARCH, {"q": query})
+        assert response.status_code == 200
+        assert sku in skus_of(response)[:3], (query, skus_of(response)[:5])
+    assert response.data["model_version"] == 1 and response.data["fallback"] is False
+
+
+def test_search_without_a_model_matches_words_and_says_it_fell_back(publishable_client, tiny_shop):
+    response = publishable_client.get(SEARCH, {"q": "earl grey"})
+    assert skus_of(response) == ["tea-2"]
+    assert response.data["fallback"] is True
+
+
+def test_search_leaves_out_products_out_of_stock(publishable_client, live_version, tenant):
+    Product.all_tenants.filter(tenant=tenant, external_id="tea-2").update(in_stock=False)
+    assert "tea-2" not in skus_of(publishable_client.get(SEARCH, {"q": "earl grey tea"}))
+
+
+def test_a_personalised_search_ranks_the_shoppers_kind_of_product_higher(publishable_client, live_version):
+    # "aroma" is in every coffee's description; shopper-1 shops tea and shampoo, shopper-0 coffee and cheese.
+    plain = publishable_client.get(SEARCH, {"q": "brand new", "limit": 10})
+    personal = publishable_client.get(SEARCH, {"q": "brand new", "limit": 10, "shopper_id": "shopper-1"})
+    assert personal.status_code == 200 and plain.status_code == 200
+    mission = {"tea", "shampoo"}
+    count = lambda response: sum(item["category"] in mission for item in response.data["items"])  # noqa: E731
+    assert count(personal) > count(plain)
+
+
+def test_search_needs_a_query_and_refuses_unknown_parameters(publishable_client, live_version):
+    response = publishable_client.get(SEARCH)
+    assert response.status_code == 400 and "q" in response.data
+    response = publishable_client.get(SEARCH, {"q": "tea", "page": 2})
+    assert response.status_code == 400 and "page" in response.data
+
+
+def test_another_tenant_finds_none_of_our_products(other_tenant_client, live_version):
+    response = other_tenant_client.get(SEARCH, {"q": "earl grey tea"})
+    assert response.status_code == 200 and response.data["items"] == []
