@@ -27,9 +27,11 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from tenants.api import TenantApiView
+from tenants.api_params import validated_query
 from tenants.models import MANAGING_ROLES
 from training.ml.config import METHODS, TrainConfig
 from training.models import JobStatus, ModelVersion, TrainingJob
+from training.selectors import model_version_list, training_job_get, training_job_list
 from training.services.jobs import JobStateError, training_job_cancel, training_job_create, training_job_retry
 from training.services.versions import PromotionError, model_version_promote, model_version_rollback
 
@@ -222,21 +224,11 @@ class TrainingJobCollectionApi(TrainingApiView):
         examples=[JOB_EXAMPLE],
     )
     def get(self, request):
-        filters = self._validated_filters(request)
-        jobs = TrainingJob.objects.select_related("version")
-        if filters.get("status"):
-            jobs = jobs.filter(status=filters["status"])
+        filters = validated_query(request, self.FilterSerializer)
+        jobs = training_job_list(tenant=request.tenant, status=filters.get("status") or "")
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(jobs, request, view=self)
         return paginator.get_paginated_response(TrainingJobOutputSerializer(page, many=True).data)
-
-    def _validated_filters(self, request) -> dict:
-        unknown = sorted(set(request.query_params) - set(self.FilterSerializer().fields))
-        if unknown:
-            raise serializers.ValidationError({name: [_("Unknown query parameter.")] for name in unknown})
-        serializer = self.FilterSerializer(data=request.query_params.dict())
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
     @extend_schema(
         operation_id="training_jobs_create",
@@ -286,7 +278,7 @@ class TrainingJobDetailApi(TrainingApiView):
     )
     def get(self, request, job_id: int):
         try:
-            job = TrainingJob.objects.select_related("version").get(pk=job_id)
+            job = training_job_get(tenant=request.tenant, job_id=job_id)
         except TrainingJob.DoesNotExist:
             raise _job_not_found()
         return Response(TrainingJobOutputSerializer(job).data)
@@ -362,7 +354,7 @@ class ModelVersionListApi(TrainingApiView):
         examples=[VERSION_EXAMPLE],
     )
     def get(self, request):
-        versions = ModelVersion.objects.select_related("promoted_by")
+        versions = model_version_list(tenant=request.tenant)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(versions, request, view=self)
         return paginator.get_paginated_response(ModelVersionOutputSerializer(page, many=True).data)

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import pandas as pd
-from django.db.models import Count
+from django.db.models import Count, QuerySet
 
 from catalog.models import Product
 from catalog.selectors.events import events_for_training
 from tenants.models import Tenant
-from training.models import ModelVersion, VersionStatus
+from training.models import ModelVersion, TrainingJob, VersionStatus
 
 
 def training_data_size(*, tenant: Tenant) -> tuple[int, int]:
@@ -41,3 +41,26 @@ def training_frames(*, tenant: Tenant) -> tuple[pd.DataFrame, pd.DataFrame]:
 
 def live_version(*, tenant: Tenant) -> ModelVersion | None:
     return ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.LIVE).first()
+
+
+def training_job_list(*, tenant: Tenant, status: str = "") -> QuerySet[TrainingJob]:
+    """The tenant's jobs, newest first, each with its version (one query for both)."""
+    jobs = TrainingJob.objects.filter(tenant=tenant).select_related("version")
+    return jobs.filter(status=status) if status else jobs
+
+
+def training_job_get(*, tenant: Tenant, job_id: int) -> TrainingJob:
+    """Raises TrainingJob.DoesNotExist, also for another tenant's job."""
+    return TrainingJob.objects.select_related("version").get(tenant=tenant, pk=job_id)
+
+
+def model_version_list(*, tenant: Tenant) -> QuerySet[ModelVersion]:
+    """The tenant's versions, newest first, with their job and who promoted them."""
+    return ModelVersion.objects.filter(tenant=tenant).select_related("job", "promoted_by")
+
+
+def model_version_can_roll_back(*, tenant: Tenant) -> bool:
+    """Whether an earlier live version exists to bring back (see model_version_rollback)."""
+    return ModelVersion.objects.filter(
+        tenant=tenant, status=VersionStatus.ARCHIVED, promoted_at__isnull=False
+    ).exists()

@@ -14,7 +14,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -23,7 +23,14 @@ from django.views.decorators.http import require_POST
 
 from tenants.web import member_required
 from training.ml.config import TrainConfig
-from training.models import FINISHED_JOB_STATUSES, JobStatus, ModelVersion, TrainingJob, VersionStatus
+from training.models import FINISHED_JOB_STATUSES, JobStatus, ModelVersion, TrainingJob
+from training.selectors import (
+    live_version,
+    model_version_can_roll_back,
+    model_version_list,
+    training_job_get,
+    training_job_list,
+)
 from training.services.jobs import JobStateError, training_job_cancel, training_job_create, training_job_retry
 from training.services.versions import PromotionError, model_version_promote, model_version_rollback
 
@@ -360,14 +367,16 @@ def _add_service_errors(form: forms.Form, error: ValidationError) -> None:
 # --- Views -----------------------------------------------------------------------------------
 
 
-def _job_or_404(job_id: int) -> TrainingJob:
-    # The scoped manager: another tenant's job is simply not there.
-    return get_object_or_404(TrainingJob.objects, pk=job_id)
+def _job_or_404(request, job_id: int) -> TrainingJob:
+    try:
+        return training_job_get(tenant=request.tenant, job_id=job_id)
+    except TrainingJob.DoesNotExist:
+        raise Http404
 
 
 @member_required
 def training_job_list_view(request):
-    page = Paginator(TrainingJob.objects.all(), JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    page = Paginator(training_job_list(tenant=request.tenant), JOBS_PER_PAGE).get_page(request.GET.get("page"))
     rows = [
         {"job": job, "progress": job_progress(job), "duration": humanise_seconds(job_duration_seconds(job))}
         for job in page.object_list
@@ -394,7 +403,7 @@ def training_job_new_view(request):
 
 @member_required
 def training_job_detail_view(request, job_id: int):
-    job = _job_or_404(job_id)
+    job = _job_or_404(request, job_id)
     try:
         version = job.version
     except ModelVersion.DoesNotExist:
@@ -414,7 +423,7 @@ def training_job_detail_view(request, job_id: int):
 
 @member_required
 def training_job_progress_view(request, job_id: int):
-    return JsonResponse(job_progress(_job_or_404(job_id)))
+    return JsonResponse(job_progress(_job_or_404(request, job_id)))
 
 
 @require_POST
@@ -450,16 +459,14 @@ def training_job_retry_view(request, job_id: int):
 
 @member_required
 def model_version_list_view(request):
-    page = Paginator(ModelVersion.objects.select_related("job"), VERSIONS_PER_PAGE).get_page(
+    page = Paginator(model_version_list(tenant=request.tenant), VERSIONS_PER_PAGE).get_page(
         request.GET.get("page")
     )
     context = {
         "page": page,
         "versions": [version_tables(version) for version in page.object_list],
-        "live": ModelVersion.objects.filter(status=VersionStatus.LIVE).first(),
-        "can_roll_back": ModelVersion.objects.filter(
-            status=VersionStatus.ARCHIVED, promoted_at__isnull=False
-        ).exists(),
+        "live": live_version(tenant=request.tenant),
+        "can_roll_back": model_version_can_roll_back(tenant=request.tenant),
         "metric_labels": list(TABLE_METRICS.values()),
     }
     return render(request, "training/version_list.html", context)

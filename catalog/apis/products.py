@@ -31,6 +31,7 @@ from catalog.services.products import (
     product_upsert_many,
 )
 from tenants.api import TenantApiView
+from tenants.api_params import validated_query
 
 
 class ProductOutputSerializer(serializers.ModelSerializer):
@@ -140,23 +141,11 @@ class ProductCollectionApi(TenantApiView):
         },
     )
     def get(self, request):
-        filters = self._validated_filters(request)
+        filters = validated_query(request, self.FilterSerializer)
         products = product_list(tenant=request.tenant, filters=filters)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(products, request, view=self)
         return paginator.get_paginated_response(ProductOutputSerializer(page, many=True).data)
-
-    def _validated_filters(self, request) -> dict:
-        # A misspelt filter would otherwise be ignored, and the client would
-        # take the whole catalog for the filtered one.
-        unknown = sorted(set(request.query_params) - set(self.FilterSerializer().fields))
-        if unknown:
-            raise serializers.ValidationError(
-                {name: [_("Unknown query parameter.")] for name in unknown}
-            )
-        serializer = self.FilterSerializer(data=request.query_params.dict())
-        serializer.is_valid(raise_exception=True)
-        return serializer.validated_data
 
     @extend_schema(
         operation_id="catalog_products_upsert",
