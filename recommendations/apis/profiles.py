@@ -100,7 +100,13 @@ class ShopperProfileApi(TenantApiView):
             "Categories, brands and prices come from products still in your catalog and the "
             "shopper's latest 5,000 events. Secret keys only: publishable keys are refused with 403."
         ),
-        parameters=[OpenApiParameter("shopper_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
+        parameters=[
+            OpenApiParameter(
+                "shopper_id", OpenApiTypes.STR, OpenApiParameter.PATH,
+                description="Your id for the shopper, as in the events you send.",
+                examples=[OpenApiExample("A returning shopper", value="c-1042")],
+            )
+        ],
         responses={
             200: OutputSerializer,
             403: OpenApiResponse(description="A publishable key, or a member whose role may not read."),

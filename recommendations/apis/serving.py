@@ -132,9 +132,18 @@ class RecommendationsApi(_ServingApi):
             "are left out; your boost and bury rules apply."
         ),
         parameters=[
-            OpenApiParameter("shopper_id", str, description="Your id for the shopper, as in the events you send."),
-            OpenApiParameter("limit", int, description=f"How many products, 1 to {MAX_LIMIT} (default 10)."),
-            OpenApiParameter("context_product", str, description="The SKU of the product on the page, if any."),
+            OpenApiParameter(
+                "shopper_id", str, description="Your id for the shopper, as in the events you send.",
+                examples=[OpenApiExample("A returning shopper", value="c-1042")],
+            ),
+            OpenApiParameter(
+                "limit", int, description=f"How many products, 1 to {MAX_LIMIT} (default 10).",
+                examples=[OpenApiExample("Four", value=4)],
+            ),
+            OpenApiParameter(
+                "context_product", str, description="The SKU of the product on the page, if any.",
+                examples=[OpenApiExample("On the Gala apples' page", value="APL-GALA-1KG")],
+            ),
             OpenApiParameter("category", str, description='Only this category and those below it ("Grocery > Produce").'),
             OpenApiParameter("exclude", str, description="SKUs to leave out, comma-separated or repeated."),
             OpenApiParameter(
@@ -144,10 +153,6 @@ class RecommendationsApi(_ServingApi):
         ],
         responses={200: AnswerSerializer, 400: BAD_PARAMETERS},
         examples=[
-            OpenApiExample(
-                "A shopper on a product page", request_only=True,
-                value="GET /api/v1/recommendations?shopper_id=c-1042&context_product=APL-GALA-1KG&limit=4",
-            ),
             _answer_example("Ranked by the model"),
             _answer_example(
                 "A new shopper: trending products", model_version=None, fallback=True, fallback_reason="new_shopper"
@@ -176,8 +181,14 @@ class SimilarProductsApi(_ServingApi):
         summary="Products like this one",
         description="For a product page: what your model ranks beside it; without a model, best sellers of its category.",
         parameters=[
-            OpenApiParameter("external_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The product's SKU."),
-            OpenApiParameter("limit", int, description=f"How many products, 1 to {MAX_LIMIT} (default 10)."),
+            OpenApiParameter(
+                "external_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The product's SKU.",
+                examples=[OpenApiExample("The Gala apples", value="APL-GALA-1KG")],
+            ),
+            OpenApiParameter(
+                "limit", int, description=f"How many products, 1 to {MAX_LIMIT} (default 10).",
+                examples=[OpenApiExample("Four", value=4)],
+            ),
         ],
         responses={
             200: AnswerSerializer,
@@ -185,9 +196,6 @@ class SimilarProductsApi(_ServingApi):
             404: OpenApiResponse(description="No product with this SKU in your catalog."),
         },
         examples=[
-            OpenApiExample(
-                "Beside the Gala apples", request_only=True, value="GET /api/v1/products/APL-GALA-1KG/similar?limit=4"
-            ),
             _answer_example("Ranked by the model"),
         ],
     )
@@ -217,13 +225,15 @@ class SearchApi(_ServingApi):
             "shopper's own taste counts too. Out-of-stock products are left out."
         ),
         parameters=[
-            OpenApiParameter("q", str, required=True, description="The query, up to 200 characters."),
+            OpenApiParameter(
+                "q", str, required=True, description="The query, up to 200 characters.",
+                examples=[OpenApiExample("Two words", value="gala apples")],
+            ),
             OpenApiParameter("limit", int, description=f"How many products, 1 to {MAX_LIMIT} (default 10)."),
             OpenApiParameter("shopper_id", str, description="Personalise the ranking for this shopper."),
         ],
         responses={200: AnswerSerializer, 400: BAD_PARAMETERS},
         examples=[
-            OpenApiExample("A query", request_only=True, value="GET /api/v1/search?q=gala%20apples&limit=10"),
             _answer_example("Matches", items=[{**EXAMPLE_ITEM, "score": 0.032787}]),
         ],
     )
