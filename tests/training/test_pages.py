@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from tenants.scope import tenant_scope
 from training.models import JobStatus, ModelVersion, TrainingJob, VersionStatus
-from training.views import epoch_curves, humanise_seconds, metrics_table, polyline_points
+from training.presentation import epoch_curves, humanise_seconds, metrics_table, polyline_points
 
 EPOCH_METRICS = [
     {"epoch": 0, "train_loss": None, "validation": {"ndcg@10": 0.10, "recall@10": 0.2}, "seconds": 1.0},

@@ -15,7 +15,7 @@ from tenants.models import Tenant
 from tenants.scope import tenant_scope
 from training.models import FINISHED_JOB_STATUSES, JobStatus, ModelVersion, TrainingJob
 from training.services.jobs import JobStateError, training_job_cancel, training_job_create
-from training.views import TABLE_METRICS, humanise_seconds, metrics_table
+from training.presentation import TABLE_METRICS, humanise_seconds, metrics_table
 
 BAR_WIDTH = 30
 

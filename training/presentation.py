@@ -1,0 +1,244 @@
+"""How a job's progress, its curves and a version's metrics are shown: plain data for templates.
+
+Numbers for people (durations, ETA), the training curves as inline SVG points,
+and a version's metrics in a table beside the baselines'. No request here:
+the pages and the `train` command both use these.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from training.models import FINISHED_JOB_STATUSES, JobStatus, ModelVersion, TrainingJob
+
+# --- Showing numbers to people -------------------------------------------------------------
+
+
+def humanise_seconds(seconds: float | None) -> str:
+    """'45 s', '3 min 05 s', '2 h 07 min': an ETA or a duration read at a glance; '' for None."""
+    if seconds is None:
+        return ""
+    minutes, secs = divmod(max(int(round(seconds)), 0), 60)
+    hours, minutes = divmod(minutes, 60)
+    if hours:
+        return _("%(hours)d h %(minutes)02d min") % {"hours": hours, "minutes": minutes}
+    if minutes:
+        return _("%(minutes)d min %(seconds)02d s") % {"minutes": minutes, "seconds": secs}
+    return _("%(seconds)d s") % {"seconds": secs}
+
+
+def job_duration_seconds(job: TrainingJob) -> float | None:
+    """Wall-clock time since the job started, up to its end; None before a worker took it."""
+    if job.started_at is None:
+        return None
+    end = job.finished_at or (timezone.now() if job.is_active else None)
+    return (end - job.started_at).total_seconds() if end else None
+
+
+def job_progress(job: TrainingJob) -> dict:
+    """What the progress bar shows, raw and as text: the page and the JSON endpoint share it,
+    so the text the script writes is the text the page was rendered with."""
+    total_epochs = job.config.get("epochs")
+    if job.total_steps:
+        position = _("Epoch %(epoch)d of %(epochs)s · step %(step)d of %(total_steps)d") % {
+            "epoch": job.epoch, "epochs": total_epochs or "?",
+            "step": job.step, "total_steps": job.total_steps,
+        }
+    else:
+        position = _("Not started yet") if job.status == JobStatus.QUEUED else ""
+    eta = ""
+    if job.is_active and job.eta_seconds is not None:
+        eta = _("about %(duration)s left") % {"duration": humanise_seconds(job.eta_seconds)}
+    return {
+        "status": job.status,
+        "status_display": job.get_status_display(),
+        "finished": job.status in FINISHED_JOB_STATUSES,
+        "progress": job.progress,
+        # Rounded down: the bar shows 100% only when the last step is done.
+        "percent": int(min(max(job.progress, 0.0), 1.0) * 100),
+        "epoch": job.epoch,
+        "step": job.step,
+        "total_steps": job.total_steps,
+        "position_display": position,
+        "eta_seconds": job.eta_seconds,
+        "eta_display": eta,
+        "loss": job.loss,
+        "loss_display": "" if job.loss is None else f"{job.loss:.4f}",
+        # The script reloads the page when an epoch is added, so the curves stay current.
+        "epochs_recorded": len(job.epoch_metrics or []),
+    }
+
+
+# --- Curves of the training, drawn as inline SVG ---------------------------------------------
+
+CHART_WIDTH = 320
+CHART_HEIGHT = 140
+CHART_PADDING = 10
+
+
+def _number(value: float) -> str:
+    text = f"{value:.1f}".rstrip("0").rstrip(".")
+    return "0" if text == "-0" else text
+
+
+def chart_coordinates(
+    pairs: Sequence[tuple[float, float]],
+    *,
+    width: int = CHART_WIDTH,
+    height: int = CHART_HEIGHT,
+    padding: int = CHART_PADDING,
+) -> list[tuple[float, float]]:
+    """(x, y) data scaled to fill the box inside the padding; SVG's y grows downwards, so the
+    highest value is at the top. One x, or values that never change, sit in the middle."""
+
+    def scale(value: float, low: float, high: float, start: float, end: float) -> float:
+        if high == low:
+            return (start + end) / 2
+        return start + (value - low) / (high - low) * (end - start)
+
+    if not pairs:
+        return []
+    xs, ys = [x for x, y in pairs], [y for x, y in pairs]
+    return [
+        (
+            round(scale(x, min(xs), max(xs), padding, width - padding), 1),
+            round(scale(y, min(ys), max(ys), height - padding, padding), 1),
+        )
+        for x, y in pairs
+    ]
+
+
+def polyline_points(pairs: Sequence[tuple[float, float]], **box) -> str:
+    """The `points` attribute of an SVG <polyline> through the (x, y) data: "10,130 160,70 310,10"."""
+    return " ".join(f"{_number(x)},{_number(y)}" for x, y in chart_coordinates(pairs, **box))
+
+
+@dataclass(frozen=True)
+class Curve:
+    title: str
+    points: str
+    markers: list[dict]  # {"x", "y", "epoch", "value"}: a dot with a tooltip per epoch
+    low: float
+    high: float
+    first_epoch: int
+    last_epoch: int
+    width: int = CHART_WIDTH
+    height: int = CHART_HEIGHT
+
+
+def _curve(title: str, pairs: list[tuple[int, float]]) -> Curve | None:
+    if not pairs:
+        return None
+    coordinates = chart_coordinates(pairs)
+    markers = [
+        {"x": _number(x), "y": _number(y), "epoch": epoch, "value": value}
+        for (x, y), (epoch, value) in zip(coordinates, pairs)
+    ]
+    values = [value for _epoch, value in pairs]
+    return Curve(
+        title=title,
+        points=polyline_points(pairs),
+        markers=markers,
+        low=min(values),
+        high=max(values),
+        first_epoch=pairs[0][0],
+        last_epoch=pairs[-1][0],
+    )
+
+
+def epoch_curves(epoch_metrics: list[dict]) -> list[Curve]:
+    """The training-loss curve and the validation NDCG@10 curve of a job's epochs, each left out
+    while it has no point (epoch 0 has no training loss: it measures the untouched model)."""
+    entries = sorted(epoch_metrics or [], key=lambda entry: entry.get("epoch", 0))
+    loss = [(entry["epoch"], entry["train_loss"]) for entry in entries if entry.get("train_loss") is not None]
+    ndcg = [
+        (entry["epoch"], entry["validation"]["ndcg@10"])
+        for entry in entries
+        if (entry.get("validation") or {}).get("ndcg@10") is not None
+    ]
+    curves = [_curve(_("Training loss"), loss), _curve(_("Validation NDCG@10"), ndcg)]
+    return [curve for curve in curves if curve is not None]
+
+
+# --- Metrics of a version beside the baselines -----------------------------------------------
+
+# In this order on the page: ours first, then the baselines from the simplest up.
+SCORER_LABELS = {
+    "hybrid": gettext_lazy("Hybrid (ours)"),
+    "content": gettext_lazy("Content model"),
+    "random": gettext_lazy("Random"),
+    "popularity": gettext_lazy("Popularity"),
+    "repeat_purchase": gettext_lazy("Repeat purchase"),
+    "item_knn": gettext_lazy("Item-kNN"),
+    "ease": gettext_lazy("EASE"),
+    "als": gettext_lazy("ALS"),
+}
+OUR_SCORERS = frozenset({"hybrid", "content"})
+TABLE_METRICS = {
+    "ndcg@10": gettext_lazy("NDCG@10"),
+    "recall@10": gettext_lazy("Recall@10"),
+    "hr@10": gettext_lazy("Hit rate@10"),
+    "mrr@10": gettext_lazy("MRR@10"),
+    "coverage@10": gettext_lazy("Coverage@10"),
+}
+
+
+@dataclass(frozen=True)
+class MetricCell:
+    value: float | None
+    best: bool
+
+
+@dataclass(frozen=True)
+class MetricRow:
+    scorer: str
+    label: str
+    ours: bool
+    cells: list[MetricCell]
+
+
+def metrics_table(by_scorer: dict[str, dict]) -> list[MetricRow]:
+    """One row per scorer, one cell per metric of TABLE_METRICS; the best value of each column
+    is marked (every scorer that reaches it, unless they all do). Scorers this page does not
+    know come last, under their key."""
+    by_scorer = {name: values for name, values in (by_scorer or {}).items() if isinstance(values, dict)}
+    order = [name for name in SCORER_LABELS if name in by_scorer]
+    order += sorted(name for name in by_scorer if name not in SCORER_LABELS)
+
+    def number(scorer: str, metric: str) -> float | None:
+        value = by_scorer[scorer].get(metric)
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    def best_of(metric: str) -> float | None:
+        values = [v for v in (number(scorer, metric) for scorer in order) if v is not None]
+        # A column where every scorer ties has no winner worth pointing at.
+        return max(values) if values and min(values) < max(values) else None
+
+    best = {metric: best_of(metric) for metric in TABLE_METRICS}
+    return [
+        MetricRow(
+            scorer=scorer,
+            label=str(SCORER_LABELS.get(scorer, scorer)),
+            ours=scorer in OUR_SCORERS,
+            cells=[
+                MetricCell(value=number(scorer, metric), best=best[metric] is not None
+                           and number(scorer, metric) == best[metric])
+                for metric in TABLE_METRICS
+            ],
+        )
+        for scorer in order
+    ]
+
+
+def version_tables(version: ModelVersion) -> dict:
+    metrics = version.metrics or {}
+    test = {name: (values or {}).get("all_items", {}) for name, values in (metrics.get("test") or {}).items()}
+    return {
+        "version": version,
+        "validation": metrics_table(metrics.get("validation")),
+        "test": metrics_table(test),
+    }
