@@ -21,5 +21,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("catalog/", include("catalog.urls")),
     path("training/", include("training.urls")),
+    path("recommendations/", include("recommendations.urls")),
     path("", include("tenants.urls")),
 ]

@@ -222,7 +222,9 @@ def search_result_list(*, tenant: Tenant, query: str, limit: int = 10, shopper_i
     )
 
 
-def popularity_list(*, tenant: Tenant, limit: int = 10, category: str = "", exclude: Sequence[str] = ()) -> Answer:
+def popularity_list(
+    *, tenant: Tenant, limit: int = 10, category: str = "", exclude: Sequence[str] = ()
+) -> Answer:
     """Trending products alone, the same for every shopper: the baseline the "try it" page sets
     beside the model. Out-of-stock products, those in `exclude` and those outside `category`
     are left out, and the merchant's rules apply, as in `recommendation_list`; the shopper's
