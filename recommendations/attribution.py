@@ -46,9 +46,11 @@ class ServedLog:
         variant: str,
         fallback: bool,
         product_ids: list[str],
+        experiment_id: int | None = None,
         served_at: datetime | None = None,
     ) -> None:
         entry = {
+            "experiment_id": experiment_id,
             "recommendation_id": recommendation_id,
             "endpoint": endpoint,
             "shopper_key": tenant.pseudonymise_shopper(shopper_id) if shopper_id else "",

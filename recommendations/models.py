@@ -73,6 +73,10 @@ class ServedRecommendation(TenantOwned):
     endpoint = models.CharField(max_length=16)  # recommendations, similar, search
     shopper_key = models.CharField(max_length=64, blank=True)
     model_version = models.PositiveIntegerField(null=True, blank=True)  # the number; null: popularity answered
+    # Set when the list was served in an experiment: an exposure of `variant`.
+    experiment = models.ForeignKey(
+        "experiments.Experiment", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     variant = models.CharField(max_length=64, blank=True)
     fallback = models.BooleanField(default=False)
     product_ids = models.JSONField(default=list)  # the SKUs, in the order served
@@ -84,5 +88,8 @@ class ServedRecommendation(TenantOwned):
                 fields=["tenant", "recommendation_id"], name="served_recommendation_unique_id_per_tenant"
             ),
         ]
-        indexes = [models.Index(fields=["tenant", "served_at"], name="served_tenant_time")]
+        indexes = [
+            models.Index(fields=["tenant", "served_at"], name="served_tenant_time"),
+            models.Index(fields=["tenant", "experiment", "shopper_key"], name="served_experiment_shopper"),
+        ]
         ordering = ["-served_at"]

@@ -13,20 +13,17 @@ from recommendations.serving import serving_state_forget
 from tenants.models import Tenant
 from training.ml.artifacts import load_version
 from training.ml.data import item_text
-from training.models import ModelVersion, VersionStatus
+from training.models import ModelVersion
 
 EMBEDDING_BATCH = 256
 
 
-def item_embeddings_refresh(*, tenant: Tenant, version: ModelVersion | None = None) -> int:
+def item_embeddings_refresh(*, tenant: Tenant, version: ModelVersion) -> int:
     """Embed, with the version's own encoder, every product that version has no embedding for.
 
-    The live version by default. Returns how many products were embedded.
-    Products already embedded are skipped, so running it twice is harmless.
+    Returns how many products were embedded. Products already embedded are
+    skipped, so running it twice is harmless.
     """
-    version = version or ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.LIVE).first()
-    if version is None:
-        return 0
     # The version's own items, read without loading the version (most calls find nothing to embed).
     trained_ids = json.loads((Path(version.artifact_path) / "item_ids.json").read_text())
     known = set(trained_ids) | set(

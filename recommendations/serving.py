@@ -24,6 +24,8 @@ from django.core.cache import cache
 from django.db.models import Count, Max
 
 from catalog.models import Product
+from experiments.assignment import assign
+from experiments.models import Experiment, ExperimentStatus, Variant
 from recommendations.engine.cache import MemoryBoundedLRU
 from recommendations.engine.catalog import ServingCatalog
 from recommendations.engine.model import ServingModel, load_serving_model
@@ -41,15 +43,48 @@ CATALOG_CACHE_BYTES = 256 * 1024**2
 
 
 @dataclass(frozen=True)
-class ServingState:
-    tenant_id: int
-    version_id: int | None
-    version_number: int | None
+class VersionRef:
+    """A model version as serving needs it: where its artifacts are, and how many items were added since."""
+
+    version_id: int
+    number: int
     artifact_path: str
     embeddings_revision: str
+
+
+@dataclass(frozen=True)
+class VariantRef:
+    name: str
+    kind: str  # experiments.models.VariantKind
+    weight: float
+    version: VersionRef | None  # for the model_version kind
+
+
+@dataclass(frozen=True)
+class ExperimentRef:
+    experiment_id: int
+    key: str
+    salt: str
+    traffic_share: float
+    variants: tuple[VariantRef, ...]
+
+    def variant_for(self, shopper_id: str) -> VariantRef | None:
+        """The shopper's variant, or None outside the experiment's share of traffic."""
+        name = assign(
+            self.salt, shopper_id, traffic_share=self.traffic_share,
+            variants=[(variant.name, variant.weight) for variant in self.variants],
+        )
+        return next((variant for variant in self.variants if variant.name == name), None)
+
+
+@dataclass(frozen=True)
+class ServingState:
+    tenant_id: int
+    live: VersionRef | None
     catalog_revision: str
     # (field, value, action, strength) of each ranking rule
     rules: tuple[tuple[str, str, str, float], ...] = ()
+    experiment: ExperimentRef | None = None
 
 
 def _state_key(tenant_id: int) -> str:
@@ -65,31 +100,63 @@ def serving_state(*, tenant: Tenant) -> ServingState:
 
 
 def serving_state_forget(*, tenant_id: int) -> None:
-    """Serve from the database's truth on the next request (after a promotion or a rollback)."""
+    """Serve from the database's truth on the next request (after a promotion, a rollback, a new rule...)."""
     cache.delete(_state_key(tenant_id))
+
+
+def _version_ref(tenant: Tenant, version: ModelVersion) -> VersionRef:
+    extras = ItemEmbedding.objects.filter(tenant=tenant, model_version=version).aggregate(
+        count=Count("id"), newest=Max("id")
+    )
+    return VersionRef(
+        version_id=version.pk, number=version.number, artifact_path=version.artifact_path,
+        embeddings_revision=f"{extras['count']}:{extras['newest']}",
+    )
+
+
+def _experiment_ref(tenant: Tenant) -> ExperimentRef | None:
+    experiment = Experiment.objects.filter(tenant=tenant, status=ExperimentStatus.RUNNING).first()
+    if experiment is None:
+        return None
+    variants = experiment.variants.select_related("model_version").order_by("position")
+    return ExperimentRef(
+        experiment_id=experiment.pk, key=experiment.key, salt=experiment.salt,
+        traffic_share=experiment.traffic_share,
+        variants=tuple(
+            VariantRef(
+                name=variant.name, kind=variant.kind, weight=variant.weight,
+                version=_version_ref(tenant, variant.model_version) if variant.model_version else None,
+            )
+            for variant in variants
+        ),
+    )
 
 
 def _read_state(tenant: Tenant) -> ServingState:
     live = ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.LIVE).first()
     products = Product.objects.filter(tenant=tenant).aggregate(count=Count("id"), updated=Max("updated_at"))
-    embeddings_revision = ""
-    if live is not None:
-        extras = ItemEmbedding.objects.filter(tenant=tenant, model_version=live).aggregate(
-            count=Count("id"), newest=Max("id")
-        )
-        embeddings_revision = f"{extras['count']}:{extras['newest']}"
     rules = tuple(
         RankingRule.objects.filter(tenant=tenant).values_list("field", "value", "action", "strength")
     )
     return ServingState(
         tenant_id=tenant.pk,
-        version_id=live.pk if live else None,
-        version_number=live.number if live else None,
-        artifact_path=live.artifact_path if live else "",
-        embeddings_revision=embeddings_revision,
+        live=_version_ref(tenant, live) if live else None,
         catalog_revision=f"{products['count']}:{products['updated']}",
         rules=rules,
+        experiment=_experiment_ref(tenant),
     )
+
+
+def served_versions(*, tenant: Tenant) -> list[ModelVersion]:
+    """The versions that may answer a request now: the live one and a running experiment's."""
+    versions = list(ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.LIVE))
+    versions += [
+        variant.model_version
+        for variant in Variant.objects.filter(
+            tenant=tenant, experiment__status=ExperimentStatus.RUNNING, model_version__isnull=False
+        ).select_related("model_version")
+    ]
+    return list({version.pk: version for version in versions}.values())
 
 
 _catalogs: MemoryBoundedLRU[ServingCatalog] = MemoryBoundedLRU(CATALOG_CACHE_BYTES, lambda c: c.nbytes)
@@ -114,11 +181,12 @@ _broken_since: dict[tuple[int, int], float] = {}
 _broken_lock = threading.Lock()
 
 
-def serving_model(*, tenant: Tenant, state: ServingState) -> ServingModel | None:
-    """The tenant's live model, or None when there is none or it cannot be loaded."""
-    if state.version_id is None:
+def serving_model(*, tenant: Tenant, version: VersionRef | None) -> ServingModel | None:
+    """The loaded model of a version (the live one, or an experiment's), or None when there is
+    none or it cannot be loaded."""
+    if version is None:
         return None
-    version_key = (tenant.pk, state.version_id)
+    version_key = (tenant.pk, version.version_id)
     with _broken_lock:
         failed_at = _broken_since.get(version_key)
     if failed_at is not None and time.monotonic() - failed_at < settings.RECOMMENDATIONS_RETRY_BROKEN_SECONDS:
@@ -128,21 +196,21 @@ def serving_model(*, tenant: Tenant, state: ServingState) -> ServingModel | None
         # The same version without its newest items; other versions (experiments) stay.
         _models.discard_where(lambda key: key[:2] == version_key)
         extra_ids, extra_vectors = [], []
-        rows = ItemEmbedding.objects.filter(tenant=tenant, model_version_id=state.version_id).values_list(
+        rows = ItemEmbedding.objects.filter(tenant=tenant, model_version_id=version.version_id).values_list(
             "product__external_id", "vector"
         )
         for external_id, vector in rows:
             extra_ids.append(external_id)
             extra_vectors.append(np.frombuffer(bytes(vector), dtype=np.float32))
         return load_serving_model(
-            state.artifact_path,
-            number=state.version_number,
+            version.artifact_path,
+            number=version.number,
             extra_item_ids=extra_ids,
             extra_embeddings=np.stack(extra_vectors) if extra_vectors else None,
         )
 
     try:
-        model = _models.get_or_load((tenant.pk, state.version_id, state.embeddings_revision), load)
+        model = _models.get_or_load((tenant.pk, version.version_id, version.embeddings_revision), load)
     except Exception:
         with _broken_lock:
             first_failure = version_key not in _broken_since
@@ -150,7 +218,7 @@ def serving_model(*, tenant: Tenant, state: ServingState) -> ServingModel | None
         if first_failure:
             logger.exception(
                 "tenant %s: model v%s at %s cannot be loaded; popularity answers until it can",
-                tenant.pk, state.version_number, state.artifact_path,
+                tenant.pk, version.number, version.artifact_path,
             )
         return None
     with _broken_lock:

@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "catalog",
     "training",
     "recommendations",
+    "experiments",
 ]
 
 MIDDLEWARE = [

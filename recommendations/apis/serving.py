@@ -103,6 +103,7 @@ class _ServingApi(TenantApiView):
             shopper_id=shopper_id,
             model_version=answer.model_version,
             variant=answer.variant,
+            experiment_id=answer.experiment_id,
             fallback=answer.fallback,
             product_ids=answer.product_ids,
         )

@@ -16,6 +16,7 @@ import numpy as np
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from experiments.models import VariantKind
 from recommendations.engine.catalog import ServingCatalog
 from recommendations.engine.model import ServingModel
 from recommendations.engine.ranking import (
@@ -32,6 +33,7 @@ from recommendations.serving import (
     serving_catalog,
     serving_model,
     serving_state,
+    VersionRef,
 )
 from tenants.models import Tenant
 
@@ -51,6 +53,7 @@ class FallbackReason(models.TextChoices):
     MODEL_UNAVAILABLE = "model_unavailable", _("The live model could not be loaded")
     NEW_SHOPPER = "new_shopper", _("A shopper without history: trending products")
     UNKNOWN_TO_MODEL = "unknown_to_model", _("The model does not know this product yet")
+    POPULARITY_VARIANT = "popularity_variant", _("The shopper's experiment variant is popularity")
 
 
 class UnknownProduct(LookupError):
@@ -68,6 +71,7 @@ class Answer:
     fallback: bool
     fallback_reason: str = ""
     variant: str = ""
+    experiment_id: int | None = None  # the running experiment the shopper is in
     recommendation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
@@ -80,10 +84,10 @@ def _answer(catalog: ServingCatalog, rows: Sequence[int], scores: Sequence[float
     return Answer(products=products, **kwargs)
 
 
-def _model_or_reason(tenant: Tenant, state) -> tuple[ServingModel | None, str]:
-    if state.version_id is None:
+def _model_or_reason(tenant: Tenant, version: VersionRef | None) -> tuple[ServingModel | None, str]:
+    if version is None:
         return None, FallbackReason.NO_LIVE_MODEL
-    model = serving_model(tenant=tenant, state=state)
+    model = serving_model(tenant=tenant, version=version)
     return model, "" if model is not None else FallbackReason.MODEL_UNAVAILABLE
 
 
@@ -129,7 +133,9 @@ def recommendation_list(
     shopper gets what the model makes of the context product, or, without
     one, trending products. Left out: products out of stock, in `exclude`,
     outside `category`, the context product itself, and what the shopper
-    bought unless the tenant recommends re-buys.
+    bought unless the tenant recommends re-buys. While an experiment runs, the
+    shopper's variant decides what ranks: a model version, the live model, or
+    popularity; shoppers outside its share of traffic get the live model.
     """
     state = serving_state(tenant=tenant)
     catalog = serving_catalog(tenant=tenant, state=state)
@@ -145,7 +151,12 @@ def recommendation_list(
         left_out += history.purchased
     eligible[catalog.rows(left_out)] = False
 
-    model, reason = _model_or_reason(tenant, state)
+    variant = state.experiment.variant_for(shopper_id) if state.experiment and shopper_id else None
+    if variant is not None and variant.kind == VariantKind.POPULARITY:
+        model, reason = None, FallbackReason.POPULARITY_VARIANT
+    else:
+        version = variant.version if variant is not None and variant.kind == VariantKind.MODEL_VERSION else state.live
+        model, reason = _model_or_reason(tenant, version)
     signals = history.items + ([context_product] if context_product else [])
     if model is not None and any(model.knows(item) for item in signals):
         scores = model.to_catalog(model.shopper_scores(signals), catalog)
@@ -160,7 +171,10 @@ def recommendation_list(
     scores = shift_by_rules(scores, eligible, rule_shifts(state, catalog))
     rows = _rank(scores, eligible, limit=limit, diversity=diversity, catalog=catalog, model=model)
     return _answer(
-        catalog, rows, scores[rows], model_version=version, fallback=version is None, fallback_reason=reason if version is None else ""
+        catalog, rows, scores[rows], model_version=version, fallback=version is None,
+        fallback_reason=reason if version is None else "",
+        variant=variant.name if variant is not None else "",
+        experiment_id=state.experiment.experiment_id if variant is not None else None,
     )
 
 
@@ -173,7 +187,7 @@ def similar_product_list(*, tenant: Tenant, external_id: str, limit: int = 10) -
         raise UnknownProduct(external_id)
     eligible = catalog.in_stock.copy()
     eligible[catalog.index[external_id]] = False
-    model, reason = _model_or_reason(tenant, state)
+    model, reason = _model_or_reason(tenant, state.live)
     if model is not None and model.knows(external_id):
         scores, version = model.to_catalog(model.shopper_scores([external_id]), catalog), model.number
     else:
@@ -197,7 +211,7 @@ def search_result_list(*, tenant: Tenant, query: str, limit: int = 10, shopper_i
     eligible = catalog.in_stock
     lexical = [row for row in catalog.rows(lexical_search(tenant=tenant, query=query, limit=SEARCH_POOL)) if eligible[row]]
     rankings, weights = [lexical], [1.0]
-    model, reason = _model_or_reason(tenant, state)
+    model, reason = _model_or_reason(tenant, state.live)
     if model is not None:
         semantic = top_k(model.to_catalog(model.text_similarities(query), catalog), eligible, SEARCH_POOL)
         rankings.append(list(semantic))

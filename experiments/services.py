@@ -1,0 +1,195 @@
+"""Writes on experiments: create a design, start, stop, change the traffic share, delete a draft.
+
+A design is checked whole before anything is stored, and each problem is
+named by its field (`variants[1].model_version`), so the form and the API can
+show it where it belongs.
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from experiments.models import Experiment, ExperimentStatus, Metric, Variant, VariantKind
+from tenants.models import Tenant
+from training.models import ModelVersion
+
+MAX_VARIANTS = 5
+
+
+class ExperimentStateError(Exception):
+    """The experiment is not in a state that allows this (starting a stopped one, say)."""
+
+
+def _design_errors(
+    *, tenant: Tenant, key: str, traffic_share: float, primary_metric: str,
+    guardrail_metrics: Sequence[str], variants: Sequence[dict[str, Any]],
+) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not key or key != slugify(key):
+        errors["key"] = _("Use lowercase letters, digits and hyphens only.")
+    elif Experiment.objects.filter(tenant=tenant, key=key).exists():
+        errors["key"] = _("An experiment with this key exists already.")
+    if not 0 < traffic_share <= 1:
+        errors["traffic_share"] = _("The share of traffic must be more than 0 and at most 1 (100%).")
+    if primary_metric not in Metric.values:
+        errors["primary_metric"] = _("Choose one of: %(choices)s.") % {"choices": ", ".join(Metric.values)}
+    unknown = [m for m in guardrail_metrics if m not in Metric.values or m == primary_metric]
+    if unknown:
+        errors["guardrail_metrics"] = _("Not a metric, or the primary metric itself: %(names)s.") % {
+            "names": ", ".join(unknown)
+        }
+    if not 2 <= len(variants) <= MAX_VARIANTS:
+        errors["variants"] = _("Give between 2 and %(most)d variants.") % {"most": MAX_VARIANTS}
+        return errors
+    if sum(1 for v in variants if v.get("is_control")) != 1:
+        errors["variants"] = _("Mark exactly one variant as the control.")
+    weights = [v.get("weight") for v in variants]
+    if sum(w for w in weights if isinstance(w, (int, float)) and not isinstance(w, bool)) <= 0:
+        errors["variants"] = _("At least one variant needs a weight above 0.")
+    seen = set()
+    for index, variant in enumerate(variants):
+        errors.update(_variant_errors(tenant, index, variant, seen))
+    return errors
+
+
+def _variant_errors(tenant: Tenant, index: int, variant: dict[str, Any], seen: set[str]) -> dict[str, str]:
+    errors = {}
+    field = f"variants[{index}]"
+    name = variant.get("name") or ""
+    if not name or name != slugify(name):
+        errors[f"{field}.name"] = _("Use lowercase letters, digits and hyphens only.")
+    elif name in seen:
+        errors[f"{field}.name"] = _("Two variants are named %(name)s.") % {"name": name}
+    seen.add(name)
+    if variant.get("kind") not in VariantKind.values:
+        errors[f"{field}.kind"] = _("Choose one of: %(choices)s.") % {"choices": ", ".join(VariantKind.values)}
+    weight = variant.get("weight")
+    if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
+        errors[f"{field}.weight"] = _("A weight is a number, 0 or more.")
+    version_id = variant.get("model_version")
+    if variant.get("kind") == VariantKind.MODEL_VERSION:
+        # Looked up in this tenant only: another tenant's version is "no such version".
+        if not ModelVersion.objects.filter(tenant=tenant, pk=version_id).exists():
+            errors[f"{field}.model_version"] = _("No model version %(id)s in your models.") % {"id": version_id}
+    elif version_id is not None:
+        errors[f"{field}.model_version"] = _("Only a variant that serves a model version names one.")
+    return errors
+
+
+@transaction.atomic
+def experiment_create(
+    *,
+    tenant: Tenant,
+    key: str,
+    name: str,
+    primary_metric: str,
+    variants: Sequence[dict[str, Any]],
+    hypothesis: str = "",
+    traffic_share: float = 1.0,
+    guardrail_metrics: Sequence[str] = (),
+    created_by=None,
+) -> Experiment:
+    """A draft experiment. `variants`: dicts of name, kind, weight, is_control and, for the
+    model_version kind, model_version (an id). Raises ValidationError naming every bad field."""
+    errors = _design_errors(
+        tenant=tenant, key=key, traffic_share=traffic_share, primary_metric=primary_metric,
+        guardrail_metrics=guardrail_metrics, variants=variants,
+    )
+    if not name.strip():
+        errors["name"] = _("Give the experiment a name.")
+    if errors:
+        raise ValidationError(errors)
+    experiment = Experiment.objects.create(
+        tenant=tenant, key=key, name=name.strip(), hypothesis=hypothesis, traffic_share=traffic_share,
+        primary_metric=primary_metric, guardrail_metrics=list(guardrail_metrics), created_by=created_by,
+    )
+    Variant.objects.bulk_create([
+        Variant(
+            tenant=tenant, experiment=experiment, name=v["name"], kind=v["kind"],
+            model_version_id=v.get("model_version"), weight=float(v["weight"]),
+            is_control=bool(v.get("is_control")), position=position,
+        )
+        for position, v in enumerate(variants)
+    ])
+    return experiment
+
+
+def _locked(tenant: Tenant, experiment_id: int) -> Experiment:
+    return Experiment.objects.select_for_update().get(tenant=tenant, pk=experiment_id)
+
+
+def _serve_changes_now(tenant: Tenant) -> None:
+    from recommendations.serving import serving_state_forget
+
+    transaction.on_commit(lambda: serving_state_forget(tenant_id=tenant.pk))
+
+
+@transaction.atomic
+def experiment_start(*, tenant: Tenant, experiment_id: int) -> Experiment:
+    """Draft -> running: from the next request, shoppers are assigned and served their variant."""
+    experiment = _locked(tenant, experiment_id)
+    if experiment.status != ExperimentStatus.DRAFT:
+        raise ExperimentStateError(_("Only a draft can start; this experiment is %(status)s.") % {
+            "status": experiment.get_status_display()})
+    running = Experiment.objects.filter(tenant=tenant, status=ExperimentStatus.RUNNING).first()
+    if running is not None:
+        raise ExperimentStateError(
+            _("%(key)s is running: stop it first (one experiment runs at a time).") % {"key": running.key}
+        )
+    experiment.status, experiment.started_at = ExperimentStatus.RUNNING, timezone.now()
+    try:
+        with transaction.atomic():
+            experiment.save(update_fields=["status", "started_at"])
+    except IntegrityError:  # another start won the race
+        raise ExperimentStateError(_("Another experiment has just started: one runs at a time."))
+    from recommendations.tasks import item_embeddings_refresh_queue
+
+    # The variants' versions embed the products added since they were trained.
+    for version_id in experiment.variants.exclude(model_version=None).values_list("model_version_id", flat=True):
+        item_embeddings_refresh_queue(tenant_id=tenant.pk, version_id=version_id)
+    _serve_changes_now(tenant)
+    return experiment
+
+
+@transaction.atomic
+def experiment_stop(*, tenant: Tenant, experiment_id: int) -> Experiment:
+    """Running -> stopped: everyone is served the live model again; the results stay."""
+    experiment = _locked(tenant, experiment_id)
+    if experiment.status != ExperimentStatus.RUNNING:
+        raise ExperimentStateError(_("Only a running experiment can stop; this one is %(status)s.") % {
+            "status": experiment.get_status_display()})
+    experiment.status, experiment.stopped_at = ExperimentStatus.STOPPED, timezone.now()
+    experiment.save(update_fields=["status", "stopped_at"])
+    _serve_changes_now(tenant)
+    return experiment
+
+
+@transaction.atomic
+def experiment_traffic_share_set(*, tenant: Tenant, experiment_id: int, traffic_share: float) -> Experiment:
+    """Ramp the share of shoppers up or down. Safe while running: a shopper who stays in keeps
+    their variant (experiments.assignment). The weights, by contrast, never change once saved:
+    new weights would move shoppers between variants; that is a new experiment."""
+    if not 0 < traffic_share <= 1:
+        raise ValidationError({"traffic_share": _("The share of traffic must be more than 0 and at most 1 (100%).")})
+    experiment = _locked(tenant, experiment_id)
+    if experiment.status == ExperimentStatus.STOPPED:
+        raise ExperimentStateError(_("A stopped experiment does not change."))
+    experiment.traffic_share = traffic_share
+    experiment.save(update_fields=["traffic_share"])
+    _serve_changes_now(tenant)
+    return experiment
+
+
+@transaction.atomic
+def experiment_delete(*, tenant: Tenant, experiment_id: int) -> None:
+    """Only a draft: once shoppers were served, the record of what they saw stays."""
+    experiment = _locked(tenant, experiment_id)
+    if experiment.status != ExperimentStatus.DRAFT:
+        raise ExperimentStateError(_("Only a draft can be deleted; stop a running experiment instead."))
+    experiment.delete()
