@@ -9,6 +9,7 @@ api_v1 = [
     path("", include("recommendations.api_urls")),
     path("", include("catalog.api_urls")),
     path("", include("training.apis")),
+    path("", include("experiments.api_urls")),
     path("schema", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
 ]

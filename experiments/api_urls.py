@@ -1,0 +1,4 @@
+"""The experiments API: each module under apis/ lists its own routes."""
+from experiments.apis import assignment
+
+urlpatterns = [*assignment.urlpatterns]
