@@ -4,6 +4,7 @@ What was served in an experiment is `recommendations.ServedRecommendation`
 (its `experiment` and `variant`): the exposures. Events that carry a served
 list's `recommendation_id` are attributed to its variant.
 """
+
 import secrets
 
 from django.conf import settings
@@ -59,7 +60,8 @@ class Experiment(TenantOwned):
                 fields=["tenant"], condition=Q(status="running"), name="experiment_one_running_per_tenant"
             ),
             models.CheckConstraint(
-                condition=Q(traffic_share__gt=0) & Q(traffic_share__lte=1), name="experiment_traffic_share_range"
+                condition=Q(traffic_share__gt=0) & Q(traffic_share__lte=1),
+                name="experiment_traffic_share_range",
             ),
         ]
         verbose_name = _("experiment")

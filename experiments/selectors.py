@@ -1,4 +1,5 @@
 """Reads on experiments (the analysis of their results is in experiments/analysis.py)."""
+
 from __future__ import annotations
 
 from django.db.models import QuerySet

@@ -4,6 +4,7 @@ A design is checked whole before anything is stored, and each problem is
 named by its field (`variants[1].model_version`), so the form and the API can
 show it where it belongs.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -27,8 +28,13 @@ class ExperimentStateError(Exception):
 
 
 def _design_errors(
-    *, tenant: Tenant, key: str, traffic_share: float, primary_metric: str,
-    guardrail_metrics: Sequence[str], variants: Sequence[dict[str, Any]],
+    *,
+    tenant: Tenant,
+    key: str,
+    traffic_share: float,
+    primary_metric: str,
+    guardrail_metrics: Sequence[str],
+    variants: Sequence[dict[str, Any]],
 ) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not key or key != slugify(key):
@@ -68,7 +74,9 @@ def _variant_errors(tenant: Tenant, index: int, variant: dict[str, Any], seen: s
         errors[f"{field}.name"] = _("Two variants are named %(name)s.") % {"name": name}
     seen.add(name)
     if variant.get("kind") not in VariantKind.values:
-        errors[f"{field}.kind"] = _("Choose one of: %(choices)s.") % {"choices": ", ".join(VariantKind.values)}
+        errors[f"{field}.kind"] = _("Choose one of: %(choices)s.") % {
+            "choices": ", ".join(VariantKind.values)
+        }
     weight = variant.get("weight")
     if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
         errors[f"{field}.weight"] = _("A weight is a number, 0 or more.")
@@ -76,7 +84,9 @@ def _variant_errors(tenant: Tenant, index: int, variant: dict[str, Any], seen: s
     if variant.get("kind") == VariantKind.MODEL_VERSION:
         # Looked up in this tenant only: another tenant's version is "no such version".
         if not ModelVersion.objects.filter(tenant=tenant, pk=version_id).exists():
-            errors[f"{field}.model_version"] = _("No model version %(id)s in your models.") % {"id": version_id}
+            errors[f"{field}.model_version"] = _("No model version %(id)s in your models.") % {
+                "id": version_id
+            }
     elif version_id is not None:
         errors[f"{field}.model_version"] = _("Only a variant that serves a model version names one.")
     return errors
@@ -98,25 +108,42 @@ def experiment_create(
     """A draft experiment. `variants`: dicts of name, kind, weight, is_control and, for the
     model_version kind, model_version (an id). Raises ValidationError naming every bad field."""
     errors = _design_errors(
-        tenant=tenant, key=key, traffic_share=traffic_share, primary_metric=primary_metric,
-        guardrail_metrics=guardrail_metrics, variants=variants,
+        tenant=tenant,
+        key=key,
+        traffic_share=traffic_share,
+        primary_metric=primary_metric,
+        guardrail_metrics=guardrail_metrics,
+        variants=variants,
     )
     if not name.strip():
         errors["name"] = _("Give the experiment a name.")
     if errors:
         raise ValidationError(errors)
     experiment = Experiment.objects.create(
-        tenant=tenant, key=key, name=name.strip(), hypothesis=hypothesis, traffic_share=traffic_share,
-        primary_metric=primary_metric, guardrail_metrics=list(guardrail_metrics), created_by=created_by,
+        tenant=tenant,
+        key=key,
+        name=name.strip(),
+        hypothesis=hypothesis,
+        traffic_share=traffic_share,
+        primary_metric=primary_metric,
+        guardrail_metrics=list(guardrail_metrics),
+        created_by=created_by,
     )
-    Variant.objects.bulk_create([
-        Variant(
-            tenant=tenant, experiment=experiment, name=v["name"], kind=v["kind"],
-            model_version_id=v.get("model_version"), weight=float(v["weight"]),
-            is_control=bool(v.get("is_control")), position=position,
-        )
-        for position, v in enumerate(variants)
-    ])
+    Variant.objects.bulk_create(
+        [
+            Variant(
+                tenant=tenant,
+                experiment=experiment,
+                name=v["name"],
+                kind=v["kind"],
+                model_version_id=v.get("model_version"),
+                weight=float(v["weight"]),
+                is_control=bool(v.get("is_control")),
+                position=position,
+            )
+            for position, v in enumerate(variants)
+        ]
+    )
     return experiment
 
 
@@ -135,8 +162,10 @@ def experiment_start(*, tenant: Tenant, experiment_id: int) -> Experiment:
     """Draft -> running: from the next request, shoppers are assigned and served their variant."""
     experiment = _locked(tenant, experiment_id)
     if experiment.status != ExperimentStatus.DRAFT:
-        raise ExperimentStateError(_("Only a draft can start; this experiment is %(status)s.") % {
-            "status": experiment.get_status_display()})
+        raise ExperimentStateError(
+            _("Only a draft can start; this experiment is %(status)s.")
+            % {"status": experiment.get_status_display()}
+        )
     running = Experiment.objects.filter(tenant=tenant, status=ExperimentStatus.RUNNING).first()
     if running is not None:
         raise ExperimentStateError(
@@ -151,7 +180,9 @@ def experiment_start(*, tenant: Tenant, experiment_id: int) -> Experiment:
     from recommendations.tasks import item_embeddings_refresh_queue
 
     # The variants' versions embed the products added since they were trained.
-    for version_id in experiment.variants.exclude(model_version=None).values_list("model_version_id", flat=True):
+    for version_id in experiment.variants.exclude(model_version=None).values_list(
+        "model_version_id", flat=True
+    ):
         item_embeddings_refresh_queue(tenant_id=tenant.pk, version_id=version_id)
     _serve_changes_now(tenant)
     return experiment
@@ -162,8 +193,10 @@ def experiment_stop(*, tenant: Tenant, experiment_id: int) -> Experiment:
     """Running -> stopped: everyone is served the live model again; the results stay."""
     experiment = _locked(tenant, experiment_id)
     if experiment.status != ExperimentStatus.RUNNING:
-        raise ExperimentStateError(_("Only a running experiment can stop; this one is %(status)s.") % {
-            "status": experiment.get_status_display()})
+        raise ExperimentStateError(
+            _("Only a running experiment can stop; this one is %(status)s.")
+            % {"status": experiment.get_status_display()}
+        )
     experiment.status, experiment.stopped_at = ExperimentStatus.STOPPED, timezone.now()
     experiment.save(update_fields=["status", "stopped_at"])
     _serve_changes_now(tenant)
@@ -176,7 +209,9 @@ def experiment_traffic_share_set(*, tenant: Tenant, experiment_id: int, traffic_
     their variant (experiments.assignment). The weights, by contrast, never change once saved:
     new weights would move shoppers between variants; that is a new experiment."""
     if not 0 < traffic_share <= 1:
-        raise ValidationError({"traffic_share": _("The share of traffic must be more than 0 and at most 1 (100%).")})
+        raise ValidationError(
+            {"traffic_share": _("The share of traffic must be more than 0 and at most 1 (100%).")}
+        )
     experiment = _locked(tenant, experiment_id)
     if experiment.status == ExperimentStatus.STOPPED:
         raise ExperimentStateError(_("A stopped experiment does not change."))

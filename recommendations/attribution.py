@@ -6,6 +6,7 @@ RECOMMENDATIONS_LOG_BATCH entries or every RECOMMENDATIONS_LOG_FLUSH_SECONDS,
 and once more when the process exits. A crash of the process loses at most
 those few seconds of log, never a request.
 """
+
 from __future__ import annotations
 
 import atexit
@@ -96,7 +97,9 @@ class ServedLog:
                     )
             except IntegrityError:
                 # The tenant was deleted since: its log goes with it.
-                logger.warning("dropped %d served lists of tenant %s, which no longer exists", len(rows), tenant_id)
+                logger.warning(
+                    "dropped %d served lists of tenant %s, which no longer exists", len(rows), tenant_id
+                )
                 continue
             except Exception:
                 self._requeue([(t, row) for t in tenant_ids[position:] for row in by_tenant[t]])

@@ -32,7 +32,9 @@ class RankingRule(TenantOwned):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["tenant", "field", "value"], name="ranking_rule_unique_per_tenant"),
+            models.UniqueConstraint(
+                fields=["tenant", "field", "value"], name="ranking_rule_unique_per_tenant"
+            ),
             models.CheckConstraint(condition=models.Q(strength__gt=0), name="ranking_rule_strength_positive"),
         ]
         ordering = ["field", "value"]
@@ -72,7 +74,9 @@ class ServedRecommendation(TenantOwned):
     recommendation_id = models.CharField(max_length=64)
     endpoint = models.CharField(max_length=16)  # recommendations, similar, search
     shopper_key = models.CharField(max_length=64, blank=True)
-    model_version = models.PositiveIntegerField(null=True, blank=True)  # the number; null: popularity answered
+    model_version = models.PositiveIntegerField(
+        null=True, blank=True
+    )  # the number; null: popularity answered
     # Set when the list was served in an experiment: an exposure of `variant`.
     experiment = models.ForeignKey(
         "experiments.Experiment", null=True, blank=True, on_delete=models.CASCADE, related_name="+"

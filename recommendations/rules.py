@@ -3,6 +3,7 @@
 Each write drops the cached serving state once it is committed, so the next
 request serves the change (a request in between would cache the old rules).
 """
+
 from __future__ import annotations
 
 import math

@@ -1,4 +1,5 @@
 """Writes for serving: embeddings of products added after a version was trained."""
+
 from __future__ import annotations
 
 import json
@@ -51,7 +52,9 @@ def item_embeddings_refresh(*, tenant: Tenant, version: ModelVersion) -> int:
         with transaction.atomic():
             ItemEmbedding.objects.bulk_create(
                 [
-                    ItemEmbedding(tenant=tenant, model_version=version, product=product, vector=vector.tobytes())
+                    ItemEmbedding(
+                        tenant=tenant, model_version=version, product=product, vector=vector.tobytes()
+                    )
                     for product, vector in zip(batch, vectors)
                 ],
                 ignore_conflicts=True,  # a concurrent run embedded it first

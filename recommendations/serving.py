@@ -11,6 +11,7 @@ A model that cannot be loaded (no folder, corrupt files) is logged once and
 left alone for RECOMMENDATIONS_RETRY_BROKEN_SECONDS; meanwhile popularity
 answers. A model problem never becomes a 500.
 """
+
 from __future__ import annotations
 
 import logging
@@ -37,7 +38,14 @@ from training.models import ModelVersion, VersionStatus
 logger = logging.getLogger(__name__)
 
 PRODUCT_ANSWER_FIELDS = (
-    "external_id", "title", "category", "brand", "price", "currency", "in_stock", "attributes",
+    "external_id",
+    "title",
+    "category",
+    "brand",
+    "price",
+    "currency",
+    "in_stock",
+    "attributes",
 )
 CATALOG_CACHE_BYTES = 256 * 1024**2
 
@@ -71,7 +79,9 @@ class ExperimentRef:
     def variant_for(self, shopper_id: str) -> VariantRef | None:
         """The shopper's variant, or None outside the experiment's share of traffic."""
         name = assign(
-            self.salt, shopper_id, traffic_share=self.traffic_share,
+            self.salt,
+            shopper_id,
+            traffic_share=self.traffic_share,
             variants=[(variant.name, variant.weight) for variant in self.variants],
         )
         return next((variant for variant in self.variants if variant.name == name), None)
@@ -109,7 +119,9 @@ def _version_ref(tenant: Tenant, version: ModelVersion) -> VersionRef:
         count=Count("id"), newest=Max("id")
     )
     return VersionRef(
-        version_id=version.pk, number=version.number, artifact_path=version.artifact_path,
+        version_id=version.pk,
+        number=version.number,
+        artifact_path=version.artifact_path,
         embeddings_revision=f"{extras['count']}:{extras['newest']}",
     )
 
@@ -120,11 +132,15 @@ def _experiment_ref(tenant: Tenant) -> ExperimentRef | None:
         return None
     variants = experiment.variants.select_related("model_version").order_by("position")
     return ExperimentRef(
-        experiment_id=experiment.pk, key=experiment.key, salt=experiment.salt,
+        experiment_id=experiment.pk,
+        key=experiment.key,
+        salt=experiment.salt,
         traffic_share=experiment.traffic_share,
         variants=tuple(
             VariantRef(
-                name=variant.name, kind=variant.kind, weight=variant.weight,
+                name=variant.name,
+                kind=variant.kind,
+                weight=variant.weight,
                 version=_version_ref(tenant, variant.model_version) if variant.model_version else None,
             )
             for variant in variants
@@ -218,7 +234,9 @@ def serving_model(*, tenant: Tenant, version: VersionRef | None) -> ServingModel
         if first_failure:
             logger.exception(
                 "tenant %s: model v%s at %s cannot be loaded; popularity answers until it can",
-                tenant.pk, version.number, version.artifact_path,
+                tenant.pk,
+                version.number,
+                version.artifact_path,
             )
         return None
     with _broken_lock:
@@ -244,7 +262,11 @@ def popularity_scores(*, tenant: Tenant, catalog: ServingCatalog) -> np.ndarray:
         if row is not None:
             scores[row] = np.log1p(count)
     with _popularity_lock:
-        _popularity[tenant.pk] = (now + settings.RECOMMENDATIONS_TRENDING_CACHE_SECONDS, catalog.revision, scores)
+        _popularity[tenant.pk] = (
+            now + settings.RECOMMENDATIONS_TRENDING_CACHE_SECONDS,
+            catalog.revision,
+            scores,
+        )
     return scores
 
 

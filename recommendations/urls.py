@@ -1,4 +1,5 @@
 """The recommendation pages of the merchant UI."""
+
 from django.urls import path
 
 from recommendations import views

@@ -4,6 +4,7 @@ shopper or a search) and the serving rules (ranking rules, re-buys).
 "Try it" calls the same selectors as the storefront API but records nothing: what a merchant
 tries is not what a shopper was served, and must not count in attribution.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -45,25 +46,38 @@ DEFAULT_LIMIT = 10
 
 class TryForm(forms.Form):
     shopper_id = forms.CharField(
-        label=gettext_lazy("Shopper ID"), required=False, max_length=256,
+        label=gettext_lazy("Shopper ID"),
+        required=False,
+        max_length=256,
         help_text=gettext_lazy("As your storefront sends it. Empty: a shopper we have never seen."),
     )
     context_product = forms.CharField(
-        label=gettext_lazy("Product page (SKU)"), required=False, max_length=128,
+        label=gettext_lazy("Product page (SKU)"),
+        required=False,
+        max_length=128,
         help_text=gettext_lazy("The product the shopper is looking at, if any."),
     )
     category = forms.CharField(
-        label=gettext_lazy("Category"), required=False, max_length=500,
+        label=gettext_lazy("Category"),
+        required=False,
+        max_length=500,
         widget=forms.TextInput(attrs={"list": "category-suggestions"}),
     )
     query = forms.CharField(
-        label=gettext_lazy("Search"), required=False, max_length=200,
+        label=gettext_lazy("Search"),
+        required=False,
+        max_length=200,
         widget=forms.TextInput(attrs={"type": "search"}),
-        help_text=gettext_lazy("Filled in: the page searches for it, for this shopper; the product page and "
-                               "the category are then not used."),
+        help_text=gettext_lazy(
+            "Filled in: the page searches for it, for this shopper; the product page and "
+            "the category are then not used."
+        ),
     )
     limit = forms.IntegerField(
-        label=gettext_lazy("How many"), required=False, min_value=1, max_value=MAX_LIMIT,
+        label=gettext_lazy("How many"),
+        required=False,
+        min_value=1,
+        max_value=MAX_LIMIT,
         initial=DEFAULT_LIMIT,
     )
 
@@ -94,11 +108,16 @@ def try_columns(*, tenant: Tenant, data: dict) -> list[Column]:
     else:
         context_product = data.get("context_product", "")
         model = recommendation_list(
-            tenant=tenant, shopper_id=data.get("shopper_id", ""), limit=limit,
-            context_product=context_product, category=data.get("category", ""),
+            tenant=tenant,
+            shopper_id=data.get("shopper_id", ""),
+            limit=limit,
+            context_product=context_product,
+            category=data.get("category", ""),
         )
         popular = popularity_list(
-            tenant=tenant, limit=limit, category=data.get("category", ""),
+            tenant=tenant,
+            limit=limit,
+            category=data.get("category", ""),
             exclude=[context_product] if context_product else (),
         )
     return [Column("model", model, _reason_label(model)), Column("popularity", popular, "")]
@@ -131,12 +150,14 @@ class RankingRuleForm(forms.Form):
 
     field = forms.ChoiceField(label=gettext_lazy("Applies to"), choices=RuleField.choices)
     value = forms.CharField(
-        label=gettext_lazy("Category or brand"), max_length=500,
+        label=gettext_lazy("Category or brand"),
+        max_length=500,
         help_text=gettext_lazy("A category takes the categories under it; a brand matches ignoring case."),
     )
     action = forms.ChoiceField(label=gettext_lazy("Action"), choices=RuleAction.choices)
     strength = forms.FloatField(
-        label=gettext_lazy("Strength"), initial=1.0,
+        label=gettext_lazy("Strength"),
+        initial=1.0,
         widget=forms.NumberInput(attrs={"step": "any"}),
     )
 
@@ -150,7 +171,8 @@ class RankingRuleForm(forms.Form):
 
 class RecommendPurchasedForm(forms.Form):
     recommend_purchased = forms.BooleanField(
-        label=gettext_lazy("Recommend products a shopper already bought"), required=False,
+        label=gettext_lazy("Recommend products a shopper already bought"),
+        required=False,
         help_text=gettext_lazy(
             "Yes for what people buy again (groceries, pet food); no for what they buy once."
         ),
@@ -190,8 +212,10 @@ def rule_create_view(request):
         except ValidationError as error:
             _add_service_errors(form, error)
         else:
-            messages.success(request, _("The rule for %(value)s is saved: it is served from now on.")
-                             % {"value": rule.value})
+            messages.success(
+                request,
+                _("The rule for %(value)s is saved: it is served from now on.") % {"value": rule.value},
+            )
             return redirect("recommendations:rules")
     return _rules_page(request, form)
 

@@ -1,9 +1,12 @@
 """Query parameters checked as strictly as a request body."""
+
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
 
-def validated_query(request, serializer_class: type[serializers.Serializer], *, lists: tuple[str, ...] = ()) -> dict:
+def validated_query(
+    request, serializer_class: type[serializers.Serializer], *, lists: tuple[str, ...] = ()
+) -> dict:
     """The query parameters validated by `serializer_class`; a 400 names each bad one.
 
     A misspelt parameter would otherwise be ignored silently, and the client

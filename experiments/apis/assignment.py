@@ -4,6 +4,7 @@ For storefronts that render variants themselves (a different layout, a
 different widget). The recommendations endpoint needs none of this: it
 applies the running experiment by itself.
 """
+
 from django.urls import path
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -25,9 +26,14 @@ class AssignmentOutputSerializer(serializers.Serializer):
     running = serializers.BooleanField()
     variant = serializers.CharField(
         allow_null=True,
-        help_text="The shopper's variant; null when the experiment is not running or the shopper is outside its traffic.",
+        help_text=(
+            "The shopper's variant; null when the experiment is not running "
+            "or the shopper is outside its traffic."
+        ),
     )
-    kind = serializers.CharField(allow_null=True, help_text="What the variant serves: live, model_version or popularity.")
+    kind = serializers.CharField(
+        allow_null=True, help_text="What the variant serves: live, model_version or popularity."
+    )
 
     class Meta:
         ref_name = "ExperimentAssignment"
@@ -48,10 +54,20 @@ class ExperimentAssignmentApi(TenantApiView):
             "server, for as long as the experiment runs."
         ),
         parameters=[
-            OpenApiParameter("key", OpenApiTypes.STR, OpenApiParameter.PATH, description="The experiment's key.",
-                             examples=[OpenApiExample("A ranking test", value="new-ranker")]),
-            OpenApiParameter("shopper_id", str, required=True, description="Your id for the shopper.",
-                             examples=[OpenApiExample("A returning shopper", value="c-1042")]),
+            OpenApiParameter(
+                "key",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                description="The experiment's key.",
+                examples=[OpenApiExample("A ranking test", value="new-ranker")],
+            ),
+            OpenApiParameter(
+                "shopper_id",
+                str,
+                required=True,
+                description="Your id for the shopper.",
+                examples=[OpenApiExample("A returning shopper", value="c-1042")],
+            ),
         ],
         responses={
             200: AssignmentOutputSerializer,
@@ -60,8 +76,15 @@ class ExperimentAssignmentApi(TenantApiView):
         },
         examples=[
             OpenApiExample(
-                "In the treatment", response_only=True, status_codes=["200"],
-                value={"experiment": "new-ranker", "running": True, "variant": "treatment", "kind": "model_version"},
+                "In the treatment",
+                response_only=True,
+                status_codes=["200"],
+                value={
+                    "experiment": "new-ranker",
+                    "running": True,
+                    "variant": "treatment",
+                    "kind": "model_version",
+                },
             ),
         ],
     )
@@ -74,16 +97,27 @@ class ExperimentAssignmentApi(TenantApiView):
         running = experiment.status == ExperimentStatus.RUNNING
         variants = list(experiment.variants.all())
         name = (
-            assign(experiment.salt, query["shopper_id"], traffic_share=experiment.traffic_share,
-                   variants=[(variant.name, variant.weight) for variant in variants])
-            if running else None
+            assign(
+                experiment.salt,
+                query["shopper_id"],
+                traffic_share=experiment.traffic_share,
+                variants=[(variant.name, variant.weight) for variant in variants],
+            )
+            if running
+            else None
         )
         kind = next((variant.kind for variant in variants if variant.name == name), None)
-        return Response(AssignmentOutputSerializer(
-            {"experiment": experiment.key, "running": running, "variant": name, "kind": kind}
-        ).data)
+        return Response(
+            AssignmentOutputSerializer(
+                {"experiment": experiment.key, "running": running, "variant": name, "kind": kind}
+            ).data
+        )
 
 
 urlpatterns = [
-    path("experiments/<slug:key>/assignment", ExperimentAssignmentApi.as_view(), name="api-experiment-assignment"),
+    path(
+        "experiments/<slug:key>/assignment",
+        ExperimentAssignmentApi.as_view(),
+        name="api-experiment-assignment",
+    ),
 ]

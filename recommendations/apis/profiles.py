@@ -1,4 +1,5 @@
 """The shopper profile API: what one shopper looks at, at what prices, and how often."""
+
 from django.urls import path
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -102,7 +103,9 @@ class ShopperProfileApi(TenantApiView):
         ),
         parameters=[
             OpenApiParameter(
-                "shopper_id", OpenApiTypes.STR, OpenApiParameter.PATH,
+                "shopper_id",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
                 description="Your id for the shopper, as in the events you send.",
                 examples=[OpenApiExample("A returning shopper", value="c-1042")],
             )

@@ -6,6 +6,7 @@ the events of the shopper's clicks and purchases, so each result can be
 attributed to the model version (and, later, the experiment variant) that
 produced it. What was served is logged off the request path.
 """
+
 from django.urls import path
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -48,12 +49,20 @@ class AnswerSerializer(serializers.Serializer):
         help_text="Send it back as the `recommendation_id` of the events this answer leads to."
     )
     model_version = serializers.IntegerField(
-        allow_null=True, help_text="The number of the model version that ranked the items; null when it did not."
+        allow_null=True,
+        help_text="The number of the model version that ranked the items; null when it did not.",
     )
-    variant = serializers.CharField(help_text="The experiment variant the shopper is in; empty outside experiments.")
-    fallback = serializers.BooleanField(help_text="True when the model did not rank the items (see fallback_reason).")
+    variant = serializers.CharField(
+        help_text="The experiment variant the shopper is in; empty outside experiments."
+    )
+    fallback = serializers.BooleanField(
+        help_text="True when the model did not rank the items (see fallback_reason)."
+    )
     fallback_reason = serializers.CharField(
-        help_text="no_live_model, model_unavailable, new_shopper (trending), unknown_to_model; empty otherwise."
+        help_text=(
+            "no_live_model, model_unavailable, new_shopper (trending), unknown_to_model, "
+            "popularity_variant; empty otherwise."
+        )
     )
     items = RecommendedProductSerializer(many=True, source="products")
 
@@ -87,7 +96,9 @@ def _answer_example(name: str, **overrides) -> OpenApiExample:
     return OpenApiExample(name, value=value, response_only=True, status_codes=["200"])
 
 
-BAD_PARAMETERS = OpenApiResponse(description="An unknown query parameter, or a value of the wrong type or range.")
+BAD_PARAMETERS = OpenApiResponse(
+    description="An unknown query parameter, or a value of the wrong type or range."
+)
 
 
 class _ServingApi(TenantApiView):
@@ -134,29 +145,44 @@ class RecommendationsApi(_ServingApi):
         ),
         parameters=[
             OpenApiParameter(
-                "shopper_id", str, description="Your id for the shopper, as in the events you send.",
+                "shopper_id",
+                str,
+                description="Your id for the shopper, as in the events you send.",
                 examples=[OpenApiExample("A returning shopper", value="c-1042")],
             ),
             OpenApiParameter(
-                "limit", int, description=f"How many products, 1 to {MAX_LIMIT} (default 10).",
+                "limit",
+                int,
+                description=f"How many products, 1 to {MAX_LIMIT} (default 10).",
                 examples=[OpenApiExample("Four", value=4)],
             ),
             OpenApiParameter(
-                "context_product", str, description="The SKU of the product on the page, if any.",
+                "context_product",
+                str,
+                description="The SKU of the product on the page, if any.",
                 examples=[OpenApiExample("On the Gala apples' page", value="APL-GALA-1KG")],
             ),
-            OpenApiParameter("category", str, description='Only this category and those below it ("Grocery > Produce").'),
+            OpenApiParameter(
+                "category", str, description='Only this category and those below it ("Grocery > Produce").'
+            ),
             OpenApiParameter("exclude", str, description="SKUs to leave out, comma-separated or repeated."),
             OpenApiParameter(
-                "diversity", float,
-                description="0 (default) ranks by score alone; up to 1 trades score for variety (maximal marginal relevance).",
+                "diversity",
+                float,
+                description=(
+                    "0 (default) ranks by score alone; up to 1 trades score for variety "
+                    "(maximal marginal relevance)."
+                ),
             ),
         ],
         responses={200: AnswerSerializer, 400: BAD_PARAMETERS},
         examples=[
             _answer_example("Ranked by the model"),
             _answer_example(
-                "A new shopper: trending products", model_version=None, fallback=True, fallback_reason="new_shopper"
+                "A new shopper: trending products",
+                model_version=None,
+                fallback=True,
+                fallback_reason="new_shopper",
             ),
         ],
     )
@@ -166,7 +192,11 @@ class RecommendationsApi(_ServingApi):
             answer = recommendation_list(tenant=request.tenant, **query)
         except UnknownProduct as unknown:
             raise serializers.ValidationError(
-                {"context_product": [_("No product with the SKU %(sku)s in your catalog.") % {"sku": unknown.external_id}]}
+                {
+                    "context_product": [
+                        _("No product with the SKU %(sku)s in your catalog.") % {"sku": unknown.external_id}
+                    ]
+                }
             )
         return self.respond(request, answer, shopper_id=query["shopper_id"])
 
@@ -180,14 +210,22 @@ class SimilarProductsApi(_ServingApi):
     @extend_schema(
         operation_id="recommendations_similar",
         summary="Products like this one",
-        description="For a product page: what your model ranks beside it; without a model, best sellers of its category.",
+        description=(
+            "For a product page: what your model ranks beside it; without a model, "
+            "best sellers of its category."
+        ),
         parameters=[
             OpenApiParameter(
-                "external_id", OpenApiTypes.STR, OpenApiParameter.PATH, description="The product's SKU.",
+                "external_id",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                description="The product's SKU.",
                 examples=[OpenApiExample("The Gala apples", value="APL-GALA-1KG")],
             ),
             OpenApiParameter(
-                "limit", int, description=f"How many products, 1 to {MAX_LIMIT} (default 10).",
+                "limit",
+                int,
+                description=f"How many products, 1 to {MAX_LIMIT} (default 10).",
                 examples=[OpenApiExample("Four", value=4)],
             ),
         ],
@@ -203,7 +241,9 @@ class SimilarProductsApi(_ServingApi):
     def get(self, request, external_id: str):
         query = validated_query(request, self.QuerySerializer)
         try:
-            answer = similar_product_list(tenant=request.tenant, external_id=external_id, limit=query["limit"])
+            answer = similar_product_list(
+                tenant=request.tenant, external_id=external_id, limit=query["limit"]
+            )
         except UnknownProduct:
             raise NotFound(_("No product with this SKU in your catalog."))
         return self.respond(request, answer)
@@ -227,7 +267,10 @@ class SearchApi(_ServingApi):
         ),
         parameters=[
             OpenApiParameter(
-                "q", str, required=True, description="The query, up to 200 characters.",
+                "q",
+                str,
+                required=True,
+                description="The query, up to 200 characters.",
                 examples=[OpenApiExample("Two words", value="gala apples")],
             ),
             OpenApiParameter("limit", int, description=f"How many products, 1 to {MAX_LIMIT} (default 10)."),

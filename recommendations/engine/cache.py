@@ -5,6 +5,7 @@ hundred), so the bound is in bytes, not entries. The newest entry is always
 kept, even alone over the bound: a tenant whose model is larger than the
 bound must still be served.
 """
+
 from __future__ import annotations
 
 import threading

@@ -3,6 +3,7 @@
 Loaded from the database by the caller and kept per tenant until the catalog
 changes (`revision`), so a request reads no product row.
 """
+
 from __future__ import annotations
 
 import threading
@@ -22,7 +23,9 @@ class ServingCatalog:
         self.revision = revision
         self.external_ids = [product["external_id"] for product in self.products]
         self.index = {external_id: row for row, external_id in enumerate(self.external_ids)}
-        self.in_stock = np.array([bool(product.get("in_stock", True)) for product in self.products], dtype=bool)
+        self.in_stock = np.array(
+            [bool(product.get("in_stock", True)) for product in self.products], dtype=bool
+        )
         self._categories = [product.get("category") or "" for product in self.products]
         self._brands = [(product.get("brand") or "").casefold() for product in self.products]
         self._masks: dict[tuple[str, str], np.ndarray] = {}

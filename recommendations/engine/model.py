@@ -5,6 +5,7 @@ with its encoder (products imported after training), appended after them.
 Scores come in the model's item order; `aligned_rows` maps them onto a
 catalog's rows.
 """
+
 from __future__ import annotations
 
 import threading
@@ -56,13 +57,17 @@ class ServingModel:
         neighbours = self.scorer.cold_neighbours
         return int(
             self.embeddings.nbytes
-            + collaborative.data.nbytes + collaborative.indices.nbytes + collaborative.indptr.nbytes
-            + neighbours.data.nbytes + neighbours.indices.nbytes + neighbours.indptr.nbytes
+            + collaborative.data.nbytes
+            + collaborative.indices.nbytes
+            + collaborative.indptr.nbytes
+            + neighbours.data.nbytes
+            + neighbours.indices.nbytes
+            + neighbours.indptr.nbytes
             + 100 * len(self.item_ids)
         )
 
     def shopper_scores(self, history: Sequence[Any]) -> np.ndarray:
-        """The blend of content, collaborative and popularity scores for a history of item ids, oldest first."""
+        """The blend of content, collaborative and popularity scores for a history of item ids."""
         rows = [self.item_index[item] for item in history if item in self.item_index]
         return self.scorer([rows])[0]
 

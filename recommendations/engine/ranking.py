@@ -6,6 +6,7 @@ takes about a millisecond for 100,000 items: enough up to about a million.
 Past that, an approximate index (HNSW, IVF) would hand `top_k` its candidates
 instead of the whole catalog; nothing else here would change.
 """
+
 from __future__ import annotations
 
 from collections.abc import Sequence

@@ -5,66 +5,136 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('catalog', '0001_initial'),
-        ('tenants', '0003_tenant_allowed_origins_tenant_recommend_purchased'),
-        ('training', '0001_initial'),
+        ("catalog", "0001_initial"),
+        ("tenants", "0003_tenant_allowed_origins_tenant_recommend_purchased"),
+        ("training", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ItemEmbedding',
+            name="ItemEmbedding",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('vector', models.BinaryField()),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('model_version', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='training.modelversion')),
-                ('product', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='catalog.product')),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("vector", models.BinaryField()),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "model_version",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="training.modelversion",
+                    ),
+                ),
+                (
+                    "product",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="catalog.product"
+                    ),
+                ),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'model_version', 'product'), name='item_embedding_unique_per_version')],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("tenant", "model_version", "product"),
+                        name="item_embedding_unique_per_version",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='RankingRule',
+            name="RankingRule",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('field', models.CharField(choices=[('category', 'Category'), ('brand', 'Brand')], max_length=16, verbose_name='field')),
-                ('value', models.CharField(max_length=500, verbose_name='value')),
-                ('action', models.CharField(choices=[('boost', 'Boost'), ('bury', 'Bury')], max_length=8, verbose_name='action')),
-                ('strength', models.FloatField(default=1.0, verbose_name='strength')),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                (
+                    "field",
+                    models.CharField(
+                        choices=[("category", "Category"), ("brand", "Brand")],
+                        max_length=16,
+                        verbose_name="field",
+                    ),
+                ),
+                ("value", models.CharField(max_length=500, verbose_name="value")),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[("boost", "Boost"), ("bury", "Bury")], max_length=8, verbose_name="action"
+                    ),
+                ),
+                ("strength", models.FloatField(default=1.0, verbose_name="strength")),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'ranking rule',
-                'verbose_name_plural': 'ranking rules',
-                'ordering': ['field', 'value'],
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'field', 'value'), name='ranking_rule_unique_per_tenant'), models.CheckConstraint(condition=models.Q(('strength__gt', 0)), name='ranking_rule_strength_positive')],
+                "verbose_name": "ranking rule",
+                "verbose_name_plural": "ranking rules",
+                "ordering": ["field", "value"],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("tenant", "field", "value"), name="ranking_rule_unique_per_tenant"
+                    ),
+                    models.CheckConstraint(
+                        condition=models.Q(("strength__gt", 0)), name="ranking_rule_strength_positive"
+                    ),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='ServedRecommendation',
+            name="ServedRecommendation",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('recommendation_id', models.CharField(max_length=64)),
-                ('endpoint', models.CharField(max_length=16)),
-                ('shopper_key', models.CharField(blank=True, max_length=64)),
-                ('model_version', models.PositiveIntegerField(blank=True, null=True)),
-                ('variant', models.CharField(blank=True, max_length=64)),
-                ('fallback', models.BooleanField(default=False)),
-                ('product_ids', models.JSONField(default=list)),
-                ('served_at', models.DateTimeField()),
-                ('tenant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='tenants.tenant')),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("recommendation_id", models.CharField(max_length=64)),
+                ("endpoint", models.CharField(max_length=16)),
+                ("shopper_key", models.CharField(blank=True, max_length=64)),
+                ("model_version", models.PositiveIntegerField(blank=True, null=True)),
+                ("variant", models.CharField(blank=True, max_length=64)),
+                ("fallback", models.BooleanField(default=False)),
+                ("product_ids", models.JSONField(default=list)),
+                ("served_at", models.DateTimeField()),
+                (
+                    "tenant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="tenants.tenant"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-served_at'],
-                'indexes': [models.Index(fields=['tenant', 'served_at'], name='served_tenant_time')],
-                'constraints': [models.UniqueConstraint(fields=('tenant', 'recommendation_id'), name='served_recommendation_unique_id_per_tenant')],
+                "ordering": ["-served_at"],
+                "indexes": [models.Index(fields=["tenant", "served_at"], name="served_tenant_time")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("tenant", "recommendation_id"),
+                        name="served_recommendation_unique_id_per_tenant",
+                    )
+                ],
             },
         ),
     ]

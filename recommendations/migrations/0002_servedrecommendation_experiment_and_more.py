@@ -5,21 +5,28 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('experiments', '0001_initial'),
-        ('recommendations', '0001_initial'),
-        ('tenants', '0003_tenant_allowed_origins_tenant_recommend_purchased'),
+        ("experiments", "0001_initial"),
+        ("recommendations", "0001_initial"),
+        ("tenants", "0003_tenant_allowed_origins_tenant_recommend_purchased"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='servedrecommendation',
-            name='experiment',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='experiments.experiment'),
+            model_name="servedrecommendation",
+            name="experiment",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.CASCADE,
+                related_name="+",
+                to="experiments.experiment",
+            ),
         ),
         migrations.AddIndex(
-            model_name='servedrecommendation',
-            index=models.Index(fields=['tenant', 'experiment', 'shopper_key'], name='served_experiment_shopper'),
+            model_name="servedrecommendation",
+            index=models.Index(
+                fields=["tenant", "experiment", "shopper_key"], name="served_experiment_shopper"
+            ),
         ),
     ]

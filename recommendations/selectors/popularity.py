@@ -1,4 +1,5 @@
 """What sells now: event counts per product over the tenant's latest days."""
+
 from __future__ import annotations
 
 import datetime as dt

@@ -1,4 +1,5 @@
 """A shopper's profile: what they look at, at what prices, and how often, read from their events."""
+
 from __future__ import annotations
 
 import datetime as dt
@@ -111,7 +112,9 @@ def _price_band(*, tenant: Tenant, interests: list[dict]) -> PriceBand | None:
         return None
     median = statistics.median(prices)
     return PriceBand(
-        min=prices[0], median=median.quantize(CENT, rounding=ROUND_HALF_UP), max=prices[-1],
+        min=prices[0],
+        median=median.quantize(CENT, rounding=ROUND_HALF_UP),
+        max=prices[-1],
         label=_price_label(tenant=tenant, price=median),
     )
 

@@ -6,6 +6,7 @@ filters and the merchant's rules. Recording what was served is the caller's
 job (`recommendations.attribution`), so the "try it" page can show answers
 without logging them.
 """
+
 from __future__ import annotations
 
 import uuid
@@ -28,12 +29,12 @@ from recommendations.engine.ranking import (
 from recommendations.selectors.search import lexical_search
 from recommendations.selectors.shoppers import ShopperHistory, shopper_history
 from recommendations.serving import (
+    VersionRef,
     popularity_scores,
     rule_shifts,
     serving_catalog,
     serving_model,
     serving_state,
-    VersionRef,
 )
 from tenants.models import Tenant
 
@@ -80,7 +81,9 @@ class Answer:
 
 
 def _answer(catalog: ServingCatalog, rows: Sequence[int], scores: Sequence[float], **kwargs) -> Answer:
-    products = [{**catalog.products[row], "score": round(float(score), 6)} for row, score in zip(rows, scores)]
+    products = [
+        {**catalog.products[row], "score": round(float(score), 6)} for row, score in zip(rows, scores)
+    ]
     return Answer(products=products, **kwargs)
 
 
@@ -155,7 +158,11 @@ def recommendation_list(
     if variant is not None and variant.kind == VariantKind.POPULARITY:
         model, reason = None, FallbackReason.POPULARITY_VARIANT
     else:
-        version = variant.version if variant is not None and variant.kind == VariantKind.MODEL_VERSION else state.live
+        version = (
+            variant.version
+            if variant is not None and variant.kind == VariantKind.MODEL_VERSION
+            else state.live
+        )
         model, reason = _model_or_reason(tenant, version)
     signals = history.items + ([context_product] if context_product else [])
     if model is not None and any(model.knows(item) for item in signals):
@@ -167,11 +174,17 @@ def recommendation_list(
         scores, version = popularity_scores(tenant=tenant, catalog=catalog), None
         if context_product:
             context_category = catalog.products[catalog.index[context_product]].get("category") or ""
-            scores = shift_by_rules(scores, eligible, [(catalog.category_mask(context_category), CONTEXT_CATEGORY_SHIFT)])
+            scores = shift_by_rules(
+                scores, eligible, [(catalog.category_mask(context_category), CONTEXT_CATEGORY_SHIFT)]
+            )
     scores = shift_by_rules(scores, eligible, rule_shifts(state, catalog))
     rows = _rank(scores, eligible, limit=limit, diversity=diversity, catalog=catalog, model=model)
     return _answer(
-        catalog, rows, scores[rows], model_version=version, fallback=version is None,
+        catalog,
+        rows,
+        scores[rows],
+        model_version=version,
+        fallback=version is None,
         fallback_reason=reason if version is None else "",
         variant=variant.name if variant is not None else "",
         experiment_id=state.experiment.experiment_id if variant is not None else None,
@@ -194,11 +207,18 @@ def similar_product_list(*, tenant: Tenant, external_id: str, limit: int = 10) -
         reason = reason or FallbackReason.UNKNOWN_TO_MODEL
         product_category = catalog.products[catalog.index[external_id]].get("category") or ""
         scores, version = popularity_scores(tenant=tenant, catalog=catalog), None
-        scores = shift_by_rules(scores, eligible, [(catalog.category_mask(product_category), CONTEXT_CATEGORY_SHIFT)])
+        scores = shift_by_rules(
+            scores, eligible, [(catalog.category_mask(product_category), CONTEXT_CATEGORY_SHIFT)]
+        )
     scores = shift_by_rules(scores, eligible, rule_shifts(state, catalog))
     rows = top_k(scores, eligible, limit)
     return _answer(
-        catalog, rows, scores[rows], model_version=version, fallback=version is None, fallback_reason=reason if version is None else ""
+        catalog,
+        rows,
+        scores[rows],
+        model_version=version,
+        fallback=version is None,
+        fallback_reason=reason if version is None else "",
     )
 
 
@@ -209,7 +229,11 @@ def search_result_list(*, tenant: Tenant, query: str, limit: int = 10, shopper_i
     state = serving_state(tenant=tenant)
     catalog = serving_catalog(tenant=tenant, state=state)
     eligible = catalog.in_stock
-    lexical = [row for row in catalog.rows(lexical_search(tenant=tenant, query=query, limit=SEARCH_POOL)) if eligible[row]]
+    lexical = [
+        row
+        for row in catalog.rows(lexical_search(tenant=tenant, query=query, limit=SEARCH_POOL))
+        if eligible[row]
+    ]
     rankings, weights = [lexical], [1.0]
     model, reason = _model_or_reason(tenant, state.live)
     if model is not None:

@@ -3,6 +3,7 @@
 PostgreSQL ranks with its full-text search; other databases (SQLite in tests
 and on a laptop) fall back to matching every word as a substring.
 """
+
 from __future__ import annotations
 
 import functools

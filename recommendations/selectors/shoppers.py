@@ -1,4 +1,5 @@
 """Reads on one shopper's events, as serving needs them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field

@@ -1,4 +1,5 @@
 """The recommendations fixtures (a tenant with the tiny shop and a live tiny model), for experiments on them."""
+
 from tests.recommendations.conftest import (  # noqa: F401
     fresh_serving_caches,
     live_version,

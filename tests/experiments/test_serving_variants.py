@@ -1,4 +1,5 @@
-"""A running experiment decides what the recommendations endpoint serves each shopper, and logs the exposure."""
+"""A running experiment decides what the recommendations endpoint serves each shopper; it logs exposures."""
+
 import pytest
 
 from experiments.models import Experiment
@@ -20,15 +21,23 @@ def assignment_url(key: str) -> str:
 @pytest.fixture
 def second_version(tenant, live_version, lora_version_dir, tmp_path):
     return ModelVersionFactory(
-        tenant=tenant, number=2, artifact_path=version_copy(lora_version_dir, tmp_path, "v2", weights=POPULARITY_ONLY)
+        tenant=tenant,
+        number=2,
+        artifact_path=version_copy(lora_version_dir, tmp_path, "v2", weights=POPULARITY_ONLY),
     )
 
 
-def started(tenant, django_capture_on_commit_callbacks, *, variants, traffic_share=1.0, key="ranker") -> Experiment:
+def started(
+    tenant, django_capture_on_commit_callbacks, *, variants, traffic_share=1.0, key="ranker"
+) -> Experiment:
     with tenant_scope(tenant), django_capture_on_commit_callbacks(execute=True):
         experiment = experiment_create(
-            tenant=tenant, key=key, name="New ranker", primary_metric="click_through_rate",
-            variants=variants, traffic_share=traffic_share,
+            tenant=tenant,
+            key=key,
+            name="New ranker",
+            primary_metric="click_through_rate",
+            variants=variants,
+            traffic_share=traffic_share,
         )
         experiment_start(tenant=tenant, experiment_id=experiment.pk)
     return experiment
@@ -39,16 +48,23 @@ def live_against_v2(tenant, second_version, django_capture_on_commit_callbacks, 
     from recommendations.tasks import item_embeddings_refresh_task
 
     monkeypatch.setattr(item_embeddings_refresh_task, "delay", lambda **kwargs: None)
-    return started(tenant, django_capture_on_commit_callbacks, variants=[
-        {"name": "control", "kind": "live", "weight": 1, "is_control": True},
-        {"name": "treatment", "kind": "model_version", "model_version": second_version.pk, "weight": 1},
-    ])
+    return started(
+        tenant,
+        django_capture_on_commit_callbacks,
+        variants=[
+            {"name": "control", "kind": "live", "weight": 1, "is_control": True},
+            {"name": "treatment", "kind": "model_version", "model_version": second_version.pk, "weight": 1},
+        ],
+    )
 
 
 def test_each_shopper_is_served_the_model_of_their_variant_every_time(publishable_client, live_against_v2):
     versions_by_variant = {}
     for shopper in range(40):
-        answers = [publishable_client.get(RECOMMENDATIONS, {"shopper_id": f"shopper-{shopper}"}).data for _ in range(2)]
+        answers = [
+            publishable_client.get(RECOMMENDATIONS, {"shopper_id": f"shopper-{shopper}"}).data
+            for _ in range(2)
+        ]
         assert answers[0]["variant"] == answers[1]["variant"] != ""
         versions_by_variant.setdefault(answers[0]["variant"], set()).add(answers[0]["model_version"])
     assert versions_by_variant == {"control": {1}, "treatment": {2}}
@@ -66,10 +82,15 @@ def test_the_assignment_endpoint_agrees_with_the_served_variant(publishable_clie
 def test_shoppers_outside_the_share_of_traffic_get_the_live_model_and_no_variant(
     publishable_client, tenant, second_version, django_capture_on_commit_callbacks
 ):
-    started(tenant, django_capture_on_commit_callbacks, traffic_share=0.3, variants=[
-        {"name": "control", "kind": "live", "weight": 1, "is_control": True},
-        {"name": "treatment", "kind": "model_version", "model_version": second_version.pk, "weight": 1},
-    ])
+    started(
+        tenant,
+        django_capture_on_commit_callbacks,
+        traffic_share=0.3,
+        variants=[
+            {"name": "control", "kind": "live", "weight": 1, "is_control": True},
+            {"name": "treatment", "kind": "model_version", "model_version": second_version.pk, "weight": 1},
+        ],
+    )
     answers = [publishable_client.get(RECOMMENDATIONS, {"shopper_id": f"s-{i}"}).data for i in range(60)]
     outside = [answer for answer in answers if answer["variant"] == ""]
     assert 25 <= len(outside) <= 55
@@ -79,10 +100,14 @@ def test_shoppers_outside_the_share_of_traffic_get_the_live_model_and_no_variant
 def test_a_popularity_variant_is_served_popularity_and_says_why(
     publishable_client, tenant, live_version, django_capture_on_commit_callbacks
 ):
-    started(tenant, django_capture_on_commit_callbacks, variants=[
-        {"name": "control", "kind": "live", "weight": 0, "is_control": True},
-        {"name": "popular", "kind": "popularity", "weight": 1},
-    ])
+    started(
+        tenant,
+        django_capture_on_commit_callbacks,
+        variants=[
+            {"name": "control", "kind": "live", "weight": 0, "is_control": True},
+            {"name": "popular", "kind": "popularity", "weight": 1},
+        ],
+    )
     answer = publishable_client.get(RECOMMENDATIONS, {"shopper_id": "shopper-0"}).data
     assert answer["variant"] == "popular" and answer["fallback"] is True
     assert answer["fallback_reason"] == "popularity_variant" and answer["model_version"] is None

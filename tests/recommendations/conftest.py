@@ -3,6 +3,7 @@
 The model is trained once per session (tests/training/ml); each test serves a
 copy of its folder, so a test may break its artifacts.
 """
+
 import json
 import shutil
 
@@ -63,6 +64,9 @@ def version_copy(source, tmp_path, name: str, *, weights: dict | None = None) ->
 @pytest.fixture
 def live_version(tiny_shop, lora_version_dir, tmp_path):  # noqa: F811
     return ModelVersionFactory(
-        tenant=tiny_shop, number=1, status=VersionStatus.LIVE, promoted_at=timezone.now(),
+        tenant=tiny_shop,
+        number=1,
+        status=VersionStatus.LIVE,
+        promoted_at=timezone.now(),
         artifact_path=version_copy(lora_version_dir, tmp_path, "v1"),
     )

@@ -1,4 +1,5 @@
 """The serving engine's parts, plain Python: the memory-bounded cache, the catalog's filters, ranking."""
+
 import numpy as np
 
 from recommendations.engine.cache import MemoryBoundedLRU
@@ -42,12 +43,19 @@ def test_the_cache_does_not_keep_a_failed_load():
 
 
 def catalog() -> ServingCatalog:
-    return ServingCatalog([
-        {"external_id": "A", "category": "Grocery > Produce > Apples", "brand": "Orchard", "in_stock": True},
-        {"external_id": "B", "category": "Grocery > Produce", "brand": "orchard", "in_stock": False},
-        {"external_id": "C", "category": "Grocery > Produced Goods", "brand": "Other", "in_stock": True},
-        {"external_id": "D", "category": "Household", "brand": "", "in_stock": True},
-    ])
+    return ServingCatalog(
+        [
+            {
+                "external_id": "A",
+                "category": "Grocery > Produce > Apples",
+                "brand": "Orchard",
+                "in_stock": True,
+            },
+            {"external_id": "B", "category": "Grocery > Produce", "brand": "orchard", "in_stock": False},
+            {"external_id": "C", "category": "Grocery > Produced Goods", "brand": "Other", "in_stock": True},
+            {"external_id": "D", "category": "Household", "brand": "", "in_stock": True},
+        ]
+    )
 
 
 def test_a_category_filter_takes_the_category_and_those_below_it_but_not_a_longer_name():

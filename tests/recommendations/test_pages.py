@@ -1,4 +1,5 @@
 """The recommendation pages of the merchant UI: "try it" and the serving rules."""
+
 import re
 
 import pytest
@@ -181,8 +182,9 @@ def test_the_owner_deletes_a_rule(owner_client, tenant):
     response = owner_client.post(f"/recommendations/rules/{rule.pk}/delete/")
     assert response.status_code == 302
     assert rules_of(tenant) == []
-    assert "tea" not in re.search(r'<table class="data" id="rules">.*?</table>',
-                                  owner_client.get(RULES).content.decode(), re.S).group(0)
+    assert "tea" not in re.search(
+        r'<table class="data" id="rules">.*?</table>', owner_client.get(RULES).content.decode(), re.S
+    ).group(0)
 
 
 def test_another_tenants_rule_cannot_be_deleted(owner_client, other_tenant):

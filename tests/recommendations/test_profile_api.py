@@ -1,4 +1,5 @@
 """GET /api/v1/shoppers/{shopper_id}/profile: a shopper's interests and activity, and who may read them."""
+
 import datetime as dt
 
 import pytest
@@ -6,7 +7,6 @@ from django.utils.dateparse import parse_datetime
 
 from catalog.models import Event
 from tests.factories import ProductFactory
-
 
 JANE = "jane@example.com"
 LAST = dt.datetime(2026, 11, 20, 12, 0, tzinfo=dt.timezone.utc)
@@ -19,13 +19,20 @@ def _profile_url(shopper_id: str) -> str:
 def _store_events(tenant, shopper_id: str, events: list[tuple]) -> None:
     """events: (type, product or None, SKU, occurred_at)."""
     shopper_key = tenant.pseudonymise_shopper(shopper_id)
-    Event.all_tenants.bulk_create([
-        Event(
-            tenant=tenant, event_id=f"{shopper_id}-{n}", shopper_key=shopper_key, type=event_type,
-            product=product, product_external_id=sku, occurred_at=occurred_at,
-        )
-        for n, (event_type, product, sku, occurred_at) in enumerate(events)
-    ])
+    Event.all_tenants.bulk_create(
+        [
+            Event(
+                tenant=tenant,
+                event_id=f"{shopper_id}-{n}",
+                shopper_key=shopper_key,
+                type=event_type,
+                product=product,
+                product_external_id=sku,
+                occurred_at=occurred_at,
+            )
+            for n, (event_type, product, sku, occurred_at) in enumerate(events)
+        ]
+    )
 
 
 @pytest.fixture
@@ -39,7 +46,10 @@ def jane(tenant):
     coffee_1 = ProductFactory(tenant=tenant, external_id="COF-1", price="8.00", **coffee)
     coffee_2 = ProductFactory(tenant=tenant, external_id="COF-2", price="12.00", **coffee)
     apples = ProductFactory(
-        tenant=tenant, external_id="APL-1", price="2.00", category="Grocery > Produce > Apples",
+        tenant=tenant,
+        external_id="APL-1",
+        price="2.00",
+        category="Grocery > Produce > Apples",
         brand="Orchard Co",
     )
     sponge = ProductFactory(
@@ -48,17 +58,21 @@ def jane(tenant):
     for n, price in enumerate(["1.00", "3.00", "4.00", "5.00", "6.00", "20.00"]):
         ProductFactory(tenant=tenant, external_id=f"OTHER-{n}", price=price, category="Toys", brand="Toyco")
     day = dt.timedelta(days=1)
-    _store_events(tenant, JANE, [
-        ("view", apples, "APL-1", LAST - 60 * day),
-        ("click", apples, "APL-1", LAST - 2 * day),
-        ("click", apples, "APL-1", LAST - 2 * day + dt.timedelta(minutes=5)),
-        ("view", coffee_1, "COF-1", LAST - day),
-        ("view", coffee_1, "COF-1", LAST - day + dt.timedelta(minutes=1)),
-        ("view", coffee_1, "COF-1", LAST - day + dt.timedelta(minutes=2)),
-        ("purchase", coffee_2, "COF-2", LAST - day + dt.timedelta(minutes=3)),
-        ("view", None, "GONE-1", LAST - day + dt.timedelta(minutes=4)),
-        ("add_to_cart", sponge, "SPO-1", LAST),
-    ])
+    _store_events(
+        tenant,
+        JANE,
+        [
+            ("view", apples, "APL-1", LAST - 60 * day),
+            ("click", apples, "APL-1", LAST - 2 * day),
+            ("click", apples, "APL-1", LAST - 2 * day + dt.timedelta(minutes=5)),
+            ("view", coffee_1, "COF-1", LAST - day),
+            ("view", coffee_1, "COF-1", LAST - day + dt.timedelta(minutes=1)),
+            ("view", coffee_1, "COF-1", LAST - day + dt.timedelta(minutes=2)),
+            ("purchase", coffee_2, "COF-2", LAST - day + dt.timedelta(minutes=3)),
+            ("view", None, "GONE-1", LAST - day + dt.timedelta(minutes=4)),
+            ("add_to_cart", sponge, "SPO-1", LAST),
+        ],
+    )
     return JANE
 
 

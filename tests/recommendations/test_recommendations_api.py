@@ -1,4 +1,5 @@
-"""GET /api/v1/recommendations: products for a shopper from the tenant's live model, with the business rules."""
+"""GET /api/v1/recommendations: products for a shopper from the tenant's live model, with business rules."""
+
 import pytest
 
 from catalog.models import Event, EventType, Product
@@ -22,12 +23,15 @@ def skus_of(response) -> list[str]:
 def purchases_of(tenant, shopper_id: str) -> set[str]:
     with tenant_scope(tenant):
         return set(
-            Event.objects.filter(shopper_key=tenant.pseudonymise_shopper(shopper_id), type=EventType.PURCHASE)
-            .values_list("product_external_id", flat=True)
+            Event.objects.filter(
+                shopper_key=tenant.pseudonymise_shopper(shopper_id), type=EventType.PURCHASE
+            ).values_list("product_external_id", flat=True)
         )
 
 
-def test_a_known_shopper_gets_the_model_ranking_with_the_fields_a_storefront_renders(publishable_client, live_version):
+def test_a_known_shopper_gets_the_model_ranking_with_the_fields_a_storefront_renders(
+    publishable_client, live_version
+):
     response = publishable_client.get(RECOMMENDATIONS, {"shopper_id": "shopper-0", "limit": 10})
     assert response.status_code == 200
     body = response.data
@@ -36,7 +40,15 @@ def test_a_known_shopper_gets_the_model_ranking_with_the_fields_a_storefront_ren
     assert len(body["items"]) == 10
     first = body["items"][0]
     assert set(first) == {
-        "external_id", "title", "category", "brand", "price", "currency", "in_stock", "attributes", "score",
+        "external_id",
+        "title",
+        "category",
+        "brand",
+        "price",
+        "currency",
+        "in_stock",
+        "attributes",
+        "score",
     }
     scores = [item["score"] for item in body["items"]]
     assert scores == sorted(scores, reverse=True)
@@ -68,19 +80,32 @@ def test_a_product_out_of_stock_is_left_out_as_soon_as_the_catalog_says_so(
     top = publishable_client.get(RECOMMENDATIONS, {"shopper_id": "shopper-0"}).data["items"][0]
     response = secret_client.post(
         "/api/v1/catalog/products",
-        {"products": [{"external_id": top["external_id"], "title": top["title"], "category": top["category"],
-                       "brand": top["brand"], "in_stock": False}]},
+        {
+            "products": [
+                {
+                    "external_id": top["external_id"],
+                    "title": top["title"],
+                    "category": top["category"],
+                    "brand": top["brand"],
+                    "in_stock": False,
+                }
+            ]
+        },
         format="json",
     )
     assert response.status_code == 200
     from django.core.cache import cache
 
     cache.clear()  # the state's few seconds: another request, later
-    assert top["external_id"] not in skus_of(publishable_client.get(RECOMMENDATIONS, {"shopper_id": "shopper-0"}))
+    assert top["external_id"] not in skus_of(
+        publishable_client.get(RECOMMENDATIONS, {"shopper_id": "shopper-0"})
+    )
 
 
 def test_a_category_filter_keeps_only_that_category(publishable_client, live_version):
-    response = publishable_client.get(RECOMMENDATIONS, {"shopper_id": "shopper-0", "category": "tea", "limit": 5})
+    response = publishable_client.get(
+        RECOMMENDATIONS, {"shopper_id": "shopper-0", "category": "tea", "limit": 5}
+    )
     assert categories_of(response) == ["tea"] * 5
 
 
@@ -95,11 +120,15 @@ def test_excluded_products_are_left_out_whether_comma_separated_or_repeated(publ
 
 def test_diversity_spreads_the_list_over_more_categories(publishable_client, live_version):
     plain = publishable_client.get(RECOMMENDATIONS, {"shopper_id": "shopper-0", "limit": 6})
-    diverse = publishable_client.get(RECOMMENDATIONS, {"shopper_id": "shopper-0", "limit": 6, "diversity": 0.9})
+    diverse = publishable_client.get(
+        RECOMMENDATIONS, {"shopper_id": "shopper-0", "limit": 6, "diversity": 0.9}
+    )
     assert len(set(categories_of(diverse))) > len(set(categories_of(plain)))
 
 
-def test_a_new_shopper_on_a_product_page_gets_what_the_model_makes_of_that_product(publishable_client, live_version):
+def test_a_new_shopper_on_a_product_page_gets_what_the_model_makes_of_that_product(
+    publishable_client, live_version
+):
     response = publishable_client.get(
         RECOMMENDATIONS, {"shopper_id": "first-visit", "context_product": "tea-1", "limit": 5}
     )
@@ -120,7 +149,9 @@ def test_a_new_shopper_without_context_gets_trending_products(publishable_client
 
 def test_bury_and_boost_rules_move_categories_and_brands(publishable_client, live_version, tenant):
     RankingRule.all_tenants.create(tenant=tenant, field="category", value="coffee", action="bury", strength=5)
-    RankingRule.all_tenants.create(tenant=tenant, field="brand", value="happy paws", action="boost", strength=5)
+    RankingRule.all_tenants.create(
+        tenant=tenant, field="brand", value="happy paws", action="boost", strength=5
+    )
     response = publishable_client.get(RECOMMENDATIONS, {"shopper_id": "shopper-0", "limit": 5})
     assert "coffee" not in categories_of(response)
     assert all(item["brand"] == "Happy Paws" for item in response.data["items"][:3])
@@ -145,7 +176,9 @@ def test_a_bad_parameter_is_a_400_that_names_it(publishable_client, live_version
 
 
 def test_another_tenants_shoppers_and_products_never_appear(other_tenant_client, other_tenant, live_version):
-    Product.all_tenants.create(tenant=other_tenant, external_id="globex-1", title="globex kettle", category="kitchen")
+    Product.all_tenants.create(
+        tenant=other_tenant, external_id="globex-1", title="globex kettle", category="kitchen"
+    )
     response = other_tenant_client.get(RECOMMENDATIONS, {"shopper_id": "shopper-0", "limit": 100})
     assert response.status_code == 200
     assert skus_of(response) == ["globex-1"]

@@ -1,4 +1,5 @@
 """lexical_search: the tenant's SKUs that match a shopper's words, best first."""
+
 import pytest
 
 from recommendations.selectors.search import lexical_search

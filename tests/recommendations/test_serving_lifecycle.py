@@ -1,10 +1,10 @@
-"""What is served follows the model's life: promotion, rollback, broken artifacts, new products; and the log."""
+"""What is served follows the model's life: promotion, rollback, broken artifacts, new products; the log."""
+
 import logging
 import shutil
 from pathlib import Path
 
 from django.core.cache import cache
-
 from django.utils import timezone
 
 from catalog.models import Event, Product
@@ -34,7 +34,8 @@ def test_promotion_and_rollback_change_what_is_served_without_a_restart(
     publishable_client, live_version, tenant, lora_version_dir, tmp_path, django_capture_on_commit_callbacks
 ):
     second = ModelVersionFactory(
-        tenant=tenant, number=2,
+        tenant=tenant,
+        number=2,
         artifact_path=version_copy(lora_version_dir, tmp_path, "v2", weights=POPULARITY_ONLY),
     )
     before = served(publishable_client)
@@ -81,7 +82,10 @@ def test_a_product_imported_after_training_is_recommended_by_its_content_right_a
     queued = []
     monkeypatch.setattr(item_embeddings_refresh_task, "delay", lambda **kwargs: queued.append(kwargs))
     new_product = {
-        "external_id": "coffee-new", "title": "dark roast coffee", "category": "coffee", "brand": "Bean Co",
+        "external_id": "coffee-new",
+        "title": "dark roast coffee",
+        "category": "coffee",
+        "brand": "Bean Co",
         "description": "ground coffee beans with a rich aroma",
     }
     with django_capture_on_commit_callbacks(execute=True):
@@ -95,9 +99,13 @@ def test_a_product_imported_after_training_is_recommended_by_its_content_right_a
     assert "coffee-new" in skus_of(publishable_client.get(similar_url("coffee-0"), {"limit": 5}))
     # A shopper whose only event is the new product is scored by the model from it.
     Event.all_tenants.create(
-        tenant=tenant, event_id="first-look", shopper_key=tenant.pseudonymise_shopper("newcomer"), type="view",
+        tenant=tenant,
+        event_id="first-look",
+        shopper_key=tenant.pseudonymise_shopper("newcomer"),
+        type="view",
         product=Product.all_tenants.get(tenant=tenant, external_id="coffee-new"),
-        product_external_id="coffee-new", occurred_at=timezone.now(),
+        product_external_id="coffee-new",
+        occurred_at=timezone.now(),
     )
     response = publishable_client.get(RECOMMENDATIONS, {"shopper_id": "newcomer", "limit": 5})
     assert response.data["model_version"] == 1 and response.data["fallback"] is False
@@ -144,7 +152,9 @@ def test_a_promoted_version_is_served_by_the_next_request_even_within_the_state_
 ):
     served(publishable_client)  # the state is cached now
     second = ModelVersionFactory(
-        tenant=tenant, number=2, artifact_path=version_copy(lora_version_dir, tmp_path, "v2"),
+        tenant=tenant,
+        number=2,
+        artifact_path=version_copy(lora_version_dir, tmp_path, "v2"),
     )
     with django_capture_on_commit_callbacks(execute=True), tenant_scope(tenant):
         model_version_promote(tenant=tenant, version_id=second.pk)

@@ -1,4 +1,5 @@
 """GET /api/v1/products/{sku}/similar and GET /api/v1/search."""
+
 from catalog.models import Product
 from tests.recommendations.conftest import SEARCH, similar_url
 
@@ -7,7 +8,9 @@ def skus_of(response) -> list[str]:
     return [item["external_id"] for item in response.data["items"]]
 
 
-def test_similar_products_come_from_the_model_and_leave_out_the_product_itself(publishable_client, live_version):
+def test_similar_products_come_from_the_model_and_leave_out_the_product_itself(
+    publishable_client, live_version
+):
     response = publishable_client.get(similar_url("coffee-3"), {"limit": 8})
     assert response.status_code == 200
     assert response.data["model_version"] == 1 and response.data["fallback"] is False
@@ -25,7 +28,9 @@ def test_another_tenants_product_is_a_404(other_tenant_client, live_version):
     assert other_tenant_client.get(similar_url("coffee-3")).status_code == 404
 
 
-def test_without_a_model_similar_products_are_best_sellers_of_the_same_category(publishable_client, tiny_shop):
+def test_without_a_model_similar_products_are_best_sellers_of_the_same_category(
+    publishable_client, tiny_shop
+):
     response = publishable_client.get(similar_url("pasta-4"), {"limit": 3})
     assert response.status_code == 200
     assert response.data["fallback"] is True and response.data["fallback_reason"] == "no_live_model"

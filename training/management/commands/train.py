@@ -14,8 +14,8 @@ from django.utils.translation import gettext as _
 from tenants.models import Tenant
 from tenants.scope import tenant_scope
 from training.models import FINISHED_JOB_STATUSES, JobStatus, ModelVersion, TrainingJob
-from training.services.jobs import JobStateError, training_job_cancel, training_job_create
 from training.presentation import TABLE_METRICS, humanise_seconds, metrics_table
+from training.services.jobs import JobStateError, training_job_cancel, training_job_create
 
 BAR_WIDTH = 30
 
