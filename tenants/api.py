@@ -3,14 +3,12 @@
 Subclasses do not override `get_queryset` to find the tenant: the scope is set
 here, once, for the whole request, and the tenant-scoped managers read it.
 """
-import contextvars
-
 from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions, permissions
 from rest_framework.views import APIView
 
 from tenants.models import MANAGING_ROLES, ApiKey, ApiKeyKind, Membership, Role
-from tenants.scope import set_current_tenant
+from tenants.scope import reset_current_tenant, set_current_tenant
 from tenants.selectors import membership_for_session
 
 
@@ -22,8 +20,15 @@ class TenantApiView(APIView):
     write_roles = MANAGING_ROLES
 
     def dispatch(self, request, *args, **kwargs):
-        # A copied context: whatever scope this request sets is gone when it ends.
-        return contextvars.copy_context().run(super().dispatch, request, *args, **kwargs)
+        # Whatever scope this request sets is undone when it ends. Not by running
+        # it in a copied context: Django keeps its cache connections in
+        # context-local storage, and a copy would open a new Redis connection
+        # for every request.
+        token = set_current_tenant(None)
+        try:
+            return super().dispatch(request, *args, **kwargs)
+        finally:
+            reset_current_tenant(token)
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

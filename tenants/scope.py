@@ -57,8 +57,8 @@ def tenant_scope(tenant: "Tenant | int") -> Iterator["Tenant"]:
 def set_current_tenant(tenant: "Tenant | None"):
     """Set the scope for the rest of the current context; returns a token for reset.
 
-    Only for code that owns its context (the API base view runs each request in
-    a copied context); everything else uses `tenant_scope`.
+    Only for code that resets it itself (the API base view, around each
+    request); everything else uses `tenant_scope`.
     """
     return _current_tenant.set(tenant)
 

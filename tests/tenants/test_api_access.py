@@ -1,6 +1,8 @@
 """How the API base view decides who may do what, seen through a real endpoint."""
 from unittest import mock
 
+import pytest
+
 from tenants.models import ApiKeyKind, Role
 from tenants.services import api_key_issue, api_key_revoke
 from tenants.throttling import ApiKeyRateThrottle
@@ -57,3 +59,44 @@ def test_a_key_is_throttled_on_its_own_without_slowing_other_keys(api_client, se
         statuses = [client.get(PRODUCTS).status_code for _ in range(4)]
         assert statuses == [200, 200, 200, 429]
         assert _client_with(api_client, other_tenant_secret_key).get(PRODUCTS).status_code == 200
+
+
+def test_a_request_leaves_no_tenant_scope_behind_in_its_thread(secret_client, tenant):
+    from tenants.scope import current_tenant_or_none
+
+    assert secret_client.get("/api/v1/catalog/products").status_code == 200
+    assert current_tenant_or_none() is None
+
+
+@pytest.mark.django_db(transaction=True)
+def test_requests_in_one_thread_share_its_cache_connection_instead_of_opening_one_each(
+    secret_client, tenant, monkeypatch
+):
+    """The scope is undone around each request, not by running the request in a copied context:
+    Django keeps cache connections in context-local storage, so in a copied context every request
+    of a server thread would open a new cache (Redis) connection."""
+    import threading
+
+    from django.core.cache import caches
+    from django.db import connection
+
+    seen_inside = []
+    original = ApiKeyRateThrottle.get_cache_key
+
+    def remember_the_cache(self, request, view):
+        seen_inside.append(caches["default"])
+        return original(self, request, view)
+
+    monkeypatch.setattr(ApiKeyRateThrottle, "get_cache_key", remember_the_cache)
+
+    def two_requests_in_a_fresh_thread():
+        try:
+            for _ in range(2):
+                secret_client.get("/api/v1/catalog/products")
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=two_requests_in_a_fresh_thread)
+    thread.start()
+    thread.join()
+    assert len(seen_inside) == 2 and seen_inside[0] is seen_inside[1]
