@@ -221,6 +221,11 @@ def shopper_vectors(
     return F.normalize(summed, dim=-1)
 
 
+# The newest items of a history that training back-propagates through: with the
+# default recency decay of 0.8 they hold about two thirds of the shopper vector's weight.
+GRADIENT_HISTORY_ITEMS = 4
+
+
 def in_batch_loss(
     model: ItemEncoder,
     tokens: ItemTokens,
@@ -232,14 +237,26 @@ def in_batch_loss(
 ) -> torch.Tensor:
     """InfoNCE: each shopper's next item against the other shoppers' next items of the batch.
 
-    Every distinct item of the batch (histories and targets) is encoded once.
+    Every distinct item of the batch is encoded once. Gradients flow through the
+    targets and the last GRADIENT_HISTORY_ITEMS items of each history, which
+    carry most of the recency weight; the older history items (most of the
+    batch's items) are encoded by the same, current model without gradients,
+    which saves their backward pass and activations, most of a step's cost.
     Another shopper's target that is the same item is not a negative: it is masked.
     """
-    unique = sorted({item for history in histories for item in history} | {int(t) for t in targets})
-    positions = {item: position for position, item in enumerate(unique)}
+    with_gradients = {int(t) for t in targets} | {
+        item for history in histories for item in history[-GRADIENT_HISTORY_ITEMS:]
+    }
+    gradient_items = sorted(with_gradients)
+    frozen_items = sorted({item for history in histories for item in history} - with_gradients)
+    positions = {item: position for position, item in enumerate(gradient_items + frozen_items)}
     device = model.device
     with autocast(device):
-        item_vectors = model(**tokens.batch(unique, device))
+        item_vectors = model(**tokens.batch(gradient_items, device))
+        if frozen_items:
+            with torch.no_grad():
+                frozen_vectors = model(**tokens.batch(frozen_items, device))
+            item_vectors = torch.cat([item_vectors, frozen_vectors.to(item_vectors.dtype)])
     users = shopper_vectors(histories, item_vectors, positions, recency_decay)
     target_positions = torch.tensor([positions[int(t)] for t in targets], device=device)
     target_vectors = item_vectors[target_positions].float()
