@@ -1,7 +1,8 @@
 """Lexical product search: the SKUs whose text matches a shopper's query, best first.
 
-PostgreSQL ranks with its full-text search; other databases (SQLite in tests
-and on a laptop) fall back to matching every word as a substring.
+PostgreSQL ranks with its full-text search, over a stored and indexed document
+of each product (catalog migration 0002); other databases (SQLite in tests and
+on a laptop) fall back to matching every word as a substring.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import functools
 import operator
 import re
 
-from django.contrib.postgres.search import SearchQuery, SearchRank, SearchVector
 from django.db import connections
-from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
+from django.db.models import BooleanField, Case, FloatField, IntegerField, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
 
 from catalog.models import Product
 from tenants.models import Tenant
@@ -43,22 +44,22 @@ def lexical_search(*, tenant: Tenant, query: str, limit: int = 100) -> list[str]
 
 
 def _full_text_ranked(products: QuerySet[Product], *, query: str, words: list[str]) -> QuerySet[Product]:
-    vector = (
-        SearchVector("title", weight="A", config=SEARCH_CONFIG)
-        + SearchVector("brand", weight="B", config=SEARCH_CONFIG)
-        + SearchVector("category", weight="B", config=SEARCH_CONFIG)
-        + SearchVector("description", weight="C", config=SEARCH_CONFIG)
-    )
-    search_query = SearchQuery(query, search_type="websearch", config=SEARCH_CONFIG)
+    # search_document is the stored tsvector that catalog migration 0002 adds on
+    # PostgreSQL (title A, brand and category B, description C, "simple"), with
+    # a GIN index: not a model field, so only raw SQL can name it. The index is
+    # not per tenant; the tenant filter applies to the rows it finds.
+    document = f"{connections[products.db].ops.quote_name(Product._meta.db_table)}.search_document"
+    tsquery = "websearch_to_tsquery(%s::regconfig, %s)"
+    params: tuple[str, ...] = (SEARCH_CONFIG, query)
     if all(_PLAIN_WORD.match(word) for word in words) and not any(word.lower() == "or" for word in words):
         # Every word also as a prefix, so a half-typed "espress" finds "espresso".
         # The words are \w only, so quoting them cannot break out of the tsquery.
         prefixes = " & ".join(f"'{word}':*" for word in words)
-        search_query |= SearchQuery(prefixes, search_type="raw", config=SEARCH_CONFIG)
+        tsquery = f"({tsquery} || to_tsquery(%s::regconfig, %s))"
+        params += (SEARCH_CONFIG, prefixes)
     return (
-        products.annotate(search=vector)
-        .filter(search=search_query)
-        .annotate(rank=SearchRank(vector, search_query))
+        products.filter(RawSQL(f"{document} @@ {tsquery}", params, output_field=BooleanField()))
+        .annotate(rank=RawSQL(f"ts_rank({document}, {tsquery})", params, output_field=FloatField()))
         .order_by("-rank", "external_id")
     )
 

@@ -1,7 +1,11 @@
 """lexical_search: the tenant's SKUs that match a shopper's words, best first."""
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
+from catalog.models import Product
+from catalog.services.products import product_upsert_many
 from recommendations.selectors.search import lexical_search
 from tenants.scope import tenant_scope
 from tests.factories import ProductFactory
@@ -101,3 +105,36 @@ def test_on_postgres_quotes_and_stray_punctuation_do_not_break_the_query(tenant)
     assert _search(tenant, '"espresso beans"') == ["BEANS"]
     assert _search(tenant, "espresso & :* ' !") == ["BEANS"]
     assert _search(tenant, "!!! ???") == []
+
+
+@pytest.mark.needs_postgres
+def test_on_postgres_a_selective_query_reads_the_search_index(tenant):
+    Product.all_tenants.bulk_create(ProductFactory.build_batch(3000, tenant=tenant))
+    _product(tenant, "RARE", "Zanzibar clove tea")
+    with CaptureQueriesContext(connection) as queries:
+        assert _search(tenant, "zanzibar") == ["RARE"]
+    (search_sql,) = [query["sql"] for query in queries.captured_queries if "search_document" in query["sql"]]
+
+    with connection.cursor() as cursor:
+        # Rows inserted since the index was built wait in its pending list, which
+        # the planner rightly costs as a scan; autovacuum merges it in production.
+        cursor.execute("SELECT gin_clean_pending_list('catalog_product_search_document')")
+        cursor.execute("ANALYZE catalog_product")
+        cursor.execute(f"EXPLAIN {search_sql}")
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+
+    assert "catalog_product_search_document" in plan, plan
+
+
+@pytest.mark.needs_postgres
+def test_on_postgres_a_product_is_found_by_the_title_it_was_given_after_creation(tenant):
+    _product(tenant, "TEA", "Green tea", brand="Leafy", category="Drinks")
+
+    with tenant_scope(tenant):
+        product_upsert_many(
+            tenant=tenant,
+            rows=[{"external_id": "TEA", "title": "Jasmine pearls", "brand": "Leafy", "category": "Drinks"}],
+        )
+
+    assert _search(tenant, "jasmine") == ["TEA"]
+    assert _search(tenant, "green") == []
