@@ -23,5 +23,6 @@ urlpatterns = [
     path("catalog/", include("catalog.urls")),
     path("training/", include("training.urls")),
     path("recommendations/", include("recommendations.urls")),
+    path("experiments/", include("experiments.urls")),
     path("", include("tenants.urls")),
 ]

@@ -1,0 +1,359 @@
+"""The experiment pages of the merchant UI: the list, a new design, one experiment and its results."""
+import re
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.utils import timezone
+
+from catalog.models import Event
+from experiments.analysis import experiment_results
+from experiments.models import Experiment, ExperimentStatus, Variant
+from experiments.presentation import lift_chart, time_chart
+from experiments.services import experiment_create, experiment_start
+from recommendations.models import ServedRecommendation
+from tenants.models import Role
+from tenants.scope import tenant_scope
+from tests.training.factories import ModelVersionFactory
+
+LIST = "/experiments/"
+NEW = "/experiments/new/"
+
+
+def detail_url(experiment: Experiment, action: str = "") -> str:
+    return f"/experiments/{experiment.pk}/{action + '/' if action else ''}"
+
+
+def design_posted(**changes) -> dict:
+    """What the new-experiment form posts for a 50/50 test of the live model against popularity."""
+    posted = {
+        "name": "Popularity against the live model", "key": "popularity-test", "hypothesis": "",
+        "traffic_percent": "100", "primary_metric": "conversion_rate", "control": "0",
+        "variants-0-name": "control", "variants-0-kind": "live", "variants-0-weight": "50",
+        "variants-1-name": "popular", "variants-1-kind": "popularity", "variants-1-weight": "50",
+    }
+    for row in range(2, 5):  # rows left empty: the kind select still sends its first choice
+        posted[f"variants-{row}-kind"] = "live"
+    posted.update(changes)
+    return posted
+
+
+PERCENT_ERROR = "The share of traffic is a percentage: more than 0, at most 100."
+
+
+def an_experiment(tenant, key: str = "ranker-test", **changes) -> Experiment:
+    design = {
+        "key": key, "name": "Ranker test", "primary_metric": "conversion_rate",
+        "variants": [
+            {"name": "control", "kind": "live", "weight": 1, "is_control": True},
+            {"name": "popular", "kind": "popularity", "weight": 1},
+        ],
+        **changes,
+    }
+    with tenant_scope(tenant):
+        return experiment_create(tenant=tenant, **design)
+
+
+def experiments_of(tenant) -> list[Experiment]:
+    return list(Experiment.all_tenants.filter(tenant=tenant))
+
+
+def field_error(html: str, field_id: str) -> str:
+    match = re.search(rf'id="id_{re.escape(field_id)}_error">([^<]*)<', html)
+    return match.group(1) if match else ""
+
+
+def section(html: str, section_id: str) -> str:
+    match = re.search(rf'<section[^>]*id="{section_id}".*?</section>', html, re.S)
+    assert match, f"no section {section_id}"
+    return match.group(0)
+
+
+def status_of(experiment: Experiment) -> str:
+    return Experiment.all_tenants.get(pk=experiment.pk).status
+
+
+# --- The list and a new design ---------------------------------------------------------------
+
+
+def test_the_experiment_pages_need_a_login(client, db):
+    response = client.get(LIST)
+    assert response.status_code == 302 and response["Location"].startswith("/login/")
+
+
+def test_an_owner_creates_an_experiment_through_the_form_and_sees_it_listed(owner_client, tenant):
+    version = ModelVersionFactory(tenant=tenant, number=3)
+    posted = design_posted(**{
+        "traffic_percent": "25", "guardrail_metrics": ["revenue_per_shopper"],
+        "variants-1-name": "fine-tuned", "variants-1-kind": "model_version",
+        "variants-1-model_version": str(version.pk),
+    })
+    response = owner_client.post(NEW, posted)
+
+    [experiment] = experiments_of(tenant)
+    assert response.status_code == 302 and response["Location"] == detail_url(experiment)
+    assert experiment.traffic_share == pytest.approx(0.25)  # a percent in the form, a fraction stored
+    assert experiment.guardrail_metrics == ["revenue_per_shopper"]
+    variants = [(v.name, v.kind, v.model_version_id, v.weight, v.is_control)
+                for v in Variant.all_tenants.filter(experiment=experiment)]
+    assert variants == [("control", "live", None, 50.0, True),
+                        ("fine-tuned", "model_version", version.pk, 50.0, False)]
+    row = re.search(rf'<tr id="experiment-{experiment.pk}">(.*?)</tr>',
+                    owner_client.get(LIST).content.decode(), re.S).group(1)
+    assert "popularity-test" in row and "Draft" in row and "Conversion rate" in row
+    assert "<code>fine-tuned</code> 50" in row
+
+
+def test_the_error_of_a_bad_variant_row_is_shown_beside_that_row(owner_client, tenant):
+    # The second row is left empty, so the third row is the design's second variant (variants[1]).
+    posted = design_posted(**{
+        "variants-1-name": "", "variants-1-weight": "",
+        "variants-2-name": "Not A Slug", "variants-2-kind": "popularity", "variants-2-weight": "50",
+    })
+    html = owner_client.post(NEW, posted).content.decode()
+    assert field_error(html, "variants-2-name") == "Use lowercase letters, digits and hyphens only."
+    assert field_error(html, "variants-1-name") == "" and field_error(html, "variants-0-name") == ""
+    assert experiments_of(tenant) == []
+
+
+def test_a_design_without_a_control_says_so_above_the_variants(owner_client, tenant):
+    html = owner_client.post(NEW, design_posted(control="")).content.decode()
+    errors = re.search(r'id="variants-errors">(.*?)</ul>', html, re.S).group(1)
+    assert "Mark exactly one variant as the control." in errors
+    assert experiments_of(tenant) == []
+
+
+def test_a_share_of_traffic_over_100_percent_is_refused_beside_its_field(owner_client, tenant):
+    html = owner_client.post(NEW, design_posted(traffic_percent="150")).content.decode()
+    assert field_error(html, "traffic_percent") == PERCENT_ERROR
+    assert experiments_of(tenant) == []
+
+
+def test_another_tenants_model_version_is_not_offered_and_is_refused(owner_client, tenant, other_tenant):
+    ours = ModelVersionFactory(tenant=tenant, number=1)
+    theirs = ModelVersionFactory(tenant=other_tenant, number=7)
+    html = owner_client.get(NEW).content.decode()
+    offered = re.findall(r'<option value="(\d+)"', re.search(
+        r'<select name="variants-1-model_version".*?</select>', html, re.S).group(0))
+    assert offered == [str(ours.pk)]
+
+    posted = design_posted(**{"variants-1-kind": "model_version", "variants-1-model_version": str(theirs.pk)})
+    html = owner_client.post(NEW, posted).content.decode()
+    assert "valid choice" in field_error(html, "variants-1-model_version")
+    assert experiments_of(tenant) == []
+
+
+# --- One experiment --------------------------------------------------------------------------
+
+
+def test_the_owner_starts_and_stops_an_experiment_through_the_page(owner_client, tenant):
+    experiment = an_experiment(tenant)
+    response = owner_client.post(detail_url(experiment, "start"))
+    assert response.status_code == 302 and status_of(experiment) == ExperimentStatus.RUNNING
+    html = owner_client.get(detail_url(experiment)).content.decode()
+    assert "shoppers are served their variant from now on" in html
+    assert 'id="experiment-stop"' in html and 'id="experiment-start"' not in html
+
+    owner_client.post(detail_url(experiment, "stop"))
+    assert status_of(experiment) == ExperimentStatus.STOPPED
+    html = owner_client.get(detail_url(experiment)).content.decode()
+    assert 'id="experiment-stop"' not in html and 'id="experiment-traffic-form"' not in html
+
+
+def test_starting_while_another_experiment_runs_shows_why_it_cannot(owner_client, tenant):
+    running = an_experiment(tenant, key="first")
+    with tenant_scope(tenant):
+        experiment_start(tenant=tenant, experiment_id=running.pk)
+    waiting = an_experiment(tenant, key="second")
+    response = owner_client.post(detail_url(waiting, "start"), follow=True)
+    messages = re.search(r'<ul class="messages">(.*?)</ul>', response.content.decode(), re.S).group(1)
+    assert "first is running: stop it first" in messages
+    assert status_of(waiting) == ExperimentStatus.DRAFT
+
+
+def test_the_share_of_traffic_of_a_running_experiment_changes_and_the_page_says_who_keeps_their_variant(
+    owner_client, tenant
+):
+    experiment = an_experiment(tenant, traffic_share=0.05)
+    with tenant_scope(tenant):
+        experiment_start(tenant=tenant, experiment_id=experiment.pk)
+    form = section(owner_client.get(detail_url(experiment)).content.decode(), "experiment-traffic-form")
+    assert "Shoppers already in the experiment who stay in keep" in form
+
+    owner_client.post(detail_url(experiment, "traffic"), {"traffic_percent": "50"})
+    assert Experiment.all_tenants.get(pk=experiment.pk).traffic_share == pytest.approx(0.5)
+    html = owner_client.post(detail_url(experiment, "traffic"), {"traffic_percent": "0"}).content.decode()
+    assert field_error(html, "traffic_percent") == PERCENT_ERROR
+    assert Experiment.all_tenants.get(pk=experiment.pk).traffic_share == pytest.approx(0.5)
+
+
+def test_a_draft_is_deleted_but_a_running_experiment_is_not(owner_client, tenant):
+    draft = an_experiment(tenant, key="draft")
+    assert owner_client.post(detail_url(draft, "delete")).status_code == 302
+    running = an_experiment(tenant, key="running")
+    with tenant_scope(tenant):
+        experiment_start(tenant=tenant, experiment_id=running.pk)
+    response = owner_client.post(detail_url(running, "delete"), follow=True)
+    assert "Only a draft can be deleted" in response.content.decode()
+    assert [experiment.key for experiment in experiments_of(tenant)] == ["running"]
+
+
+def test_an_analyst_reads_the_pages_but_cannot_create_or_start(analyst_client, tenant):
+    experiment = an_experiment(tenant)
+    listed = analyst_client.get(LIST).content.decode()
+    assert "ranker-test" in listed and 'id="experiment-new"' not in listed
+    detail = analyst_client.get(detail_url(experiment)).content.decode()
+    assert "Ranker test" in detail and 'id="experiment-start"' not in detail
+
+    assert analyst_client.get(NEW).status_code == 403
+    assert analyst_client.post(NEW, design_posted()).status_code == 403
+    for action in ("start", "delete"):
+        assert analyst_client.post(detail_url(experiment, action)).status_code == 403
+    traffic = analyst_client.post(detail_url(experiment, "traffic"), {"traffic_percent": "10"})
+    assert traffic.status_code == 403
+    assert [(e.key, e.status, e.traffic_share) for e in experiments_of(tenant)] == [
+        ("ranker-test", ExperimentStatus.DRAFT, 1.0)
+    ]
+
+
+def test_a_learner_may_read_an_experiment(client, member_with_role, tenant):
+    experiment = an_experiment(tenant)
+    client.force_login(member_with_role(Role.LEARNER))
+    assert client.get(detail_url(experiment)).status_code == 200
+
+
+def test_another_tenants_experiment_is_404_everywhere(owner_client, tenant, other_tenant):
+    theirs = an_experiment(other_tenant, key="their-test")
+    assert "their-test" not in owner_client.get(LIST).content.decode()
+    assert owner_client.get(detail_url(theirs)).status_code == 404
+    for action in ("start", "stop", "delete"):
+        assert owner_client.post(detail_url(theirs, action)).status_code == 404
+    assert owner_client.post(detail_url(theirs, "traffic"), {"traffic_percent": "10"}).status_code == 404
+    unchanged = [(e.status, e.traffic_share) for e in experiments_of(other_tenant)]
+    assert unchanged == [(ExperimentStatus.DRAFT, 1.0)]
+
+
+def test_the_actions_only_take_posts(owner_client, tenant):
+    experiment = an_experiment(tenant)
+    for action in ("start", "stop", "traffic", "delete"):
+        assert owner_client.get(detail_url(experiment, action)).status_code == 405
+    assert status_of(experiment) == ExperimentStatus.DRAFT
+
+
+# --- Results ---------------------------------------------------------------------------------
+
+
+def started(tenant, **changes) -> Experiment:
+    experiment = an_experiment(tenant, **changes)
+    with tenant_scope(tenant):
+        return experiment_start(tenant=tenant, experiment_id=experiment.pk)
+
+
+def shoppers_served(tenant, experiment: Experiment, variant: str, *, shoppers: int, buyers: int) -> None:
+    """`shoppers` shoppers each served one list by `variant`; the first `buyers` of them bought from it."""
+    now = timezone.now()
+    served = [
+        ServedRecommendation(
+            tenant=tenant, recommendation_id=f"{variant}-{number}", endpoint="recommendations",
+            shopper_key=f"{variant}-shopper-{number}", experiment=experiment, variant=variant,
+            product_ids=["sku-1", "sku-2"], served_at=now,
+        )
+        for number in range(shoppers)
+    ]
+    ServedRecommendation.all_tenants.bulk_create(served)
+    Event.all_tenants.bulk_create([
+        Event(
+            tenant=tenant, event_id=f"purchase-{list_.recommendation_id}", shopper_key=list_.shopper_key,
+            type="purchase", product_external_id="sku-1", occurred_at=now, value=Decimal("20.00"),
+            recommendation_id=list_.recommendation_id,
+        )
+        for list_ in served[:buyers]
+    ])
+
+
+def results_section(client, experiment: Experiment) -> str:
+    return section(client.get(detail_url(experiment)).content.decode(), "experiment-results")
+
+
+def test_a_draft_has_no_results_yet(owner_client, tenant):
+    html = results_section(owner_client, an_experiment(tenant))
+    assert "Not enough data yet: the experiment has not started." in html
+
+
+def test_a_fresh_experiment_says_there_is_not_enough_data(owner_client, tenant):
+    html = results_section(owner_client, started(tenant))
+    assert "Not enough data yet: no shopper has been served by the experiment so far." in html
+    assert 'id="lift-chart"' not in html and 'id="results-srm"' not in html
+
+
+def test_a_few_shoppers_show_their_numbers_but_no_verdict(owner_client, tenant):
+    experiment = started(tenant)
+    shoppers_served(tenant, experiment, "control", shoppers=20, buyers=2)
+    shoppers_served(tenant, experiment, "popular", shoppers=20, buyers=6)
+    html = results_section(owner_client, experiment)
+    assert "a variant needs at least 100 shoppers before there is a verdict, and the smallest has 20" in html
+    row = re.search(r'<tr class="result-row" data-variant="popular">(.*?)</tr>', html, re.S).group(1)
+    assert "30.00%" in row and "Not enough data" in row
+
+
+def test_results_with_data_show_the_lift_its_interval_and_the_verdict(owner_client, tenant):
+    experiment = started(tenant)
+    shoppers_served(tenant, experiment, "control", shoppers=300, buyers=30)
+    shoppers_served(tenant, experiment, "popular", shoppers=300, buyers=90)
+    with tenant_scope(tenant):
+        comparison = experiment_results(tenant=tenant, experiment=experiment).primary.comparisons[0]
+    html = results_section(owner_client, experiment)
+
+    assert "Not enough data" not in html
+    control = re.search(r'<tr class="result-row" data-variant="control">(.*?)</tr>', html, re.S).group(1)
+    assert "10.00%" in control
+    row = re.search(r'<tr class="result-row" data-variant="popular">(.*?)</tr>', html, re.S).group(1)
+    low, high = comparison.absolute_interval.low, comparison.absolute_interval.high
+    assert "30.00%" in row and "+20.00 pp" in row and "+200.0%" in row
+    assert f"{low * 100:+.2f} pp to {high * 100:+.2f} pp" in row and low > 0
+    assert "Better" in row
+    chart = re.search(r'<figure class="chart" id="lift-chart">.*?</figure>', html, re.S).group(0)
+    assert re.search(r'<title>popular: \+200\.0% \(\+\d+\.\d% to \+\d+\.\d%\)</title>', chart)
+    planner = re.search(r'id="results-planner">(.*?)</p>', html, re.S).group(1)
+    assert "each variant needs" in planner and "the control has 300 so far" in planner
+
+
+def test_a_split_that_differs_from_the_design_is_flagged_in_plain_words(owner_client, tenant):
+    experiment = started(tenant)
+    shoppers_served(tenant, experiment, "control", shoppers=300, buyers=30)
+    shoppers_served(tenant, experiment, "popular", shoppers=150, buyers=15)
+    html = results_section(owner_client, experiment)
+    warning = re.search(r'id="results-srm".*?</div>', html, re.S).group(0)
+    assert "can't be trusted until the" in warning and "66.7%" in warning and "50.0%" in warning
+
+
+# --- The charts' geometry --------------------------------------------------------------------
+
+
+def test_the_lift_chart_draws_each_interval_around_its_estimate_on_either_side_of_zero():
+    chart = lift_chart([("up", 0.1, -0.05, 0.25, "#000"), ("down", -0.2, -0.3, -0.1, "#111")])
+    up, down = chart.marks
+    zero = float(chart.zero_x)
+    assert chart.plot_left < zero < chart.plot_right
+    assert float(up.x_low) < zero < float(up.x) < float(up.x_high)
+    assert float(down.x_low) < float(down.x) < float(down.x_high) < zero
+    assert chart.low < -0.3 and chart.high > 0.25  # the axis holds every interval, with room
+    assert float(up.y) < float(down.y) < chart.height
+
+
+def test_a_lift_without_an_interval_is_left_out_of_the_chart():
+    assert lift_chart([("zero-control", float("nan"), float("nan"), float("nan"), "#000")]) is None
+    chart = lift_chart([("kept", 0.1, 0.0, 0.2, "#000"), ("no-interval", 0.1, None, None, "#111")])
+    assert [mark.name for mark in chart.marks] == ["kept"]
+
+
+def test_the_variants_over_time_share_one_scale():
+    days = [date(2026, 3, 1), date(2026, 3, 2), date(2026, 3, 3)]
+    chart = time_chart([
+        ("control", list(zip(days, [0.10, 0.12, None])), "#000"),
+        ("treatment", list(zip(days, [0.20, 0.30, 0.25])), "#111"),
+    ])
+    control, treatment = chart.series
+    assert control.points == "10,170 240,154"  # the day without a value is left out
+    assert treatment.points == "10,90 240,10 470,50"
+    assert (chart.low, chart.high, chart.first_day, chart.last_day) == (0.10, 0.30, days[0], days[2])
