@@ -1,4 +1,4 @@
 """The experiments API: each module under apis/ lists its own routes."""
-from experiments.apis import assignment, experiments
+from experiments.apis import assignment, experiments, results
 
-urlpatterns = [*experiments.urlpatterns, *assignment.urlpatterns]
+urlpatterns = [*experiments.urlpatterns, *results.urlpatterns, *assignment.urlpatterns]

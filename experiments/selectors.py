@@ -1,4 +1,4 @@
-"""Reads on experiments (the analysis of their results is in experiments/analysis.py)."""
+"""Reads on experiments (the analysis of their results is in experiments/analysis/)."""
 
 from __future__ import annotations
 
