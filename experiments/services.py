@@ -31,6 +31,7 @@ def _design_errors(
     *,
     tenant: Tenant,
     key: str,
+    experiment_id: int | None = None,
     traffic_share: float,
     primary_metric: str,
     guardrail_metrics: Sequence[str],
@@ -39,7 +40,7 @@ def _design_errors(
     errors: dict[str, str] = {}
     if not key or key != slugify(key):
         errors["key"] = _("Use lowercase letters, digits and hyphens only.")
-    elif Experiment.objects.filter(tenant=tenant, key=key).exists():
+    elif Experiment.objects.filter(tenant=tenant, key=key).exclude(pk=experiment_id).exists():
         errors["key"] = _("An experiment with this key exists already.")
     if not 0 < traffic_share <= 1:
         errors["traffic_share"] = _("The share of traffic must be more than 0 and at most 1 (100%).")
@@ -129,6 +130,59 @@ def experiment_create(
         guardrail_metrics=list(guardrail_metrics),
         created_by=created_by,
     )
+    _variants_create(tenant, experiment, variants)
+    return experiment
+
+
+@transaction.atomic
+def experiment_update_draft(
+    *,
+    tenant: Tenant,
+    experiment_id: int,
+    name: str,
+    primary_metric: str,
+    variants: Sequence[dict[str, Any]],
+    hypothesis: str = "",
+    traffic_share: float = 1.0,
+    guardrail_metrics: Sequence[str] = (),
+) -> Experiment:
+    """Replace a draft's design, everything but its key, by the same rules as experiment_create.
+
+    Only a draft: once shoppers were assigned, a new design would change what
+    some of them see in the middle of the experiment (a new experiment is the
+    clean way). Raises ExperimentStateError, or ValidationError naming every bad field.
+    """
+    experiment = _locked(tenant, experiment_id)
+    if experiment.status != ExperimentStatus.DRAFT:
+        raise ExperimentStateError(
+            _("Only a draft's design can change; this experiment is %(status)s.")
+            % {"status": experiment.get_status_display()}
+        )
+    errors = _design_errors(
+        tenant=tenant,
+        key=experiment.key,
+        experiment_id=experiment.pk,
+        traffic_share=traffic_share,
+        primary_metric=primary_metric,
+        guardrail_metrics=guardrail_metrics,
+        variants=variants,
+    )
+    if not name.strip():
+        errors["name"] = _("Give the experiment a name.")
+    if errors:
+        raise ValidationError(errors)
+    experiment.name, experiment.hypothesis = name.strip(), hypothesis
+    experiment.traffic_share, experiment.primary_metric = traffic_share, primary_metric
+    experiment.guardrail_metrics = list(guardrail_metrics)
+    experiment.save(
+        update_fields=["name", "hypothesis", "traffic_share", "primary_metric", "guardrail_metrics"]
+    )
+    experiment.variants.all().delete()
+    _variants_create(tenant, experiment, variants)
+    return experiment
+
+
+def _variants_create(tenant: Tenant, experiment: Experiment, variants: Sequence[dict[str, Any]]) -> None:
     Variant.objects.bulk_create(
         [
             Variant(
@@ -144,7 +198,6 @@ def experiment_create(
             for position, v in enumerate(variants)
         ]
     )
-    return experiment
 
 
 def _locked(tenant: Tenant, experiment_id: int) -> Experiment:

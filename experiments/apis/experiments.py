@@ -35,7 +35,7 @@ from experiments.apis.serializers import (
     _experiment_or_404,
 )
 from experiments.models import ExperimentStatus, Metric, VariantKind
-from experiments.selectors import experiment_list
+from experiments.selectors import experiment_get, experiment_list
 from experiments.services import (
     ExperimentStateError,
     experiment_create,
@@ -43,6 +43,7 @@ from experiments.services import (
     experiment_start,
     experiment_stop,
     experiment_traffic_share_set,
+    experiment_update_draft,
 )
 from tenants.api import TenantApiView
 
@@ -228,6 +229,47 @@ class ExperimentDetailApi(TenantApiView):
     )
     def get(self, request, key: str):
         return Response(ExperimentOutputSerializer(_experiment_or_404(request, key)).data)
+
+    class ReplaceInputSerializer(ExperimentCollectionApi.InputSerializer):
+        key = None  # the key names the experiment in the URL and never changes
+
+        class Meta:
+            ref_name = "ExperimentReplaceInput"
+
+    @extend_schema(
+        operation_id="experiments_replace",
+        summary="Change a draft's design",
+        description=(
+            "Replaces everything but the key, by the same rules as creating one. Only a draft (a 409 "
+            "otherwise): once shoppers were assigned, a new design is a new experiment."
+        ),
+        parameters=[KEY],
+        request=ReplaceInputSerializer,
+        responses={
+            200: ExperimentOutputSerializer,
+            400: FIELD_ERRORS,
+            404: NO_SUCH_EXPERIMENT,
+            409: ConflictSerializer,
+        },
+        examples=[
+            EXPERIMENT_EXAMPLE,
+            _conflict_example("Not a draft", "Only a draft's design can change; this experiment is Running."),
+        ],
+    )
+    def put(self, request, key: str):
+        experiment = _experiment_or_404(request, key)
+        given = _validated(self.ReplaceInputSerializer, request.data)
+        try:
+            experiment = experiment_update_draft(tenant=request.tenant, experiment_id=experiment.pk, **given)
+        except ExperimentStateError as error:
+            return _conflict(error)
+        except DjangoValidationError as error:
+            return Response(error.message_dict, status=status.HTTP_400_BAD_REQUEST)
+        return Response(
+            ExperimentOutputSerializer(
+                experiment_get(tenant=request.tenant, experiment_id=experiment.pk)
+            ).data
+        )
 
     @extend_schema(
         operation_id="experiments_destroy",

@@ -165,6 +165,27 @@ def test_only_one_experiment_runs_at_a_time(session_client, tenant):
     assert session_client.post(f"{EXPERIMENTS}/second/start").status_code == 200
 
 
+def test_a_drafts_design_can_be_replaced_but_not_once_it_has_started(session_client):
+    created(session_client)
+    new_design = {k: v for k, v in design().items() if k != "key"}
+    new_design["name"] = "Home page, three ways"
+    new_design["variants"] = new_design["variants"] + [{"name": "again", "kind": "popularity", "weight": 0.25}]
+    response = session_client.put(f"{EXPERIMENTS}/home-list", new_design, format="json")
+    assert response.status_code == 200, response.data
+    assert response.data["name"] == "Home page, three ways" and response.data["key"] == "home-list"
+    assert [variant["name"] for variant in response.data["variants"]] == ["control", "trending", "again"]
+
+    new_design["variants"][2]["weight"] = -1
+    response = session_client.put(f"{EXPERIMENTS}/home-list", new_design, format="json")
+    assert response.status_code == 400 and "variants[2].weight" in response.data
+
+    session_client.post(f"{EXPERIMENTS}/home-list/start")
+    new_design["variants"][2]["weight"] = 1
+    response = session_client.put(f"{EXPERIMENTS}/home-list", new_design, format="json")
+    assert response.status_code == 409
+    assert len(session_client.get(f"{EXPERIMENTS}/home-list").data["variants"]) == 3
+
+
 def test_a_draft_can_be_deleted(session_client):
     created(session_client)
     assert session_client.delete(f"{EXPERIMENTS}/home-list").status_code == 204
@@ -224,6 +245,7 @@ def their_experiment(other_tenant):
     [
         ("get", "", None),
         ("delete", "", None),
+        ("put", "", {k: v for k, v in design().items() if k != "key"}),
         ("post", "/start", None),
         ("post", "/stop", None),
         ("post", "/traffic", {"traffic_share": 0.5}),
