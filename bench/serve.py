@@ -490,7 +490,8 @@ def aim_line(results: dict[str, LoadResult], args) -> str:
 
 def run_facts(args, workload: Workload, version) -> list[str]:
     """What was measured, and how: printed above the tables."""
-    blas_threads = os.environ.get("OPENBLAS_NUM_THREADS", "OpenBLAS default (one per core)")
+    # platform_site/wsgi.py limits every web process to one BLAS thread.
+    blas_threads = "1 (platform_site/wsgi.py)"
     return [
         (f"- settings: `{SETTINGS_MODULE}` (DEBUG off, CONN_MAX_AGE={args.conn_max_age}), PostgreSQL "
          f"`{args.database_url}`, cache `{args.cache_url}`"),
