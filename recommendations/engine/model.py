@@ -9,6 +9,7 @@ catalog's rows.
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ from training.ml.artifacts import BaseModelCache, LoadedVersion, load_version
 from training.ml.scorer import HybridScorer
 
 from .catalog import ServingCatalog
+
+QUERY_CACHE_SIZE = 4096
 
 
 class ServingModel:
@@ -45,6 +48,7 @@ class ServingModel:
         self.item_index = {item_id: row for row, item_id in enumerate(self.item_ids)}
         self._alignment: tuple[str, np.ndarray] | None = None
         self._lock = threading.Lock()
+        self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
     def embeddings(self) -> np.ndarray:
@@ -80,8 +84,22 @@ class ServingModel:
 
     def text_similarities(self, text: str) -> np.ndarray:
         """Cosine of every item with a text (a search query), encoded by this version's encoder."""
-        query = self.loaded.encode_texts([text], batch_size=1)[0]
-        return self.embeddings @ query.astype(np.float32)
+        return self.embeddings @ self.query_vector(text)
+
+    def query_vector(self, text: str) -> np.ndarray:
+        """The query's unit vector. Shoppers type the same queries again and again, and running the
+        encoder is most of a search's cost (about 20 ms for MiniLM on a CPU), so the latest
+        QUERY_CACHE_SIZE queries are kept."""
+        with self._lock:
+            if text in self._query_vectors:
+                self._query_vectors.move_to_end(text)
+                return self._query_vectors[text]
+        vector = self.loaded.encode_texts([text], batch_size=1)[0].astype(np.float32)
+        with self._lock:
+            self._query_vectors[text] = vector
+            if len(self._query_vectors) > QUERY_CACHE_SIZE:
+                self._query_vectors.popitem(last=False)
+        return vector
 
     def aligned_rows(self, catalog: ServingCatalog) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(model rows, catalog rows, model row of each catalog row or -1) for the items both know.

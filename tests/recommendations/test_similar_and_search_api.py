@@ -77,3 +77,20 @@ def test_search_needs_a_query_and_refuses_unknown_parameters(publishable_client,
 def test_another_tenant_finds_none_of_our_products(other_tenant_client, live_version):
     response = other_tenant_client.get(SEARCH, {"q": "earl grey tea"})
     assert response.status_code == 200 and response.data["items"] == []
+
+
+def test_a_query_searched_again_is_not_encoded_again(publishable_client, live_version, monkeypatch):
+    from training.ml.artifacts import LoadedVersion
+
+    encoded = []
+    original = LoadedVersion.encode_texts
+
+    def counting(self, texts, batch_size=256):
+        encoded.extend(texts)
+        return original(self, texts, batch_size=batch_size)
+
+    monkeypatch.setattr(LoadedVersion, "encode_texts", counting)
+    first = publishable_client.get(SEARCH, {"q": "earl grey tea"})
+    again = publishable_client.get(SEARCH, {"q": "earl grey tea"})
+    assert skus_of(first) == skus_of(again)
+    assert encoded == ["earl grey tea"]
