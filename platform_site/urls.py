@@ -24,5 +24,6 @@ urlpatterns = [
     path("training/", include("training.urls")),
     path("recommendations/", include("recommendations.urls")),
     path("experiments/", include("experiments.urls")),
+    path("", include("courses.urls")),  # /certificates/<code>/, public
     path("", include("tenants.urls")),
 ]

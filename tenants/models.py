@@ -29,10 +29,26 @@ class Tenant(models.Model):
     recommend_purchased = models.BooleanField(_("recommend products a shopper already bought"), default=False)
     # Web origins ("https://shop.example.com") whose pages may call the API with a publishable key.
     allowed_origins = models.JSONField(_("allowed web origins"), default=list, blank=True)
+    # A learner's copy of a store for course labs (courses.labs.sandbox): labs change its
+    # state, never the store's. Null for a real store.
+    sandbox_of = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.CASCADE, related_name="sandboxes"
+    )
+    sandbox_owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # One sandbox per learner per store: two calls racing to create it get the same one.
+            models.UniqueConstraint(
+                fields=["sandbox_of", "sandbox_owner"],
+                condition=models.Q(sandbox_of__isnull=False),
+                name="tenant_one_sandbox_per_learner_per_store",
+            ),
+        ]
         verbose_name = _("tenant")
         verbose_name_plural = _("tenants")
 

@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "training",
     "recommendations",
     "experiments",
+    "courses",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,298 @@
+"""Courses: Course → Module → Lesson, quizzes with their questions, and each learner's record.
+
+Two kinds of table live here:
+
+* The curriculum (Course, Module, Lesson, Quiz, Question, Choice). A course
+  belongs to a tenant (`tenant` set: written by that tenant's admins) or to the
+  platform (`tenant` NULL: written by platform staff and visible to every
+  tenant). So Course is not TenantOwned; its `objects` manager shows the
+  courses *visible* to the current tenant scope instead (see CourseQuerySet).
+  Modules and below are reached through their course, never listed on their own.
+* The learner's record (Enrollment, LessonCompletion, QuizAttempt,
+  Certificate). These belong to the learner's tenant even when the course is a
+  platform course, so they are TenantOwned like every other tenant row.
+
+Language: each course is written in one language (`language`), the whole of
+it: lessons, questions and choices too. Paired fields (`title_en`,
+`title_zh_hans`) would have to be repeated on every text field down to each
+choice, and a quiz graded against a half-translated pair drifts silently. The
+same course in the other language is a second Course with the same slug; the
+course list picks the one in the UI language (selectors.course_list_visible).
+"""
+
+import secrets
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.functional import cached_property
+from django.utils.safestring import mark_safe
+from django.utils.translation import gettext_lazy as _
+
+from courses.markdown import markdown_to_safe_html
+from tenants.scope import TenantOwned, current_tenant
+
+
+def _new_certificate_code() -> str:
+    # 16 random bytes: the code is the only thing that guards a public certificate page.
+    return secrets.token_urlsafe(16)
+
+
+class CourseQuerySet(models.QuerySet):
+    def visible_to(self, tenant) -> "CourseQuerySet":
+        """Platform courses (tenant NULL) and the tenant's own: never another tenant's."""
+        return self.filter(Q(tenant__isnull=True) | Q(tenant=tenant))
+
+
+class VisibleCourseManager(models.Manager.from_queryset(CourseQuerySet)):
+    """Default manager: the courses visible to the current tenant scope; raises outside one.
+
+    The counterpart of TenantScopedManager for a table whose rows may be shared
+    by every tenant. Platform staff authoring platform courses, the admin and
+    migrations use `Course.all_tenants`.
+    """
+
+    def get_queryset(self) -> CourseQuerySet:
+        return super().get_queryset().visible_to(current_tenant())
+
+
+class Course(models.Model):
+    # NULL: a platform course, visible to every tenant.
+    tenant = models.ForeignKey(
+        "tenants.Tenant", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    slug = models.SlugField(_("slug"), max_length=80)
+    language = models.CharField(_("language"), max_length=10, choices=settings.LANGUAGES)
+    title = models.CharField(_("title"), max_length=200)
+    summary = models.TextField(_("summary"), blank=True)
+    # The course grade (weighted mean of each quiz's best score) needed for a certificate.
+    pass_mark = models.FloatField(_("pass mark"), default=0.7)
+    published = models.BooleanField(_("published"), default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = VisibleCourseManager()
+    all_tenants = models.Manager.from_queryset(CourseQuerySet)()
+
+    class Meta:
+        ordering = ["title", "id"]
+        constraints = [
+            # Unique per owner; NULLs are distinct in a plain unique constraint, hence two.
+            models.UniqueConstraint(
+                fields=["tenant", "slug", "language"],
+                condition=Q(tenant__isnull=False),
+                name="course_unique_slug_per_tenant",
+            ),
+            models.UniqueConstraint(
+                fields=["slug", "language"],
+                condition=Q(tenant__isnull=True),
+                name="course_unique_slug_per_platform",
+            ),
+            models.CheckConstraint(
+                condition=Q(pass_mark__gte=0) & Q(pass_mark__lte=1), name="course_pass_mark_range"
+            ),
+        ]
+        verbose_name = _("course")
+        verbose_name_plural = _("courses")
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_platform_course(self) -> bool:
+        return self.tenant_id is None
+
+
+class Module(models.Model):
+    course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="modules")
+    position = models.PositiveSmallIntegerField(_("position"))
+    title = models.CharField(_("title"), max_length=200)
+
+    class Meta:
+        ordering = ["course_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["course", "position"], name="module_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Lesson(models.Model):
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="lessons")
+    position = models.PositiveSmallIntegerField(_("position"))
+    title = models.CharField(_("title"), max_length=200)
+    body_markdown = models.TextField(_("body (Markdown)"), blank=True)
+    estimated_minutes = models.PositiveSmallIntegerField(_("estimated minutes"), default=5)
+
+    class Meta:
+        ordering = ["module_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["module", "position"], name="lesson_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @cached_property
+    def body_html(self) -> str:
+        """The body rendered and sanitised (courses.markdown): safe to put in a page as is."""
+        return mark_safe(markdown_to_safe_html(self.body_markdown))  # nh3 output: safe by construction
+
+
+class Quiz(models.Model):
+    """A quiz at the end of a module, or after one of its lessons (`lesson` set)."""
+
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="quizzes")
+    lesson = models.ForeignKey(
+        Lesson, null=True, blank=True, on_delete=models.CASCADE, related_name="quizzes"
+    )
+    title = models.CharField(_("title"), max_length=200)
+    # Share of the course grade, relative to the other quizzes' weights.
+    weight = models.FloatField(_("weight in the course grade"), default=1.0)
+    attempts_allowed = models.PositiveSmallIntegerField(_("attempts allowed"), default=3)
+
+    class Meta:
+        ordering = ["module_id", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(weight__gte=0), name="quiz_weight_not_negative"),
+            models.CheckConstraint(condition=Q(attempts_allowed__gte=1), name="quiz_attempts_allowed_positive"),
+        ]
+        verbose_name_plural = _("quizzes")
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class QuestionKind(models.TextChoices):
+    SINGLE = "single", _("Single choice")
+    MULTIPLE = "multiple", _("Multiple choice")
+    TRUE_FALSE = "true_false", _("True or false")
+    NUMERIC = "numeric", _("Numeric")
+
+
+class Question(models.Model):
+    quiz = models.ForeignKey(Quiz, on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveSmallIntegerField(_("position"))
+    kind = models.CharField(_("kind"), max_length=16, choices=QuestionKind.choices)
+    prompt = models.TextField(_("prompt"))
+    weight = models.FloatField(_("weight"), default=1.0)
+    # True/false questions: the right answer. Choice questions use Choice.is_correct.
+    correct_boolean = models.BooleanField(_("correct answer"), null=True, blank=True)
+    numeric_answer = models.FloatField(_("numeric answer"), null=True, blank=True)
+    # An answer within ± tolerance of numeric_answer is right (rounding, units of measure).
+    numeric_tolerance = models.FloatField(_("tolerance"), default=0)
+
+    class Meta:
+        ordering = ["quiz_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["quiz", "position"], name="question_unique_position"),
+            models.CheckConstraint(condition=Q(weight__gt=0), name="question_weight_positive"),
+            models.CheckConstraint(
+                condition=Q(numeric_tolerance__gte=0), name="question_tolerance_not_negative"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="numeric", numeric_answer__isnull=False)
+                | (~Q(kind="numeric") & Q(numeric_answer__isnull=True)),
+                name="question_numeric_answer_iff_numeric",
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="true_false", correct_boolean__isnull=False)
+                | (~Q(kind="true_false") & Q(correct_boolean__isnull=True)),
+                name="question_correct_boolean_iff_true_false",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.prompt[:60]
+
+
+class Choice(models.Model):
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
+    text = models.CharField(_("text"), max_length=500)
+    is_correct = models.BooleanField(_("correct"), default=False)
+
+    class Meta:
+        ordering = ["question_id", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Enrollment(TenantOwned):
+    """A member of the tenant taking a course (a platform course or the tenant's own).
+
+    The tenant is the membership's; the service checks the course is visible to it.
+    """
+
+    membership = models.ForeignKey(
+        "tenants.Membership", on_delete=models.CASCADE, related_name="enrollments"
+    )
+    course = models.ForeignKey(Course, on_delete=models.PROTECT, related_name="enrollments")
+    enrolled_at = models.DateTimeField(auto_now_add=True)
+    # Set when the certificate is issued: every lesson done and the grade at the pass mark.
+    completed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-enrolled_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["membership", "course"], name="enrollment_unique_per_membership"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.membership_id} in {self.course_id}"
+
+
+class LessonCompletion(TenantOwned):
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="lesson_completions")
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="+")
+    completed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["enrollment", "lesson"], name="lesson_completion_once"),
+        ]
+
+
+class QuizAttempt(TenantOwned):
+    """One submission of a quiz. `answers` are the learner's own: only they may read them
+    (selectors.quiz_attempt_list_for_learner); managers see scores only."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="quiz_attempts")
+    quiz = models.ForeignKey(Quiz, on_delete=models.PROTECT, related_name="+")
+    # 1 for the first attempt at this quiz in this enrollment, 2 for the second...
+    number = models.PositiveSmallIntegerField()
+    # {"<question id>": answer}, as validated by services.quiz_attempt_submit.
+    answers = models.JSONField()
+    score = models.FloatField()
+    passed = models.BooleanField()
+    submitted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["enrollment_id", "quiz_id", "number"]
+        constraints = [
+            # The backstop of the attempt limit: two concurrent submissions cannot both be number n.
+            models.UniqueConstraint(fields=["enrollment", "quiz", "number"], name="quiz_attempt_unique_number"),
+            models.CheckConstraint(condition=Q(number__gte=1), name="quiz_attempt_number_positive"),
+            models.CheckConstraint(condition=Q(score__gte=0) & Q(score__lte=1), name="quiz_attempt_score_range"),
+        ]
+
+
+class Certificate(TenantOwned):
+    """Proof that a learner passed a course, shown to anyone who has its code.
+
+    Name and title are copied at issue: the certificate states what was true
+    that day, even if the course is renamed later.
+    """
+
+    enrollment = models.OneToOneField(Enrollment, on_delete=models.CASCADE, related_name="certificate")
+    code = models.CharField(max_length=32, unique=True, default=_new_certificate_code, editable=False)
+    learner_name = models.CharField(_("learner"), max_length=200)
+    course_title = models.CharField(_("course"), max_length=200)
+    issued_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-issued_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.code

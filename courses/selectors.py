@@ -1,0 +1,163 @@
+"""Reads on courses, and who may read what.
+
+Visibility of courses: a tenant sees the platform's courses (tenant NULL) and
+its own, never another tenant's (`course_list_visible`). Another tenant's
+course is "no such course": DoesNotExist, a 404 in a view.
+
+Visibility of a learner's record: a learner's *answers* are readable by that
+learner only (`quiz_attempt_list_for_learner` takes the learner's own
+membership and reads only its enrollments). Owners and admins see progress
+and scores, never answers (`quiz_score_list_for_course` returns no answers
+field at all), so a manager view cannot leak them by rendering a field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from django.db.models import Max, Prefetch, QuerySet
+
+from courses.models import Certificate, Course, Enrollment, Lesson, LessonCompletion, Quiz, QuizAttempt
+from tenants.models import Membership, Tenant
+
+
+class NotAllowed(Exception):
+    """The viewer's role does not allow this read."""
+
+
+def course_list_visible(
+    *, tenant: Tenant, language: str | None = None, include_unpublished: bool = False
+) -> QuerySet[Course]:
+    """The courses `tenant` may see: every platform course and the tenant's own.
+
+    `language` (a UI language code, "en" or "zh-hans") keeps only the courses
+    written in it. Learners see published courses; authors pass include_unpublished.
+    """
+    courses = Course.objects.visible_to(tenant)
+    if language is not None:
+        courses = courses.filter(language=language)
+    if not include_unpublished:
+        courses = courses.filter(published=True)
+    return courses
+
+
+def course_get_visible(*, tenant: Tenant, course_id: int, include_unpublished: bool = False) -> Course:
+    """Raises Course.DoesNotExist, also for another tenant's course."""
+    return course_list_visible(tenant=tenant, include_unpublished=include_unpublished).get(pk=course_id)
+
+
+def course_detail(*, tenant: Tenant, course_id: int) -> Course:
+    """A visible, published course with its modules, their lessons and quizzes prefetched, in order.
+
+    Raises Course.DoesNotExist, also for another tenant's course.
+    """
+    return (
+        course_list_visible(tenant=tenant)
+        .prefetch_related(
+            "modules__lessons",
+            Prefetch("modules__quizzes", queryset=Quiz.objects.order_by("id")),
+        )
+        .get(pk=course_id)
+    )
+
+
+def course_lessons(*, course: Course) -> QuerySet[Lesson]:
+    """Every lesson of the course, in reading order. The caller has checked the course is visible."""
+    return Lesson.objects.filter(module__course=course).order_by("module__position", "position")
+
+
+def course_quizzes(*, course: Course) -> QuerySet[Quiz]:
+    """Every quiz of the course. The caller has checked the course is visible."""
+    return Quiz.objects.filter(module__course=course).order_by("module__position", "id")
+
+
+def enrollment_get(*, tenant: Tenant, enrollment_id: int) -> Enrollment:
+    """Raises Enrollment.DoesNotExist, also for another tenant's enrollment."""
+    return Enrollment.objects.filter(tenant=tenant).select_related("course", "membership").get(pk=enrollment_id)
+
+
+@dataclass(frozen=True)
+class CourseProgress:
+    lessons_completed: int
+    lessons_total: int
+    # quiz id → best score (0..1); a quiz not attempted yet is absent.
+    best_scores: dict[int, float] = field(default_factory=dict)
+    # Weighted mean of each quiz's best score (unattempted: 0); None when nothing is graded.
+    grade: float | None = None
+    pass_mark: float = 0.0
+
+    @property
+    def all_lessons_completed(self) -> bool:
+        return self.lessons_completed == self.lessons_total
+
+    @property
+    def passed(self) -> bool:
+        """Every lesson completed and the grade at the pass mark (a course with nothing to
+        grade is passed by reading it)."""
+        return self.all_lessons_completed and (self.grade is None or self.grade >= self.pass_mark)
+
+
+def course_progress(*, tenant: Tenant, enrollment: Enrollment) -> CourseProgress:
+    """Progress and grade of one enrollment: scores only, no answers (managers may see it)."""
+    if enrollment.tenant_id != tenant.pk:
+        raise Enrollment.DoesNotExist
+    course = enrollment.course
+    lessons_total = course_lessons(course=course).count()
+    lessons_completed = LessonCompletion.objects.filter(
+        tenant=tenant, enrollment=enrollment, lesson__module__course=course
+    ).count()
+    best_scores = dict(
+        QuizAttempt.objects.filter(tenant=tenant, enrollment=enrollment)
+        .values("quiz_id")
+        .annotate(best=Max("score"))
+        .values_list("quiz_id", "best")
+    )
+    weights = dict(course_quizzes(course=course).values_list("id", "weight"))
+    total_weight = sum(weights.values())
+    grade = None
+    if total_weight > 0:
+        grade = sum(weight * best_scores.get(quiz_id, 0.0) for quiz_id, weight in weights.items()) / total_weight
+    return CourseProgress(
+        lessons_completed=lessons_completed,
+        lessons_total=lessons_total,
+        best_scores=best_scores,
+        grade=grade,
+        pass_mark=course.pass_mark,
+    )
+
+
+def quiz_attempt_list_for_learner(
+    *, tenant: Tenant, learner: Membership, quiz: Quiz | None = None
+) -> QuerySet[QuizAttempt]:
+    """The learner's own attempts, answers included. `learner` is the membership of the
+    person viewing (the request's, never one taken from input): nobody else's attempts
+    can come out of here."""
+    if learner.tenant_id != tenant.pk:
+        return QuizAttempt.objects.none()
+    attempts = QuizAttempt.objects.filter(tenant=tenant, enrollment__membership=learner)
+    if quiz is not None:
+        attempts = attempts.filter(quiz=quiz)
+    return attempts
+
+
+def quiz_score_list_for_course(*, tenant: Tenant, viewer: Membership, course: Course) -> QuerySet:
+    """Every learner's attempt scores in the course, for the tenant's owners and admins.
+
+    Rows are dicts without `answers`: a manager sees how learners did, not what they answered.
+    """
+    if viewer.tenant_id != tenant.pk or not viewer.can_manage:
+        raise NotAllowed("Only the tenant's owners and admins see every learner's scores.")
+    return (
+        QuizAttempt.objects.filter(tenant=tenant, enrollment__course=course)
+        .order_by("enrollment__membership_id", "quiz_id", "number")
+        .values("enrollment__membership_id", "quiz_id", "number", "score", "passed", "submitted_at")
+    )
+
+
+def certificate_get_by_code_across_tenants(*, code: str) -> Certificate:
+    """The certificate with this public code, in whichever tenant issued it.
+
+    Cross-tenant by nature: the public verification page has no tenant, the
+    unguessable code is the whole key. Raises Certificate.DoesNotExist.
+    """
+    return Certificate.all_tenants.get(code=code)

@@ -1,0 +1,216 @@
+"""Writes on a learner's record: enroll, complete a lesson, submit a quiz attempt, the certificate.
+
+Grading:
+* A quiz attempt scores the weighted share of questions answered right
+  (each question's `weight`).
+* Multiple choice is all-or-nothing: exactly the correct set of choices, or
+  no credit. Partial credit would reward ticking every box.
+* Numeric: right within ± the question's tolerance.
+* The course grade is the weighted mean (each quiz's `weight`) of the best
+  score of each quiz; a quiz not attempted counts 0.
+* A certificate is issued, once, when every lesson is complete and the grade
+  reaches the course's pass mark; it is checked after each lesson and attempt.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from courses.models import (
+    Certificate,
+    Course,
+    Enrollment,
+    Lesson,
+    LessonCompletion,
+    Question,
+    QuestionKind,
+    Quiz,
+    QuizAttempt,
+)
+from courses.selectors import course_get_visible, course_progress
+from tenants.models import Membership, Tenant
+
+
+class QuizAttemptLimitReached(Exception):
+    """Every attempt this quiz allows has been used."""
+
+
+@transaction.atomic
+def enrollment_create(*, tenant: Tenant, membership: Membership, course: Course) -> Enrollment:
+    """Enroll a member of `tenant` in a published course visible to it; enrolling twice
+    returns the existing enrollment. Raises Course.DoesNotExist for a course the tenant
+    may not see (another tenant's, or unpublished)."""
+    if membership.tenant_id != tenant.pk:
+        raise Membership.DoesNotExist
+    course = course_get_visible(tenant=tenant, course_id=course.pk)
+    enrollment, _created = Enrollment.objects.get_or_create(tenant=tenant, membership=membership, course=course)
+    return enrollment
+
+
+def _locked_enrollment(tenant: Tenant, enrollment: Enrollment) -> Enrollment:
+    # The row lock serialises a learner's writes on one enrollment: attempt numbers and
+    # the one certificate are decided under it.
+    return (
+        Enrollment.objects.select_for_update()
+        .select_related("course", "membership__user")
+        .get(tenant=tenant, pk=enrollment.pk)
+    )
+
+
+@transaction.atomic
+def lesson_complete(*, tenant: Tenant, enrollment: Enrollment, lesson: Lesson) -> LessonCompletion:
+    """Mark a lesson of the enrollment's course as read (again: no change), then issue
+    the certificate if it is now earned. Raises Lesson.DoesNotExist for a lesson of another course."""
+    enrollment = _locked_enrollment(tenant, enrollment)
+    if not Lesson.objects.filter(pk=lesson.pk, module__course_id=enrollment.course_id).exists():
+        raise Lesson.DoesNotExist
+    completion, _created = LessonCompletion.objects.get_or_create(
+        tenant=tenant, enrollment=enrollment, lesson=lesson
+    )
+    certificate_issue_if_earned(tenant=tenant, enrollment=enrollment)
+    return completion
+
+
+@transaction.atomic
+def quiz_attempt_submit(
+    *, tenant: Tenant, enrollment: Enrollment, quiz: Quiz, answers: dict[str, Any]
+) -> QuizAttempt:
+    """Grade and store one attempt. `answers` maps each question id (as a string, JSON's
+    keys) to: a choice id (single), a list of choice ids (multiple), true/false
+    (true_false) or a number (numeric). Every question must be answered.
+
+    Raises Quiz.DoesNotExist for a quiz of another course, QuizAttemptLimitReached past
+    `attempts_allowed`, ValidationError naming each bad answer's question and why.
+    """
+    enrollment = _locked_enrollment(tenant, enrollment)
+    if quiz.module.course_id != enrollment.course_id:
+        raise Quiz.DoesNotExist
+    used = QuizAttempt.objects.filter(tenant=tenant, enrollment=enrollment, quiz=quiz).count()
+    if used >= quiz.attempts_allowed:
+        raise QuizAttemptLimitReached(
+            _("“%(quiz)s” allows %(allowed)d attempts, and all of them are used.")
+            % {"quiz": quiz.title, "allowed": quiz.attempts_allowed}
+        )
+    questions = list(quiz.questions.prefetch_related("choices"))
+    if not questions:
+        raise ValidationError({"quiz": _("This quiz has no questions yet.")})
+    normalised = _answers_validated(questions, answers)
+    score = _score(questions, normalised)
+    attempt = QuizAttempt.objects.create(
+        tenant=tenant,
+        enrollment=enrollment,
+        quiz=quiz,
+        number=used + 1,
+        answers=normalised,
+        score=score,
+        passed=score >= enrollment.course.pass_mark,
+    )
+    certificate_issue_if_earned(tenant=tenant, enrollment=enrollment)
+    return attempt
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _answer_error(question: Question, answer: Any) -> str | None:
+    """Why `answer` is not an answer to `question`; None when it is one."""
+    choice_ids = {choice.pk for choice in question.choices.all()}
+    if question.kind == QuestionKind.SINGLE:
+        if not isinstance(answer, int) or isinstance(answer, bool) or answer not in choice_ids:
+            return _("choose one of its choices.")
+    elif question.kind == QuestionKind.MULTIPLE:
+        if not isinstance(answer, list) or not all(
+            isinstance(a, int) and not isinstance(a, bool) and a in choice_ids for a in answer
+        ):
+            return _("give a list of its choices.")
+        if len(set(answer)) != len(answer):
+            return _("a choice is given twice.")
+    elif question.kind == QuestionKind.TRUE_FALSE:
+        if not isinstance(answer, bool):
+            return _("answer true or false.")
+    elif question.kind == QuestionKind.NUMERIC and not _is_number(answer):
+        return _("answer with a number.")
+    return None
+
+
+def _answers_validated(questions: list[Question], answers: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(answers, dict):
+        raise ValidationError({"answers": _("Answers are a mapping of question ids to answers.")})
+    errors: dict[str, str] = {}
+    known = {str(question.pk) for question in questions}
+    for key in sorted(set(map(str, answers)) - known):
+        errors[f"answers[{key}]"] = _("No question %(id)s in this quiz.") % {"id": key}
+    normalised = {}
+    for question in questions:
+        key = str(question.pk)
+        label = _("Question %(position)s (“%(prompt)s”)") % {
+            "position": question.position,
+            "prompt": question.prompt[:60],
+        }
+        if key not in answers and question.pk not in answers:
+            errors[f"answers[{key}]"] = _("%(question)s: not answered.") % {"question": label}
+            continue
+        answer = answers.get(key, answers.get(question.pk))
+        reason = _answer_error(question, answer)
+        if reason:
+            errors[f"answers[{key}]"] = f"{label}: {reason}"
+        else:
+            normalised[key] = sorted(answer) if question.kind == QuestionKind.MULTIPLE else answer
+    if errors:
+        raise ValidationError(errors)
+    return normalised
+
+
+def _is_right(question: Question, answer: Any) -> bool:
+    correct_ids = {choice.pk for choice in question.choices.all() if choice.is_correct}
+    if question.kind == QuestionKind.SINGLE:
+        return answer in correct_ids
+    if question.kind == QuestionKind.MULTIPLE:
+        return set(answer) == correct_ids  # all-or-nothing
+    if question.kind == QuestionKind.TRUE_FALSE:
+        return answer == question.correct_boolean
+    # A hair of float slack, so 0.1 + 0.2 is within a tolerance of 0 of 0.3.
+    return abs(answer - question.numeric_answer) <= question.numeric_tolerance + 1e-9
+
+
+def _score(questions: list[Question], answers: dict[str, Any]) -> float:
+    total = sum(question.weight for question in questions)
+    earned = sum(question.weight for question in questions if _is_right(question, answers[str(question.pk)]))
+    return min(1.0, earned / total)
+
+
+def _learner_display_name(membership: Membership) -> str:
+    user = membership.user
+    # A public page: never the username, which is an email address here; its local part at worst.
+    return user.get_full_name().strip() or user.get_username().split("@")[0]
+
+
+@transaction.atomic
+def certificate_issue_if_earned(*, tenant: Tenant, enrollment: Enrollment) -> Certificate | None:
+    """Issue the enrollment's certificate if it is earned and not issued yet; return it
+    (the existing one on a second call), or None while not earned.
+
+    Idempotent: the enrollment row lock and the one-to-one constraint both stop a second one.
+    """
+    enrollment = _locked_enrollment(tenant, enrollment)
+    existing = Certificate.objects.filter(tenant=tenant, enrollment=enrollment).first()
+    if existing is not None:
+        return existing
+    if not course_progress(tenant=tenant, enrollment=enrollment).passed:
+        return None
+    certificate = Certificate.objects.create(
+        tenant=tenant,
+        enrollment=enrollment,
+        learner_name=_learner_display_name(enrollment.membership),
+        course_title=enrollment.course.title,
+    )
+    enrollment.completed_at = timezone.now()
+    enrollment.save(update_fields=["completed_at"])
+    return certificate
