@@ -27,6 +27,15 @@ class ExperimentStateError(Exception):
     """The experiment is not in a state that allows this (starting a stopped one, say)."""
 
 
+def _design_check(*, name: str, **design) -> None:
+    """Raises ValidationError naming every bad field of a design, the name included."""
+    errors = _design_errors(**design)
+    if not name.strip():
+        errors["name"] = _("Give the experiment a name.")
+    if errors:
+        raise ValidationError(errors)
+
+
 def _design_errors(
     *,
     tenant: Tenant,
@@ -108,18 +117,15 @@ def experiment_create(
 ) -> Experiment:
     """A draft experiment. `variants`: dicts of name, kind, weight, is_control and, for the
     model_version kind, model_version (an id). Raises ValidationError naming every bad field."""
-    errors = _design_errors(
+    _design_check(
         tenant=tenant,
         key=key,
+        name=name,
         traffic_share=traffic_share,
         primary_metric=primary_metric,
         guardrail_metrics=guardrail_metrics,
         variants=variants,
     )
-    if not name.strip():
-        errors["name"] = _("Give the experiment a name.")
-    if errors:
-        raise ValidationError(errors)
     experiment = Experiment.objects.create(
         tenant=tenant,
         key=key,
@@ -158,19 +164,16 @@ def experiment_update_draft(
             _("Only a draft's design can change; this experiment is %(status)s.")
             % {"status": experiment.get_status_display()}
         )
-    errors = _design_errors(
+    _design_check(
         tenant=tenant,
         key=experiment.key,
         experiment_id=experiment.pk,
+        name=name,
         traffic_share=traffic_share,
         primary_metric=primary_metric,
         guardrail_metrics=guardrail_metrics,
         variants=variants,
     )
-    if not name.strip():
-        errors["name"] = _("Give the experiment a name.")
-    if errors:
-        raise ValidationError(errors)
     experiment.name, experiment.hypothesis = name.strip(), hypothesis
     experiment.traffic_share, experiment.primary_metric = traffic_share, primary_metric
     experiment.guardrail_metrics = list(guardrail_metrics)
