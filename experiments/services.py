@@ -27,6 +27,14 @@ class ExperimentStateError(Exception):
     """The experiment is not in a state that allows this (starting a stopped one, say)."""
 
 
+def _traffic_share_valid(traffic_share: float) -> bool:
+    return 0 < traffic_share <= 1
+
+
+def _traffic_share_message() -> str:
+    return _("The share of traffic must be more than 0 and at most 1 (100%).")
+
+
 def _design_check(*, name: str, **design) -> None:
     """Raises ValidationError naming every bad field of a design, the name included."""
     errors = _design_errors(**design)
@@ -51,8 +59,8 @@ def _design_errors(
         errors["key"] = _("Use lowercase letters, digits and hyphens only.")
     elif Experiment.objects.filter(tenant=tenant, key=key).exclude(pk=experiment_id).exists():
         errors["key"] = _("An experiment with this key exists already.")
-    if not 0 < traffic_share <= 1:
-        errors["traffic_share"] = _("The share of traffic must be more than 0 and at most 1 (100%).")
+    if not _traffic_share_valid(traffic_share):
+        errors["traffic_share"] = _traffic_share_message()
     if primary_metric not in Metric.values:
         errors["primary_metric"] = _("Choose one of: %(choices)s.") % {"choices": ", ".join(Metric.values)}
     unknown = [m for m in guardrail_metrics if m not in Metric.values or m == primary_metric]
@@ -264,10 +272,8 @@ def experiment_traffic_share_set(*, tenant: Tenant, experiment_id: int, traffic_
     """Ramp the share of shoppers up or down. Safe while running: a shopper who stays in keeps
     their variant (experiments.assignment). The weights, by contrast, never change once saved:
     new weights would move shoppers between variants; that is a new experiment."""
-    if not 0 < traffic_share <= 1:
-        raise ValidationError(
-            {"traffic_share": _("The share of traffic must be more than 0 and at most 1 (100%).")}
-        )
+    if not _traffic_share_valid(traffic_share):
+        raise ValidationError({"traffic_share": _traffic_share_message()})
     experiment = _locked(tenant, experiment_id)
     if experiment.status == ExperimentStatus.STOPPED:
         raise ExperimentStateError(_("A stopped experiment does not change."))
