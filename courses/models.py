@@ -23,6 +23,7 @@ course list picks the one in the UI language (selectors.course_list_visible).
 import secrets
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils.functional import cached_property
@@ -146,13 +147,15 @@ class Quiz(models.Model):
     lesson = models.ForeignKey(
         Lesson, null=True, blank=True, on_delete=models.CASCADE, related_name="quizzes"
     )
+    # Order within the module; also how load_curriculum finds the quiz again on a reload.
+    position = models.PositiveSmallIntegerField(_("position"), default=0)
     title = models.CharField(_("title"), max_length=200)
     # Share of the course grade, relative to the other quizzes' weights.
     weight = models.FloatField(_("weight in the course grade"), default=1.0)
     attempts_allowed = models.PositiveSmallIntegerField(_("attempts allowed"), default=3)
 
     class Meta:
-        ordering = ["module_id", "id"]
+        ordering = ["module_id", "position", "id"]
         constraints = [
             models.CheckConstraint(condition=Q(weight__gte=0), name="quiz_weight_not_negative"),
             models.CheckConstraint(condition=Q(attempts_allowed__gte=1), name="quiz_attempts_allowed_positive"),
@@ -181,6 +184,8 @@ class Question(models.Model):
     numeric_answer = models.FloatField(_("numeric answer"), null=True, blank=True)
     # An answer within ± tolerance of numeric_answer is right (rounding, units of measure).
     numeric_tolerance = models.FloatField(_("tolerance"), default=0)
+    # Shown after an attempt: why the right answer is right. Learning happens here.
+    explanation = models.TextField(_("explanation"), blank=True)
 
     class Meta:
         ordering = ["quiz_id", "position"]
@@ -217,6 +222,61 @@ class Choice(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+class Lab(models.Model):
+    """A hands-on lab at the end of a module: steps the learner does in their sandbox store."""
+
+    module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="labs")
+    position = models.PositiveSmallIntegerField(_("position"))
+    title = models.CharField(_("title"), max_length=200)
+    intro_markdown = models.TextField(_("introduction (Markdown)"), blank=True)
+
+    class Meta:
+        ordering = ["module_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["module", "position"], name="lab_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @cached_property
+    def intro_html(self) -> str:
+        return mark_safe(markdown_to_safe_html(self.intro_markdown))  # nh3 output: safe by construction
+
+
+class LabStep(models.Model):
+    """One thing to do in the sandbox, graded by the registered check it names
+    (courses.labs.checks.LAB_CHECKS); `full_clean` refuses a name that is not registered."""
+
+    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveSmallIntegerField(_("position"))
+    title = models.CharField(_("title"), max_length=200)
+    instructions_markdown = models.TextField(_("instructions (Markdown)"), blank=True)
+    check_name = models.CharField(_("check"), max_length=80)
+
+    class Meta:
+        ordering = ["lab_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["lab", "position"], name="lab_step_unique_position"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def clean(self) -> None:
+        from courses.labs.checks import LAB_CHECKS  # the registry imports the apps' models
+
+        if self.check_name not in LAB_CHECKS:
+            raise ValidationError(
+                {"check_name": _("No lab check is named “%(name)s”; choose one of: %(names)s.")
+                 % {"name": self.check_name, "names": ", ".join(sorted(LAB_CHECKS))}}
+            )
+
+    @cached_property
+    def instructions_html(self) -> str:
+        return mark_safe(markdown_to_safe_html(self.instructions_markdown))  # nh3 output: safe by construction
 
 
 class Enrollment(TenantOwned):
@@ -275,6 +335,21 @@ class QuizAttempt(TenantOwned):
             models.UniqueConstraint(fields=["enrollment", "quiz", "number"], name="quiz_attempt_unique_number"),
             models.CheckConstraint(condition=Q(number__gte=1), name="quiz_attempt_number_positive"),
             models.CheckConstraint(condition=Q(score__gte=0) & Q(score__lte=1), name="quiz_attempt_score_range"),
+        ]
+
+
+class LabStepCompletion(TenantOwned):
+    """A lab step whose check passed on the learner's sandbox. Kept when the sandbox is
+    reset: the learner did the work, and the check's message says what it saw."""
+
+    enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="lab_step_completions")
+    step = models.ForeignKey(LabStep, on_delete=models.CASCADE, related_name="+")
+    message = models.TextField()
+    passed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["enrollment", "step"], name="lab_step_completion_once"),
         ]
 
 

@@ -17,7 +17,18 @@ from dataclasses import dataclass, field
 
 from django.db.models import Max, Prefetch, QuerySet
 
-from courses.models import Certificate, Course, Enrollment, Lesson, LessonCompletion, Quiz, QuizAttempt
+from courses.models import (
+    Certificate,
+    Course,
+    Enrollment,
+    Lab,
+    LabStep,
+    LabStepCompletion,
+    Lesson,
+    LessonCompletion,
+    Quiz,
+    QuizAttempt,
+)
 from tenants.models import Membership, Tenant
 
 
@@ -55,7 +66,8 @@ def course_detail(*, tenant: Tenant, course_id: int) -> Course:
         course_list_visible(tenant=tenant)
         .prefetch_related(
             "modules__lessons",
-            Prefetch("modules__quizzes", queryset=Quiz.objects.order_by("id")),
+            Prefetch("modules__quizzes", queryset=Quiz.objects.order_by("position", "id")),
+            Prefetch("modules__labs", queryset=Lab.objects.prefetch_related("steps")),
         )
         .get(pk=course_id)
     )
@@ -68,7 +80,14 @@ def course_lessons(*, course: Course) -> QuerySet[Lesson]:
 
 def course_quizzes(*, course: Course) -> QuerySet[Quiz]:
     """Every quiz of the course. The caller has checked the course is visible."""
-    return Quiz.objects.filter(module__course=course).order_by("module__position", "id")
+    return Quiz.objects.filter(module__course=course).order_by("module__position", "position", "id")
+
+
+def course_lab_steps(*, course: Course) -> QuerySet[LabStep]:
+    """Every lab step of the course, in order. The caller has checked the course is visible."""
+    return LabStep.objects.filter(lab__module__course=course).order_by(
+        "lab__module__position", "lab__position", "position"
+    )
 
 
 def enrollment_get(*, tenant: Tenant, enrollment_id: int) -> Enrollment:
@@ -80,6 +99,8 @@ def enrollment_get(*, tenant: Tenant, enrollment_id: int) -> Enrollment:
 class CourseProgress:
     lessons_completed: int
     lessons_total: int
+    lab_steps_passed: int = 0
+    lab_steps_total: int = 0
     # quiz id → best score (0..1); a quiz not attempted yet is absent.
     best_scores: dict[int, float] = field(default_factory=dict)
     # Weighted mean of each quiz's best score (unattempted: 0); None when nothing is graded.
@@ -91,10 +112,18 @@ class CourseProgress:
         return self.lessons_completed == self.lessons_total
 
     @property
+    def all_lab_steps_passed(self) -> bool:
+        return self.lab_steps_passed == self.lab_steps_total
+
+    @property
     def passed(self) -> bool:
-        """Every lesson completed and the grade at the pass mark (a course with nothing to
-        grade is passed by reading it)."""
-        return self.all_lessons_completed and (self.grade is None or self.grade >= self.pass_mark)
+        """Every lesson completed, every lab step's check passed, and the grade at the pass
+        mark (a course with nothing to grade is passed by reading it)."""
+        return (
+            self.all_lessons_completed
+            and self.all_lab_steps_passed
+            and (self.grade is None or self.grade >= self.pass_mark)
+        )
 
 
 def course_progress(*, tenant: Tenant, enrollment: Enrollment) -> CourseProgress:
@@ -105,6 +134,10 @@ def course_progress(*, tenant: Tenant, enrollment: Enrollment) -> CourseProgress
     lessons_total = course_lessons(course=course).count()
     lessons_completed = LessonCompletion.objects.filter(
         tenant=tenant, enrollment=enrollment, lesson__module__course=course
+    ).count()
+    lab_steps_total = course_lab_steps(course=course).count()
+    lab_steps_passed = LabStepCompletion.objects.filter(
+        tenant=tenant, enrollment=enrollment, step__lab__module__course=course
     ).count()
     best_scores = dict(
         QuizAttempt.objects.filter(tenant=tenant, enrollment=enrollment)
@@ -120,6 +153,8 @@ def course_progress(*, tenant: Tenant, enrollment: Enrollment) -> CourseProgress
     return CourseProgress(
         lessons_completed=lessons_completed,
         lessons_total=lessons_total,
+        lab_steps_passed=lab_steps_passed,
+        lab_steps_total=lab_steps_total,
         best_scores=best_scores,
         grade=grade,
         pass_mark=course.pass_mark,

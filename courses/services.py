@@ -8,8 +8,9 @@ Grading:
 * Numeric: right within ± the question's tolerance.
 * The course grade is the weighted mean (each quiz's `weight`) of the best
   score of each quiz; a quiz not attempted counts 0.
-* A certificate is issued, once, when every lesson is complete and the grade
-  reaches the course's pass mark; it is checked after each lesson and attempt.
+* A certificate is issued, once, when every lesson is complete, every lab
+  step's check has passed on the learner's sandbox, and the grade reaches the
+  course's pass mark; it is checked after each lesson, attempt and lab check.
 """
 
 from __future__ import annotations
@@ -22,10 +23,14 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from courses.labs.checks import CheckResult, lab_check_run
+from courses.labs.sandbox import sandbox_get
 from courses.models import (
     Certificate,
     Course,
     Enrollment,
+    LabStep,
+    LabStepCompletion,
     Lesson,
     LessonCompletion,
     Question,
@@ -113,6 +118,34 @@ def quiz_attempt_submit(
     )
     certificate_issue_if_earned(tenant=tenant, enrollment=enrollment)
     return attempt
+
+
+@transaction.atomic
+def lab_step_check(*, tenant: Tenant, enrollment: Enrollment, step: LabStep) -> CheckResult:
+    """Run the step's check on the learner's sandbox of `tenant` ("check my work").
+
+    A pass is recorded (again: its message is refreshed) and may complete the
+    course; a fail records nothing and its message says what to do next. A
+    pass stays recorded when the sandbox is later reset. Raises
+    LabStep.DoesNotExist for a step of another course.
+    """
+    enrollment = _locked_enrollment(tenant, enrollment)
+    if not LabStep.objects.filter(pk=step.pk, lab__module__course_id=enrollment.course_id).exists():
+        raise LabStep.DoesNotExist
+    sandbox = sandbox_get(tenant=tenant, user=enrollment.membership.user)
+    if sandbox is None:
+        return CheckResult(
+            False,
+            _("You have no sandbox yet: open it with “Open my sandbox” on this lab's page, do the step there, "
+              "then check again."),
+        )
+    result = lab_check_run(name=step.check_name, sandbox=sandbox)
+    if result.passed:
+        LabStepCompletion.objects.update_or_create(
+            tenant=tenant, enrollment=enrollment, step=step, defaults={"message": result.message}
+        )
+        certificate_issue_if_earned(tenant=tenant, enrollment=enrollment)
+    return result
 
 
 def _is_number(value: Any) -> bool:

@@ -8,6 +8,8 @@ HOST=${HOST:-127.0.0.1}
 PORT=${PORT:-8000}
 
 $PY manage.py seed_demo --if-missing
+# The platform courses: an update in place, so a new release's lessons reach existing installs.
+$PY manage.py load_curriculum
 
 # -B: the worker also runs the beat that finds fine-tuning jobs whose worker died.
 $PY -m celery -A platform_site worker -B --queues default,gpu --concurrency 1 --loglevel INFO &

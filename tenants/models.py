@@ -29,6 +29,11 @@ class Tenant(models.Model):
     recommend_purchased = models.BooleanField(_("recommend products a shopper already bought"), default=False)
     # Web origins ("https://shop.example.com") whose pages may call the API with a publishable key.
     allowed_origins = models.JSONField(_("allowed web origins"), default=list, blank=True)
+    # The slug of a course (either language) whose certificate a member must hold to promote a
+    # model or start an experiment; blank: no certificate needed. See courses.gating.
+    required_certificate_course_slug = models.SlugField(
+        _("certificate required to promote models and start experiments"), max_length=80, blank=True
+    )
     # A learner's copy of a store for course labs (courses.labs.sandbox): labs change its
     # state, never the store's. Null for a real store.
     sandbox_of = models.ForeignKey(

@@ -1,6 +1,6 @@
 import factory
 
-from courses.models import Choice, Course, Lesson, Module, Question, QuestionKind, Quiz
+from courses.models import Choice, Course, Lab, LabStep, Lesson, Module, Question, QuestionKind, Quiz
 
 
 class CourseFactory(factory.django.DjangoModelFactory):
@@ -49,6 +49,25 @@ class QuizFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Quiz {n}")
     weight = 1.0
     attempts_allowed = 3
+
+
+class LabFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Lab
+
+    module = factory.SubFactory(ModuleFactory)
+    position = factory.Sequence(lambda n: n)
+    title = factory.Sequence(lambda n: f"Lab {n}")
+
+
+class LabStepFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = LabStep
+
+    lab = factory.SubFactory(LabFactory)
+    position = factory.Sequence(lambda n: n)
+    title = factory.Sequence(lambda n: f"Step {n}")
+    check_name = "catalog_import_of_50_products"
 
 
 class QuestionFactory(factory.django.DjangoModelFactory):
