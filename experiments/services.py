@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
+from courses.gating import certificate_requirement_check
 from experiments.models import Experiment, ExperimentStatus, Metric, Variant, VariantKind
 from tenants.models import Tenant
 from training.models import ModelVersion
@@ -222,9 +223,16 @@ def _serve_changes_now(tenant: Tenant) -> None:
 
 
 @transaction.atomic
-def experiment_start(*, tenant: Tenant, experiment_id: int) -> Experiment:
-    """Draft -> running: from the next request, shoppers are assigned and served their variant."""
+def experiment_start(*, tenant: Tenant, experiment_id: int, by) -> Experiment:
+    """Draft -> running: from the next request, shoppers are assigned and served their variant.
+
+    `by` is the member starting it, who must hold the certificate the tenant requires, if any
+    (raises courses.gating.CertificateRequired); None when no person acts (the tenant's secret
+    key, a script), as there is then no member to ask. Required, so that every caller says which.
+    """
     experiment = _locked(tenant, experiment_id)
+    if by is not None:
+        certificate_requirement_check(tenant=tenant, user=by)
     if experiment.status != ExperimentStatus.DRAFT:
         raise ExperimentStateError(
             _("Only a draft can start; this experiment is %(status)s.")
@@ -254,7 +262,10 @@ def experiment_start(*, tenant: Tenant, experiment_id: int) -> Experiment:
 
 @transaction.atomic
 def experiment_stop(*, tenant: Tenant, experiment_id: int) -> Experiment:
-    """Running -> stopped: everyone is served the live model again; the results stay."""
+    """Running -> stopped: everyone is served the live model again; the results stay.
+
+    Not gated by the certificate requirement: stopping is the way out of a bad experiment and
+    must stay open to whichever admin is on hand."""
     experiment = _locked(tenant, experiment_id)
     if experiment.status != ExperimentStatus.RUNNING:
         raise ExperimentStateError(

@@ -13,6 +13,8 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from courses.gating import CertificateRequired
+from courses.gating_views import certificate_required_message
 from experiments.analysis import experiment_results
 from experiments.forms import ExperimentForm, TrafficShareForm
 from experiments.models import Experiment, ExperimentStatus
@@ -84,11 +86,13 @@ def experiment_detail_view(request, experiment_id: int):
     return _detail_page(request, _experiment_or_404(request, experiment_id))
 
 
-def _state_change(request, experiment_id: int, change, done: str):
+def _state_change(request, experiment_id: int, change, done: str, **options):
     try:
-        change(tenant=request.tenant, experiment_id=experiment_id)
+        change(tenant=request.tenant, experiment_id=experiment_id, **options)
     except Experiment.DoesNotExist:
         raise Http404
+    except CertificateRequired as error:
+        certificate_required_message(request, error)
     except ExperimentStateError as error:
         messages.error(request, str(error))
     else:
@@ -100,7 +104,8 @@ def _state_change(request, experiment_id: int, change, done: str):
 @member_required(manage=True)
 def experiment_start_view(request, experiment_id: int):
     return _state_change(request, experiment_id, experiment_start,
-                         _("The experiment is running: shoppers are served their variant from now on."))
+                         _("The experiment is running: shoppers are served their variant from now on."),
+                         by=request.user)
 
 
 @require_POST

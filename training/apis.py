@@ -3,7 +3,9 @@ model versions.
 
 Owners and admins only (a session), or the tenant's secret key: a job spends GPU time and a
 promotion changes what every shopper sees. Jobs and versions are looked up through their
-tenant-scoped managers and services, so another tenant's id is a 404 like a missing one.
+tenant-scoped managers and services, so another tenant's id is a 404 like a missing one. A member
+promoting without the course certificate the tenant requires gets a 403 naming the course
+(courses.gating).
 """
 from __future__ import annotations
 
@@ -26,6 +28,13 @@ from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
+from courses.gating import CertificateRequired
+from courses.gating_views import (
+    CERTIFICATE_REQUIRED_DESCRIPTION,
+    CERTIFICATE_REQUIRED_EXAMPLE,
+    CertificateRequiredSerializer,
+    certificate_required_response,
+)
 from tenants.api import TenantApiView
 from tenants.api_params import validated_query
 from tenants.models import MANAGING_ROLES
@@ -364,11 +373,20 @@ class ModelVersionPromoteApi(TrainingApiView):
     @extend_schema(
         operation_id="models_promote",
         summary="Make a version live",
-        description="The live version is archived, one rollback from coming back. Already live: a 409.",
+        description=(
+            "The live version is archived, one rollback from coming back. Already live: a 409. When the "
+            "tenant requires a course certificate, a member without it gets a 403 naming the course; "
+            "the tenant's secret key is no member and is not asked."
+        ),
         request=None,
         parameters=[VERSION_ID],
-        responses={200: ModelVersionOutputSerializer, 404: NO_SUCH_VERSION, 409: ConflictSerializer},
-        examples=[VERSION_EXAMPLE],
+        responses={
+            200: ModelVersionOutputSerializer,
+            403: OpenApiResponse(CertificateRequiredSerializer, description=CERTIFICATE_REQUIRED_DESCRIPTION),
+            404: NO_SUCH_VERSION,
+            409: ConflictSerializer,
+        },
+        examples=[VERSION_EXAMPLE, CERTIFICATE_REQUIRED_EXAMPLE],
     )
     def post(self, request, version_id: int):
         try:
@@ -377,6 +395,8 @@ class ModelVersionPromoteApi(TrainingApiView):
             )
         except ModelVersion.DoesNotExist:
             raise _version_not_found()
+        except CertificateRequired as error:
+            return certificate_required_response(request, error)
         except PromotionError as error:
             return _conflict(error)
         return Response(ModelVersionOutputSerializer(version).data)

@@ -19,6 +19,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
+from courses.gating import CertificateRequired
+from courses.gating_views import certificate_required_message
 from tenants.web import member_required
 from training.ml.config import TrainConfig
 from training.models import JobStatus, ModelVersion, TrainingJob
@@ -256,6 +258,8 @@ def model_version_promote_view(request, version_id: int):
         version = model_version_promote(tenant=request.tenant, version_id=version_id, by=request.user)
     except ModelVersion.DoesNotExist:
         raise Http404
+    except CertificateRequired as error:
+        certificate_required_message(request, error)
     except PromotionError as error:
         messages.error(request, str(error))
     else:

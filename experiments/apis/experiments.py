@@ -6,7 +6,8 @@ up in the request's tenant only, so another tenant's key is a 404 like a
 missing one. A design's problems come back as a 400 naming each field the
 way the service does (`variants[1].model_version`); a change the
 experiment's state does not allow (starting a stopped one, a second running
-one) is a 409 with the reason.
+one) is a 409 with the reason. A member starting one without the course certificate the tenant
+requires gets a 403 naming the course (courses.gating).
 
 The results endpoint is in apis/results.py; what both modules share, in
 apis/serializers.py.
@@ -25,6 +26,13 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
+from courses.gating import CertificateRequired
+from courses.gating_views import (
+    CERTIFICATE_REQUIRED_DESCRIPTION,
+    CERTIFICATE_REQUIRED_EXAMPLE,
+    CertificateRequiredSerializer,
+    certificate_required_response,
+)
 from experiments.apis.serializers import (
     KEY,
     METRIC_NAMES,
@@ -298,23 +306,35 @@ class ExperimentStartApi(TenantApiView):
         summary="Start an experiment",
         description=(
             "From the next request, shoppers in the experiment's share of traffic are served their "
-            "variant. Only a draft starts, and one experiment runs at a time: otherwise a 409."
+            "variant. Only a draft starts, and one experiment runs at a time: otherwise a 409. When the "
+            "tenant requires a course certificate, a member without it gets a 403 naming the course; the "
+            "tenant's secret key is no member and is not asked."
         ),
         request=None,
         parameters=[KEY],
-        responses={200: ExperimentOutputSerializer, 404: NO_SUCH_EXPERIMENT, 409: ConflictSerializer},
+        responses={
+            200: ExperimentOutputSerializer,
+            403: OpenApiResponse(CertificateRequiredSerializer, description=CERTIFICATE_REQUIRED_DESCRIPTION),
+            404: NO_SUCH_EXPERIMENT,
+            409: ConflictSerializer,
+        },
         examples=[
             EXPERIMENT_EXAMPLE,
             _conflict_example(
                 "Another one is running",
                 "holiday-banner is running: stop it first (one experiment runs at a time).",
             ),
+            CERTIFICATE_REQUIRED_EXAMPLE,
         ],
     )
     def post(self, request, key: str):
         experiment = _experiment_or_404(request, key)
         try:
-            experiment = experiment_start(tenant=request.tenant, experiment_id=experiment.pk)
+            experiment = experiment_start(
+                tenant=request.tenant, experiment_id=experiment.pk, by=_acting_user(request)
+            )
+        except CertificateRequired as error:
+            return certificate_required_response(request, error)
         except ExperimentStateError as error:
             return _conflict(error)
         return Response(ExperimentOutputSerializer(experiment).data)

@@ -163,7 +163,7 @@ def test_the_owner_starts_and_stops_an_experiment_through_the_page(owner_client,
 def test_starting_while_another_experiment_runs_shows_why_it_cannot(owner_client, tenant):
     running = an_experiment(tenant, key="first")
     with tenant_scope(tenant):
-        experiment_start(tenant=tenant, experiment_id=running.pk)
+        experiment_start(tenant=tenant, experiment_id=running.pk, by=None)
     waiting = an_experiment(tenant, key="second")
     response = owner_client.post(detail_url(waiting, "start"), follow=True)
     messages = re.search(r'<ul class="messages">(.*?)</ul>', response.content.decode(), re.S).group(1)
@@ -176,7 +176,7 @@ def test_the_share_of_traffic_of_a_running_experiment_changes_and_the_page_says_
 ):
     experiment = an_experiment(tenant, traffic_share=0.05)
     with tenant_scope(tenant):
-        experiment_start(tenant=tenant, experiment_id=experiment.pk)
+        experiment_start(tenant=tenant, experiment_id=experiment.pk, by=None)
     form = section(owner_client.get(detail_url(experiment)).content.decode(), "experiment-traffic-form")
     assert "Shoppers already in the experiment who stay in keep" in form
 
@@ -192,7 +192,7 @@ def test_a_draft_is_deleted_but_a_running_experiment_is_not(owner_client, tenant
     assert owner_client.post(detail_url(draft, "delete")).status_code == 302
     running = an_experiment(tenant, key="running")
     with tenant_scope(tenant):
-        experiment_start(tenant=tenant, experiment_id=running.pk)
+        experiment_start(tenant=tenant, experiment_id=running.pk, by=None)
     response = owner_client.post(detail_url(running, "delete"), follow=True)
     assert "Only a draft can be deleted" in response.content.decode()
     assert [experiment.key for experiment in experiments_of(tenant)] == ["running"]
@@ -246,7 +246,7 @@ def test_the_actions_only_take_posts(owner_client, tenant):
 def started(tenant, **changes) -> Experiment:
     experiment = an_experiment(tenant, **changes)
     with tenant_scope(tenant):
-        return experiment_start(tenant=tenant, experiment_id=experiment.pk)
+        return experiment_start(tenant=tenant, experiment_id=experiment.pk, by=None)
 
 
 def shoppers_served(tenant, experiment: Experiment, variant: str, *, shoppers: int, buyers: int) -> None:

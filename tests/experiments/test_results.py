@@ -41,7 +41,7 @@ def running_experiment(tenant, *, weights: dict[str, float], key: str = "ranker"
                 for position, (name, weight) in enumerate(weights.items())
             ],
         )
-        experiment_start(tenant=tenant, experiment_id=experiment.pk)
+        experiment_start(tenant=tenant, experiment_id=experiment.pk, by=None)
         Experiment.objects.filter(pk=experiment.pk).update(started_at=STARTED_AT)
         experiment.refresh_from_db()
     return experiment
@@ -392,7 +392,7 @@ def test_simulated_shoppers_through_the_real_endpoints_show_the_lift_put_in(
         # not fail once in 20 runs. (It is the analysis, not this run, that tests/experiments/test_stats.py
         # checks for coverage over many simulated experiments.)
         Experiment.objects.filter(pk=experiment.pk).update(salt="simulated-traffic-test")
-        experiment_start(tenant=tenant, experiment_id=experiment.pk)
+        experiment_start(tenant=tenant, experiment_id=experiment.pk, by=None)
     output = io.StringIO()
     call_command(
         "simulate_traffic",

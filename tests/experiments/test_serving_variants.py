@@ -39,7 +39,7 @@ def started(
             variants=variants,
             traffic_share=traffic_share,
         )
-        experiment_start(tenant=tenant, experiment_id=experiment.pk)
+        experiment_start(tenant=tenant, experiment_id=experiment.pk, by=None)
     return experiment
 
 

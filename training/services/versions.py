@@ -5,6 +5,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from courses.gating import certificate_requirement_check
 from tenants.models import Tenant
 from training.models import ModelVersion, VersionStatus
 from training.signals import live_version_changed
@@ -28,9 +29,16 @@ def _make_live(*, tenant: Tenant, version: ModelVersion, by=None) -> ModelVersio
 
 @transaction.atomic
 def model_version_promote(*, tenant: Tenant, version_id: int, by=None) -> ModelVersion:
-    """Make a version live by hand; the live one is archived, one click from coming back."""
+    """Make a version live by hand; the live one is archived, one click from coming back.
+
+    `by` is the member promoting: they must hold the certificate the tenant requires, if any
+    (raises courses.gating.CertificateRequired). None when no person acts (the tenant's secret
+    key, a script): the requirement is about members, and there is no member to ask.
+    """
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
     version = ModelVersion.objects.get(tenant=tenant, pk=version_id)
+    if by is not None:
+        certificate_requirement_check(tenant=tenant, user=by)
     if version.status == VersionStatus.LIVE:
         raise PromotionError(_("v%(number)d is already live.") % {"number": version.number})
     return _make_live(tenant=tenant, version=version, by=by)
@@ -38,7 +46,10 @@ def model_version_promote(*, tenant: Tenant, version_id: int, by=None) -> ModelV
 
 def model_version_promote_if_better(*, tenant: Tenant, version: ModelVersion) -> bool:
     """After training: the new version goes live when the tenant allows it and it beats the
-    live version's validation NDCG@10 (or nothing is live). The caller holds the tenant lock."""
+    live version's validation NDCG@10 (or nothing is live). The caller holds the tenant lock.
+
+    Not gated by the certificate requirement: no member chooses the version here; the tenant's
+    own setting (auto_promote_models) and the validation metric do, and an owner may turn it off."""
     if not tenant.auto_promote_models:
         return False
     live = ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.LIVE).first()
@@ -51,7 +62,10 @@ def model_version_promote_if_better(*, tenant: Tenant, version: ModelVersion) ->
 
 @transaction.atomic
 def model_version_rollback(*, tenant: Tenant, by=None) -> ModelVersion:
-    """Bring back the version that was live before the current one."""
+    """Bring back the version that was live before the current one.
+
+    Not gated by the certificate requirement, on purpose: rollback is the emergency exit when
+    a live model misbehaves, and must stay one click away for whichever admin is on hand."""
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
     live = ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.LIVE).first()
     previous = (

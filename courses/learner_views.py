@@ -1,0 +1,450 @@
+"""The learner's pages: the course list, a course, its lessons, quizzes with feedback, labs with
+"check my work", and the learner's certificates.
+
+Every course is read through the visibility selectors: another tenant's course, or a part of
+one, is a 404. A quiz attempt is read through the learner's own attempts only, so another
+learner's attempt is a 404 too.
+
+Labs run in the learner's sandbox, a tenant of its own. "Open my sandbox" makes it the active
+tenant (the whole product then works on the sandbox), and the banner in base.html brings the
+learner back to the lab page in the store, where the checks are run and recorded.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.urls import path, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from courses.labs.sandbox import SandboxError, sandbox_for, sandbox_get, sandbox_reset
+from courses.learner_forms import QuizForm
+from courses.models import (
+    Certificate,
+    Course,
+    Enrollment,
+    Lab,
+    LabStep,
+    LabStepCompletion,
+    Lesson,
+    LessonCompletion,
+    Question,
+    Quiz,
+    QuizAttempt,
+)
+from courses.selectors import (
+    course_detail,
+    course_get_visible,
+    course_lessons,
+    course_list_visible,
+    course_progress,
+    quiz_attempt_list_for_learner,
+)
+from courses.services import (
+    QuizAttemptLimitReached,
+    enrollment_create,
+    lab_step_check,
+    lesson_complete,
+    quiz_attempt_submit,
+)
+from tenants.models import Membership
+from tenants.selectors import ACTIVE_TENANT_SESSION_KEY
+from tenants.web import member_required
+
+# Where "Back to the course" returns from the sandbox: the lab page the learner came from.
+SANDBOX_RETURN_SESSION_KEY = "courses_sandbox_return_to"
+
+
+def learner_page(view):
+    """A member of a store (not of a sandbox: courses are taken in the store, where the
+    enrollment and its certificate belong; inside a sandbox the page says how to go back)."""
+
+    @member_required
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if request.tenant.sandbox_of_id is not None:
+            return render(request, "courses/in_sandbox.html", {"store": request.tenant.sandbox_of}, status=409)
+        return view(request, *args, **kwargs)
+
+    return guarded
+
+
+def _course_or_404(request, course_id: int) -> Course:
+    try:
+        return course_get_visible(tenant=request.tenant, course_id=course_id)
+    except Course.DoesNotExist:
+        raise Http404 from None
+
+
+def _enrollment(request, course: Course) -> Enrollment | None:
+    return Enrollment.objects.filter(membership=request.membership, course=course).first()
+
+
+def _enrollment_or_redirect(request, course: Course):
+    """The learner's enrollment, or a redirect to the course page that says to enroll first."""
+    enrollment = _enrollment(request, course)
+    if enrollment is None:
+        messages.info(request, _("Enroll in the course first: your progress and answers are kept with it."))
+        return None, redirect("courses:detail", course_id=course.pk)
+    return enrollment, None
+
+
+@learner_page
+def course_list_view(request):
+    language = get_language()
+    courses = list(course_list_visible(tenant=request.tenant, language=language))
+    other_language = list(course_list_visible(tenant=request.tenant).exclude(language=language))
+    enrollments = {
+        enrollment.course_id: enrollment
+        for enrollment in Enrollment.objects.filter(membership=request.membership).select_related("certificate")
+    }
+    rows = []
+    for course in courses + other_language:
+        enrollment = enrollments.get(course.pk)
+        progress = course_progress(tenant=request.tenant, enrollment=enrollment) if enrollment else None
+        rows.append({"course": course, "enrollment": enrollment, "progress": progress,
+                     "certificate": getattr(enrollment, "certificate", None) if enrollment else None})
+    certificates = Certificate.objects.filter(enrollment__membership=request.membership)
+    return render(request, "courses/list.html", {
+        "rows": rows,
+        "in_language_count": len(courses),
+        "certificates": certificates,
+    })
+
+
+@learner_page
+def course_detail_view(request, course_id: int):
+    try:
+        course = course_detail(tenant=request.tenant, course_id=course_id)
+    except Course.DoesNotExist:
+        raise Http404 from None
+    enrollment = _enrollment(request, course)
+    progress = course_progress(tenant=request.tenant, enrollment=enrollment) if enrollment else None
+    completed_lessons = set()
+    passed_steps = set()
+    attempts_used: dict[int, int] = {}
+    if enrollment is not None:
+        completed_lessons = set(
+            LessonCompletion.objects.filter(enrollment=enrollment).values_list("lesson_id", flat=True)
+        )
+        passed_steps = set(
+            LabStepCompletion.objects.filter(enrollment=enrollment).values_list("step_id", flat=True)
+        )
+        for attempt in quiz_attempt_list_for_learner(tenant=request.tenant, learner=request.membership):
+            attempts_used[attempt.quiz_id] = attempts_used.get(attempt.quiz_id, 0) + 1
+    modules = []
+    for module in course.modules.all():
+        modules.append({
+            "module": module,
+            "lessons": [(lesson, lesson.pk in completed_lessons) for lesson in module.lessons.all()],
+            "quizzes": [
+                {
+                    "quiz": quiz,
+                    "best": progress.best_scores.get(quiz.pk) if progress else None,
+                    "attempts_used": attempts_used.get(quiz.pk, 0),
+                }
+                for quiz in module.quizzes.all()
+            ],
+            "labs": [
+                {"lab": lab, "steps": len(lab.steps.all()),
+                 "passed": sum(step.pk in passed_steps for step in lab.steps.all())}
+                for lab in module.labs.all()
+            ],
+        })
+    return render(request, "courses/detail.html", {
+        "course": course,
+        "enrollment": enrollment,
+        "progress": progress,
+        "modules": modules,
+        "certificate": Certificate.objects.filter(enrollment=enrollment).first() if enrollment else None,
+    })
+
+
+@require_POST
+@learner_page
+def course_enroll_view(request, course_id: int):
+    course = _course_or_404(request, course_id)
+    enrollment_create(tenant=request.tenant, membership=request.membership, course=course)
+    first_lesson = course_lessons(course=course).first()
+    if first_lesson is None:
+        return redirect("courses:detail", course_id=course.pk)
+    return redirect("courses:lesson", course_id=course.pk, lesson_id=first_lesson.pk)
+
+
+@learner_page
+def lesson_view(request, course_id: int, lesson_id: int):
+    course = _course_or_404(request, course_id)
+    lessons = list(course_lessons(course=course).select_related("module"))
+    index = next((i for i, lesson in enumerate(lessons) if lesson.pk == lesson_id), None)
+    if index is None:
+        raise Http404
+    lesson = lessons[index]
+    enrollment = _enrollment(request, course)
+    completed = enrollment is not None and LessonCompletion.objects.filter(
+        enrollment=enrollment, lesson=lesson
+    ).exists()
+    module_quizzes = list(Quiz.objects.filter(module=lesson.module).order_by("position", "id"))
+    module_labs = list(Lab.objects.filter(module=lesson.module).order_by("position"))
+    is_last_of_module = index + 1 == len(lessons) or lessons[index + 1].module_id != lesson.module_id
+    return render(request, "courses/lesson.html", {
+        "course": course,
+        "lesson": lesson,
+        "enrollment": enrollment,
+        "completed": completed,
+        "previous": lessons[index - 1] if index > 0 else None,
+        "next": lessons[index + 1] if index + 1 < len(lessons) else None,
+        "position": index + 1,
+        "total": len(lessons),
+        # At the end of a module, its quizzes and labs come before the next module's lessons.
+        "module_quizzes": module_quizzes if is_last_of_module else [],
+        "module_labs": module_labs if is_last_of_module else [],
+    })
+
+
+@require_POST
+@learner_page
+def lesson_complete_view(request, course_id: int, lesson_id: int):
+    course = _course_or_404(request, course_id)
+    enrollment, redirect_to_course = _enrollment_or_redirect(request, course)
+    if enrollment is None:
+        return redirect_to_course
+    try:
+        lesson = course_lessons(course=course).get(pk=lesson_id)
+    except Lesson.DoesNotExist:
+        raise Http404 from None
+    lesson_complete(tenant=request.tenant, enrollment=enrollment, lesson=lesson)
+    _certificate_message_if_new(request, enrollment)
+    following = course_lessons(course=course).filter(
+        module__position__gte=lesson.module.position
+    ).exclude(module=lesson.module, position__lte=lesson.position).first()
+    if request.POST.get("then") == "next" and following is not None:
+        return redirect("courses:lesson", course_id=course.pk, lesson_id=following.pk)
+    return redirect("courses:lesson", course_id=course.pk, lesson_id=lesson.pk)
+
+
+def _certificate_message_if_new(request, enrollment: Enrollment) -> None:
+    certificate = Certificate.objects.filter(enrollment=enrollment).first()
+    if certificate is not None and not request.session.get(f"certificate_announced_{certificate.pk}"):
+        request.session[f"certificate_announced_{certificate.pk}"] = True
+        messages.success(
+            request,
+            _("Congratulations: you passed “%(course)s”. Your certificate is on the course page.")
+            % {"course": certificate.course_title},
+        )
+
+
+def _quiz_or_404(course: Course, quiz_id: int) -> Quiz:
+    try:
+        return Quiz.objects.select_related("module").get(pk=quiz_id, module__course=course)
+    except Quiz.DoesNotExist:
+        raise Http404 from None
+
+
+@learner_page
+def quiz_view(request, course_id: int, quiz_id: int):
+    course = _course_or_404(request, course_id)
+    quiz = _quiz_or_404(course, quiz_id)
+    enrollment, redirect_to_course = _enrollment_or_redirect(request, course)
+    if enrollment is None:
+        return redirect_to_course
+    questions = list(quiz.questions.prefetch_related("choices"))
+    attempts = list(quiz_attempt_list_for_learner(tenant=request.tenant, learner=request.membership, quiz=quiz))
+    form = QuizForm(request.POST or None, questions=questions)
+    if request.method == "POST" and form.is_valid():
+        try:
+            attempt = quiz_attempt_submit(
+                tenant=request.tenant, enrollment=enrollment, quiz=quiz, answers=form.answers()
+            )
+        except QuizAttemptLimitReached as error:
+            messages.error(request, str(error))
+            return redirect("courses:quiz", course_id=course.pk, quiz_id=quiz.pk)
+        except ValidationError as error:
+            form.add_service_errors(error)
+        else:
+            _certificate_message_if_new(request, enrollment)
+            return redirect("courses:attempt", course_id=course.pk, attempt_id=attempt.pk)
+    return render(request, "courses/quiz.html", {
+        "course": course,
+        "quiz": quiz,
+        "form": form,
+        "attempts": attempts,
+        "attempts_left": max(0, quiz.attempts_allowed - len(attempts)),
+        "pass_mark": course.pass_mark,
+    })
+
+
+@learner_page
+def attempt_view(request, course_id: int, attempt_id: int):
+    """The learner's own attempt with feedback: right or wrong per question, and why.
+
+    The right answers themselves are shown once the learner has passed the quiz or used every
+    attempt; before that, the explanation teaches without handing the next attempt its answers.
+    """
+    course = _course_or_404(request, course_id)
+    try:
+        attempt = quiz_attempt_list_for_learner(tenant=request.tenant, learner=request.membership).select_related(
+            "quiz"
+        ).get(pk=attempt_id, enrollment__course=course)
+    except QuizAttempt.DoesNotExist:
+        raise Http404 from None
+    quiz = attempt.quiz
+    own_attempts = list(quiz_attempt_list_for_learner(tenant=request.tenant, learner=request.membership, quiz=quiz))
+    reveal = any(a.passed for a in own_attempts) or len(own_attempts) >= quiz.attempts_allowed
+    feedback = [_question_feedback(question, attempt.answers.get(str(question.pk)), reveal)
+                for question in quiz.questions.prefetch_related("choices")]
+    return render(request, "courses/attempt.html", {
+        "course": course,
+        "quiz": quiz,
+        "attempt": attempt,
+        "feedback": feedback,
+        "reveal": reveal,
+        "attempts_left": max(0, quiz.attempts_allowed - len(own_attempts)),
+    })
+
+
+def _question_feedback(question: Question, answer, reveal: bool) -> dict:
+    choices = list(question.choices.all())
+    correct_ids = {choice.pk for choice in choices if choice.is_correct}
+    if question.kind in ("single", "multiple"):
+        given = set(answer if isinstance(answer, list) else [answer])
+        right = given == correct_ids
+        your_answer = [choice.text for choice in choices if choice.pk in given]
+        correct_answer = [choice.text for choice in choices if choice.is_correct]
+    elif question.kind == "true_false":
+        right = answer == question.correct_boolean
+        your_answer = [_("True") if answer else _("False")]
+        correct_answer = [_("True") if question.correct_boolean else _("False")]
+    else:
+        right = answer is not None and abs(answer - question.numeric_answer) <= question.numeric_tolerance + 1e-9
+        your_answer = [f"{answer:g}"] if answer is not None else []
+        correct_answer = [f"{question.numeric_answer:g}" + (
+            f" ± {question.numeric_tolerance:g}" if question.numeric_tolerance else ""
+        )]
+    return {
+        "question": question,
+        "right": right,
+        "your_answer": your_answer,
+        "correct_answer": correct_answer if reveal else None,
+    }
+
+
+def _lab_or_404(course: Course, lab_id: int) -> Lab:
+    try:
+        return Lab.objects.select_related("module").get(pk=lab_id, module__course=course)
+    except Lab.DoesNotExist:
+        raise Http404 from None
+
+
+@learner_page
+def lab_view(request, course_id: int, lab_id: int):
+    course = _course_or_404(request, course_id)
+    lab = _lab_or_404(course, lab_id)
+    enrollment = _enrollment(request, course)
+    completions = {}
+    if enrollment is not None:
+        completions = {
+            completion.step_id: completion
+            for completion in LabStepCompletion.objects.filter(enrollment=enrollment, step__lab=lab)
+        }
+    steps = [(step, completions.get(step.pk)) for step in lab.steps.all()]
+    return render(request, "courses/lab.html", {
+        "course": course,
+        "lab": lab,
+        "enrollment": enrollment,
+        "steps": steps,
+        "sandbox": sandbox_get(tenant=request.tenant, user=request.user),
+        "last_check": request.session.pop(f"lab_check_{lab.pk}", None),
+    })
+
+
+@require_POST
+@learner_page
+def lab_step_check_view(request, course_id: int, lab_id: int, step_id: int):
+    course = _course_or_404(request, course_id)
+    lab = _lab_or_404(course, lab_id)
+    enrollment, redirect_to_course = _enrollment_or_redirect(request, course)
+    if enrollment is None:
+        return redirect_to_course
+    try:
+        step = LabStep.objects.get(pk=step_id, lab=lab)
+    except LabStep.DoesNotExist:
+        raise Http404 from None
+    result = lab_step_check(tenant=request.tenant, enrollment=enrollment, step=step)
+    # Shown beside the step it is about, once: the page after the redirect pops it.
+    request.session[f"lab_check_{lab.pk}"] = {"step_id": step.pk, "passed": result.passed, "message": result.message}
+    _certificate_message_if_new(request, enrollment)
+    return redirect(f"{reverse('courses:lab', kwargs={'course_id': course.pk, 'lab_id': lab.pk})}#step-{step.pk}")
+
+
+@require_POST
+@learner_page
+def sandbox_open_view(request, course_id: int, lab_id: int):
+    """Create the learner's sandbox on first use and make it the active tenant."""
+    course = _course_or_404(request, course_id)
+    lab = _lab_or_404(course, lab_id)
+    try:
+        sandbox = sandbox_for(tenant=request.tenant, user=request.user)
+    except (SandboxError, PermissionDenied) as error:
+        messages.error(request, str(error))
+        return redirect("courses:lab", course_id=course.pk, lab_id=lab.pk)
+    request.session[ACTIVE_TENANT_SESSION_KEY] = sandbox.pk
+    request.session[SANDBOX_RETURN_SESSION_KEY] = reverse(
+        "courses:lab", kwargs={"course_id": course.pk, "lab_id": lab.pk}
+    )
+    messages.success(
+        request,
+        _("You are in your sandbox of %(store)s: anything you do here leaves your store untouched. "
+          "Use “Back to the course” at the top when you are done.") % {"store": request.tenant.name},
+    )
+    return redirect("dashboard")
+
+
+@require_POST
+@learner_page
+def sandbox_reset_view(request, course_id: int, lab_id: int):
+    course = _course_or_404(request, course_id)
+    lab = _lab_or_404(course, lab_id)
+    sandbox = sandbox_get(tenant=request.tenant, user=request.user)
+    if sandbox is None:
+        raise Http404
+    sandbox_reset(sandbox=sandbox)
+    messages.success(request, _("Your sandbox is as new again: a fresh sample of your store, with no lab work in it."))
+    return redirect("courses:lab", course_id=course.pk, lab_id=lab.pk)
+
+
+@require_POST
+@member_required
+def sandbox_leave_view(request):
+    """Back from the sandbox to its store, on the lab page the learner came from."""
+    store_id = request.tenant.sandbox_of_id
+    if store_id is None or not Membership.all_tenants.filter(tenant_id=store_id, user=request.user).exists():
+        raise Http404
+    request.session[ACTIVE_TENANT_SESSION_KEY] = store_id
+    return_to = request.session.pop(SANDBOX_RETURN_SESSION_KEY, None)
+    if not return_to or not url_has_allowed_host_and_scheme(return_to, allowed_hosts={request.get_host()}):
+        return_to = reverse("courses:list")
+    return redirect(return_to)
+
+
+urlpatterns = [
+    path("", course_list_view, name="list"),
+    path("sandbox/leave/", sandbox_leave_view, name="sandbox-leave"),
+    path("<int:course_id>/", course_detail_view, name="detail"),
+    path("<int:course_id>/enroll/", course_enroll_view, name="enroll"),
+    path("<int:course_id>/lessons/<int:lesson_id>/", lesson_view, name="lesson"),
+    path("<int:course_id>/lessons/<int:lesson_id>/complete/", lesson_complete_view, name="lesson-complete"),
+    path("<int:course_id>/quizzes/<int:quiz_id>/", quiz_view, name="quiz"),
+    path("<int:course_id>/attempts/<int:attempt_id>/", attempt_view, name="attempt"),
+    path("<int:course_id>/labs/<int:lab_id>/", lab_view, name="lab"),
+    path("<int:course_id>/labs/<int:lab_id>/sandbox/", sandbox_open_view, name="sandbox-open"),
+    path("<int:course_id>/labs/<int:lab_id>/sandbox/reset/", sandbox_reset_view, name="sandbox-reset"),
+    path("<int:course_id>/labs/<int:lab_id>/steps/<int:step_id>/check/", lab_step_check_view,
+         name="lab-step-check"),
+]

@@ -1,0 +1,391 @@
+"""The learner's pages: course list, lessons, quizzes with feedback, labs with "check my work" in a
+sandbox, and another tenant's or another learner's things as 404s."""
+
+import pytest
+from django.urls import reverse
+
+from catalog.models import ImportStatus, ProductImport
+from courses.labs.sandbox import sandbox_for, sandbox_get
+from courses.models import Certificate, LabStepCompletion, LessonCompletion, QuestionKind, QuizAttempt
+from courses.services import enrollment_create, quiz_attempt_submit
+from tenants.models import Membership, Role
+from tenants.scope import tenant_scope
+from tenants.selectors import ACTIVE_TENANT_SESSION_KEY
+from tests.courses.factories import (
+    ChoiceFactory,
+    CourseFactory,
+    LabFactory,
+    LabStepFactory,
+    LessonFactory,
+    ModuleFactory,
+    QuestionFactory,
+    QuizFactory,
+)
+from tests.factories import MembershipFactory, UserFactory
+
+
+@pytest.fixture
+def learner_user(tenant):
+    user = UserFactory(username="mei@acme.test", first_name="Mei", last_name="Lin")
+    MembershipFactory(tenant=tenant, user=user, role=Role.LEARNER)
+    return user
+
+
+@pytest.fixture
+def learner_client(client, learner_user):
+    client.force_login(learner_user)
+    return client
+
+
+@pytest.fixture
+def course(db):
+    """A platform course: two lessons, a quiz of one question of each kind, a lab of one step."""
+    course = CourseFactory(title="Recommender basics", pass_mark=0.7)
+    module = ModuleFactory(course=course, position=1, title="Basics")
+    LessonFactory(module=module, position=1, title="What a recommendation is",
+                  body_markdown="# Hello\n\n<script>alert(1)</script>\n\nText.")
+    LessonFactory(module=module, position=2, title="Measuring it")
+    quiz = QuizFactory(module=module, title="Check yourself", attempts_allowed=2)
+    single = QuestionFactory(quiz=quiz, position=1, kind=QuestionKind.SINGLE, correct_boolean=None,
+                             prompt="Which is ranked?", explanation="The whole catalog is ranked.")
+    ChoiceFactory(question=single, position=1, text="The whole catalog", is_correct=True)
+    ChoiceFactory(question=single, position=2, text="100 sampled items")
+    multiple = QuestionFactory(quiz=quiz, position=2, kind=QuestionKind.MULTIPLE, correct_boolean=None,
+                               prompt="Which are metrics?")
+    ChoiceFactory(question=multiple, position=1, text="NDCG@10", is_correct=True)
+    ChoiceFactory(question=multiple, position=2, text="Recall@10", is_correct=True)
+    ChoiceFactory(question=multiple, position=3, text="Loss of the shop")
+    QuestionFactory(quiz=quiz, position=3, kind=QuestionKind.TRUE_FALSE, correct_boolean=False,
+                    prompt="LoRA trains every weight.")
+    QuestionFactory(quiz=quiz, position=4, kind=QuestionKind.NUMERIC, correct_boolean=None,
+                    numeric_answer=6144, prompt="Parameters of a rank-8 LoRA on 384×384?")
+    lab = LabFactory(module=module, position=1, title="Import a catalog")
+    LabStepFactory(lab=lab, position=1, title="Import 50 products", check_name="catalog_import_of_50_products")
+    return course
+
+
+def questions(course):
+    quiz = course.modules.get().quizzes.get()
+    return quiz, {question.kind: question for question in quiz.questions.all()}
+
+
+def right_answers_post(course) -> dict:
+    _quiz, by_kind = questions(course)
+    single, multiple = by_kind["single"], by_kind["multiple"]
+    return {
+        f"question_{single.pk}": single.choices.get(is_correct=True).pk,
+        f"question_{multiple.pk}": [choice.pk for choice in multiple.choices.filter(is_correct=True)],
+        f"question_{by_kind['true_false'].pk}": "false",
+        f"question_{by_kind['numeric'].pk}": "6144",
+    }
+
+
+def wrong_answers_post(course) -> dict:
+    answers = right_answers_post(course)
+    _quiz, by_kind = questions(course)
+    answers[f"question_{by_kind['true_false'].pk}"] = "true"
+    answers[f"question_{by_kind['numeric'].pk}"] = "12"
+    answers[f"question_{by_kind['single'].pk}"] = by_kind["single"].choices.get(is_correct=False).pk
+    return answers
+
+
+def enroll(client, course):
+    return client.post(reverse("courses:enroll", args=[course.pk]))
+
+
+def membership_of(user, tenant) -> Membership:
+    return Membership.all_tenants.get(user=user, tenant=tenant)
+
+
+# The course list and a course
+
+
+def test_the_course_list_shows_platform_courses_and_the_tenants_own_but_not_another_tenants(
+    learner_client, course, tenant, other_tenant
+):
+    CourseFactory(tenant=tenant, title="Our returns policy")
+    CourseFactory(tenant=other_tenant, title="Globex secret training")
+
+    page = learner_client.get(reverse("courses:list")).content.decode()
+
+    assert "Recommender basics" in page and "Our returns policy" in page
+    assert "Globex secret training" not in page
+
+
+def test_the_course_list_puts_courses_in_the_ui_language_first(learner_client, course):
+    CourseFactory(title="推荐入门", language="zh-hans", slug=course.slug)
+
+    page = learner_client.get(reverse("courses:list"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    assert page.index("推荐入门") < page.index("Recommender basics")
+
+
+def test_another_tenants_course_and_every_part_of_it_are_404(learner_client, other_tenant):
+    theirs = CourseFactory(tenant=other_tenant)
+    module = ModuleFactory(course=theirs)
+    lesson = LessonFactory(module=module)
+    quiz = QuizFactory(module=module)
+    lab = LabFactory(module=module)
+
+    urls = [
+        reverse("courses:detail", args=[theirs.pk]),
+        reverse("courses:lesson", args=[theirs.pk, lesson.pk]),
+        reverse("courses:quiz", args=[theirs.pk, quiz.pk]),
+        reverse("courses:lab", args=[theirs.pk, lab.pk]),
+    ]
+
+    assert [learner_client.get(url).status_code for url in urls] == [404] * 4
+    assert enroll(learner_client, theirs).status_code == 404
+
+
+def test_a_lesson_of_another_course_is_404_under_this_course(learner_client, course):
+    elsewhere = LessonFactory()
+
+    assert learner_client.get(reverse("courses:lesson", args=[course.pk, elsewhere.pk])).status_code == 404
+
+
+def test_an_unpublished_course_is_404_to_learners(learner_client, tenant):
+    draft = CourseFactory(tenant=tenant, published=False)
+
+    assert learner_client.get(reverse("courses:detail", args=[draft.pk])).status_code == 404
+
+
+# Lessons and progress
+
+
+def test_enrolling_opens_the_first_lesson_and_marking_it_read_goes_to_the_next(learner_client, course, tenant,
+                                                                              learner_user):
+    first, second = course.modules.get().lessons.order_by("position")
+
+    response = enroll(learner_client, course)
+    assert response.url == reverse("courses:lesson", args=[course.pk, first.pk])
+
+    response = learner_client.post(reverse("courses:lesson-complete", args=[course.pk, first.pk]), {"then": "next"})
+
+    assert response.url == reverse("courses:lesson", args=[course.pk, second.pk])
+    assert LessonCompletion.all_tenants.filter(lesson=first, enrollment__membership__user=learner_user).exists()
+    detail = learner_client.get(reverse("courses:detail", args=[course.pk])).content.decode()
+    assert "1 of 2 lessons read" in detail
+
+
+def test_a_lesson_page_renders_markdown_without_its_script(learner_client, course):
+    lesson = course.modules.get().lessons.get(position=1)
+
+    page = learner_client.get(reverse("courses:lesson", args=[course.pk, lesson.pk])).content.decode()
+
+    assert "<h1>Hello</h1>" in page
+    assert "alert(1)" not in page
+
+
+def test_marking_a_lesson_read_without_enrolling_asks_to_enroll_and_records_nothing(learner_client, course):
+    lesson = course.modules.get().lessons.get(position=1)
+
+    response = learner_client.post(reverse("courses:lesson-complete", args=[course.pk, lesson.pk]))
+
+    assert response.url == reverse("courses:detail", args=[course.pk])
+    assert not LessonCompletion.all_tenants.exists()
+
+
+# Quizzes and feedback
+
+
+def test_a_quiz_answered_right_is_graded_and_its_feedback_shows_every_question_right(learner_client, course):
+    quiz, _by_kind = questions(course)
+    enroll(learner_client, course)
+
+    response = learner_client.post(reverse("courses:quiz", args=[course.pk, quiz.pk]), right_answers_post(course))
+
+    attempt = QuizAttempt.all_tenants.get()
+    assert attempt.score == 1.0 and attempt.passed
+    assert response.url == reverse("courses:attempt", args=[course.pk, attempt.pk])
+    feedback = learner_client.get(response.url).content.decode()
+    assert feedback.count('class="question right"') == 4
+    assert "The whole catalog is ranked." in feedback
+
+
+def test_a_failed_attempt_explains_without_giving_the_right_answers_until_the_attempts_run_out(
+    learner_client, course
+):
+    quiz, _by_kind = questions(course)
+    enroll(learner_client, course)
+    url = reverse("courses:quiz", args=[course.pk, quiz.pk])
+
+    first = learner_client.get(learner_client.post(url, wrong_answers_post(course)).url).content.decode()
+    assert 'class="question wrong"' in first
+    assert "The whole catalog is ranked." in first
+    assert "Right answer" not in first
+
+    last = learner_client.get(learner_client.post(url, wrong_answers_post(course)).url).content.decode()
+    assert "Right answer" in last and "6144" in last
+
+
+def test_an_unanswered_question_is_named_and_no_attempt_is_stored(learner_client, course):
+    quiz, by_kind = questions(course)
+    enroll(learner_client, course)
+    answers = right_answers_post(course)
+    del answers[f"question_{by_kind['numeric'].pk}"]
+
+    response = learner_client.post(reverse("courses:quiz", args=[course.pk, quiz.pk]), answers)
+
+    assert response.status_code == 200
+    assert f"question_{by_kind['numeric'].pk}_error" in response.content.decode()
+    assert not QuizAttempt.all_tenants.exists()
+
+
+def test_past_the_attempt_limit_the_quiz_refuses_and_stores_nothing(learner_client, course):
+    quiz, _by_kind = questions(course)
+    enroll(learner_client, course)
+    url = reverse("courses:quiz", args=[course.pk, quiz.pk])
+    for _attempt in range(2):
+        learner_client.post(url, wrong_answers_post(course))
+
+    learner_client.post(url, right_answers_post(course))
+
+    assert QuizAttempt.all_tenants.count() == 2
+    assert "You have used every attempt" in learner_client.get(url).content.decode()
+
+
+def test_another_learners_attempt_is_404(learner_client, course, tenant):
+    quiz, by_kind = questions(course)
+    other = MembershipFactory(tenant=tenant, user=UserFactory(username="raj@acme.test"), role=Role.LEARNER)
+    with tenant_scope(tenant):
+        enrollment = enrollment_create(tenant=tenant, membership=other, course=course)
+        theirs = quiz_attempt_submit(tenant=tenant, enrollment=enrollment, quiz=quiz, answers={
+            str(by_kind["single"].pk): by_kind["single"].choices.get(is_correct=True).pk,
+            str(by_kind["multiple"].pk): [],
+            str(by_kind["true_false"].pk): True,
+            str(by_kind["numeric"].pk): 1,
+        })
+
+    assert learner_client.get(reverse("courses:attempt", args=[course.pk, theirs.pk])).status_code == 404
+
+
+# Labs in the sandbox
+
+
+def imported_into(sandbox, products: int) -> None:
+    ProductImport.all_tenants.create(
+        tenant=sandbox, filename="mine.csv", file_format="csv", status=ImportStatus.SUCCEEDED,
+        row_count=products, created_count=products,
+    )
+
+
+def check_step(client, course):
+    lab = course.modules.get().labs.get()
+    step = lab.steps.get()
+    client.post(reverse("courses:lab-step-check", args=[course.pk, lab.pk, step.pk]))
+    return client.get(reverse("courses:lab", args=[course.pk, lab.pk])).content.decode()
+
+
+def test_checking_before_opening_a_sandbox_says_to_open_one(learner_client, course):
+    enroll(learner_client, course)
+
+    page = check_step(learner_client, course)
+
+    assert "You have no sandbox yet" in page
+    assert not LabStepCompletion.all_tenants.exists()
+
+
+def test_opening_the_sandbox_switches_to_it_and_the_banner_leads_back_to_the_lab(
+    learner_client, course, tenant, learner_user
+):
+    lab = course.modules.get().labs.get()
+    enroll(learner_client, course)
+
+    response = learner_client.post(reverse("courses:sandbox-open", args=[course.pk, lab.pk]))
+
+    sandbox = sandbox_get(tenant=tenant, user=learner_user)
+    assert sandbox is not None and learner_client.session[ACTIVE_TENANT_SESSION_KEY] == sandbox.pk
+    dashboard = learner_client.get(response.url).content.decode()
+    assert 'id="sandbox-banner"' in dashboard
+    assert learner_client.get(reverse("courses:list")).status_code == 409  # courses are taken in the store
+
+    back = learner_client.post(reverse("courses:sandbox-leave"))
+
+    assert back.url == reverse("courses:lab", args=[course.pk, lab.pk])
+    assert learner_client.session[ACTIVE_TENANT_SESSION_KEY] == tenant.pk
+
+
+def test_a_step_fails_with_the_checks_advice_then_passes_once_the_work_is_done(
+    learner_client, course, tenant, learner_user
+):
+    lab = course.modules.get().labs.get()
+    enroll(learner_client, course)
+    learner_client.post(reverse("courses:sandbox-open", args=[course.pk, lab.pk]))
+    learner_client.post(reverse("courses:sandbox-leave"))
+    sandbox = sandbox_get(tenant=tenant, user=learner_user)
+
+    failed = check_step(learner_client, course)
+    assert "Not yet:" in failed and "You have not imported a catalog file" in failed
+    assert not LabStepCompletion.all_tenants.exists()
+
+    imported_into(sandbox, products=60)
+    passed = check_step(learner_client, course)
+
+    assert "Done:" in passed and "60 products" in passed
+    assert LabStepCompletion.all_tenants.filter(enrollment__membership__user=learner_user).count() == 1
+
+
+def test_the_certificate_waits_for_the_lab_as_well_as_the_lessons_and_the_quiz(
+    learner_client, course, tenant, learner_user
+):
+    quiz, _by_kind = questions(course)
+    lab = course.modules.get().labs.get()
+    enroll(learner_client, course)
+    for lesson in course.modules.get().lessons.all():
+        learner_client.post(reverse("courses:lesson-complete", args=[course.pk, lesson.pk]))
+    learner_client.post(reverse("courses:quiz", args=[course.pk, quiz.pk]), right_answers_post(course))
+    assert not Certificate.all_tenants.exists()
+
+    learner_client.post(reverse("courses:sandbox-open", args=[course.pk, lab.pk]))
+    learner_client.post(reverse("courses:sandbox-leave"))
+    imported_into(sandbox_get(tenant=tenant, user=learner_user), products=50)
+    check_step(learner_client, course)
+
+    certificate = Certificate.all_tenants.get()
+    assert certificate.learner_name == "Mei Lin"
+    assert certificate.code in learner_client.get(reverse("courses:detail", args=[course.pk])).content.decode()
+
+
+def test_another_learners_sandbox_work_does_not_pass_my_step(learner_client, course, tenant, member_with_role):
+    lab = course.modules.get().labs.get()
+    enroll(learner_client, course)
+    learner_client.post(reverse("courses:sandbox-open", args=[course.pk, lab.pk]))
+    learner_client.post(reverse("courses:sandbox-leave"))
+    colleague_sandbox = sandbox_for(tenant=tenant, user=member_with_role(Role.ANALYST))
+    imported_into(colleague_sandbox, products=80)
+
+    assert "Not yet:" in check_step(learner_client, course)
+
+
+def test_resetting_the_sandbox_keeps_the_steps_already_checked(learner_client, course, tenant, learner_user):
+    lab = course.modules.get().labs.get()
+    enroll(learner_client, course)
+    learner_client.post(reverse("courses:sandbox-open", args=[course.pk, lab.pk]))
+    learner_client.post(reverse("courses:sandbox-leave"))
+    sandbox = sandbox_get(tenant=tenant, user=learner_user)
+    imported_into(sandbox, products=50)
+    check_step(learner_client, course)
+
+    learner_client.post(reverse("courses:sandbox-reset", args=[course.pk, lab.pk]))
+
+    assert not ProductImport.all_tenants.filter(tenant=sandbox).exists()
+    assert LabStepCompletion.all_tenants.count() == 1
+
+
+def test_resetting_without_a_sandbox_is_404(learner_client, course):
+    lab = course.modules.get().labs.get()
+
+    assert learner_client.post(reverse("courses:sandbox-reset", args=[course.pk, lab.pk])).status_code == 404
+
+
+def test_leaving_a_sandbox_from_a_live_store_is_404(learner_client):
+    assert learner_client.post(reverse("courses:sandbox-leave")).status_code == 404
+
+
+def test_switching_into_another_learners_sandbox_is_404(learner_client, tenant, member_with_role):
+    colleague_sandbox = sandbox_for(tenant=tenant, user=member_with_role(Role.ANALYST))
+
+    response = learner_client.post(reverse("tenant-switch"), {"tenant_id": colleague_sandbox.pk})
+
+    assert response.status_code == 404
