@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from ops.metrics import metrics_view
 from platform_site import health
 
 api_v1 = [
@@ -17,6 +18,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),  # django-prometheus' page and the platform's figures
     path("api/v1/", include(api_v1)),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
@@ -24,6 +26,7 @@ urlpatterns = [
     path("training/", include("training.urls")),
     path("recommendations/", include("recommendations.urls")),
     path("experiments/", include("experiments.urls")),
+    path("ops/", include("ops.urls")),
     path("", include("courses.urls")),  # /certificates/<code>/, public
     path("", include("tenants.urls")),
 ]

@@ -279,6 +279,11 @@ def rule_shifts(state: ServingState, catalog: ServingCatalog) -> list[tuple[np.n
     return shifts
 
 
+def engine_caches() -> dict[str, MemoryBoundedLRU]:
+    """The process's serving caches by name, for metrics: read them, never change them."""
+    return {"models": _models, "catalogs": _catalogs}
+
+
 def forget_everything() -> None:
     """Drop every process-level cache (tests, and a shell after moving artifacts)."""
     _catalogs.clear()

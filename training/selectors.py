@@ -1,13 +1,24 @@
 """Reads for fine-tuning: the training data of a tenant, jobs and versions."""
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 import pandas as pd
-from django.db.models import Count, QuerySet
+from django.conf import settings
+from django.db.models import Count, Q, QuerySet
+from django.utils import timezone
 
 from catalog.models import Product
 from catalog.selectors.events import events_for_training
 from tenants.models import Tenant
-from training.models import ModelVersion, TrainingJob, VersionStatus
+from training.models import JobStatus, ModelVersion, TrainingJob, VersionStatus
+
+
+def stuck_job_q(*, now: datetime | None = None) -> Q:
+    """A running job whose heartbeat is older than TRAINING_HEARTBEAT_STALE_SECONDS, or missing:
+    its worker has died. The reaper takes such jobs back; the ops console shows them."""
+    stale_before = (now or timezone.now()) - timedelta(seconds=settings.TRAINING_HEARTBEAT_STALE_SECONDS)
+    return Q(status=JobStatus.RUNNING) & (Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True))
 
 
 def training_data_size(*, tenant: Tenant) -> tuple[int, int]:

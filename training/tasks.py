@@ -1,14 +1,13 @@
 """Celery tasks of fine-tuning: the run on the `gpu` queue, and the reaper of lost jobs."""
 import logging
-from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
-from django.db.models import Q
 from django.utils import timezone
 
 from tenants.tasks import TenantTask
 from training.models import JobStatus, TrainingJob
+from training.selectors import stuck_job_q
 from training.services.jobs import training_job_claim, training_job_enqueue
 from training.services.runs import training_job_run
 
@@ -30,8 +29,7 @@ def training_jobs_reap_task() -> dict:
     """Jobs whose worker stopped sending heartbeats go back to the queue (they resume from
     their last checkpoint), or fail with the reason after too many tries. Cross-tenant by
     design: it is the ops loop that keeps no job "running" forever."""
-    stale_before = timezone.now() - timedelta(seconds=settings.TRAINING_HEARTBEAT_STALE_SECONDS)
-    stale = Q(status=JobStatus.RUNNING) & (Q(heartbeat_at__lt=stale_before) | Q(heartbeat_at__isnull=True))
+    stale = stuck_job_q()
     requeued = failed = 0
     for job in TrainingJob.all_tenants.filter(stale).only("id", "tenant_id", "attempts"):
         # Conditional: a worker that comes back to life in between keeps its job.

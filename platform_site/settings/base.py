@@ -35,15 +35,25 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_results",
+    "django_htmx",
     "tenants",
     "catalog",
     "training",
     "recommendations",
     "experiments",
     "courses",
+    "django_prometheus",
+    "ops",
 ]
 
 MIDDLEWARE = [
+    # Outermost, with its pair last: request counts and latency histograms for /metrics
+    # (https://github.com/korfuri/django-prometheus#quickstart). It never answers early, so CORS
+    # below is still the first middleware that does.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # The API's per-minute request and error counters of the ops console (ops/api_traffic.py):
+    # high up, so it also counts what the middleware below answers early.
+    "ops.api_traffic.ApiTrafficMiddleware",
     # First: it answers preflights and must add its headers to responses that
     # the middleware below may return early (WhiteNoise, CommonMiddleware).
     # https://github.com/adamchainz/django-cors-headers#setup
@@ -57,7 +67,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Sets request.htmx: whether a request came from htmx (the dashboard's live jobs tile).
+    # https://django-htmx.readthedocs.io/en/latest/middleware.html
+    "django_htmx.middleware.HtmxMiddleware",
     "tenants.middleware.ActiveTenantMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "platform_site.urls"
@@ -232,6 +246,10 @@ RECOMMENDATIONS_TRENDING_CACHE_SECONDS = env.int("RECOMMENDATIONS_TRENDING_CACHE
 # Served lists are written in batches of up to this many, at least every this many seconds.
 RECOMMENDATIONS_LOG_BATCH = env.int("RECOMMENDATIONS_LOG_BATCH", default=500)
 RECOMMENDATIONS_LOG_FLUSH_SECONDS = env.float("RECOMMENDATIONS_LOG_FLUSH_SECONDS", default=2.0)
+
+# /metrics (ops/metrics.py): when set, a scrape must send `Authorization: Bearer <token>`.
+# Either way, keep /metrics off the public network: https://prometheus.io/docs/operating/security/
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,85 @@
+"""Reads of the ops console: every tenant's jobs, which of them are stuck, compute per tenant.
+
+Cross-tenant by design: everything here reads through `TrainingJob.all_tenants`.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.db.models import BooleanField, Count, ExpressionWrapper, QuerySet, Sum
+from django.utils import timezone
+
+from training.models import TrainingJob
+from training.selectors import stuck_job_q
+
+# The age filter of the jobs table: how far back `created_at` may lie; None: no limit.
+JOB_AGES = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1), "all": None}
+STUCK = "stuck"  # a status filter value beside the real statuses
+
+
+@dataclass(frozen=True)
+class JobFilters:
+    status: str = ""  # a JobStatus, STUCK, or "" for every status
+    tenant_id: int | None = None
+    age: str = "all"  # a key of JOB_AGES
+
+
+def ops_job_list(*, filters: JobFilters, now: datetime | None = None) -> QuerySet[TrainingJob]:
+    """Every tenant's jobs, newest first, each with its tenant and `is_stuck`."""
+    now = now or timezone.now()
+    stuck = stuck_job_q(now=now)
+    jobs = TrainingJob.all_tenants.select_related("tenant").annotate(
+        is_stuck=ExpressionWrapper(stuck, output_field=BooleanField())
+    )
+    if filters.status == STUCK:
+        jobs = jobs.filter(stuck)
+    elif filters.status:
+        jobs = jobs.filter(status=filters.status)
+    if filters.tenant_id is not None:
+        jobs = jobs.filter(tenant_id=filters.tenant_id)
+    max_age = JOB_AGES.get(filters.age)
+    if max_age is not None:
+        jobs = jobs.filter(created_at__gte=now - max_age)
+    return jobs.order_by("-created_at", "-id")
+
+
+def ops_stuck_job_count(*, now: datetime | None = None) -> int:
+    return TrainingJob.all_tenants.filter(stuck_job_q(now=now)).count()
+
+
+def ops_job_get(*, job_id: int) -> TrainingJob:
+    """Any tenant's job, with its tenant. Raises TrainingJob.DoesNotExist."""
+    return TrainingJob.all_tenants.select_related("tenant").get(pk=job_id)
+
+
+def month_start(now: datetime | None = None) -> datetime:
+    """Midnight of the first day of the current month, in the site's time zone."""
+    return timezone.localtime(now or timezone.now()).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+@dataclass(frozen=True)
+class TenantCompute:
+    tenant_id: int
+    tenant_name: str
+    jobs: int
+    seconds: float
+
+
+def ops_compute_by_tenant(*, since: datetime) -> list[TenantCompute]:
+    """Compute seconds of the jobs started since `since`, per tenant, the largest first.
+
+    A job counts in full in the month its latest run started: `compute_seconds` is one total
+    per job (the reporter rewrites it as the run goes), not a series that could be cut at the
+    first of the month.
+    """
+    rows = (
+        TrainingJob.all_tenants.filter(started_at__gte=since)
+        .values("tenant_id", "tenant__name")
+        .annotate(jobs=Count("id"), seconds=Sum("compute_seconds"))
+        .order_by("-seconds", "tenant__name")
+    )
+    return [
+        TenantCompute(row["tenant_id"], row["tenant__name"], row["jobs"], row["seconds"] or 0.0)
+        for row in rows
+    ]

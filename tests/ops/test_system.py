@@ -1,0 +1,153 @@
+"""The ops console's second page: queue depths, workers, API traffic and compute per tenant."""
+import re
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from celery import Celery
+from django.urls import reverse
+from django.utils import timezone
+from kombu.exceptions import OperationalError
+
+from ops import broker
+from ops.api_traffic import api_traffic, api_traffic_record
+from ops.selectors import month_start, ops_compute_by_tenant
+
+
+@pytest.fixture
+def quiet_broker(tmp_path, monkeypatch):
+    """A real broker with nothing in it and no worker listening: a filesystem one in a temporary folder."""
+    folders = {name: tmp_path / name for name in ("in", "processed", "control")}
+    for folder in folders.values():
+        folder.mkdir()
+    app = Celery("ops-test", broker="filesystem://")
+    app.conf.broker_transport_options = {
+        "data_folder_in": str(folders["in"]), "data_folder_out": str(folders["in"]),
+        "processed_folder": str(folders["processed"]), "control_folder": str(folders["control"]),
+    }
+    monkeypatch.setattr(broker, "celery_app", app)
+    monkeypatch.setattr(broker, "INSPECT_TIMEOUT_SECONDS", 0.1)
+    return app
+
+
+@pytest.fixture
+def broker_down(monkeypatch):
+    app = mock.Mock()
+    app.connection_for_read.side_effect = OperationalError("Error 111 connecting to redis:6379. Connection refused.")
+    app.control.inspect.return_value.active.side_effect = OperationalError("Connection refused")
+    monkeypatch.setattr(broker, "celery_app", app)
+    return app
+
+
+def _section(response, section_id: str) -> str:
+    match = re.search(rf'<section class="card" id="{section_id}">.*?</section>', response.content.decode(), re.DOTALL)
+    assert match, f"no section {section_id}"
+    return match.group(0)
+
+
+# --- Queues and workers ----------------------------------------------------------------------
+
+
+def test_queue_depths_count_the_messages_waiting_in_each_queue(quiet_broker):
+    quiet_broker.send_task("training.run_job", queue="gpu")
+    quiet_broker.send_task("training.run_job", queue="gpu")
+    quiet_broker.send_task("training.reap_stale_jobs", queue="default")
+    assert broker.queue_depths() == [broker.QueueDepth("default", 1), broker.QueueDepth("gpu", 2)]
+
+
+def test_queues_and_workers_render_when_the_broker_has_nothing_to_say(staff_client, quiet_broker):
+    response = staff_client.get(reverse("ops:system"))
+    assert response.status_code == 200
+    queues = _section(response, "queues")
+    assert re.search(r'id="queue-default">\s*<td>default</td>\s*<td>0</td>', queues)
+    assert re.search(r'id="queue-gpu">\s*<td>gpu</td>\s*<td>0</td>', queues)
+    assert "No worker is online" in _section(response, "workers")
+
+
+def test_queues_and_workers_say_unknown_with_the_reason_when_the_broker_is_down(staff_client, broker_down):
+    response = staff_client.get(reverse("ops:system"))
+    assert response.status_code == 200
+    queues = _section(response, "queues")
+    assert queues.count("unknown") == 2 and "Connection refused" in queues
+    workers = _section(response, "workers")
+    assert "could not be asked" in workers and "Connection refused" in workers
+
+
+def test_workers_online_are_listed_with_what_they_run(staff_client, monkeypatch):
+    app = mock.Mock()
+    app.control.inspect.return_value.active.return_value = {
+        "celery@gpu-1": [{"name": "training.run_job", "kwargs": {"tenant_id": 3, "job_id": 42}, "time_start": 1.0}],
+        "celery@web-1": [],
+    }
+    monkeypatch.setattr(broker, "celery_app", app)
+    monkeypatch.setattr(broker, "queue_depths", lambda **kwargs: [])
+    workers = _section(staff_client.get(reverse("ops:system")), "workers")
+    assert "celery@gpu-1" in workers and "training.run_job" in workers and "job_id=42" in workers
+    assert re.search(r"celery@web-1</td>\s*<td><span class=\"empty\">idle", workers)
+    app.control.inspect.assert_called_once_with(timeout=broker.INSPECT_TIMEOUT_SECONDS)
+
+
+# --- Compute per tenant ----------------------------------------------------------------------
+
+
+def test_compute_seconds_per_tenant_sum_this_months_jobs_only(tenant, other_tenant, make_job):
+    now = timezone.now()
+    last_month = month_start(now) - timedelta(days=1)
+    make_job(tenant, status="succeeded", started_at=now, compute_seconds=100.0)
+    make_job(tenant, status="running", started_at=now, compute_seconds=50.0)
+    make_job(tenant, status="succeeded", started_at=last_month, compute_seconds=1000.0)
+    make_job(other_tenant, status="failed", started_at=now, compute_seconds=30.0)
+    make_job(other_tenant, status="queued")  # never started: no compute
+    rows = ops_compute_by_tenant(since=month_start(now))
+    assert [(row.tenant_name, row.jobs, row.seconds) for row in rows] == [
+        ("Acme Grocer", 2, 150.0), ("Globex Market", 1, 30.0),
+    ]
+
+
+def test_the_month_starts_at_midnight_on_the_first():
+    start = month_start(timezone.now())
+    assert (start.day, start.hour, start.minute, start.second) == (1, 0, 0, 0)
+
+
+def test_the_system_page_shows_compute_per_tenant(staff_client, tenant, make_job, quiet_broker):
+    make_job(tenant, status="succeeded", started_at=timezone.now(), compute_seconds=185.0)
+    compute = _section(staff_client.get(reverse("ops:system")), "compute")
+    assert re.search(rf'id="compute-{tenant.pk}">\s*<td>Acme Grocer</td><td>1</td>\s*<td data-seconds="185">3 min 05 s', compute)
+
+
+# --- API traffic -----------------------------------------------------------------------------
+
+
+@pytest.mark.urls("tests.ops.traffic_urls")
+def test_api_requests_and_server_errors_are_counted(client, empty_cache):
+    client.raise_request_exception = False
+    assert client.get("/api/v1/fine").status_code == 200
+    assert client.get("/api/v1/broken").status_code == 500
+    assert client.get("/outside").status_code == 200  # not the API: not counted
+    traffic = api_traffic()
+    assert (traffic.requests, traffic.errors) == (2, 1)
+    assert traffic.minutes[-1].requests == 2 and traffic.minutes[-1].error_share == 0.5
+
+
+def test_traffic_is_read_per_minute_over_the_last_fifteen(empty_cache):
+    now = 1_700_000_000.0
+    api_traffic_record(status_code=200, now=now - 16 * 60)  # out of the window
+    api_traffic_record(status_code=503, now=now - 14 * 60)
+    api_traffic_record(status_code=404, now=now)
+    api_traffic_record(status_code=200, now=now)
+    traffic = api_traffic(now=now)
+    assert len(traffic.minutes) == 15
+    assert [(m.requests, m.errors) for m in traffic.minutes if m.requests] == [(1, 1), (2, 0)]
+    assert traffic.requests_per_minute == pytest.approx(3 / 15)
+
+
+def test_a_cache_outage_never_fails_an_api_request(empty_cache):
+    with mock.patch("ops.api_traffic.cache.add", side_effect=ConnectionError("redis is down")):
+        api_traffic_record(status_code=200)  # does not raise
+
+
+def test_the_system_page_shows_the_api_rates(staff_client, empty_cache, quiet_broker):
+    for status_code in (200, 200, 200, 500):
+        api_traffic_record(status_code=status_code)
+    traffic = _section(staff_client.get(reverse("ops:system")), "api-traffic")
+    assert "4 requests" in traffic and "1 server errors" in traffic and "Error rate: 25%" in traffic
