@@ -5,6 +5,7 @@ from tenants import views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
+    path("dashboard/jobs/", views.dashboard_jobs, name="dashboard-jobs"),
     path("login/", auth_views.LoginView.as_view(template_name="tenants/login.html"), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("tenant/switch/", views.tenant_switch, name="tenant-switch"),

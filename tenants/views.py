@@ -7,23 +7,59 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
-from catalog.models import Event, Product, ProductImport
+from tenants.dashboard import (
+    active_api_key_count,
+    active_jobs,
+    catalog_summary,
+    event_counts_by_day,
+    learning_summary,
+    live_model_summary,
+    model_versions_exist,
+    running_experiments,
+)
 from tenants.models import ApiKey, ApiKeyKind
 from tenants.selectors import ACTIVE_TENANT_SESSION_KEY, memberships_of_user
 from tenants.services import api_key_issue, api_key_revoke, tenant_allowed_origins_set
 from tenants.web import member_required
+from training.presentation import TABLE_METRICS
 
 
 @member_required
 def dashboard(request):
+    tenant = request.tenant
+    live_model = live_model_summary(tenant=tenant)
     context = {
-        "product_count": Product.objects.count(),
-        "event_count": Event.objects.count(),
-        "last_import": ProductImport.objects.first(),
-        "active_key_count": ApiKey.objects.filter(revoked=False).count(),
+        "catalog": catalog_summary(tenant=tenant),
+        "events": event_counts_by_day(tenant=tenant),
+        "live_model": live_model,
+        "versions_exist": live_model is not None or model_versions_exist(tenant=tenant),
+        "metric_labels": list(TABLE_METRICS.values()),
+        "jobs": active_jobs(tenant=tenant),
+        "experiments": running_experiments(tenant=tenant),
+        "learning": learning_summary(tenant=tenant),
+        "active_key_count": active_api_key_count(tenant=tenant) if request.membership.can_manage else None,
     }
     return render(request, "tenants/dashboard.html", context)
+
+
+def dashboard_jobs(request):
+    """The dashboard's jobs tile alone, which htmx swaps in every few seconds while a job is active."""
+    if request.htmx and not request.user.is_authenticated:
+        # The session ended while the page polled: reload it (which leads to the login page)
+        # rather than swap the login form into the tile.
+        return HttpResponseClientRefresh()
+    return _dashboard_jobs(request)
+
+
+@member_required
+def _dashboard_jobs(request):
+    if not request.htmx:
+        # A fragment is no page to land on: someone who opened its address gets the dashboard.
+        return redirect("dashboard")
+    context = {"jobs": active_jobs(tenant=request.tenant), "polled": True}
+    return render(request, "tenants/_dashboard_jobs.html", context)
 
 
 @require_POST
