@@ -11,7 +11,7 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from experiments.models import Metric, VariantKind
 from experiments.services import MAX_VARIANTS
@@ -80,7 +80,7 @@ class ExperimentForm(forms.Form):
 
     name = forms.CharField(label=gettext_lazy("Name"), required=False, max_length=200)
     key = forms.CharField(
-        label=gettext_lazy("Key"), required=False, max_length=60,
+        label=pgettext_lazy("experiment identifier", "Key"), required=False, max_length=60,
         help_text=gettext_lazy("Lowercase letters, digits and hyphens, for example new-ranker. "
                                "Your storefront and the API name the experiment by it; it does not change."),
     )
