@@ -4,7 +4,9 @@ Tests that need a real PostgreSQL or Redis are marked; on a machine without
 them they skip with the reason, and in CI (CI=true) they fail instead.
 """
 import os
+import shutil
 import socket
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
@@ -27,6 +29,18 @@ def _redis_reachable() -> bool:
             return True
     except OSError:
         return False
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove what this run left under var/: its Celery broker folder, and the SQLite test
+    database's -wal and -shm files (Django deletes the database file only)."""
+    from django.conf import settings
+
+    celery_dir = getattr(settings, "TEST_CELERY_DIR", None)
+    if celery_dir is not None:
+        shutil.rmtree(celery_dir, ignore_errors=True)
+    for leftover in Path(settings.VAR_DIR).glob(f"test-db-{os.getpid()}.sqlite3*"):
+        leftover.unlink(missing_ok=True)
 
 
 def pytest_runtest_setup(item):

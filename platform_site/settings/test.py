@@ -22,3 +22,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     VAR_DIR.mkdir(parents=True, exist_ok=True)  # noqa: F405
     # One file per test run, so two runs on one machine do not share it; Django deletes it at the end.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}  # noqa: F405
+
+if CELERY_BROKER_TRANSPORT_OPTIONS:  # noqa: F405 (the filesystem broker)
+    # One broker folder per test run, like the database: a run's real worker must never take
+    # another run's task (its job ids belong to another database), nor `make run`'s worker a test's.
+    # tests/conftest.py removes it at the end.
+    TEST_CELERY_DIR = VAR_DIR / "celery" / f"test-{os.getpid()}"  # noqa: F405
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        **CELERY_BROKER_TRANSPORT_OPTIONS,  # noqa: F405
+        "data_folder_in": str(TEST_CELERY_DIR / "broker"),
+        "data_folder_out": str(TEST_CELERY_DIR / "broker"),
+        "processed_folder": str(TEST_CELERY_DIR / "processed"),
+        "control_folder": str(TEST_CELERY_DIR / "control"),
+    }

@@ -20,7 +20,7 @@ def quiet_broker(tmp_path, monkeypatch):
     folders = {name: tmp_path / name for name in ("in", "processed", "control")}
     for folder in folders.values():
         folder.mkdir()
-    app = Celery("ops-test", broker="filesystem://")
+    app = Celery("ops-test", broker="filesystem://", set_as_current=False)
     app.conf.broker_transport_options = {
         "data_folder_in": str(folders["in"]), "data_folder_out": str(folders["in"]),
         "processed_folder": str(folders["processed"]), "control_folder": str(folders["control"]),
