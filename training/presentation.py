@@ -22,7 +22,7 @@ def humanise_seconds(seconds: float | None) -> str:
     """'45 s', '3 min 05 s', '2 h 07 min': an ETA or a duration read at a glance; '' for None."""
     if seconds is None:
         return ""
-    minutes, secs = divmod(max(int(round(seconds)), 0), 60)
+    minutes, secs = divmod(max(round(seconds), 0), 60)
     hours, minutes = divmod(minutes, 60)
     if hours:
         return _("%(hours)d h %(minutes)02d min") % {"hours": hours, "minutes": minutes}
@@ -40,8 +40,8 @@ def job_duration_seconds(job: TrainingJob) -> float | None:
 
 
 def job_progress(job: TrainingJob) -> dict:
-    """What the progress bar shows, raw and as text: the page and the JSON endpoint share it,
-    so the text the script writes is the text the page was rendered with."""
+    """What the progress bar shows, raw and as text: the job page and its live fragment, the
+    dashboard's jobs tile and the ops console share it, so each says the same."""
     total_epochs = job.config.get("epochs")
     if job.total_steps:
         position = _("Epoch %(epoch)d of %(epochs)s · step %(step)d of %(total_steps)d") % {
@@ -68,7 +68,7 @@ def job_progress(job: TrainingJob) -> dict:
         "eta_display": eta,
         "loss": job.loss,
         "loss_display": "" if job.loss is None else f"{job.loss:.4f}",
-        # The script reloads the page when an epoch is added, so the curves stay current.
+        # The job page reloads when an epoch is added, so the curves stay current.
         "epochs_recorded": len(job.epoch_metrics or []),
     }
 

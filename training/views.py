@@ -12,12 +12,13 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.http import Http404, JsonResponse
+from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from courses.gating import CertificateRequired
 from courses.gating_views import certificate_required_message
@@ -180,29 +181,56 @@ def training_job_new_view(request):
     return render(request, "training/job_new.html", {"form": form, "presets": PRESETS})
 
 
-@member_required
-def training_job_detail_view(request, job_id: int):
-    job = _job_or_404(request, job_id)
+def _job_progress_context(job: TrainingJob) -> dict:
+    """What templates/training/_job_progress.html shows: the page and its fragment share it."""
     try:
         version = job.version
     except ModelVersion.DoesNotExist:
         version = None
-    context = {
+    return {
         "job": job,
         "progress": job_progress(job),
         "duration": humanise_seconds(job_duration_seconds(job)),
         "compute": humanise_seconds(job.compute_seconds) if job.compute_seconds else "",
-        "curves": epoch_curves(job.epoch_metrics),
         "version": version,
+    }
+
+
+@member_required
+def training_job_detail_view(request, job_id: int):
+    job = _job_or_404(request, job_id)
+    context = {
+        **_job_progress_context(job),
+        "curves": epoch_curves(job.epoch_metrics),
         "can_cancel": job.is_active,
         "can_retry": job.status in (JobStatus.FAILED, JobStatus.CANCELLED),
     }
     return render(request, "training/job_detail.html", context)
 
 
+@require_GET
+def training_job_progress_fragment_view(request, job_id: int):
+    """The job page's progress and log alone, which htmx swaps in every 2 s while the job is active."""
+    if request.htmx and not request.user.is_authenticated:
+        # The session ended while the page polled: reload it (which leads to the login page)
+        # rather than swap the login form into the page.
+        return HttpResponseClientRefresh()
+    return _training_job_progress_fragment(request, job_id)
+
+
 @member_required
-def training_job_progress_view(request, job_id: int):
-    return JsonResponse(job_progress(_job_or_404(request, job_id)))
+def _training_job_progress_fragment(request, job_id: int):
+    job = _job_or_404(request, job_id)
+    if not request.htmx:
+        # A fragment is no page to land on: someone who opened its address gets the job's page.
+        return redirect("training-job-detail", job_id=job.pk)
+    context = _job_progress_context(job)
+    # The page's hx-get says how many epochs it has drawn; one that does not say is reloaded too.
+    epoch_added = request.GET.get("epochs") != str(context["progress"]["epochs_recorded"])
+    if not job.is_active or epoch_added:
+        # The outcome, the buttons and the curves lie outside the fragment: reload the whole page.
+        return HttpResponseClientRefresh()
+    return render(request, "training/_job_progress.html", context)
 
 
 @require_POST
@@ -283,7 +311,7 @@ urlpatterns = [
     path("jobs/", training_job_list_view, name="training-job-list"),
     path("jobs/new/", training_job_new_view, name="training-job-new"),
     path("jobs/<int:job_id>/", training_job_detail_view, name="training-job-detail"),
-    path("jobs/<int:job_id>/progress.json", training_job_progress_view, name="training-job-progress"),
+    path("jobs/<int:job_id>/progress/", training_job_progress_fragment_view, name="training-job-progress-fragment"),
     path("jobs/<int:job_id>/cancel/", training_job_cancel_view, name="training-job-cancel"),
     path("jobs/<int:job_id>/retry/", training_job_retry_view, name="training-job-retry"),
     path("models/", model_version_list_view, name="model-version-list"),

@@ -25,15 +25,17 @@ from tenants.services import api_key_issue
 from tests.browser.conftest import NEEDS_CHROMIUM, log_in
 from tests.factories import MembershipFactory, TenantFactory, UserFactory
 from tests.recommendations.conftest import fresh_serving_caches, version_copy  # noqa: F401
-from tests.training.factories import ModelVersionFactory
+from tests.training.factories import ModelVersionFactory, TrainingJobFactory
 from tests.training.ml.conftest import make_interactions, shop_items, tiny_model_dir  # noqa: F401
-from training.models import ModelVersion, VersionStatus
+from training.models import JobStatus, ModelVersion, TrainingJob, VersionStatus
 
 pytestmark = [pytest.mark.browser, NEEDS_CHROMIUM]
 # fresh_serving_caches (imported above) is autouse: the live server runs in this process, so
 # nothing that an earlier test loaded or buffered is served here.
 
 CATALOG_FILE = Path(__file__).parent / "data" / "tiny_shop_catalog.csv"
+# Twice the page's 2 s between two questions about the job's progress, and some.
+POLL_TIMEOUT_MS = 6_000
 # The tiny encoder trains in seconds, but the worker shares 2 cores with the server and the browser.
 TRAINING_TIMEOUT_MS = 180_000
 SHOPPERS_SERVED = 20
@@ -163,18 +165,16 @@ def test_a_merchant_imports_a_catalog_trains_a_model_promotes_it_and_starts_an_e
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Fine-tuning").click()
     page.get_by_role("link", name="Start your first fine-tuning job").click()
     page.get_by_label("Quick LoRA").check()
-    urls_requested = []
-    page.on("request", lambda request: urls_requested.append(request.url))
+    htmx_requests = []
+    page.on("request", lambda request: htmx_requests.append(request.url) if request.headers.get("hx-request") else None)
     page.get_by_role("button", name="Start fine-tuning").click()
     expect(page.get_by_role("heading", name="Fine-tuning job #")).to_be_visible()
-    # Nobody reloads the page: job_progress.js polls the job, and reloads it as the job moves on.
-    percent = page.locator('#job-progress [data-field="percent"]')
-    expect(percent).to_have_text("100%", timeout=TRAINING_TIMEOUT_MS)
+    # Nobody reloads the page: htmx asks for the job's progress, and the server has the page
+    # reloaded as the job moves on (an epoch added, the job ended).
+    expect(page.locator("#job-percent")).to_have_text("100%", timeout=TRAINING_TIMEOUT_MS)
     expect(page.get_by_role("progressbar", name="Progress")).to_have_js_property("value", 100)
-    assert any(url.endswith("/progress.json") for url in urls_requested), "the page never polled the job"
-    expect(page.locator('#job-progress [data-field="status_display"]')).to_have_text(
-        "Succeeded", timeout=TRAINING_TIMEOUT_MS
-    )
+    expect(page.locator("#job-status")).to_have_text("Succeeded", timeout=TRAINING_TIMEOUT_MS)
+    assert any("/progress/?epochs=" in url for url in htmx_requests), "htmx never asked for the job's progress"
     expect(page.locator("#job-version")).to_contain_text("This job produced model version v1.")
 
     page.get_by_role("link", name="See its metrics beside the baselines").click()
@@ -204,3 +204,28 @@ def test_a_merchant_imports_a_catalog_trains_a_model_promotes_it_and_starts_an_e
     expect(results).to_contain_text(f"{SHOPPERS_SERVED} shoppers served in the experiment so far.")
     for variant in ("control", "treatment"):
         expect(results.locator(f'#results-primary tr[data-variant="{variant}"]')).to_be_visible()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_job_page_follows_a_running_job_in_place_and_reloads_when_it_ends(page: Page, store, owner):
+    # The tiny encoder often finishes before the journey's page first asks: here the job stands
+    # still until the test moves it, so the figures must change without the page reloading.
+    job = TrainingJobFactory(
+        tenant=store, status=JobStatus.RUNNING, progress=0.25, epoch=1, step=5, total_steps=20,
+        log_tail="epoch 1: step 5",
+    )
+    log_in(page, owner.username)
+    page.goto(f"/training/jobs/{job.pk}/")
+    expect(page.locator("#job-percent")).to_have_text("25%")
+    page.evaluate("window.notReloaded = true")
+
+    TrainingJob.all_tenants.filter(pk=job.pk).update(progress=0.5, step=10, log_tail="epoch 1: step 10")
+    expect(page.locator("#job-percent")).to_have_text("50%", timeout=POLL_TIMEOUT_MS)
+    expect(page.locator("#job-log")).to_have_text("epoch 1: step 10")
+    assert page.evaluate("window.notReloaded === true"), "the page reloaded for a figure htmx could swap"
+
+    TrainingJob.all_tenants.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED, progress=1.0, step=20)
+    expect(page.locator("#job-status")).to_have_text("Succeeded", timeout=POLL_TIMEOUT_MS)
+    expect(page.locator("#job-percent")).to_have_text("100%")
+    expect(page.get_by_role("button", name="Cancel job")).to_have_count(0)
+    assert page.evaluate("window.notReloaded === undefined"), "the ended job's page was not reloaded"

@@ -171,7 +171,7 @@ def test_a_bad_learning_rate_is_shown_beside_its_field_and_no_job_is_made(
     )
     assert response.status_code == 200
     html = response.content.decode()
-    field = re.search(r'<p class="field has-error">(.*?)</p>', html, re.S).group(1)
+    field = re.search(r'<p class="field has-error">(.*?)</p>', html, re.DOTALL).group(1)
     assert 'name="learning_rate"' in field and "Must be greater than 0." in field
     assert _jobs_of(tenant) == []
 
@@ -246,7 +246,9 @@ def test_a_running_jobs_page_shows_its_progress_curves_and_log(owner_client, ten
     assert "0.1235" in html and "cuda" in html and "gpu-worker-7" in html and "1 min 01 s" in html
     assert '<polyline points="10,10 310,130"' in html and '<polyline points="10,130 160,70 310,10"' in html
     assert "<pre" in html and "epoch 1: train loss 2.0" in html
-    assert reverse("training-job-progress", args=[job.pk]) in html and "js/job_progress.js" in html
+    fragment = reverse("training-job-progress-fragment", args=[job.pk])
+    assert f'hx-get="{fragment}?epochs=3" hx-trigger="every 2s" hx-swap="outerHTML"' in html
+    assert "vendor/htmx/htmx.min.js" in html
     assert reverse("training-job-cancel", args=[job.pk]) in html
     assert reverse("training-job-retry", args=[job.pk]) not in html
 
@@ -256,7 +258,7 @@ def test_a_finished_job_links_to_its_version_and_does_not_poll(owner_client, ten
     version = make_version(tenant, 1, job=job)
     html = owner_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
     assert f"{reverse('model-version-list')}#version-{version.pk}" in html and "v1" in html
-    assert "js/job_progress.js" not in html
+    assert "hx-get" not in html and "hx-trigger" not in html and "vendor/htmx/htmx.min.js" not in html
     assert reverse("training-job-cancel", args=[job.pk]) not in html
 
 
@@ -264,21 +266,6 @@ def test_a_failed_job_offers_a_retry_and_shows_its_error(owner_client, tenant):
     job = make_job(tenant, status=JobStatus.FAILED, error="CUDA out of memory")
     html = owner_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
     assert reverse("training-job-retry", args=[job.pk]) in html and "CUDA out of memory" in html
-
-
-def test_the_progress_endpoint_reports_the_job_as_json(owner_client, tenant):
-    job = make_job(tenant, status=JobStatus.RUNNING, progress=0.25, epoch=1, step=30, total_steps=120,
-                   eta_seconds=90.0, loss=0.75, epoch_metrics=EPOCH_METRICS[:2])
-    response = owner_client.get(reverse("training-job-progress", args=[job.pk]))
-    assert response.status_code == 200 and response["Content-Type"] == "application/json"
-    data = response.json()
-    reported = ["status", "progress", "epoch", "step", "total_steps", "eta_seconds", "loss"]
-    assert {key: data[key] for key in reported} == {
-        "status": "running", "progress": 0.25, "epoch": 1, "step": 30, "total_steps": 120,
-        "eta_seconds": 90.0, "loss": 0.75,
-    }
-    assert data["percent"] == 25 and data["finished"] is False and data["epochs_recorded"] == 2
-    assert data["eta_display"] == "about 1 min 30 s left"
 
 
 def test_cancelling_a_queued_job_through_the_page(owner_client, tenant):
@@ -395,7 +382,7 @@ def test_an_analyst_may_read_the_pages_but_not_change_anything(analyst_client, t
     job = make_job(tenant, status=JobStatus.FAILED)
     version = make_version(tenant, 1)
     for url in [reverse("training-job-list"), reverse("training-job-detail", args=[job.pk]),
-                reverse("training-job-progress", args=[job.pk]), reverse("model-version-list")]:
+                reverse("model-version-list")]:
         assert analyst_client.get(url).status_code == 200, url
     html = analyst_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
     assert reverse("training-job-retry", args=[job.pk]) not in html
@@ -423,8 +410,8 @@ def test_another_tenants_job_and_version_are_404_everywhere(owner_client, other_
     job = make_job(other_tenant, status=JobStatus.FAILED)
     version = make_version(other_tenant, 1)
     for url in [reverse("training-job-detail", args=[job.pk]),
-                reverse("training-job-progress", args=[job.pk])]:
-        assert owner_client.get(url).status_code == 404, url
+                reverse("training-job-progress-fragment", args=[job.pk])]:
+        assert owner_client.get(url, headers={"HX-Request": "true"}).status_code == 404, url
     for url in [reverse("training-job-cancel", args=[job.pk]), reverse("training-job-retry", args=[job.pk]),
                 reverse("model-version-promote", args=[version.pk])]:
         assert owner_client.post(url).status_code == 404, url
