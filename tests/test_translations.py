@@ -1,6 +1,7 @@
 """Every user-facing string has its Simplified Chinese translation, and the
 compiled catalogue matches its source."""
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -9,6 +10,7 @@ from django.core.management import call_command
 
 LOCALE = Path(__file__).resolve().parent.parent / "locale"
 CHINESE = LOCALE / "zh_Hans" / "LC_MESSAGES"
+TEMPLATES = LOCALE.parent / "templates"
 
 
 def test_every_string_is_translated_into_simplified_chinese():
@@ -56,3 +58,42 @@ def test_the_catalogue_holds_every_string_of_the_source(tmp_path):
     fuzzy = [entry.msgid for entry in refreshed.fuzzy_entries()]
     assert not missing, f"not in the catalogue yet (run make messages and translate): {missing[:10]}"
     assert not fuzzy, f"changed since translated (run make messages and check): {fuzzy[:10]}"
+
+
+def _visible_text_outside_translation(template: str) -> list[str]:
+    """The words a template shows that no translate tag carries: text between tags, and the
+    title, aria-label, placeholder and alt attributes (screen readers and tooltips read them)."""
+    text = template
+    for pattern in (
+        r"\{%\s*comment\s*%\}.*?\{%\s*endcomment\s*%\}",
+        r"\{%\s*blocktranslate.*?\{%\s*endblocktranslate\s*%\}",
+        r"<script.*?</script>",
+        r"<style.*?</style>",
+        r"<!--.*?-->",
+        r"\{#.*?#\}",
+        r"\{\{.*?\}\}",
+    ):
+        text = re.sub(pattern, " ", text, flags=re.DOTALL)
+    found = []
+    for attribute in re.finditer(r'\b(?:title|aria-label|placeholder|alt)="([^"]*)"', text):
+        if re.search(r"[A-Za-z]{2,}", re.sub(r"\{%.*?%\}", " ", attribute.group(1))):
+            found.append(attribute.group(0))
+    text = re.sub(r"<[^>]*>", " ", re.sub(r"\{%.*?%\}", " ", text, flags=re.DOTALL))
+    found += [chunk.strip() for chunk in re.split(r"\n|\s{2,}", text) if re.search(r"[A-Za-z]{2,}", chunk)]
+    return found
+
+
+def test_templates_show_no_words_outside_translate_tags():
+    untranslatable = {
+        str(path.relative_to(TEMPLATES)): words
+        for path in sorted(TEMPLATES.rglob("*.html"))
+        if (words := _visible_text_outside_translation(path.read_text(encoding="utf-8")))
+    }
+    assert not untranslatable, f"wrap these in {{% translate %}}: {untranslatable}"
+
+
+def test_the_template_check_finds_a_bare_word_and_a_bare_label():
+    assert _visible_text_outside_translation('<p>Save</p><button aria-label="Close">x</button>') == [
+        'aria-label="Close"', "Save",
+    ]
+    assert not _visible_text_outside_translation('<p>{% translate "Save" %} {{ product.title }}</p>')
