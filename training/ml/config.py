@@ -71,6 +71,10 @@ class TrainConfig:
     history_length: int = 20  # the most recent items that represent a shopper
     recency_decay: float = 0.8  # weight of an item = recency_decay ** (how many items came after it)
     temperature: float = 0.05  # InfoNCE temperature over cosine similarities
+    # Older history items (past the newest GRADIENT_HISTORY_ITEMS) take their vectors from a bank
+    # of the catalog's vectors, encoded at each epoch's validation and refreshed by every step's
+    # own encodings, instead of being encoded again at every step (model.in_batch_loss).
+    memory_bank: bool = True
     # Stop after this many epochs in a row without a better validation NDCG@k; 0 never stops early.
     early_stopping_patience: int = 2
     eval_k: int = 10

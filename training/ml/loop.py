@@ -170,6 +170,8 @@ class _Run:
     steps_per_epoch: int
     optimizer: torch.optim.Optimizer
     scheduler: Any
+    # The catalog's vectors that older history items are read from (config.memory_bank).
+    bank: torch.Tensor | None = None
 
     @classmethod
     def start(cls, config: TrainConfig, dataset: Dataset) -> _Run:
@@ -209,7 +211,12 @@ class _Run:
     def evaluate_and_record(
         self, state: _State, *, epoch: int, train_loss: float | None, started: float
     ) -> bool:
-        validation = _validate(self.model, self.tokens, self.dataset, self.config)
+        vectors = encode_items(self.model, self.tokens)
+        validation = _validate(vectors, self.dataset, self.config)
+        if self.config.memory_bank:
+            # The validation just encoded the whole catalog with the current weights: the next
+            # epoch's bank, for free.
+            self.bank = torch.from_numpy(vectors).to(self.model.device)
         record = EpochRecord(epoch, train_loss, validation, time.monotonic() - started)
         return state.record(record, validation[self.metric_name], self.model)
 
@@ -219,6 +226,8 @@ class _Run:
         order = np.random.default_rng([config.seed, epoch]).permutation(len(examples))[
             : self.samples_per_epoch
         ]
+        if config.memory_bank and self.bank is None:  # resumed from a checkpoint: no validation ran yet
+            self.bank = torch.from_numpy(encode_items(self.model, self.tokens)).to(self.model.device)
         self.model.train()
         losses = []
         for start in range(0, len(order), config.batch_size):
@@ -240,6 +249,7 @@ class _Run:
             targets,
             temperature=config.temperature,
             recency_decay=config.recency_decay,
+            bank=self.bank if config.memory_bank else None,
         )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -278,11 +288,9 @@ class _Clock:
         return per_step * (self.total_steps - self.step)
 
 
-def _validate(
-    model: ItemEncoder, tokens: ItemTokens, dataset: Dataset, config: TrainConfig
-) -> dict[str, float]:
+def _validate(item_vectors: np.ndarray, dataset: Dataset, config: TrainConfig) -> dict[str, float]:
     scorer = ContentScorer(
-        encode_items(model, tokens), history_length=config.history_length, recency_decay=config.recency_decay
+        item_vectors, history_length=config.history_length, recency_decay=config.recency_decay
     )
     return evaluate(
         scorer,

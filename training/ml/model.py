@@ -234,14 +234,19 @@ def in_batch_loss(
     *,
     temperature: float,
     recency_decay: float,
+    bank: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """InfoNCE: each shopper's next item against the other shoppers' next items of the batch.
 
     Every distinct item of the batch is encoded once. Gradients flow through the
     targets and the last GRADIENT_HISTORY_ITEMS items of each history, which
-    carry most of the recency weight; the older history items (most of the
-    batch's items) are encoded by the same, current model without gradients,
-    which saves their backward pass and activations, most of a step's cost.
+    carry most of the recency weight. The older history items (most of the
+    batch's items) get no gradient: without a `bank` they are encoded by the
+    current model without gradients; with one, a (catalog items, dim) tensor of
+    unit vectors, their vectors are read from it, which saves their forward pass
+    too, most of what a step still spent. The bank is refreshed in place with the
+    vectors this step encodes (detached), so frequent items stay current between
+    the bank's full refreshes (each epoch's validation encodes the catalog anyway).
     Another shopper's target that is the same item is not a negative: it is masked.
     """
     with_gradients = {int(t) for t in targets} | {
@@ -254,9 +259,15 @@ def in_batch_loss(
     with autocast(device):
         item_vectors = model(**tokens.batch(gradient_items, device))
         if frozen_items:
-            with torch.no_grad():
-                frozen_vectors = model(**tokens.batch(frozen_items, device))
+            if bank is not None:
+                frozen_vectors = bank[torch.as_tensor(frozen_items, device=bank.device)].to(device)
+            else:
+                with torch.no_grad():
+                    frozen_vectors = model(**tokens.batch(frozen_items, device))
             item_vectors = torch.cat([item_vectors, frozen_vectors.to(item_vectors.dtype)])
+    if bank is not None:
+        fresh = item_vectors[: len(gradient_items)].detach().to(bank.device, bank.dtype)
+        bank[torch.as_tensor(gradient_items, device=bank.device)] = fresh
     users = shopper_vectors(histories, item_vectors, positions, recency_decay)
     target_positions = torch.tensor([positions[int(t)] for t in targets], device=device)
     target_vectors = item_vectors[target_positions].float()

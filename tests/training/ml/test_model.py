@@ -1,7 +1,8 @@
 import numpy as np
+import pytest
 import torch
 
-from training.ml.model import ItemTokens, build_model, encode_items, shopper_vectors
+from training.ml.model import ItemTokens, build_model, encode_items, in_batch_loss, shopper_vectors
 from training.ml.scorer import user_vectors
 
 
@@ -53,3 +54,45 @@ def test_training_and_serving_build_the_same_shopper_vector():
     np.testing.assert_allclose(served, trained.numpy(), atol=1e-6)
     # The newest item weighs most.
     assert served[0] @ items[5] > served[0] @ items[0]
+
+
+def _long_histories_batch():
+    # Histories longer than GRADIENT_HISTORY_ITEMS, so each has items that get no gradient.
+    histories = [[0, 1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12, 13]]
+    targets = np.array([14, 15])
+    return histories, targets
+
+
+def test_with_a_memory_bank_older_history_items_are_read_from_it_not_encoded(tiny_config, shop):
+    model = build_model(tiny_config)
+    model.eval()  # no dropout: the two losses differ only by where the older items come from
+    tokens = ItemTokens(shop.catalog.texts, model.tokenizer, tiny_config.max_tokens)
+    histories, targets = _long_histories_batch()
+    encoded = torch.from_numpy(encode_items(model, tokens))
+    settings = {"temperature": 0.05, "recency_decay": 0.8}
+    encoded_items = []
+    real_forward = model.forward
+    model.forward = lambda **batch: encoded_items.append(batch["input_ids"].shape[0]) or real_forward(**batch)
+
+    same_as_encoding = in_batch_loss(model, tokens, histories, targets, bank=encoded.clone(), **settings)
+    older_items_zeroed = encoded.clone()
+    older_items_zeroed[[0, 1, 2, 7, 8, 9]] = 0.0
+    without_them = in_batch_loss(model, tokens, histories, targets, bank=older_items_zeroed, **settings)
+
+    # Only the gradient items (2 targets + 4 newest of each history) went through the model.
+    assert encoded_items == [10, 10]
+    reference = in_batch_loss(model, tokens, histories, targets, **settings)
+    assert float(same_as_encoding.detach()) == pytest.approx(float(reference.detach()), abs=1e-4)
+    assert float(without_them.detach()) != pytest.approx(float(reference.detach()), abs=1e-4)
+
+
+def test_a_step_writes_its_fresh_vectors_back_into_the_bank(tiny_config, shop):
+    model = build_model(tiny_config)
+    tokens = ItemTokens(shop.catalog.texts, model.tokenizer, tiny_config.max_tokens)
+    histories, targets = _long_histories_batch()
+    bank = torch.zeros((len(tokens), 32))
+
+    in_batch_loss(model, tokens, histories, targets, temperature=0.05, recency_decay=0.8, bank=bank)
+
+    refreshed = {int(i) for i in torch.nonzero(bank.abs().sum(dim=1)).flatten()}
+    assert refreshed == {3, 4, 5, 6, 10, 11, 12, 13, 14, 15}

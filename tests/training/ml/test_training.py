@@ -42,8 +42,9 @@ def test_fine_tuning_improves_validation_ndcg_over_the_untrained_model(
 def test_returned_model_carries_the_best_epochs_weights(tiny_config, shop):
     result = train(tiny_config.replace(epochs=3), shop)
     from training.ml.loop import _validate
+    from training.ml.model import encode_items
 
-    again = _validate(result.model, result.tokens, shop, tiny_config)
+    again = _validate(encode_items(result.model, result.tokens), shop, tiny_config)
     assert again["ndcg@10"] == pytest.approx(result.best_metric)
 
 
