@@ -1,9 +1,11 @@
+import json
+
 import numpy as np
 import pytest
 from scipy import sparse
 
 from training.ml.data import EvalSet
-from training.ml.scorer import BlendWeights, HybridScorer
+from training.ml.scorer import BlendWeights, HybridScorer, repeat_scores
 
 BLEND = BlendWeights(1.0, 1.0, 0.5)
 
@@ -29,7 +31,7 @@ def _four_items(weights=BLEND):
 
 def test_hybrid_scores_cold_items_from_their_content():
     scorer = _four_items()
-    content, collaborative, popularity = scorer.components([[0]])
+    content, collaborative, popularity, _repeat = scorer.components([[0]])
     # No sales: the warm items' mean popularity (0 after standardising), not the lowest of all.
     assert popularity[0, 3] == 0.0
     # No behaviour of its own: the collaborative scores of the warm items it reads like, weighted by cosine.
@@ -42,11 +44,10 @@ def test_hybrid_scores_cold_items_from_their_content():
     assert scores[3] == pytest.approx(content[0, 3] + collaborative[0, 3])  # weights 1, 1, 0.5
 
 
-def test_blend_weights_are_chosen_on_validation():
+def _fit_on(validation: EvalSet):
+    """The four items' scorer with its blend weights chosen on `validation` by NDCG@1."""
     scorer = _four_items()
-    # Shoppers who had item 0 went on to item 1: behaviour, not text, predicts it.
-    validation = EvalSet(user_ids=list(range(4)), histories=[[0]] * 4, targets=[np.array([1])] * 4)
-    fitted, grid = HybridScorer.fit(
+    return HybridScorer.fit(
         item_embeddings=scorer.item_embeddings,
         item_counts=scorer.item_counts,
         collaborative=scorer.collaborative,
@@ -56,6 +57,12 @@ def test_blend_weights_are_chosen_on_validation():
         recency_decay=0.8,
         k=1,
     )
+
+
+def test_blend_weights_are_chosen_on_validation():
+    # Shoppers who had item 0 went on to item 1: behaviour, not text, predicts it.
+    validation = EvalSet(user_ids=list(range(4)), histories=[[0]] * 4, targets=[np.array([1])] * 4)
+    fitted, grid = _fit_on(validation)
     assert fitted.weights.collaborative > 0
     best = max(entry["ndcg@1"] for entry in grid)
     assert best == 1.0
@@ -76,3 +83,38 @@ def test_fine_tuned_hybrid_finds_cold_items_that_collaborative_baselines_cannot(
     assert test["hybrid"]["all_items"]["cold_recall@10"] > 0.1
     assert test["item_knn"]["all_items"]["cold_recall@10"] == 0.0
     assert test["hybrid"]["all_items"]["ndcg@10"] > test["random"]["all_items"]["ndcg@10"]
+
+
+def test_repeat_scores_put_the_most_frequent_then_the_most_recent_items_first():
+    scores = repeat_scores([[2, 0, 2, 1], []], n_items=4, recency_decay=0.8)
+
+    assert list(np.argsort(-scores[0])[:3]) == [2, 1, 0]  # twice; then once, 1 newer than 0
+    assert scores[0, 3] == 0.0
+    assert not scores[1].any()
+
+
+def test_a_repeat_weight_puts_the_shoppers_own_items_above_the_rest():
+    # Behaviour alone: who had item 0 goes on to item 1.
+    without = _four_items(BlendWeights(0.0, 1.0, 0.5))
+    with_repeat = _four_items(BlendWeights(0.0, 1.0, 0.5, repeat=4.0))
+
+    assert np.argmax(without([[0]])[0]) == 1
+    assert np.argmax(with_repeat([[0]])[0]) == 0
+
+
+def test_the_repeat_weight_is_chosen_on_validation_where_shoppers_rebuy():
+    # Every shopper's next item is one they already had.
+    validation = EvalSet(user_ids=list(range(4)), histories=[[0, 2]] * 4, targets=[np.array([2])] * 4)
+    fitted, _grid = _fit_on(validation)
+
+    assert fitted.weights.repeat > 0
+    assert np.argmax(fitted([[0, 2]])[0]) == 2
+
+
+def test_a_version_saved_before_the_repeat_weight_loads_without_it(tmp_path):
+    _four_items().save(tmp_path)
+    state = json.loads((tmp_path / "scorer.json").read_text())
+    del state["weights"]["repeat"]
+    (tmp_path / "scorer.json").write_text(json.dumps(state))
+
+    assert HybridScorer.load(tmp_path).weights.repeat == 0.0
