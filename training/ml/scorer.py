@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -74,20 +74,20 @@ class BlendWeights:
 
 
 # Ranking ignores the scale of the blend, so content is fixed at 1, plus a few
-# collaborative-only points for catalogs whose text says little. Repeat weights are
-# small because its z-scores are large: a shopper's few own items stand far above
-# the catalog's mean (about sqrt(items / own items) standard deviations), so in a
-# catalog of thousands 0.05 already lifts them by a few points and 1.0 puts them all
-# first, as re-buying stores (groceries) want (4.0 does it in a small catalog); 0
-# leaves them to the other signals.
-REPEAT_GRID = (0.0, 0.05, 0.25, 1.0, 4.0)
+# collaborative-only points for catalogs whose text says little.
 DEFAULT_GRID = tuple(
     [
-        BlendWeights(1.0, c, p, r)
-        for r, c, p in itertools.product(REPEAT_GRID, (0.0, 0.25, 0.5, 1.0, 2.0, 4.0), (0.0, 0.1, 0.25, 0.5))
+        BlendWeights(1.0, c, p)
+        for c, p in itertools.product((0.0, 0.25, 0.5, 1.0, 2.0, 4.0), (0.0, 0.1, 0.25, 0.5))
     ]
-    + [BlendWeights(0.0, 1.0, p, r) for r, p in itertools.product(REPEAT_GRID, (0.0, 0.1, 0.25, 0.5))]
+    + [BlendWeights(0.0, 1.0, p) for p in (0.0, 0.1, 0.25, 0.5)]
 )
+# Repeat weights are small because repeat z-scores are large: a shopper's few own items
+# stand far above the catalog's mean (about sqrt(items / own items) standard deviations),
+# so in a catalog of thousands 0.05 already lifts them by a few points and 1.0 puts them
+# all first, as re-buying stores (groceries) want (4.0 does it in a small catalog); 0
+# leaves them to the other signals.
+REPEAT_GRID = (0.0, 0.05, 0.25, 1.0, 4.0)
 
 
 def repeat_scores(histories: Sequence[Sequence[int]], n_items: int, recency_decay: float) -> np.ndarray:
@@ -261,12 +261,16 @@ class HybridScorer:
         k: int = 10,
         exclude_seen: bool = False,
         grid: Sequence[BlendWeights] = DEFAULT_GRID,
+        repeat_grid: Sequence[float] = REPEAT_GRID,
         max_cells: int = 20_000_000,
         seed: int = 0,
     ) -> tuple[HybridScorer, list[dict]]:
         """Choose the blend weights by NDCG@k on the validation window (a small grid search).
 
-        Returns the scorer and the grid's results. The shoppers are subsampled so
+        In two stages: first content, collaborative and popularity, without repeat, so they are
+        the best weights for items the shopper has not had (what a store that does not recommend
+        re-buys serves, once bought items are filtered out); then the repeat weight on top of
+        them, 0 unless re-buying helps. Returns the scorer and every evaluated point's results. The shoppers are subsampled so
         that the three component matrices stay under `max_cells` cells each.
         """
         scorer = cls(
@@ -280,13 +284,20 @@ class HybridScorer:
         sample = _subsample(validation, max(100, max_cells // scorer.n_items), seed)
         components = scorer.components(sample.histories, every=True)
         results = []
-        for weights in grid:
-            metrics = evaluate_score_matrix(
-                _blend(components, weights), sample, k=k, exclude_seen=exclude_seen
-            )
-            results.append({"weights": asdict(weights), f"ndcg@{k}": metrics[f"ndcg@{k}"]})
-        best = max(range(len(grid)), key=lambda i: (results[i][f"ndcg@{k}"], -i))  # first of equals wins
-        scorer.weights = grid[best]
+
+        def best_of(candidates: Sequence[BlendWeights]) -> BlendWeights:
+            scored = []
+            for weights in candidates:
+                metrics = evaluate_score_matrix(
+                    _blend(components, weights), sample, k=k, exclude_seen=exclude_seen
+                )
+                scored.append(metrics[f"ndcg@{k}"])
+                results.append({"weights": asdict(weights), f"ndcg@{k}": metrics[f"ndcg@{k}"]})
+            best = max(range(len(candidates)), key=lambda i: (scored[i], -i))  # first of equals wins
+            return candidates[best]
+
+        without_repeat = best_of([replace(weights, repeat=0.0) for weights in grid])
+        scorer.weights = best_of([replace(without_repeat, repeat=repeat) for repeat in sorted(set(repeat_grid))])
         return scorer, results
 
     def save(self, folder: Path) -> None:

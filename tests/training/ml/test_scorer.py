@@ -1,4 +1,5 @@
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -44,8 +45,8 @@ def test_hybrid_scores_cold_items_from_their_content():
     assert scores[3] == pytest.approx(content[0, 3] + collaborative[0, 3])  # weights 1, 1, 0.5
 
 
-def _fit_on(validation: EvalSet):
-    """The four items' scorer with its blend weights chosen on `validation` by NDCG@1."""
+def _fit_on(validation: EvalSet, k: int = 1, **options):
+    """The four items' scorer with its blend weights chosen on `validation` by NDCG@k."""
     scorer = _four_items()
     return HybridScorer.fit(
         item_embeddings=scorer.item_embeddings,
@@ -55,7 +56,8 @@ def _fit_on(validation: EvalSet):
         validation=validation,
         history_length=5,
         recency_decay=0.8,
-        k=1,
+        k=k,
+        **options,
     )
 
 
@@ -118,3 +120,19 @@ def test_a_version_saved_before_the_repeat_weight_loads_without_it(tmp_path):
     (tmp_path / "scorer.json").write_text(json.dumps(state))
 
     assert HybridScorer.load(tmp_path).weights.repeat == 0.0
+
+
+def test_the_other_weights_are_chosen_first_without_repeat_so_they_still_serve_new_items():
+    # Some shoppers re-buy, others move on: a case where choosing all four weights at once
+    # would settle the popularity weight differently than it is best without re-buys.
+    validation = EvalSet(
+        user_ids=list(range(4)),
+        histories=[[1, 0], [2, 1], [1, 1], [2, 0]],
+        targets=[np.array([1]), np.array([2]), np.array([1]), np.array([0])],
+    )
+
+    with_repeat, _ = _fit_on(validation, k=2)
+    without_any, _ = _fit_on(validation, k=2, repeat_grid=(0.0,))
+
+    assert with_repeat.weights.repeat > 0
+    assert replace(with_repeat.weights, repeat=0.0) == without_any.weights
