@@ -20,6 +20,9 @@ def quiet_broker(tmp_path, monkeypatch):
     folders = {name: tmp_path / name for name in ("in", "processed", "control")}
     for folder in folders.values():
         folder.mkdir()
+    # Celery reads CELERY_BROKER_URL from the environment before any configuration, and the CI's
+    # PostgreSQL pass sets it to its Redis: without this the "quiet" broker would be that one.
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
     app = Celery("ops-test", broker="filesystem://", set_as_current=False)
     app.conf.broker_transport_options = {
         "data_folder_in": str(folders["in"]), "data_folder_out": str(folders["in"]),
