@@ -485,6 +485,11 @@ def question_update(
     """Change a question and its choices, with question_create's rules. Past attempts keep their
     scores: a learner is not regraded by a change made after they answered."""
     question = _locked(authored_question_get(tenant=tenant, question_id=question_id))
+    if kind != question.kind and QuizAttempt.objects.filter(tenant=tenant, quiz_id=question.quiz_id).exists():
+        # Stored answers have the old kind's shape (a choice, a list, true/false, a number).
+        raise ValidationError({"kind": _(
+            "Learners have answered this question as it is: its kind cannot change. Add a new question instead."
+        )})
     question.kind, question.prompt, question.weight, question.explanation = kind, prompt, weight, explanation
     question.correct_boolean, question.numeric_answer = correct_boolean, numeric_answer
     question.numeric_tolerance = numeric_tolerance

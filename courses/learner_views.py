@@ -43,12 +43,13 @@ from courses.selectors import (
     course_detail,
     course_get_visible,
     course_lessons,
-    course_list_visible,
+    course_list_for_learner,
     course_progress,
     quiz_attempt_list_for_learner,
 )
 from courses.services import (
     QuizAttemptLimitReached,
+    certificate_issue_if_earned,
     enrollment_create,
     lab_step_check,
     lesson_complete,
@@ -78,7 +79,7 @@ def learner_page(view):
 
 def _course_or_404(request, course_id: int) -> Course:
     try:
-        return course_get_visible(tenant=request.tenant, course_id=course_id)
+        return course_list_for_learner(tenant=request.tenant, membership=request.membership).get(pk=course_id)
     except Course.DoesNotExist:
         raise Http404 from None
 
@@ -99,8 +100,9 @@ def _enrollment_or_redirect(request, course: Course):
 @learner_page
 def course_list_view(request):
     language = get_language()
-    courses = list(course_list_visible(tenant=request.tenant, language=language))
-    other_language = list(course_list_visible(tenant=request.tenant).exclude(language=language))
+    takeable = course_list_for_learner(tenant=request.tenant, membership=request.membership)
+    courses = list(takeable.filter(language=language))
+    other_language = list(takeable.exclude(language=language))
     enrollments = {
         enrollment.course_id: enrollment
         for enrollment in Enrollment.objects.filter(membership=request.membership).select_related("certificate")
@@ -122,7 +124,7 @@ def course_list_view(request):
 @learner_page
 def course_detail_view(request, course_id: int):
     try:
-        course = course_detail(tenant=request.tenant, course_id=course_id)
+        course = course_detail(tenant=request.tenant, course_id=course_id, membership=request.membership)
     except Course.DoesNotExist:
         raise Http404 from None
     enrollment = _enrollment(request, course)
@@ -170,12 +172,31 @@ def course_detail_view(request, course_id: int):
 @require_POST
 @learner_page
 def course_enroll_view(request, course_id: int):
-    course = _course_or_404(request, course_id)
+    try:
+        course = course_get_visible(tenant=request.tenant, course_id=course_id)  # published only: new learners
+    except Course.DoesNotExist:
+        raise Http404 from None
     enrollment_create(tenant=request.tenant, membership=request.membership, course=course)
     first_lesson = course_lessons(course=course).first()
     if first_lesson is None:
         return redirect("courses:detail", course_id=course.pk)
     return redirect("courses:lesson", course_id=course.pk, lesson_id=first_lesson.pk)
+
+
+@require_POST
+@learner_page
+def certificate_claim_view(request, course_id: int):
+    """Issue the certificate of a course passed by a change made since (a lesson or lab removed
+    by its author, a lower pass mark): nothing the learner does next would trigger it."""
+    course = _course_or_404(request, course_id)
+    enrollment, redirect_to_course = _enrollment_or_redirect(request, course)
+    if enrollment is None:
+        return redirect_to_course
+    if certificate_issue_if_earned(tenant=request.tenant, enrollment=enrollment) is None:
+        messages.error(request, _("The course is not passed yet: see what is left on this page."))
+    else:
+        _certificate_message_if_new(request, enrollment)
+    return redirect("courses:detail", course_id=course.pk)
 
 
 @learner_page
@@ -310,20 +331,29 @@ def attempt_view(request, course_id: int, attempt_id: int):
 
 
 def _question_feedback(question: Question, answer, reveal: bool) -> dict:
+    """Right or wrong, the learner's answer and (when `reveal`) the right one, for the page.
+
+    `answer` is as stored at the attempt. A curriculum reload can change a question's kind
+    after it was answered; an answer of another shape is then shown as given and not judged.
+    """
     choices = list(question.choices.all())
     correct_ids = {choice.pk for choice in choices if choice.is_correct}
+    right = False
+    your_answer: list[str] = [str(answer)] if answer is not None else []
     if question.kind in ("single", "multiple"):
-        given = set(answer if isinstance(answer, list) else [answer])
+        given = set(answer) if isinstance(answer, list) else {answer}
         right = given == correct_ids
         your_answer = [choice.text for choice in choices if choice.pk in given]
         correct_answer = [choice.text for choice in choices if choice.is_correct]
     elif question.kind == "true_false":
-        right = answer == question.correct_boolean
-        your_answer = [_("True") if answer else _("False")]
+        if isinstance(answer, bool):
+            right = answer == question.correct_boolean
+            your_answer = [_("True") if answer else _("False")]
         correct_answer = [_("True") if question.correct_boolean else _("False")]
     else:
-        right = answer is not None and abs(answer - question.numeric_answer) <= question.numeric_tolerance + 1e-9
-        your_answer = [f"{answer:g}"] if answer is not None else []
+        if isinstance(answer, (int, float)) and not isinstance(answer, bool):
+            right = abs(answer - question.numeric_answer) <= question.numeric_tolerance + 1e-9
+            your_answer = [f"{answer:g}"]
         correct_answer = [f"{question.numeric_answer:g}" + (
             f" ± {question.numeric_tolerance:g}" if question.numeric_tolerance else ""
         )]
@@ -438,6 +468,7 @@ urlpatterns = [
     path("sandbox/leave/", sandbox_leave_view, name="sandbox-leave"),
     path("<int:course_id>/", course_detail_view, name="detail"),
     path("<int:course_id>/enroll/", course_enroll_view, name="enroll"),
+    path("<int:course_id>/certificate/", certificate_claim_view, name="certificate-claim"),
     path("<int:course_id>/lessons/<int:lesson_id>/", lesson_view, name="lesson"),
     path("<int:course_id>/lessons/<int:lesson_id>/complete/", lesson_complete_view, name="lesson-complete"),
     path("<int:course_id>/quizzes/<int:quiz_id>/", quiz_view, name="quiz"),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.db.models import Max, Prefetch, QuerySet
+from django.db.models import Max, Prefetch, Q, QuerySet
 
 from courses.models import (
     Certificate,
@@ -57,13 +57,28 @@ def course_get_visible(*, tenant: Tenant, course_id: int, include_unpublished: b
     return course_list_visible(tenant=tenant, include_unpublished=include_unpublished).get(pk=course_id)
 
 
-def course_detail(*, tenant: Tenant, course_id: int) -> Course:
-    """A visible, published course with its modules, their lessons and quizzes prefetched, in order.
+def course_list_for_learner(*, tenant: Tenant, membership: Membership) -> QuerySet[Course]:
+    """The visible courses a member may take: the published ones, and any the member is enrolled
+    in even if unpublished since (unpublishing hides a course from new learners only)."""
+    enrolled = Enrollment.objects.filter(tenant=tenant, membership=membership).values("course_id")
+    return course_list_visible(tenant=tenant, include_unpublished=True).filter(
+        Q(published=True) | Q(pk__in=enrolled)
+    )
+
+
+def course_detail(*, tenant: Tenant, course_id: int, membership: Membership | None = None) -> Course:
+    """A visible course with its modules, their lessons and quizzes prefetched, in order:
+    published, or (with `membership`) one the member is enrolled in.
 
     Raises Course.DoesNotExist, also for another tenant's course.
     """
+    courses = (
+        course_list_for_learner(tenant=tenant, membership=membership)
+        if membership is not None
+        else course_list_visible(tenant=tenant)
+    )
     return (
-        course_list_visible(tenant=tenant)
+        courses
         .prefetch_related(
             "modules__lessons",
             Prefetch("modules__quizzes", queryset=Quiz.objects.order_by("position", "id")),

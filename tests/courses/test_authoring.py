@@ -467,3 +467,23 @@ def test_the_admin_refuses_a_second_platform_course_with_the_same_slug_and_langu
 def test_an_admin_of_a_tenant_who_is_not_platform_staff_cannot_open_the_admin(admin_client, course):
     response = admin_client.get(reverse("admin:courses_course_change", args=[course.pk]))
     assert response.status_code == 302 and "/admin/login/" in response["Location"]
+
+
+def test_a_question_learners_answered_cannot_change_kind(in_tenant, own_quiz, member_with_role):
+    question = authoring.question_create(
+        tenant=in_tenant, quiz_id=own_quiz.pk, kind=QuestionKind.TRUE_FALSE, prompt="LoRA trains every weight.",
+        choices=[], correct_boolean=False,
+    )
+    learner = member_with_role(Role.LEARNER).memberships.get()
+    enrollment = enrollment_create(tenant=in_tenant, membership=learner, course=own_quiz.module.course)
+    quiz_attempt_submit(tenant=in_tenant, enrollment=enrollment, quiz=own_quiz, answers={str(question.pk): False})
+
+    with pytest.raises(ValidationError) as raised:
+        authoring.question_update(
+            tenant=in_tenant, question_id=question.pk, kind=QuestionKind.NUMERIC, prompt="How many?", choices=[],
+            weight=1.0, correct_boolean=None, numeric_answer=3.0, numeric_tolerance=0.0, explanation="",
+        )
+
+    assert "kind" in raised.value.message_dict
+    question.refresh_from_db()
+    assert question.kind == QuestionKind.TRUE_FALSE

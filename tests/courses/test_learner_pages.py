@@ -389,3 +389,60 @@ def test_switching_into_another_learners_sandbox_is_404(learner_client, tenant, 
     response = learner_client.post(reverse("tenant-switch"), {"tenant_id": colleague_sandbox.pk})
 
     assert response.status_code == 404
+
+
+# After the author changes the course
+
+
+def test_a_course_passed_by_an_authors_change_offers_its_certificate(learner_client, tenant, learner_user):
+    course = CourseFactory(tenant=tenant, title="Our returns policy")
+    module = ModuleFactory(course=course, position=1)
+    first = LessonFactory(module=module, position=1)
+    second = LessonFactory(module=module, position=2)
+    enroll(learner_client, course)
+    learner_client.post(reverse("courses:lesson-complete", args=[course.pk, first.pk]))
+    second.delete()  # the author removed the lesson the learner had not read
+    assert "Get my certificate" in learner_client.get(reverse("courses:detail", args=[course.pk])).content.decode()
+
+    learner_client.post(reverse("courses:certificate-claim", args=[course.pk]))
+
+    assert Certificate.all_tenants.filter(enrollment__membership__user=learner_user).exists()
+
+
+def test_claiming_a_certificate_not_earned_issues_nothing(learner_client, course):
+    enroll(learner_client, course)
+
+    learner_client.post(reverse("courses:certificate-claim", args=[course.pk]))
+
+    assert not Certificate.all_tenants.exists()
+
+
+def test_unpublishing_a_course_hides_it_from_new_learners_but_not_from_enrolled_ones(
+    learner_client, client, tenant, member_with_role
+):
+    course = CourseFactory(tenant=tenant, title="Our returns policy")
+    lesson = LessonFactory(module=ModuleFactory(course=course, position=1), position=1)
+    enroll(learner_client, course)
+    course.published = False
+    course.save()
+
+    assert learner_client.get(reverse("courses:lesson", args=[course.pk, lesson.pk])).status_code == 200
+    assert "Our returns policy" in learner_client.get(reverse("courses:list")).content.decode()
+    newcomer = client.__class__()
+    newcomer.force_login(member_with_role(Role.ANALYST))
+    assert newcomer.get(reverse("courses:detail", args=[course.pk])).status_code == 404
+    assert newcomer.post(reverse("courses:enroll", args=[course.pk])).status_code == 404
+
+
+def test_an_attempt_answered_before_a_question_changed_kind_still_shows(learner_client, course):
+    quiz, by_kind = questions(course)
+    enroll(learner_client, course)
+    attempt_url = learner_client.post(reverse("courses:quiz", args=[course.pk, quiz.pk]), right_answers_post(course)).url
+    multiple = by_kind["multiple"]
+    multiple.choices.all().delete()
+    multiple.kind, multiple.numeric_answer = QuestionKind.NUMERIC, 3.0  # as a curriculum reload may do
+    multiple.save()
+
+    response = learner_client.get(attempt_url)
+
+    assert response.status_code == 200
