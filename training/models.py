@@ -45,6 +45,10 @@ class TrainingJob(TenantOwned):
     compute_seconds = models.FloatField(default=0.0)
     # How many times a worker started it: the reaper gives up after a few.
     attempts = models.PositiveIntegerField(default=0)
+    # Which claim the running worker holds: every claim adds one and nothing resets it (a retry
+    # resets attempts). A worker writes only while the row still carries its number, so one that
+    # comes back after its job was taken back and claimed again changes nothing, and stops.
+    run_number = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"

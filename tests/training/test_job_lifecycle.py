@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from tenants.scope import tenant_scope
 from training.models import JobStatus, ModelVersion, TrainingJob, VersionStatus
+from training.services.jobs import _JobReporter, training_job_claim
 from training.services.versions import (
     PromotionError,
     model_version_promote,
@@ -132,3 +133,35 @@ def test_versions_of_another_tenant_cannot_be_promoted(tenant, other_tenant):
     theirs = make_version(other_tenant, 1, 0.5)
     with tenant_scope(tenant), pytest.raises(ModelVersion.DoesNotExist):
         model_version_promote(tenant=tenant, version_id=theirs.id)
+
+
+def test_a_worker_whose_job_was_taken_back_and_claimed_again_writes_nothing_and_stops(tenant, in_tenant):
+    job = make_job(tenant)
+    assert training_job_claim(job_id=job.pk)
+    job.refresh_from_db()
+    first_run = _JobReporter(job_id=job.pk, run_number=job.run_number, started=0.0)
+    # The first worker went silent; the job was taken back (reaper or ops) and another worker claimed it.
+    TrainingJob.all_tenants.filter(pk=job.pk).update(status=JobStatus.QUEUED)
+    assert training_job_claim(job_id=job.pk)
+    job.refresh_from_db()
+    second_run = _JobReporter(job_id=job.pk, run_number=job.run_number, started=0.0)
+    second_run.progress(step=1, total_steps=100, epoch=1, loss=2.0, eta_seconds=99.0)
+
+    first_run.progress(step=90, total_steps=100, epoch=3, loss=0.5, eta_seconds=1.0)
+    first_run.log("the first worker is back")
+
+    assert first_run.cancel_requested()  # it stops before its next step
+    assert not second_run.cancel_requested()
+    job.refresh_from_db()
+    assert (job.step, job.run_number, job.status) == (1, 2, JobStatus.RUNNING)
+    assert "the first worker is back" not in job.log_tail
+
+
+def test_a_stuck_job_cancelled_from_the_ops_console_stops_its_worker_if_it_comes_back(tenant, in_tenant):
+    job = make_job(tenant)
+    training_job_claim(job_id=job.pk)
+    job.refresh_from_db()
+    run = _JobReporter(job_id=job.pk, run_number=job.run_number, started=0.0)
+    TrainingJob.all_tenants.filter(pk=job.pk).update(status=JobStatus.CANCELLED, cancel_requested=False)
+
+    assert run.cancel_requested()

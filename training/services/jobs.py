@@ -10,6 +10,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import F, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -139,12 +140,15 @@ def training_job_claim(*, job_id: int) -> bool:
     claimed = TrainingJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
         status=JobStatus.RUNNING, heartbeat_at=now, started_at=now,
         worker_host=socket.gethostname()[:200], cancel_requested=False,
+        attempts=F("attempts") + 1, run_number=F("run_number") + 1,
     )
-    if claimed:
-        from django.db.models import F
-
-        TrainingJob.objects.filter(pk=job_id).update(attempts=F("attempts") + 1)
     return claimed == 1
+
+
+def this_run(job_id: int, run_number: int) -> QuerySet[TrainingJob]:
+    """The job's row while this run holds it: running, under the run's claim. Every write a
+    worker makes goes through it, so a run whose job was taken back writes nothing."""
+    return TrainingJob.objects.filter(pk=job_id, status=JobStatus.RUNNING, run_number=run_number)
 
 
 def checkpoint_dir(job: TrainingJob) -> Path:
@@ -155,18 +159,20 @@ def checkpoint_dir(job: TrainingJob) -> Path:
 class _JobReporter:
     """Writes progress and heartbeats to the job row, a few times a second at most.
 
-    Every write is a conditional update on `status=running`: a job the reaper
-    has taken back is not overwritten by a worker that turns out to be alive.
+    Every write is a conditional update on this run (`this_run`): a job the reaper
+    or the ops console has taken back, and perhaps another worker claimed, is not
+    overwritten by a worker that turns out to be alive.
     """
 
     job_id: int
+    run_number: int
     started: float
     min_interval: float = 1.0
     last_write: float = 0.0
     log_lines: list[str] | None = None
 
     def _update(self, **fields) -> None:
-        TrainingJob.objects.filter(pk=self.job_id, status=JobStatus.RUNNING).update(
+        this_run(self.job_id, self.run_number).update(
             heartbeat_at=timezone.now(), compute_seconds=time.monotonic() - self.started, **fields
         )
 
@@ -186,5 +192,7 @@ class _JobReporter:
         )
 
     def cancel_requested(self) -> bool:
-        # One indexed read per step: cancel takes effect before the next step.
-        return TrainingJob.objects.filter(pk=self.job_id, cancel_requested=True).exists()
+        """Stop before the next step: a member asked to cancel, or the job is no longer this run's
+        (taken back as stuck, cancelled from the ops console, claimed by another worker)."""
+        # One indexed read per step.
+        return not this_run(self.job_id, self.run_number).filter(cancel_requested=False).exists()

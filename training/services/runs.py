@@ -24,7 +24,7 @@ from training.ml.data import DataError
 from training.ml.loop import TrainingCancelled
 from training.models import JobStatus, ModelVersion, TrainingJob
 from training.selectors import training_frames
-from training.services.jobs import _JobReporter, checkpoint_dir
+from training.services.jobs import _JobReporter, checkpoint_dir, this_run
 from training.services.versions import model_version_promote_if_better
 
 logger = logging.getLogger(__name__)
@@ -34,10 +34,8 @@ def _folder_bytes(folder: Path) -> int:
     return sum(path.stat().st_size for path in folder.rglob("*") if path.is_file())
 
 
-def _finish(job_id: int, status: str, **fields) -> None:
-    TrainingJob.objects.filter(pk=job_id, status=JobStatus.RUNNING).update(
-        status=status, finished_at=timezone.now(), **fields
-    )
+def _finish(job: TrainingJob, status: str, **fields) -> None:
+    this_run(job.pk, job.run_number).update(status=status, finished_at=timezone.now(), **fields)
 
 
 def training_job_run(*, job_id: int) -> ModelVersion | None:
@@ -46,9 +44,11 @@ def training_job_run(*, job_id: int) -> ModelVersion | None:
 
     job = TrainingJob.objects.get(pk=job_id)
     config = TrainConfig.from_dict(job.config)
-    reporter = _JobReporter(job_id=job.pk, started=time.monotonic() - job.compute_seconds)
+    reporter = _JobReporter(
+        job_id=job.pk, run_number=job.run_number, started=time.monotonic() - job.compute_seconds
+    )
     device = resolve_device(config.device)
-    TrainingJob.objects.filter(pk=job.pk).update(device=device)
+    this_run(job.pk, job.run_number).update(device=device)
     try:
         interactions, items = training_frames(tenant=job.tenant)
         reporter.log(f"data: {len(interactions)} events, {len(items)} products; device {device}")
@@ -56,7 +56,7 @@ def training_job_run(*, job_id: int) -> ModelVersion | None:
         def record_epoch(record) -> None:
             entry = asdict(record)
             job.epoch_metrics = [e for e in job.epoch_metrics if e["epoch"] != entry["epoch"]] + [entry]
-            TrainingJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(epoch_metrics=job.epoch_metrics)
+            this_run(job.pk, job.run_number).update(epoch_metrics=job.epoch_metrics)
             ndcg = entry["validation"].get("ndcg@10")
             reporter.log(f"epoch {entry['epoch']}: train loss {entry['train_loss']}, validation NDCG@10 {ndcg:.4f}")
 
@@ -71,14 +71,14 @@ def training_job_run(*, job_id: int) -> ModelVersion | None:
             reporter.log(f"resumed from the checkpoint of epoch {outcome.training.resumed_from_epoch}")
     except TrainingCancelled as cancelled:
         reporter.log(f"cancelled after step {cancelled.step}")
-        _finish(job.pk, JobStatus.CANCELLED, cancel_requested=False)
+        _finish(job, JobStatus.CANCELLED, cancel_requested=False)
         return None
     except DataError as error:
-        _finish(job.pk, JobStatus.FAILED, error=str(error))
+        _finish(job, JobStatus.FAILED, error=str(error))
         return None
     except Exception:
         logger.exception("training job %s failed", job.pk)
-        _finish(job.pk, JobStatus.FAILED, error=traceback.format_exc(limit=5)[-4000:])
+        _finish(job, JobStatus.FAILED, error=traceback.format_exc(limit=5)[-4000:])
         return None
     return _store_version(job, outcome, reporter)
 
@@ -99,7 +99,7 @@ def _store_version(job: TrainingJob, outcome, reporter: _JobReporter) -> ModelVe
             base_model=outcome.config.base_model, method=outcome.config.method,
             metrics=outcome.metrics, artifact_path=str(folder), artifact_bytes=_folder_bytes(folder),
         )
-        finished = TrainingJob.objects.filter(pk=job.pk, status=JobStatus.RUNNING).update(
+        finished = this_run(job.pk, job.run_number).update(
             status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, eta_seconds=0,
             epoch_metrics=outcome.metrics["epochs"],
         )
