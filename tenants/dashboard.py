@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.core.cache import cache
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -32,6 +33,7 @@ from training.selectors import live_version, training_job_list
 EVENT_DAYS = 30
 # A tenant runs one experiment at a time (a database constraint); the cap keeps the page cheap
 # should that ever change, as each verdict is a full analysis.
+VERDICT_CACHE_SECONDS = 60
 MAX_EXPERIMENTS = 3
 # More active jobs than this is an unusual queue: the tile shows these and links to the rest.
 MAX_JOBS = 5
@@ -199,12 +201,24 @@ class RunningExperiment:
 
 
 def running_experiments(*, tenant: Tenant, limit: int = MAX_EXPERIMENTS) -> list[RunningExperiment]:
-    """The running experiments, each with the verdicts its page shows on the primary metric."""
+    """The running experiments, each with the verdicts its page shows on the primary metric.
+
+    The analysis reads every served list and event of the experiment, and the dashboard is the
+    page every member lands on: its primary metric is kept for VERDICT_CACHE_SECONDS. What is
+    cached is numbers (the metric and the variants), so the labels follow each viewer's language.
+    """
     running = experiment_list(tenant=tenant).filter(status=ExperimentStatus.RUNNING)[:limit]
     summaries = []
     for experiment in running:
-        results = experiment_results(tenant=tenant, experiment=experiment)
-        summaries.append(RunningExperiment(experiment, metric_table(results.primary, results.variants)))
+        # started_at in the key: an experiment started again is analysed afresh.
+        started = experiment.started_at.timestamp() if experiment.started_at else 0
+        key = f"dashboard:verdict:{tenant.pk}:{experiment.pk}:{started}"
+        primary_and_variants = cache.get(key)
+        if primary_and_variants is None:
+            results = experiment_results(tenant=tenant, experiment=experiment)
+            primary_and_variants = (results.primary, results.variants)
+            cache.set(key, primary_and_variants, VERDICT_CACHE_SECONDS)
+        summaries.append(RunningExperiment(experiment, metric_table(*primary_and_variants)))
     return summaries
 
 

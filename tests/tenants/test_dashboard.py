@@ -4,6 +4,7 @@ import json
 import re
 from decimal import Decimal
 from pathlib import Path
+from unittest import mock
 
 import pytest
 from django.conf import settings
@@ -16,6 +17,7 @@ from courses.models import Certificate, Enrollment
 from experiments.models import Experiment
 from experiments.services import experiment_create, experiment_start
 from recommendations.models import ServedRecommendation
+from tenants import dashboard
 from tenants.dashboard import EVENT_DAYS, event_counts_by_day
 from tenants.models import Membership, Role
 from tenants.scope import tenant_scope
@@ -360,3 +362,12 @@ def test_every_member_may_watch_the_jobs(client, member_with_role, tenant, role)
     client.force_login(member_with_role(role))
     response = client.get(JOBS_FRAGMENT, headers=HTMX)
     assert response.status_code == 200 and 'hx-trigger="every 3s"' in response.content.decode()
+
+
+def test_a_running_experiments_analysis_is_kept_a_minute_not_rerun_on_every_load(owner_client, tenant):
+    running_experiment(tenant)
+    with mock.patch("tenants.dashboard.experiment_results", wraps=dashboard.experiment_results) as analysis:
+        owner_client.get(DASHBOARD)
+        owner_client.get(DASHBOARD, HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    assert analysis.call_count == 1
