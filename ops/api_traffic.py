@@ -91,6 +91,8 @@ class MinuteTraffic:
 class ApiTraffic:
     minutes: list[MinuteTraffic]  # oldest first; the last one is the current, incomplete minute
     reason: str = ""  # why the counters could not be read
+    # The time the minutes cover: the full ones and the part of the current one gone by.
+    elapsed_minutes: float = 0.0
 
     @property
     def requests(self) -> int:
@@ -102,7 +104,8 @@ class ApiTraffic:
 
     @property
     def requests_per_minute(self) -> float:
-        return self.requests / len(self.minutes) if self.minutes else 0.0
+        # Over the time elapsed, not over whole minutes: the current minute has only begun.
+        return self.requests / self.elapsed_minutes if self.elapsed_minutes else 0.0
 
     @property
     def error_share(self) -> float | None:
@@ -111,6 +114,7 @@ class ApiTraffic:
 
 def api_traffic(*, minutes: int = WINDOW_MINUTES, now: float | None = None) -> ApiTraffic:
     """Requests and 5xx responses under /api/ in each of the last `minutes` minutes."""
+    now = time.time() if now is None else now
     current = _minute(now)
     span = range(current - minutes + 1, current + 1)
     keys = [_key(minute, kind) for minute in span for kind in ("requests", "errors")]
@@ -125,4 +129,4 @@ def api_traffic(*, minutes: int = WINDOW_MINUTES, now: float | None = None) -> A
             int(counts.get(_key(minute, "errors"), 0)),
         )
         for minute in span
-    ])
+    ], elapsed_minutes=minutes - 1 + (now % 60) / 60)

@@ -141,7 +141,8 @@ def test_traffic_is_read_per_minute_over_the_last_fifteen(empty_cache):
     traffic = api_traffic(now=now)
     assert len(traffic.minutes) == 15
     assert [(m.requests, m.errors) for m in traffic.minutes if m.requests] == [(1, 1), (2, 0)]
-    assert traffic.requests_per_minute == pytest.approx(3 / 15)
+    # 14 full minutes and the 20 s of the current one gone by (1_700_000_000 is 20 s into a minute).
+    assert traffic.requests_per_minute == pytest.approx(3 / (14 + 20 / 60))
 
 
 def test_a_cache_outage_never_fails_an_api_request(empty_cache):
