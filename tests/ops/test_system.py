@@ -5,6 +5,7 @@ from unittest import mock
 
 import pytest
 from celery import Celery
+from django.core.cache import caches
 from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError
@@ -155,3 +156,24 @@ def test_the_system_page_shows_the_api_rates(staff_client, empty_cache, quiet_br
         api_traffic_record(status_code=status_code)
     traffic = _section(staff_client.get(reverse("ops:system")), "api-traffic")
     assert "4 requests" in traffic and "1 server errors" in traffic and "Error rate: 25%" in traffic
+
+
+@pytest.mark.needs_redis
+def test_on_redis_the_counters_take_one_pipeline_and_read_back_as_numbers(settings):
+    from tests.conftest import REDIS_URL
+
+    settings.CACHES = {"default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL,
+        "KEY_PREFIX": "ops-traffic-test",
+    }}
+    caches["default"].clear()
+    now = 1_700_000_000.0
+    try:
+        with mock.patch.object(caches["default"], "incr", side_effect=AssertionError("not one pipeline")):
+            for status_code in (200, 500, 200):
+                api_traffic_record(status_code=status_code, now=now)
+        traffic = api_traffic(now=now)
+    finally:
+        caches["default"].clear()
+
+    assert (traffic.minutes[-1].requests, traffic.minutes[-1].errors) == (3, 1)
