@@ -86,8 +86,14 @@ def workers_online(*, app: Celery | None = None, timeout: float | None = None) -
     """
     app = celery_app if app is None else app
     try:
-        inspect = app.control.inspect(timeout=INSPECT_TIMEOUT_SECONDS if timeout is None else timeout)
-        replies = inspect.active() or {}
+        with app.connection_for_write() as conn:
+            # Fail fast when the broker is down: the broadcast's own connection would retry for
+            # seconds first, and the page waits on it.
+            conn.ensure_connection(max_retries=1, interval_start=0, timeout=BROKER_TIMEOUT_SECONDS)
+            inspect = app.control.inspect(
+                timeout=INSPECT_TIMEOUT_SECONDS if timeout is None else timeout, connection=conn
+            )
+            replies = inspect.active() or {}
     except Exception as error:  # noqa: BLE001 - the broker is down or refused the broadcast: say it
         logger.warning("workers unknown: %s", _reason(error))
         return WorkersOnline([], _reason(error))

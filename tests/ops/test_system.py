@@ -1,5 +1,6 @@
 """The ops console's second page: queue depths, workers, API traffic and compute per tenant."""
 import re
+import time
 from datetime import timedelta
 from unittest import mock
 
@@ -36,9 +37,12 @@ def quiet_broker(tmp_path, monkeypatch):
 
 @pytest.fixture
 def broker_down(monkeypatch):
-    app = mock.Mock()
+    app = mock.MagicMock()
     app.connection_for_read.side_effect = OperationalError("Error 111 connecting to redis:6379. Connection refused.")
-    app.control.inspect.return_value.active.side_effect = OperationalError("Connection refused")
+    # The workers' question checks the connection first, and fails fast, before any broadcast.
+    app.connection_for_write.return_value.__enter__.return_value.ensure_connection.side_effect = (
+        OperationalError("Connection refused")
+    )
     monkeypatch.setattr(broker, "celery_app", app)
     return app
 
@@ -75,10 +79,22 @@ def test_queues_and_workers_say_unknown_with_the_reason_when_the_broker_is_down(
     assert queues.count("unknown") == 2 and "Connection refused" in queues
     workers = _section(response, "workers")
     assert "could not be asked" in workers and "Connection refused" in workers
+    broker_down.control.inspect.assert_not_called()
+
+
+def test_with_the_broker_unreachable_the_workers_question_fails_within_seconds(monkeypatch):
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery would prefer it to the app's
+    app = Celery("ops-unreachable", broker="redis://127.0.0.1:1/0", set_as_current=False)
+    started = time.monotonic()
+
+    answer = broker.workers_online(app=app)
+
+    assert answer.reason and not answer.workers
+    assert time.monotonic() - started < broker.BROKER_TIMEOUT_SECONDS + 1
 
 
 def test_workers_online_are_listed_with_what_they_run(staff_client, monkeypatch):
-    app = mock.Mock()
+    app = mock.MagicMock()
     app.control.inspect.return_value.active.return_value = {
         "celery@gpu-1": [{"name": "training.run_job", "kwargs": {"tenant_id": 3, "job_id": 42}, "time_start": 1.0}],
         "celery@web-1": [],
@@ -88,7 +104,7 @@ def test_workers_online_are_listed_with_what_they_run(staff_client, monkeypatch)
     workers = _section(staff_client.get(reverse("ops:system")), "workers")
     assert "celery@gpu-1" in workers and "training.run_job" in workers and "job_id=42" in workers
     assert re.search(r"celery@web-1</td>\s*<td><span class=\"empty\">idle", workers)
-    app.control.inspect.assert_called_once_with(timeout=broker.INSPECT_TIMEOUT_SECONDS)
+    app.control.inspect.assert_called_once_with(timeout=broker.INSPECT_TIMEOUT_SECONDS, connection=mock.ANY)
 
 
 # --- Compute per tenant ----------------------------------------------------------------------
