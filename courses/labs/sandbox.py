@@ -32,6 +32,8 @@ from tenants.services import membership_add
 # that make sense, small enough that a sandbox per learner is cheap.
 SANDBOX_PRODUCTS = 300
 SANDBOX_SHOPPERS = 150
+# The newest events of that sample at most: the copy runs while the learner waits for the page.
+SANDBOX_EVENTS = 20_000
 COPY_BATCH_SIZE = 1000
 
 # The apps whose rows a reset deletes: what labs change. Memberships stay (the
@@ -152,7 +154,7 @@ def _seed(sandbox: Tenant) -> None:
     with tenant_scope(store):
         events = (
             Event.objects.filter(product_id__in=product_ids, shopper_key__in=shopper_keys)
-            .order_by("pk")
+            .order_by("-occurred_at", "-pk")[:SANDBOX_EVENTS]
             .iterator(chunk_size=COPY_BATCH_SIZE)
         )
         batch = []

@@ -205,3 +205,13 @@ def test_a_long_store_slug_still_gives_a_valid_sandbox_slug(merchant_user, tenan
     sandbox = sandbox_for(tenant=tenant, user=merchant_user)
 
     assert len(sandbox.slug) <= 60 and sandbox.slug.endswith(f"-sandbox-{merchant_user.pk}")
+
+
+def test_a_sandbox_copies_at_most_the_newest_events_of_its_sample(store, merchant_user, monkeypatch):
+    monkeypatch.setattr(sandbox_module, "SANDBOX_EVENTS", 3)
+
+    sandbox = sandbox_for(tenant=store, user=merchant_user)
+
+    copied = list(Event.all_tenants.filter(tenant=sandbox).order_by("-occurred_at").values_list("occurred_at", flat=True))
+    newest = list(Event.all_tenants.filter(tenant=store).order_by("-occurred_at").values_list("occurred_at", flat=True)[:3])
+    assert copied == newest
