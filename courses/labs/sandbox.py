@@ -97,6 +97,17 @@ def sandbox_reset(*, sandbox: Tenant) -> Tenant:
     return sandbox
 
 
+@transaction.atomic
+def sandbox_delete(*, sandbox: Tenant) -> None:
+    """Delete a sandbox and everything in it."""
+    if sandbox.sandbox_of_id is None:
+        raise SandboxError(_("Only a sandbox can be deleted here; this is a live store."))
+    # What protects other rows (a variant its model version) goes first, as in a reset; the
+    # tenant's cascade takes the rest.
+    _lab_state_delete(sandbox)
+    sandbox.delete()
+
+
 def _sandbox_name(tenant: Tenant) -> str:
     name = _("%(store)s (sandbox)") % {"store": tenant.name}
     overflow = len(name) - _NAME_MAX_LENGTH

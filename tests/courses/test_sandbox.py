@@ -7,7 +7,7 @@ from catalog.models import Event, Product
 from courses.labs import sandbox as sandbox_module
 from courses.labs.sandbox import SandboxError, sandbox_for, sandbox_get, sandbox_reset
 from experiments.models import Experiment, Variant, VariantKind
-from tenants.models import ApiKeyKind, Membership, Role
+from tenants.models import ApiKeyKind, Membership, Role, Tenant
 from tenants.services import api_key_issue
 from tests.factories import MembershipFactory, ProductFactory, UserFactory
 from tests.training.factories import ModelVersionFactory, TrainingJobFactory
@@ -215,3 +215,21 @@ def test_a_sandbox_copies_at_most_the_newest_events_of_its_sample(store, merchan
     copied = list(Event.all_tenants.filter(tenant=sandbox).order_by("-occurred_at").values_list("occurred_at", flat=True))
     newest = list(Event.all_tenants.filter(tenant=store).order_by("-occurred_at").values_list("occurred_at", flat=True)[:3])
     assert copied == newest
+
+
+def test_someone_who_leaves_the_store_loses_their_sandbox_of_it(store, merchant_user, member_with_role):
+    colleague = member_with_role(Role.ANALYST)
+    leaving = sandbox_for(tenant=store, user=colleague)
+    staying = sandbox_for(tenant=store, user=merchant_user)
+    # Lab work in it, with a variant that protects its model version.
+    experiment = Experiment.all_tenants.create(tenant=leaving, key="ab", name="A/B", primary_metric="conversion_rate")
+    Variant.all_tenants.create(
+        tenant=leaving, experiment=experiment, name="v1", kind=VariantKind.MODEL_VERSION,
+        model_version=ModelVersionFactory(tenant=leaving, number=1), weight=1,
+    )
+
+    Membership.all_tenants.get(tenant=store, user=colleague).delete()
+
+    assert not Tenant.objects.filter(pk=leaving.pk).exists()
+    assert not Event.all_tenants.filter(tenant_id=leaving.pk).exists()
+    assert Tenant.objects.filter(pk=staying.pk).exists()
