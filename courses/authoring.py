@@ -384,7 +384,9 @@ def quiz_delete(*, tenant: Tenant, quiz_id: int) -> None:
 # --- Questions -----------------------------------------------------------------------------------
 
 
-def _choice_errors(kind: str, choices: list[ChoiceInput]) -> list[str]:
+def question_choice_errors(kind: str, choices: list[ChoiceInput]) -> list[str]:
+    """Why these choices do not fit a question of `kind`; empty when they do. The rule the
+    authoring pages and load_curriculum both apply."""
     correct = sum(1 for choice in choices if choice.is_correct)
     reasons = []
     if kind in (QuestionKind.SINGLE, QuestionKind.MULTIPLE) and len(choices) < 2:
@@ -404,7 +406,7 @@ def _choice_errors(kind: str, choices: list[ChoiceInput]) -> list[str]:
 
 def _question_rule_errors(question: Question, choices: list[ChoiceInput]) -> Errors:
     errors: Errors = {}
-    for reason in _choice_errors(question.kind, choices):
+    for reason in question_choice_errors(question.kind, choices):
         _add(errors, "choices", reason)
     is_true_false = question.kind == QuestionKind.TRUE_FALSE
     is_numeric = question.kind == QuestionKind.NUMERIC

@@ -29,6 +29,7 @@ from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import ProtectedError
 
+from courses.authoring import ChoiceInput, question_choice_errors
 from courses.labs.checks import LAB_CHECKS
 from courses.models import Choice, Course, Lab, LabStep, Lesson, Module, Question, QuestionKind, Quiz
 
@@ -176,13 +177,11 @@ def _question_check(at: _Where, question: dict) -> None:
         for index, choice in enumerate(choices):
             at.at(f"choices[{index}]").require(choice, "text", str)
             at.at(f"choices[{index}]").optional(choice, "correct", bool)
-        correct = sum(bool(choice.get("correct")) for choice in choices)
-        if len(choices) < 2:
-            raise CurriculumError(f"{at}: choices: a {kind} question needs at least two choices.")
-        if kind == QuestionKind.SINGLE and correct != 1:
-            raise CurriculumError(f"{at}: choices: a single-choice question has exactly one correct choice, not {correct}.")
-        if kind == QuestionKind.MULTIPLE and correct < 1:
-            raise CurriculumError(f"{at}: choices: a multiple-choice question needs at least one correct choice.")
+        reasons = question_choice_errors(
+            kind, [ChoiceInput(choice["text"], bool(choice.get("correct"))) for choice in choices]
+        )
+        if reasons:
+            raise CurriculumError(f"{at}: choices: {' '.join(reasons)}")
         if "answer" in question:
             raise CurriculumError(f"{at}: answer: a {kind} question marks its correct choices instead.")
     else:

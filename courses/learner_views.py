@@ -49,6 +49,7 @@ from courses.selectors import (
 )
 from courses.services import (
     QuizAttemptLimitReached,
+    answer_is_right,
     certificate_issue_if_earned,
     enrollment_create,
     lab_step_check,
@@ -331,35 +332,31 @@ def attempt_view(request, course_id: int, attempt_id: int):
 
 
 def _question_feedback(question: Question, answer, reveal: bool) -> dict:
-    """Right or wrong, the learner's answer and (when `reveal`) the right one, for the page.
+    """Right or wrong (graded by the service's rule), the learner's answer and, when `reveal`,
+    the right one, for the page.
 
     `answer` is as stored at the attempt. A curriculum reload can change a question's kind
-    after it was answered; an answer of another shape is then shown as given and not judged.
+    after it was answered; an answer of another shape is then shown as given, and not right.
     """
     choices = list(question.choices.all())
-    correct_ids = {choice.pk for choice in choices if choice.is_correct}
-    right = False
     your_answer: list[str] = [str(answer)] if answer is not None else []
     if question.kind in ("single", "multiple"):
         given = set(answer) if isinstance(answer, list) else {answer}
-        right = given == correct_ids
         your_answer = [choice.text for choice in choices if choice.pk in given]
         correct_answer = [choice.text for choice in choices if choice.is_correct]
     elif question.kind == "true_false":
         if isinstance(answer, bool):
-            right = answer == question.correct_boolean
             your_answer = [_("True") if answer else _("False")]
         correct_answer = [_("True") if question.correct_boolean else _("False")]
     else:
         if isinstance(answer, (int, float)) and not isinstance(answer, bool):
-            right = abs(answer - question.numeric_answer) <= question.numeric_tolerance + 1e-9
             your_answer = [f"{answer:g}"]
         correct_answer = [f"{question.numeric_answer:g}" + (
             f" ± {question.numeric_tolerance:g}" if question.numeric_tolerance else ""
         )]
     return {
         "question": question,
-        "right": right,
+        "right": answer_is_right(question, answer),
         "your_answer": your_answer,
         "correct_answer": correct_answer if reveal else None,
     }

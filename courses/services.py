@@ -201,6 +201,14 @@ def _answers_validated(questions: list[Question], answers: dict[str, Any]) -> di
     return normalised
 
 
+def answer_is_right(question: Question, answer: Any) -> bool:
+    """Whether a stored answer earns the question's credit; an answer not of the question's shape
+    (answered before its kind changed) earns none."""
+    if _answer_error(question, answer) is not None:
+        return False
+    return _is_right(question, answer)
+
+
 def _is_right(question: Question, answer: Any) -> bool:
     correct_ids = {choice.pk for choice in question.choices.all() if choice.is_correct}
     if question.kind == QuestionKind.SINGLE:
