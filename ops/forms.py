@@ -8,7 +8,8 @@ from training.models import JobStatus
 
 class JobFilterForm(forms.Form):
     """The jobs table's filters, from the query string. A value that does not fit is ignored,
-    as if that filter were not set: a stale bookmark still shows the jobs."""
+    as if that filter were not set, so a stale bookmark still shows the jobs; the page says so
+    beside the field."""
 
     status = forms.ChoiceField(
         label=_("Status"), required=False,

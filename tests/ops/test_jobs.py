@@ -135,6 +135,15 @@ def test_a_filter_value_that_does_not_fit_is_ignored(staff_client, tenant, make_
     assert response.status_code == 200 and _listed_ids(response) == {job.pk}
 
 
+def test_a_filter_value_that_does_not_fit_is_named_beside_its_field(staff_client, tenant, make_job):
+    make_job(tenant)
+    html = staff_client.get(reverse("ops:jobs"), {"status": "exploded", "age": "century"}).content.decode()
+
+    assert 'id="id_status_error"' in html and "exploded" in html
+    assert 'id="id_age_error"' in html
+    assert 'id="id_tenant_error"' not in html
+
+
 def test_the_jobs_are_paginated_and_the_pages_keep_the_filters(staff_client, tenant, make_job):
     for _ in range(30):
         make_job(tenant, status=JobStatus.FAILED)
