@@ -6,7 +6,7 @@ import pytest
 from scipy import sparse
 
 from training.ml.data import EvalSet
-from training.ml.scorer import BlendWeights, HybridScorer, repeat_scores
+from training.ml.scorer import BlendWeights, HybridScorer, buy_again_scores, repeat_scores
 
 BLEND = BlendWeights(1.0, 1.0, 0.5)
 
@@ -32,7 +32,7 @@ def _four_items(weights=BLEND):
 
 def test_hybrid_scores_cold_items_from_their_content():
     scorer = _four_items()
-    content, collaborative, popularity, _repeat = scorer.components([[0]])
+    content, collaborative, popularity, *_buy_again = scorer.components([[0]])
     # No sales: the warm items' mean popularity (0 after standardising), not the lowest of all.
     assert popularity[0, 3] == 0.0
     # No behaviour of its own: the collaborative scores of the warm items it reads like, weighted by cosine.
@@ -104,12 +104,12 @@ def test_a_repeat_weight_puts_the_shoppers_own_items_above_the_rest():
     assert np.argmax(with_repeat([[0]])[0]) == 0
 
 
-def test_the_repeat_weight_is_chosen_on_validation_where_shoppers_rebuy():
+def test_a_buy_again_weight_is_chosen_on_validation_where_shoppers_rebuy():
     # Every shopper's next item is one they already had.
     validation = EvalSet(user_ids=list(range(4)), histories=[[0, 2]] * 4, targets=[np.array([2])] * 4)
     fitted, _grid = _fit_on(validation)
 
-    assert fitted.weights.repeat > 0
+    assert fitted.weights.repeat + fitted.weights.frequency + fitted.weights.recency > 0
     assert np.argmax(fitted([[0, 2]])[0]) == 2
 
 
@@ -122,7 +122,7 @@ def test_a_version_saved_before_the_repeat_weight_loads_without_it(tmp_path):
     assert HybridScorer.load(tmp_path).weights.repeat == 0.0
 
 
-def test_the_other_weights_are_chosen_first_without_repeat_so_they_still_serve_new_items():
+def test_the_other_weights_are_chosen_first_without_buying_again_so_they_still_serve_new_items():
     # Some shoppers re-buy, others move on: a case where choosing all four weights at once
     # would settle the popularity weight differently than it is best without re-buys.
     validation = EvalSet(
@@ -131,8 +131,61 @@ def test_the_other_weights_are_chosen_first_without_repeat_so_they_still_serve_n
         targets=[np.array([1]), np.array([2]), np.array([1]), np.array([0])],
     )
 
-    with_repeat, _ = _fit_on(validation, k=2)
-    without_any, _ = _fit_on(validation, k=2, repeat_grid=(0.0,))
+    with_buy_again, _ = _fit_on(validation, k=2)
+    without_any, _ = _fit_on(validation, k=2, buy_again_grid=())
 
-    assert with_repeat.weights.repeat > 0
-    assert replace(with_repeat.weights, repeat=0.0) == without_any.weights
+    assert with_buy_again.weights != without_any.weights
+    assert replace(with_buy_again.weights, repeat=0.0, frequency=0.0, recency=0.0) == without_any.weights
+
+
+def test_frequency_lets_old_purchases_fade_where_the_plain_count_does_not():
+    # Item 0: four times long ago; item 1: twice lately.
+    history = [[0, 0, 0, 0, *([2] * 40), 1, 1]]
+    counts = repeat_scores(history, n_items=3, recency_decay=0.8)
+    frequency, _recency = buy_again_scores(history, n_items=3, half_life=10)
+
+    assert counts[0, 0] > counts[0, 1]
+    assert frequency[0, 1] > frequency[0, 0] > 0
+
+
+def test_recency_is_one_for_the_newest_item_and_falls_with_age_across_the_window():
+    frequency, recency = buy_again_scores([[0, 1, 0, 2], []], n_items=4, window=4)
+
+    # Item 0's last time is one item old, item 1's two, item 2 is the newest; item 3 was never had.
+    assert recency[0].tolist() == [0.75, 0.5, 1.0, 0.0]
+    assert not frequency[1].any() and not recency[1].any()
+
+
+def test_buy_again_signals_read_only_the_newest_window_of_a_history():
+    frequency, recency = buy_again_scores([[0, 1, 2, 3]], n_items=4, window=2)
+
+    assert frequency[0, :2].tolist() == [0.0, 0.0]
+    assert recency[0, :2].tolist() == [0.0, 0.0]
+    assert frequency[0, 3] > 0 and recency[0, 3] == 1.0
+
+
+def test_serving_reads_at_least_the_window_that_the_buy_again_signals_were_measured_on():
+    from recommendations.selectors.shoppers import HISTORY_EVENTS_READ
+    from training.ml.scorer import BUY_AGAIN_WINDOW
+
+    assert HISTORY_EVENTS_READ >= BUY_AGAIN_WINDOW
+
+
+def test_a_version_saved_before_frequency_and_recency_loads_without_them(tmp_path):
+    _four_items().save(tmp_path)
+    state = json.loads((tmp_path / "scorer.json").read_text())
+    for key in ("frequency", "recency"):
+        del state["weights"][key]
+    del state["buy_again_window"], state["frequency_half_life"]
+    (tmp_path / "scorer.json").write_text(json.dumps(state))
+
+    loaded = HybridScorer.load(tmp_path)
+    assert (loaded.weights.frequency, loaded.weights.recency) == (0.0, 0.0)
+    np.testing.assert_allclose(loaded([[0, 1]]), _four_items()([[0, 1]]), atol=1e-3)
+
+
+def test_a_recency_weight_puts_the_latest_own_item_first():
+    scorer = _four_items(BlendWeights(0.0, 0.0, 0.0, recency=1.0))
+
+    assert np.argmax(scorer([[2, 1, 0]])[0]) == 0
+    assert np.argmax(scorer([[0, 1, 2]])[0]) == 2
