@@ -15,7 +15,9 @@ window, through training/ml/evaluate.py:
 - baselines: popularity, repeat_purchase, item_knn, ease, als (random as the floor);
 - ours: `training.ml.pipeline.fine_tune` with LoRA and with full fine-tuning,
   each measured as the content model alone and as the hybrid (blend weights
-  chosen on the validation window, never on test).
+  chosen on the validation window, never on test);
+- an ablation: the hybrid refitted with content weight 0 (ids only), so the
+  table shows what the fine-tuned content score adds to the blend.
 
 Two tables: "all_items" (a shopper's earlier items stay in the ranking and the
 targets: re-buys count) and "new_items" (items the shopper had not bought
@@ -50,6 +52,7 @@ DEFAULT_MAX_TOKENS = 24
 LEARNING_RATES = {"lora": 1e-3, "full": 5e-5}
 BASELINE_ROWS = ("random", "popularity", "repeat_purchase", "item_knn", "ease", "als")
 ID_ONLY = ("popularity", "repeat_purchase", "item_knn", "ease", "als")
+ABLATION = "ablation: hybrid without content"
 COLUMNS = ("recall", "ndcg", "hr", "mrr", "coverage", "cold_recall")
 
 
@@ -74,6 +77,13 @@ def parse_args() -> argparse.Namespace:
     group.add_argument("--batch-size", type=int, help="default: TrainConfig's")
     group.add_argument("--lr-lora", type=float, default=LEARNING_RATES["lora"])
     group.add_argument("--lr-full", type=float, default=LEARNING_RATES["full"])
+    group.add_argument(
+        "--collaborative",
+        choices=("item_knn", "ease"),
+        default="item_knn",
+        help="the hybrid's collaborative signal (default item_knn; ease: its 100 strongest positive "
+        "weights per item)",
+    )
     group.add_argument("--device", default="auto", help="auto, cpu or cuda")
     group.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--json", type=Path, help="write {method: {metric: value}} to this file")
@@ -152,7 +162,12 @@ def main() -> int:
         log(f"ours ({method}): fine-tuning")
         clock = Stopwatch()
         outcome = fine_tune(
-            config, frames.interactions, frames.items, baselines=(), progress=_progress(method)
+            config,
+            frames.interactions,
+            frames.items,
+            baselines=(),
+            progress=_progress(method),
+            collaborative=args.collaborative,
         )
         seconds = clock()
         if str(outcome.dataset.split.test_cutoff) != str(dataset.split.test_cutoff):
@@ -171,10 +186,22 @@ def main() -> int:
             for e in metrics["epochs"]
         )
         weights = metrics["hybrid_weights"]
+        blend = ", ".join(
+            f"{name}{f' ({args.collaborative})' if name == 'collaborative' else ''} {value:g}"
+            for name, value in weights.items()
+        )
         training_notes.append(
-            f"ours-{method}: {epochs}; kept epoch {metrics['best_epoch']}; hybrid weights content "
-            f"{weights['content']:g}, collaborative (item_knn) {weights['collaborative']:g}, "
-            f"popularity {weights['popularity']:g}; {seconds:.0f}s in all"
+            f"ours-{method}: {epochs}; kept epoch {metrics['best_epoch']}; hybrid weights {blend}; "
+            f"{seconds:.0f}s in all"
+        )
+
+    if args.methods:
+        log("ablation: the hybrid without its content score")
+        rows[ABLATION] = _without_content(outcome, base)
+        weights = rows[ABLATION]["weights"]
+        training_notes.append(
+            f"{ABLATION} (ids and ours-{args.methods[-1]}'s cold-item neighbours only): hybrid weights "
+            + ", ".join(f"{name} {value:g}" for name, value in weights.items())
         )
 
     print()
@@ -196,6 +223,41 @@ def main() -> int:
         args.json.write_text(json.dumps(_json_rows(rows, headline), indent=2, sort_keys=True))
         print(f"wrote {args.json}")
     return 0
+
+
+def _without_content(outcome, config) -> dict:
+    """The hybrid refitted with content weight 0, on the same validation window: what the
+    fine-tuned content score adds to the blend is the gap between this row and ours."""
+    from dataclasses import asdict
+
+    import numpy as np
+
+    from training.ml.evaluate import evaluate_modes
+    from training.ml.scorer import DEFAULT_GRID, HybridScorer
+
+    fitted, dataset = outcome.scorer, outcome.dataset
+    clock = Stopwatch()
+    scorer, _grid = HybridScorer.fit(
+        item_embeddings=fitted.item_embeddings,
+        item_counts=fitted.item_counts,
+        collaborative=fitted.collaborative,
+        collaborative_items=np.isin(np.arange(fitted.n_items), fitted.collaborative_items),
+        validation=dataset.validation,
+        history_length=config.history_length,
+        recency_decay=config.recency_decay,
+        k=config.eval_k,
+        exclude_seen=config.exclude_seen,
+        grid=[weights for weights in DEFAULT_GRID if weights.content == 0],
+        seed=config.seed,
+    )
+    measure = {"n_items": len(dataset.catalog), "k": config.eval_k, "cold_items": dataset.cold_items}
+    headline = "new_items" if config.exclude_seen else "all_items"
+    return {
+        "test": evaluate_modes(scorer, dataset.test, **measure),
+        "validation": evaluate_modes(scorer, dataset.validation, modes=(headline,), **measure)[headline],
+        "seconds": clock(),
+        "weights": asdict(scorer.weights),
+    }
 
 
 def _progress(method: str):
