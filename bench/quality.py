@@ -75,14 +75,15 @@ def parse_args() -> argparse.Namespace:
         help=f"tokens per item (default {DEFAULT_MAX_TOKENS})",
     )
     group.add_argument("--batch-size", type=int, help="default: TrainConfig's")
+    group.add_argument("--temperature", type=float, help="the InfoNCE temperature (default: TrainConfig's)")
     group.add_argument("--lr-lora", type=float, default=LEARNING_RATES["lora"])
     group.add_argument("--lr-full", type=float, default=LEARNING_RATES["full"])
     group.add_argument(
         "--collaborative",
-        choices=("item_knn", "ease"),
-        default="item_knn",
-        help="the hybrid's collaborative signal (default item_knn; ease: its 100 strongest positive "
-        "weights per item)",
+        choices=("ease", "item_knn"),
+        default="ease",
+        help="the hybrid's collaborative signal (default ease: its 100 strongest positive weights per "
+        "item; item_knn: its 100 nearest neighbours per item)",
     )
     group.add_argument("--device", default="auto", help="auto, cpu or cuda")
     group.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -114,6 +115,7 @@ def main() -> int:
         max_tokens=args.max_tokens,
         device=args.device,
         **({"batch_size": args.batch_size} if args.batch_size else {}),
+        **({"temperature": args.temperature} if args.temperature else {}),
     ).validate()
     headline = "new_items" if base.exclude_seen else "all_items"
 
@@ -137,7 +139,8 @@ def main() -> int:
         f"{base.max_samples_per_epoch} ({-(-base.max_samples_per_epoch // base.batch_size)} steps of "
         f"batch {base.batch_size} per epoch), max_tokens {base.max_tokens}, learning rate "
         + ", ".join(f"{m} {learning_rates[m]:g}" for m in args.methods)
-        + f"; history_length {base.history_length}, early_stopping_patience {base.early_stopping_patience}",
+        + f"; temperature {base.temperature:g}, history_length {base.history_length}, "
+        f"early_stopping_patience {base.early_stopping_patience}",
         f"machine: {os.cpu_count()} CPU cores, torch {torch.__version__}, {torch.get_num_threads()} threads, "
         f"device {base.device}; load average at start {_loadavg()}; {platform.platform()}",
     ]

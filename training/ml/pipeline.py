@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .baselines import BASELINES, EASEScorer, ItemKNNScorer, fit_baselines
+from .baselines import BASELINES, fit_baselines
 from .config import TrainConfig
 from .data import Dataset, prepare_dataset
 from .evaluate import evaluate_modes
@@ -22,6 +22,7 @@ from .model import encode_items
 from .scorer import ContentScorer, HybridScorer
 
 COLLABORATIVE_NEIGHBOURS = 100  # per item, in the stored item-item matrix
+COLLABORATIVE_SIGNALS = ("ease", "item_knn")
 
 
 @dataclass
@@ -52,16 +53,23 @@ def fine_tune(
     progress: ProgressCallback | None = None,
     should_cancel: Callable[[], bool] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
-    collaborative: str = "item_knn",
+    collaborative: str = "ease",
     baselines: Sequence[str] = BASELINES,
 ) -> FineTuneOutcome:
     """Train, blend, and measure the content model, the hybrid and the baselines on the same split.
+
+    `collaborative` is the hybrid's behaviour signal: "ease" (the default: on The Complete
+    Journey it ranks new items best of the baselines, and the hybrid with it beats the
+    hybrid with item-kNN on both tasks; see bench/quality.py) or "item_knn" (cheaper: no
+    dense inverse, for catalogs where EASE's 10,000-item cap leaves too much uncovered).
 
     metrics = {"epochs": [...], "best_epoch", "hybrid_weights", "hybrid_grid",
                "validation": {scorer: metrics}, "test": {scorer: {"all_items": ..., "new_items": ...}}}
     where the headline validation metrics follow `config.exclude_seen`.
     """
     config.validate()
+    if collaborative not in COLLABORATIVE_SIGNALS:
+        raise ValueError(f"collaborative: {collaborative!r} is not one of {', '.join(COLLABORATIVE_SIGNALS)}")
     dataset = prepare_dataset(
         interactions,
         items,
@@ -78,11 +86,7 @@ def fine_tune(
     )
     # Stored as float16: measure what will be served.
     embeddings = encode_items(result.model, result.tokens).astype(np.float16).astype(np.float32)
-    collaborative_model = (
-        EASEScorer(dataset.train_user_items)
-        if collaborative == "ease"
-        else ItemKNNScorer(dataset.train_user_items)
-    )
+    collaborative_model = fit_baselines(dataset, names=[collaborative], seed=config.seed)[collaborative]
     scorer, grid = HybridScorer.fit(
         item_embeddings=embeddings,
         item_counts=dataset.item_counts,
@@ -95,7 +99,9 @@ def fine_tune(
         exclude_seen=config.exclude_seen,
         seed=config.seed,
     )
-    metrics = _measure(config, dataset, result, scorer, grid, embeddings, baselines)
+    metrics = _measure(
+        config, dataset, result, scorer, grid, embeddings, baselines, {collaborative: collaborative_model}
+    )
     return FineTuneOutcome(config=config, dataset=dataset, training=result, scorer=scorer, metrics=metrics)
 
 
@@ -107,12 +113,18 @@ def _measure(
     grid: list[dict],
     embeddings: np.ndarray,
     baselines: Sequence[str],
+    already_fitted: dict[str, Any],
 ) -> dict[str, Any]:
-    """The content model, the hybrid and the baselines on the same split, with the cold-item metrics."""
+    """The content model, the hybrid and the baselines on the same split, with the cold-item metrics.
+
+    A baseline in `already_fitted` (the hybrid's collaborative model) is not fitted again.
+    """
     content = ContentScorer(
         embeddings, history_length=config.history_length, recency_decay=config.recency_decay
     )
-    fitted = fit_baselines(dataset, names=baselines, seed=config.seed)
+    to_fit = [name for name in baselines if name not in already_fitted]
+    fitted = fit_baselines(dataset, names=to_fit, seed=config.seed)
+    fitted = {name: already_fitted[name] if name in already_fitted else fitted[name] for name in baselines}
     headline = "new_items" if config.exclude_seen else "all_items"
     scorers = {"content": content, "hybrid": scorer, **fitted}
     measure = {"n_items": len(dataset.catalog), "k": config.eval_k, "cold_items": dataset.cold_items}

@@ -81,15 +81,16 @@ class BlendWeights:
 DEFAULT_GRID = tuple(
     [
         BlendWeights(1.0, c, p)
-        for c, p in itertools.product((0.0, 0.25, 0.5, 1.0, 2.0, 4.0), (0.0, 0.1, 0.25, 0.5))
+        for c, p in itertools.product((0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0), (0.0, 0.1, 0.25, 0.5))
     ]
     + [BlendWeights(0.0, 1.0, p) for p in (0.0, 0.1, 0.25, 0.5)]
 )
-# Buy-again weights are small because their z-scores are large: a shopper's few own items
-# stand far above the catalog's mean (about sqrt(items / own items) standard deviations),
-# so in a catalog of thousands 0.05 already lifts them by a few points and 1.0 puts them
-# all first, as re-buying stores (groceries) want (4.0 does it in a small catalog); 0
-# leaves them to the other signals.
+# Buy-again weights are relative to the sum of the other weights (the blend's scale), and
+# small because their z-scores are large: a shopper's few own items stand far above the
+# catalog's mean (about sqrt(items / own items) standard deviations), so in a catalog of
+# thousands 0.05 already lifts them by a few points and 1.0 puts them all first, as
+# re-buying stores (groceries) want (4.0 does it in a small catalog); 0 leaves them to the
+# other signals.
 REPEAT_GRID = (0.0, 0.05, 0.25, 1.0, 4.0)
 # (repeat, frequency, recency): the plain count alone, or the fading count with some
 # recency. Groceries' buy-again lists are better ordered by what a shopper buys lately
@@ -334,12 +335,22 @@ class HybridScorer:
     ) -> tuple[HybridScorer, list[dict]]:
         """Choose the blend weights by NDCG@k on the validation window (a small grid search).
 
-        In two stages: first content, collaborative and popularity, without the buy-again
-        signals, so they are the best weights for items the shopper has not had (what a store
-        that does not recommend re-buys serves, once bought items are filtered out); then the
-        buy-again weights (repeat, frequency, recency) on top of them, all 0 unless re-buying
-        helps. Returns the scorer and every evaluated point's results. The shoppers are
-        subsampled so that each component matrix stays under `max_cells` cells.
+        In two stages:
+        1. content, collaborative and popularity, without the buy-again signals, measured on
+           the items each shopper had not had before (their earlier items left out of the
+           ranking and the targets). Ranking what a shopper has not bought is these weights'
+           whole job: the buy-again signals are 0 for every such item, so a re-buy never
+           decides them. Measured on every item instead, they would be chosen for lifting the
+           shopper's own items (their content look-alikes, their co-bought items), which the
+           buy-again signals do better, and would rank new items worse.
+        2. the buy-again weights (repeat, frequency, recency) on top of them, measured on
+           every item (or on new items only where `exclude_seen`), all 0 unless re-buying
+           helps. A triple of the grid is multiplied by the sum of the first stage's weights,
+           so it means the same against a blend of any scale.
+
+        Returns the scorer and every evaluated point's results, each with the task it was
+        measured on. The shoppers are subsampled so that each component matrix stays under
+        `max_cells` cells.
         """
         scorer = cls(
             item_embeddings=item_embeddings,
@@ -353,22 +364,32 @@ class HybridScorer:
         components = scorer.components(sample.histories, every=True)
         results = []
 
-        def best_of(candidates: Sequence[BlendWeights]) -> BlendWeights:
+        def best_of(candidates: Sequence[BlendWeights], *, new_items: bool) -> BlendWeights:
             scored = []
             for weights in candidates:
                 metrics = evaluate_score_matrix(
-                    _blend(components, weights), sample, k=k, exclude_seen=exclude_seen
+                    _blend(components, weights), sample, k=k, exclude_seen=new_items
                 )
                 scored.append(metrics[f"ndcg@{k}"])
-                results.append({"weights": asdict(weights), f"ndcg@{k}": metrics[f"ndcg@{k}"]})
+                results.append(
+                    {
+                        "weights": asdict(weights),
+                        "task": "new_items" if new_items else "all_items",
+                        f"ndcg@{k}": metrics[f"ndcg@{k}"],
+                    }
+                )
             best = max(range(len(candidates)), key=lambda i: (scored[i], -i))  # first of equals wins
             return candidates[best]
 
         no_buy_again = {"repeat": 0.0, "frequency": 0.0, "recency": 0.0}
-        first = best_of([replace(weights, **no_buy_again) for weights in grid])
+        first = best_of([replace(weights, **no_buy_again) for weights in grid], new_items=True)
+        scale = first.content + first.collaborative + first.popularity
         # No buy-again first, so that it wins the ties: where buying again does not help.
         triples = [(0.0, 0.0, 0.0), *(triple for triple in dict.fromkeys(buy_again_grid) if any(triple))]
-        scorer.weights = best_of([replace(first, repeat=r, frequency=f, recency=c) for r, f, c in triples])
+        scorer.weights = best_of(
+            [replace(first, repeat=scale * r, frequency=scale * f, recency=scale * c) for r, f, c in triples],
+            new_items=exclude_seen,
+        )
         return scorer, results
 
     def save(self, folder: Path) -> None:

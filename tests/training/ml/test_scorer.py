@@ -82,9 +82,31 @@ def test_hybrid_round_trips_through_a_folder(tmp_path):
 def test_fine_tuned_hybrid_finds_cold_items_that_collaborative_baselines_cannot(lora_outcome):
     test = lora_outcome.metrics["test"]
     assert test["hybrid"]["all_items"]["cold_users"] > 0
-    assert test["hybrid"]["all_items"]["cold_recall@10"] > 0.1
+    # Among the items a shopper has not had, where cold items compete with warm ones only...
+    assert test["hybrid"]["new_items"]["cold_recall@10"] > 0.1
+    assert test["item_knn"]["new_items"]["cold_recall@10"] == 0.0
+    # ...and still beside the shopper's own items, which re-buying lifts above them.
+    assert test["hybrid"]["all_items"]["cold_recall@10"] > 0.0
     assert test["item_knn"]["all_items"]["cold_recall@10"] == 0.0
     assert test["hybrid"]["all_items"]["ndcg@10"] > test["random"]["all_items"]["ndcg@10"]
+
+
+def test_the_hybrid_of_a_job_takes_its_behaviour_signal_from_ease_and_measures_ease_as_fitted(lora_outcome):
+    from training.ml.baselines import EASEScorer
+
+    ease = EASEScorer(lora_outcome.dataset.train_user_items)
+    stored = lora_outcome.scorer.collaborative.toarray()
+    assert (stored > 0).sum() > 0
+    np.testing.assert_allclose(stored, ease.item_item_matrix(100).toarray(), atol=1e-6)
+    # The baseline row is the very model the hybrid blends, fitted once.
+    assert "ease" in lora_outcome.metrics["test"]
+
+
+def test_a_job_refuses_an_unknown_behaviour_signal(tiny_config, shop_interactions, shop_items):
+    from training.ml.pipeline import fine_tune
+
+    with pytest.raises(ValueError, match="collaborative: 'svd'"):
+        fine_tune(tiny_config, shop_interactions, shop_items, collaborative="svd")
 
 
 def test_repeat_scores_put_the_most_frequent_then_the_most_recent_items_first():
@@ -136,6 +158,34 @@ def test_the_other_weights_are_chosen_first_without_buying_again_so_they_still_s
 
     assert with_buy_again.weights != without_any.weights
     assert replace(with_buy_again.weights, repeat=0.0, frequency=0.0, recency=0.0) == without_any.weights
+
+
+def test_the_other_weights_are_chosen_on_the_items_a_shopper_has_not_had():
+    # Everyone had item 0; half of them buy it again, the other half buy item 1, which goes with it.
+    # Over every item, content (item 0 reads most like itself) and behaviour tie at one hit in two;
+    # over new items only behaviour finds item 1, where content offers item 3, 0's look-alike.
+    validation = EvalSet(
+        user_ids=list(range(4)),
+        histories=[[0]] * 4,
+        targets=[np.array([0]), np.array([0]), np.array([1]), np.array([1])],
+    )
+
+    fitted, grid = _fit_on(validation)
+
+    assert fitted.weights.collaborative > 0
+    new_item_scores = fitted([[0]])[0]
+    new_item_scores[0] = -np.inf
+    assert np.argmax(new_item_scores) == 1
+    assert {entry["task"] for entry in grid} == {"new_items", "all_items"}
+
+
+def test_buy_again_weights_are_scaled_to_the_rest_of_the_blend():
+    # A buy-again weight of 1 means "as strong as all the other signals together", whatever their sum.
+    validation = EvalSet(user_ids=list(range(4)), histories=[[0, 2]] * 4, targets=[np.array([2])] * 4)
+
+    fitted, _grid = _fit_on(validation, grid=[BlendWeights(1.0, 4.0, 0.5)], buy_again_grid=[(0.0, 1.0, 0.0)])
+
+    assert fitted.weights == BlendWeights(1.0, 4.0, 0.5, frequency=5.5)
 
 
 def test_frequency_lets_old_purchases_fade_where_the_plain_count_does_not():
