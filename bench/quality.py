@@ -80,10 +80,11 @@ def parse_args() -> argparse.Namespace:
     group.add_argument("--lr-full", type=float, default=LEARNING_RATES["full"])
     group.add_argument(
         "--collaborative",
-        choices=("ease", "item_knn"),
-        default="ease",
-        help="the hybrid's collaborative signal (default ease: its 100 strongest positive weights per "
-        "item; item_knn: its 100 nearest neighbours per item)",
+        choices=("auto", "ease", "item_knn"),
+        default="auto",
+        help="the hybrid's collaborative signal: ease (its 100 strongest positive weights per item), "
+        "item_knn (its 100 nearest neighbours per item) or auto (the default: the one whose hybrid ranks "
+        "new items better on validation)",
     )
     group.add_argument("--device", default="auto", help="auto, cpu or cuda")
     group.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -189,13 +190,15 @@ def main() -> int:
             for e in metrics["epochs"]
         )
         weights = metrics["hybrid_weights"]
+        signal = metrics["hybrid_collaborative"]
         blend = ", ".join(
-            f"{name}{f' ({args.collaborative})' if name == 'collaborative' else ''} {value:g}"
+            f"{name}{f' ({signal})' if name == 'collaborative' else ''} {value:g}"
             for name, value in weights.items()
         )
+        candidates = ", ".join(f"{name} {value:.4f}" for name, value in metrics["hybrid_candidates"].items())
         training_notes.append(
-            f"ours-{method}: {epochs}; kept epoch {metrics['best_epoch']}; hybrid weights {blend}; "
-            f"{seconds:.0f}s in all"
+            f"ours-{method}: {epochs}; kept epoch {metrics['best_epoch']}; hybrid weights {blend} "
+            f"(validation NDCG@{K} on new items by behaviour signal: {candidates}); {seconds:.0f}s in all"
         )
 
     if args.methods:

@@ -91,21 +91,42 @@ def test_fine_tuned_hybrid_finds_cold_items_that_collaborative_baselines_cannot(
     assert test["hybrid"]["all_items"]["ndcg@10"] > test["random"]["all_items"]["ndcg@10"]
 
 
-def test_the_hybrid_of_a_job_takes_its_behaviour_signal_from_ease_and_measures_ease_as_fitted(lora_outcome):
-    from training.ml.baselines import EASEScorer
+def test_a_job_keeps_the_behaviour_signal_whose_hybrid_ranks_new_items_better_on_validation(lora_outcome):
+    from training.ml.baselines import EASEScorer, ItemKNNScorer
 
-    ease = EASEScorer(lora_outcome.dataset.train_user_items)
+    metrics = lora_outcome.metrics
+    candidates = metrics["hybrid_candidates"]
+    assert set(candidates) == {"ease", "item_knn"}
+    chosen = metrics["hybrid_collaborative"]
+    assert candidates[chosen] == max(candidates.values())
+    # The first stage's best point, on new items, is what the choice was made on.
+    best_first_stage = max(e["ndcg@10"] for e in metrics["hybrid_grid"] if e["task"] == "new_items")
+    assert best_first_stage == candidates[chosen]
+    # The stored item-item matrix is the chosen model's.
+    model = {"ease": EASEScorer, "item_knn": ItemKNNScorer}[chosen](lora_outcome.dataset.train_user_items)
     stored = lora_outcome.scorer.collaborative.toarray()
     assert (stored > 0).sum() > 0
-    np.testing.assert_allclose(stored, ease.item_item_matrix(100).toarray(), atol=1e-6)
-    # The baseline row is the very model the hybrid blends, fitted once.
-    assert "ease" in lora_outcome.metrics["test"]
+    np.testing.assert_allclose(stored, model.item_item_matrix(100).toarray(), atol=1e-6)
+
+
+def test_a_job_asked_for_one_behaviour_signal_uses_that_one(tiny_config, shop_interactions, shop_items):
+    from training.ml.baselines import ItemKNNScorer
+    from training.ml.pipeline import fine_tune
+
+    outcome = fine_tune(
+        tiny_config.replace(epochs=1), shop_interactions, shop_items, collaborative="item_knn", baselines=()
+    )
+
+    assert outcome.metrics["hybrid_collaborative"] == "item_knn"
+    assert set(outcome.metrics["hybrid_candidates"]) == {"item_knn"}
+    expected = ItemKNNScorer(outcome.dataset.train_user_items).item_item_matrix(100).toarray()
+    np.testing.assert_allclose(outcome.scorer.collaborative.toarray(), expected, atol=1e-6)
 
 
 def test_a_job_refuses_an_unknown_behaviour_signal(tiny_config, shop_interactions, shop_items):
     from training.ml.pipeline import fine_tune
 
-    with pytest.raises(ValueError, match="collaborative: 'svd'"):
+    with pytest.raises(ValueError, match="collaborative: 'svd' is not auto or one of ease, item_knn"):
         fine_tune(tiny_config, shop_interactions, shop_items, collaborative="svd")
 
 
