@@ -237,8 +237,11 @@ def metrics_table(by_scorer: dict[str, dict]) -> list[MetricRow]:
 def version_tables(version: ModelVersion) -> dict:
     metrics = version.metrics or {}
     test = {name: (values or {}).get("all_items", {}) for name, values in (metrics.get("test") or {}).items()}
+    # The behaviour signal the hybrid blends, chosen on validation (versions before the choice lack it).
+    signal = metrics.get("hybrid_collaborative")
     return {
         "version": version,
         "validation": metrics_table(metrics.get("validation")),
         "test": metrics_table(test),
+        "behaviour_signal": str(SCORER_LABELS.get(signal, signal)) if signal else "",
     }

@@ -340,6 +340,16 @@ def test_the_model_list_shows_metrics_beside_the_baselines(owner_client, tenant,
     assert reverse("model-version-promote", args=[theirs.pk]) not in html
 
 
+def test_the_model_list_names_the_behaviour_signal_each_hybrid_blends(owner_client, tenant):
+    make_version(tenant, 1, metrics={**VERSION_METRICS, "hybrid_collaborative": "ease"})
+    make_version(tenant, 2)  # saved before the signal was chosen: nothing to say
+
+    html = owner_client.get(reverse("model-version-list")).content.decode()
+
+    assert html.count("the hybrid blends EASE") == 1
+    assert "the hybrid blends Item-kNN" not in html
+
+
 def test_promoting_a_version_through_the_page(owner_client, tenant, merchant_user):
     live = make_version(tenant, 1, status=VersionStatus.LIVE, promoted_at=timezone.now())
     candidate = make_version(tenant, 2)
