@@ -108,7 +108,7 @@ def fine_tune(
         )
         for name, model in collaborative_models.items()
     }
-    candidates = {name: _best_on_new_items(grid) for name, (_scorer, grid) in fits.items()}
+    candidates = {name: _best_on_new_items(grid, config.eval_k) for name, (_scorer, grid) in fits.items()}
     chosen = max(signals, key=lambda name: candidates[name])  # the first of equals wins
     scorer, grid = fits[chosen]
     metrics = _measure(config, dataset, result, scorer, grid, embeddings, baselines, collaborative_models)
@@ -117,15 +117,9 @@ def fine_tune(
     return FineTuneOutcome(config=config, dataset=dataset, training=result, scorer=scorer, metrics=metrics)
 
 
-def _best_on_new_items(grid: list[dict]) -> float:
-    """The best validation NDCG of a blend's first stage, which ranks the items a shopper has not had."""
-    return max(
-        entry[key]
-        for entry in grid
-        if entry["task"] == "new_items"
-        for key in entry
-        if key.startswith("ndcg@")
-    )
+def _best_on_new_items(grid: list[dict], k: int) -> float:
+    """The best validation NDCG@k of a blend's first stage, which ranks the items a shopper has not had."""
+    return max(entry[f"ndcg@{k}"] for entry in grid if entry["task"] == "new_items")
 
 
 def _measure(
