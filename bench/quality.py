@@ -116,7 +116,7 @@ def main() -> int:
         max_tokens=args.max_tokens,
         device=args.device,
         **({"batch_size": args.batch_size} if args.batch_size else {}),
-        **({"temperature": args.temperature} if args.temperature else {}),
+        **({"temperature": args.temperature} if args.temperature is not None else {}),
     ).validate()
     headline = "new_items" if base.exclude_seen else "all_items"
 
