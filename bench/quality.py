@@ -131,17 +131,16 @@ def main() -> int:
     n_items, cold = len(dataset.catalog), dataset.cold_items
     learning_rates = {"lora": args.lr_lora, "full": args.lr_full}
 
-    # One training example per interaction after a shopper's first (training_examples); 0 means all.
     examples = len(training_examples(dataset.split.train, base.history_length))
-    samples = min(examples, base.max_samples_per_epoch or examples)
+    samples, steps = base.epoch_size(examples)
     header = [
         "# Recommendation quality on a time split (bench/quality.py)",
         f"data: {frames.description}",
         *_data.describe_split(dataset, base),
         f"base model: {base.base_model}",
         f"ours: methods {', '.join(args.methods)}; epochs {base.epochs}, max_samples_per_epoch "
-        f"{base.max_samples_per_epoch or 'all'} ({samples:,} of {examples:,} examples: "
-        f"{-(-samples // base.batch_size)} steps of batch {base.batch_size} per epoch), max_tokens {base.max_tokens}, learning rate "
+        f"{base.max_samples_per_epoch or 'all'} ({samples:,} of {examples:,} examples: {steps} steps "
+        f"of batch {base.batch_size} per epoch), max_tokens {base.max_tokens}, learning rate "
         + ", ".join(f"{m} {learning_rates[m]:g}" for m in args.methods)
         + f"; temperature {base.temperature:g}, history_length {base.history_length}, "
         f"early_stopping_patience {base.early_stopping_patience}",

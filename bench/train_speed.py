@@ -186,9 +186,7 @@ class Ours(Trainer):
         # epoch. In the loop that encoding is each epoch's validation, done with or without the
         # bank; here it is timed on its own (bank_s) and reported beside the budget, both ways.
         self.bank = None
-        self.steps_per_epoch = math.ceil(
-            min(len(examples), config.max_samples_per_epoch or len(examples)) / config.batch_size
-        )
+        self.steps_per_epoch = config.epoch_size(len(examples))[1]
 
     def optimizer_parameters(self):
         return self.model.parameters()

@@ -122,6 +122,11 @@ class TrainConfig:
     def replace(self, **changes: Any) -> TrainConfig:
         return dataclasses.replace(self, **changes)
 
+    def epoch_size(self, examples: int) -> tuple[int, int]:
+        """(examples drawn, steps) of one epoch over `examples` training examples."""
+        samples = min(examples, self.max_samples_per_epoch or examples)
+        return samples, -(-samples // self.batch_size)  # the last, partial batch is a step too
+
     def validate(self) -> TrainConfig:
         """Raise `ConfigError` naming the first bad field; return self when all is well."""
         self._validate_types()

@@ -180,8 +180,7 @@ class _Run:
         model = build_model(config, resolve_device(config.device))
         tokens = ItemTokens(dataset.catalog.texts, model.tokenizer, config.max_tokens)  # once per run
         examples = training_examples(dataset.split.train, config.history_length)
-        samples_per_epoch = min(len(examples), config.max_samples_per_epoch or len(examples))
-        steps_per_epoch = math.ceil(samples_per_epoch / config.batch_size)
+        samples_per_epoch, steps_per_epoch = config.epoch_size(len(examples))
         total_steps = steps_per_epoch * config.epochs
         optimizer = _optimizer(model, config)
         scheduler = get_linear_schedule_with_warmup(

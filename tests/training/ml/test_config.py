@@ -59,3 +59,18 @@ def test_from_dict_names_an_unknown_setting():
 def test_config_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         TrainConfig().epochs = 10
+
+
+@pytest.mark.parametrize(
+    "max_samples, examples, expected",
+    [
+        (4_096, 57_880, (4_096, 64)),  # a big shop: the cap, in whole batches
+        (4_096, 3_000, (3_000, 47)),  # a small shop: all of its examples, the partial batch a step too
+        (0, 57_880, (57_880, 905)),  # 0: every example
+    ],
+)
+def test_an_epoch_draws_at_most_the_cap_and_counts_its_last_partial_batch_as_a_step(
+    max_samples, examples, expected
+):
+    config = TrainConfig(max_samples_per_epoch=max_samples, batch_size=64)
+    assert config.epoch_size(examples) == expected
