@@ -105,8 +105,9 @@ def main() -> int:
     from training.ml.baselines import fit_baselines
     from training.ml.config import TrainConfig, default_base_model
     from training.ml.data import prepare_dataset, training_examples
-    from training.ml.evaluate import evaluate_modes
+    from training.ml.evaluate import evaluate_modes, ndcg_by_shopper
     from training.ml.pipeline import fine_tune
+    from training.ml.scorer import ContentScorer
 
     total = Stopwatch()
     base = TrainConfig(
@@ -160,6 +161,7 @@ def main() -> int:
             "test": evaluate_modes(scorer, dataset.test, **measure),
             "validation": evaluate_modes(scorer, dataset.validation, modes=(headline,), **measure)[headline],
             "seconds": seconds,
+            "by_shopper": ndcg_by_shopper(scorer, dataset.test, n_items=n_items, k=base.eval_k),
         }
 
     training_notes = []
@@ -179,11 +181,24 @@ def main() -> int:
         if str(outcome.dataset.split.test_cutoff) != str(dataset.split.test_cutoff):
             raise RuntimeError("fine_tune cut the time range elsewhere than the baselines were measured")
         metrics = outcome.metrics
-        for part in ("content", "hybrid"):
+        scorers = {
+            "content": ContentScorer(
+                outcome.scorer.item_embeddings,
+                history_length=config.history_length,
+                recency_decay=config.recency_decay,
+            ),
+            "hybrid": outcome.scorer,
+        }
+        for part, scorer in scorers.items():
             rows[f"ours-{method} {part}"] = {
                 "test": metrics["test"][part],
                 "validation": metrics["validation"][part],
                 "seconds": seconds,
+                "by_shopper": _checked_by_shopper(
+                    ndcg_by_shopper(scorer, dataset.test, n_items=n_items, k=base.eval_k),
+                    metrics["test"][part],
+                    f"ours-{method} {part}",
+                ),
             }
         epochs = "; ".join(
             f"epoch {e['epoch']}: val ndcg@{K} {e['validation'][f'ndcg@{K}']:.4f}"
@@ -240,7 +255,7 @@ def _without_content(outcome, config) -> dict:
 
     import numpy as np
 
-    from training.ml.evaluate import evaluate_modes
+    from training.ml.evaluate import evaluate_modes, ndcg_by_shopper
     from training.ml.scorer import DEFAULT_GRID, HybridScorer
 
     fitted, dataset = outcome.scorer, outcome.dataset
@@ -265,7 +280,18 @@ def _without_content(outcome, config) -> dict:
         "validation": evaluate_modes(scorer, dataset.validation, modes=(headline,), **measure)[headline],
         "seconds": clock(),
         "weights": asdict(scorer.weights),
+        "by_shopper": ndcg_by_shopper(scorer, dataset.test, n_items=measure["n_items"], k=config.eval_k),
     }
+
+
+def _checked_by_shopper(by_shopper: dict, test: dict, name: str) -> dict:
+    """Per-shopper NDCG of a scorer measured again here: their means must be the table's figures."""
+    import numpy as np
+
+    for mode, values in by_shopper.items():
+        if not np.isclose(values.mean(), test[mode][f"ndcg@{K}"], atol=1e-6):
+            raise RuntimeError(f"{name}: per-shopper NDCG does not average to the table's ({mode})")
+    return by_shopper
 
 
 def _progress(method: str):
@@ -290,16 +316,31 @@ def _verdict(rows: dict[str, dict], headline: str) -> list[str]:
     baselines = [name for name in rows if name in ID_ONLY]
     if not ours or not baselines:
         return []
-    lines = []
+    from training.ml.evaluate import ratio_interval
+
+    def ratio_text(numerator: str, denominator: str, mode: str) -> tuple[float, str]:
+        ratio, low, high = ratio_interval(
+            rows[numerator]["by_shopper"][mode], rows[denominator]["by_shopper"][mode]
+        )
+        shoppers = len(rows[numerator]["by_shopper"][mode])
+        return ratio, f"{ratio:.2f} (95% CI {low:.2f}-{high:.2f}, paired bootstrap over {shoppers} shoppers)"
+
+    lines = [
+        (
+            f"Ratios of NDCG@{K}, each with its 95% confidence interval: the same test shoppers resampled "
+            "for both sides (10,000 times, BCa). An interval that holds 1.00 is no difference the "
+            "window can show."
+        )
+    ]
     metric = f"ndcg@{K}"
     for mode in ("all_items", "new_items"):
         best_ours = max(ours, key=lambda n: rows[n]["test"][mode][metric])
         best_base = max(baselines, key=lambda n: rows[n]["test"][mode][metric])
         a, b = rows[best_ours]["test"][mode][metric], rows[best_base]["test"][mode][metric]
-        ratio = a / b if b > 0 else float("inf")
+        ratio, text = ratio_text(best_ours, best_base, mode)
         lines.append(
             f"{mode}: ours-best NDCG@{K} / best baseline NDCG@{K} = {best_ours} {a:.4f} / "
-            f"{best_base} {b:.4f} = {ratio:.2f} (aim >= 1.10: {'met' if ratio >= 1.10 else 'NOT met'})"
+            f"{best_base} {b:.4f} = {text}; aim >= 1.10: {'met' if ratio >= 1.10 else 'NOT met'}"
         )
     # The same ratio with both sides picked on the validation window (no choice made on test).
     picked_ours = max(ours, key=lambda n: rows[n]["validation"][metric])
@@ -307,8 +348,16 @@ def _verdict(rows: dict[str, dict], headline: str) -> list[str]:
     a, b = rows[picked_ours]["test"][headline][metric], rows[picked_base]["test"][headline][metric]
     lines.append(
         f"{headline}, both picked on validation: {picked_ours} {a:.4f} / {picked_base} {b:.4f} = "
-        f"{(a / b if b > 0 else float('inf')):.2f}"
+        + ratio_text(picked_ours, picked_base, headline)[1]
     )
+    hybrids = [name for name in ours if name.endswith(" hybrid")]
+    if ABLATION in rows and hybrids:
+        # The ablation refits the last method's hybrid without its content score.
+        for mode in ("all_items", "new_items"):
+            lines.append(
+                f"{mode}: what the content score adds, {hybrids[-1]} / {ABLATION} = "
+                + ratio_text(hybrids[-1], ABLATION, mode)[1]
+            )
     for mode in ("all_items", "new_items"):
         cold_metric = f"cold_recall@{K}"
         found = {n: rows[n]["test"][mode].get(cold_metric, 0.0) for n in ours}

@@ -21,6 +21,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 
 import numpy as np
+from scipy import stats
 
 from .data import EvalSet
 
@@ -92,22 +93,26 @@ class _Accumulator:
         self.users = 0
         self.cold_users = 0
         self.shown: set[int] = set()
+        self.ndcg_by_shopper: list[float] = []  # in the order shoppers were added
 
     def add(self, ranked: list[int], targets: set[int]) -> None:
         self.users += 1
         self.shown.update(ranked)
-        self._add(self.sums, ranked, targets)
+        self.ndcg_by_shopper.append(self._add(self.sums, ranked, targets))
         if self.cold is not None:
             cold_targets = targets & self.cold
             if cold_targets:
                 self.cold_users += 1
                 self._add(self.cold_sums, ranked, cold_targets)
 
-    def _add(self, sums: dict[str, float], ranked: list[int], targets: set[int]) -> None:
+    def _add(self, sums: dict[str, float], ranked: list[int], targets: set[int]) -> float:
+        """Adds one shopper's metrics to `sums`; returns their NDCG."""
+        ndcg = ndcg_at_k(ranked, targets, self.k)
         sums["recall"] += recall_at_k(ranked, targets, self.k)
-        sums["ndcg"] += ndcg_at_k(ranked, targets, self.k)
+        sums["ndcg"] += ndcg
         sums["hr"] += hit_rate_at_k(ranked, targets, self.k)
         sums["mrr"] += mrr_at_k(ranked, targets, self.k)
+        return ndcg
 
     def report(self) -> dict[str, float]:
         k = self.k
@@ -164,6 +169,84 @@ def evaluate_modes(
     "all_items": items the shopper had before stay in the ranking and the targets;
     "new_items": they are left out of both.
     """
+    accumulators = _accumulate(scorer, eval_set, n_items, k, cold_items, modes, batch_size)
+    return {mode: accumulator.report() for mode, accumulator in accumulators.items()}
+
+
+def ndcg_by_shopper(
+    scorer: Scorer,
+    eval_set: EvalSet,
+    *,
+    n_items: int,
+    k: int = 10,
+    modes: Sequence[str] = ("all_items", "new_items"),
+    batch_size: int = 512,
+) -> dict[str, np.ndarray]:
+    """NDCG@k of each shopper with targets, in the order of `eval_set`, per mode; their mean is
+    `evaluate_modes`' ndcg@k. Which shoppers have targets depends on the data alone, not on the
+    scorer, so two scorers' arrays pair up shopper by shopper (see `ratio_interval`)."""
+    accumulators = _accumulate(scorer, eval_set, n_items, k, None, modes, batch_size)
+    return {mode: np.asarray(accumulator.ndcg_by_shopper) for mode, accumulator in accumulators.items()}
+
+
+def ratio_interval(
+    ours: np.ndarray,
+    baseline: np.ndarray,
+    *,
+    confidence: float = 0.95,
+    resamples: int = 10_000,
+    seed: int = 0,
+) -> tuple[float, float, float]:
+    """(ratio, low, high): mean(ours) / mean(baseline), and its paired bootstrap interval.
+
+    The same shoppers are drawn for both (paired): two methods differ far less on one shopper
+    than shoppers differ from each other, so pairing keeps the shoppers' spread out of the
+    interval. The interval is BCa's (scipy), percentile where BCa cannot be computed; its upper
+    end is infinite where resamples of a few shoppers leave the baseline nothing. Where the
+    baseline's mean is 0 the ratio is infinite and the interval unknown (nan, nan).
+    """
+    ours, baseline = np.asarray(ours, dtype=np.float64), np.asarray(baseline, dtype=np.float64)
+    if ours.shape != baseline.shape or ours.ndim != 1:
+        raise ValueError(f"paired per-shopper values need one shape: {ours.shape} and {baseline.shape}")
+    if len(ours) == 0 or baseline.mean() == 0:
+        return float("inf"), float("nan"), float("nan")
+
+    def ratio_of_means(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+        # A resample of shoppers the baseline found nothing for: infinitely better, or alike (0 / 0).
+        numerator, denominator = a.mean(axis=axis), b.mean(axis=axis)
+        ratio = numerator / np.where(denominator > 0, denominator, 1.0)
+        return np.where(denominator > 0, ratio, np.where(numerator > 0, np.inf, 1.0))
+
+    ratio = float(ours.mean() / baseline.mean())
+    if len(ours) < 2 or np.ptp(ours - baseline) == 0:  # nothing to resample: every shopper alike
+        return ratio, ratio, ratio
+    for method in ("BCa", "percentile"):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            result = stats.bootstrap(
+                (ours, baseline),
+                ratio_of_means,
+                paired=True,
+                vectorized=True,
+                n_resamples=resamples,
+                confidence_level=confidence,
+                method=method,
+                rng=np.random.default_rng(seed),
+            )
+        low, high = result.confidence_interval
+        if not (np.isnan(low) or np.isnan(high)):
+            return ratio, float(low), float(high)  # high may be inf: see ratio_of_means
+    return ratio, float("nan"), float("nan")
+
+
+def _accumulate(
+    scorer: Scorer,
+    eval_set: EvalSet,
+    n_items: int,
+    k: int,
+    cold_items: np.ndarray | None,
+    modes: Sequence[str],
+    batch_size: int,
+) -> dict[str, _Accumulator]:
     accumulators = {mode: _Accumulator(k, n_items, cold_items) for mode in modes}
     for start in range(0, len(eval_set), batch_size):
         histories = eval_set.histories[start : start + batch_size]
@@ -177,7 +260,7 @@ def evaluate_modes(
             _rank_batch(
                 scores, histories, eval_set.targets[start : start + batch_size], accumulator, MODES[mode]
             )
-    return {mode: accumulator.report() for mode, accumulator in accumulators.items()}
+    return accumulators
 
 
 def evaluate(

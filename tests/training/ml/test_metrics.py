@@ -13,6 +13,8 @@ from training.ml.evaluate import (
     hit_rate_at_k,
     mrr_at_k,
     ndcg_at_k,
+    ndcg_by_shopper,
+    ratio_interval,
     recall_at_k,
     top_k,
 )
@@ -130,3 +132,61 @@ def test_cold_metrics_only_count_cold_targets():
     assert report["cold_mrr@2"] == 1.0
     assert report["cold_users"] == 1
     assert report["cold_coverage@2"] == 1.0
+
+
+def test_ndcg_by_shopper_lists_each_shopper_with_targets_in_order_and_averages_to_the_report():
+    # a: hit at rank 1 (NDCG 1). b: only re-bought item 0, so no new-item target. c: misses.
+    scores = np.array([[0.9, 0.5, 0.1], [0.9, 0.5, 0.1], [0.1, 0.5, 0.9]])
+    eval_set = EvalSet(
+        user_ids=["a", "b", "c"],
+        histories=[[2], [0], [2]],
+        targets=[np.array([0]), np.array([0]), np.array([0])],
+    )
+    by_shopper = ndcg_by_shopper(lambda h: scores, eval_set, n_items=3, k=1)
+    reports = evaluate_modes(lambda h: scores, eval_set, n_items=3, k=1)
+    assert by_shopper["all_items"].tolist() == [1.0, 1.0, 0.0]
+    assert by_shopper["new_items"].tolist() == [1.0, 0.0]  # b has nothing new to find
+    for mode, values in by_shopper.items():
+        assert values.mean() == pytest.approx(reports[mode]["ndcg@1"])
+
+
+def test_the_ratio_of_two_equal_methods_is_one_with_no_width():
+    values = np.linspace(0.0, 1.0, 50)
+    assert ratio_interval(values, values) == (1.0, 1.0, 1.0)
+
+
+def test_a_method_better_for_every_shopper_gets_an_interval_above_one_around_its_ratio():
+    rng = np.random.default_rng(0)
+    baseline = rng.uniform(0.1, 0.9, size=200)
+    ours = baseline * rng.uniform(1.15, 1.25, size=200)
+    ratio, low, high = ratio_interval(ours, baseline, resamples=2_000)
+    assert ratio == pytest.approx(ours.mean() / baseline.mean())
+    assert 1.0 < low < ratio < high < 1.3
+
+
+def test_a_noisy_difference_on_few_shoppers_gets_an_interval_that_holds_one():
+    rng = np.random.default_rng(1)
+    baseline = rng.uniform(0.0, 1.0, size=20)
+    ours = np.clip(baseline + rng.normal(0.02, 0.3, size=20), 0.0, 1.0)
+    _ratio, low, high = ratio_interval(ours, baseline, resamples=2_000)
+    assert low < 1.0 < high
+
+
+def test_the_ratio_over_a_baseline_that_finds_nothing_is_infinite_with_no_interval():
+    ratio, low, high = ratio_interval(np.array([0.5, 0.2]), np.zeros(2))
+    assert ratio == float("inf") and np.isnan(low) and np.isnan(high)
+
+
+def test_when_resamples_can_leave_the_baseline_nothing_the_interval_is_open_above():
+    baseline = np.zeros(11)
+    baseline[[1, 4]] = [0.3, 0.4]  # two of eleven shoppers: many resamples miss both
+    ours = np.zeros(11)
+    ours[[1, 2, 5, 7]] = [0.3, 0.5, 0.2, 0.4]
+    ratio, low, high = ratio_interval(ours, baseline, resamples=2_000)
+    assert ratio == pytest.approx(2.0)
+    assert 0 <= low < ratio and high == float("inf")
+
+
+def test_the_ratio_needs_the_same_shoppers_on_both_sides():
+    with pytest.raises(ValueError, match="one shape"):
+        ratio_interval(np.ones(3), np.ones(4))
