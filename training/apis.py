@@ -95,7 +95,9 @@ class ModelVersionOutputSerializer(serializers.ModelSerializer):
             "metrics": {
                 "help_text": 'Validation and test metrics of this model and of the baselines: '
                 '{"validation": {scorer: {"ndcg@10": ..., "recall@10": ...}}, '
-                '"test": {scorer: {"all_items": {...}, "new_items": {...}}}, ...}.'
+                '"test": {scorer: {"all_items": {...}, "new_items": {...}}}, '
+                '"comparison": {"baseline", "ratio", "low", "high", "shoppers", ...}: the hybrid\'s '
+                'test NDCG@10 over that of the baseline best on validation, with its 95% interval}, ...}.'
             },
             "job": {"help_text": "The training job that produced it."},
         }

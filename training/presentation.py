@@ -244,4 +244,49 @@ def version_tables(version: ModelVersion) -> dict:
         "validation": metrics_table(metrics.get("validation")),
         "test": metrics_table(test),
         "behaviour_signal": str(SCORER_LABELS.get(signal, signal)) if signal else "",
+        "comparison": comparison_summary(metrics.get("comparison")),
     }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    sentence: str  # the ratio, its interval, and against what
+    verdict: str  # what the interval says, in words
+    outcome: str  # "gain", "unclear" or "loss": how the page colours it
+
+
+def comparison_summary(comparison: dict | None) -> Comparison | None:
+    """The hybrid against the best baseline on the test window, with its 95% interval
+    (pipeline.compare_with_best_baseline) in words; None for versions measured before it."""
+    if not isinstance(comparison, dict) or comparison.get("ratio") is None:
+        return None
+    low, high = comparison.get("low"), comparison.get("high")
+    baseline = str(SCORER_LABELS.get(comparison["baseline"], comparison["baseline"]))
+    values = {
+        "ratio": f"{comparison['ratio']:.2f}",
+        "baseline": baseline,
+        "shoppers": comparison.get("shoppers", 0),
+        "low": "?" if low is None else f"{low:.2f}",
+        "high": "∞" if high is None else f"{high:.2f}",
+    }
+    if comparison.get("mode") == "new_items":
+        sentence = _(
+            "On the test window, among the items each shopper had not bought before, the hybrid's "
+            "NDCG@10 is %(ratio)s× that of %(baseline)s, the baseline that did best on validation "
+            "(95%% interval %(low)s–%(high)s over %(shoppers)d shoppers)."
+        ) % values
+    else:
+        sentence = _(
+            "On the test window, the hybrid's NDCG@10 is %(ratio)s× that of %(baseline)s, the "
+            "baseline that did best on validation (95%% interval %(low)s–%(high)s over "
+            "%(shoppers)d shoppers)."
+        ) % values
+    if low is not None and low > 1:
+        outcome, verdict = "gain", _("A gain beyond the luck of which shoppers the test window holds.")
+    elif high is not None and high < 1:
+        outcome, verdict = "loss", _("Worse than that baseline, beyond the luck of the draw.")
+    else:
+        outcome, verdict = "unclear", _(
+            "Too close to call with this many shoppers: the interval holds 1, no difference."
+        )
+    return Comparison(sentence=sentence, verdict=verdict, outcome=outcome)

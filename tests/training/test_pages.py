@@ -350,6 +350,55 @@ def test_the_model_list_names_the_behaviour_signal_each_hybrid_blends(owner_clie
     assert "the hybrid blends Item-kNN" not in html
 
 
+def comparison(ratio, low, high, **fields):
+    return {"mode": "all_items", "baseline": "repeat_purchase", "ratio": ratio, "low": low, "high": high,
+            "shoppers": 83, **fields}
+
+
+@pytest.mark.parametrize(("interval", "verdict", "outcome"), [
+    ((1.12, 1.05, 1.2), "A gain beyond the luck of which shoppers the test window holds.", "gain"),
+    ((1.05, 0.99, 1.11), "Too close to call with this many shoppers", "unclear"),
+    ((0.9, 0.85, 0.95), "Worse than that baseline, beyond the luck of the draw.", "loss"),
+    ((3.0, 1.5, None), "A gain beyond the luck", "gain"),  # a baseline some resamples left with nothing
+])
+def test_the_model_list_says_whether_the_hybrid_beat_the_best_baseline_beyond_chance(
+    owner_client, tenant, interval, verdict, outcome
+):
+    ratio, low, high = interval
+    make_version(tenant, 1, metrics={**VERSION_METRICS, "comparison": comparison(ratio, low, high)})
+
+    html = owner_client.get(reverse("model-version-list")).content.decode()
+
+    assert f"NDCG@10 is {ratio:.2f}× that of Repeat purchase, the baseline that did best on validation" in html
+    assert f"95% interval {low:.2f}–{'∞' if high is None else f'{high:.2f}'} over 83 shoppers" in html
+    assert verdict in html and f"comparison-{outcome}" in html
+
+
+def test_the_comparison_says_when_it_counts_only_the_items_a_shopper_had_not_bought(owner_client, tenant):
+    metrics = {**VERSION_METRICS, "comparison": comparison(1.3, 1.1, 1.5, mode="new_items")}
+    make_version(tenant, 1, metrics=metrics)
+
+    html = owner_client.get(reverse("model-version-list")).content.decode()
+
+    assert "among the items each shopper had not bought before" in html
+
+
+def test_a_version_measured_before_the_comparison_shows_none(owner_client, tenant):
+    make_version(tenant, 1)
+
+    html = owner_client.get(reverse("model-version-list")).content.decode()
+
+    assert "the baseline that did best on validation" not in html
+
+
+def test_the_comparison_is_translated(owner_client, tenant):
+    make_version(tenant, 1, metrics={**VERSION_METRICS, "comparison": comparison(1.12, 1.05, 1.2)})
+
+    html = owner_client.get(reverse("model-version-list"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+
+    assert "95%" in html and "the baseline that did best on validation" not in html
+
+
 def test_promoting_a_version_through_the_page(owner_client, tenant, merchant_user):
     live = make_version(tenant, 1, status=VersionStatus.LIVE, promoted_at=timezone.now())
     candidate = make_version(tenant, 2)

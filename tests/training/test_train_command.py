@@ -117,6 +117,24 @@ def test_wait_shows_the_progress_then_the_version_beside_the_baselines(ready_ten
     assert "0.2345*" in hybrid and "0.0512" in popularity
 
 
+def test_wait_ends_with_the_hybrid_against_the_best_baseline_and_its_interval(ready_tenant, task_delay):
+    def finish():
+        job = TrainingJob.all_tenants.get()
+        TrainingJob.all_tenants.update(status=JobStatus.SUCCEEDED, progress=1.0, epoch=1, step=10)
+        ModelVersionFactory(tenant=ready_tenant, number=1, job=job, metrics={
+            "validation": {"hybrid": {"ndcg@10": 0.2}, "ease": {"ndcg@10": 0.1}},
+            "comparison": {"mode": "all_items", "baseline": "ease", "ratio": 1.234, "low": 1.1,
+                           "high": 1.35, "shoppers": 83},
+        })
+
+    with sleeps_that(finish):
+        out, _ = train("--tenant", "acme", "--wait")
+
+    last = out.strip().splitlines()[-1]
+    assert "1.23× that of EASE" in last and "1.10–1.35 over 83 shoppers" in last
+    assert "A gain beyond the luck" in last
+
+
 def test_wait_exits_non_zero_with_the_error_when_the_job_fails(ready_tenant, task_delay):
     with sleeps_that(_move_job(status=JobStatus.FAILED, error="CUDA out of memory")):
         with pytest.raises(CommandError, match="failed: CUDA out of memory"):

@@ -109,6 +109,61 @@ def test_a_job_keeps_the_behaviour_signal_whose_hybrid_ranks_new_items_better_on
     np.testing.assert_allclose(stored, model.item_item_matrix(100).toarray(), atol=1e-6)
 
 
+def test_a_job_compares_its_hybrid_on_test_with_the_baseline_best_on_validation(lora_outcome):
+    metrics = lora_outcome.metrics
+    comparison = metrics["comparison"]
+    id_only = [name for name in metrics["validation"] if name not in {"hybrid", "content", "random"}]
+    assert comparison["baseline"] == max(id_only, key=lambda name: metrics["validation"][name]["ndcg@10"])
+    test = metrics["test"]
+    assert comparison["mode"] == "all_items"
+    assert comparison["ours"] == pytest.approx(test["hybrid"]["all_items"]["ndcg@10"])
+    assert comparison["baseline_value"] == pytest.approx(test[comparison["baseline"]]["all_items"]["ndcg@10"])
+    assert comparison["ratio"] == pytest.approx(comparison["ours"] / comparison["baseline_value"])
+    assert comparison["low"] <= comparison["ratio"] <= comparison["high"]
+    assert comparison["shoppers"] == test["hybrid"]["all_items"]["users"]
+    json.dumps(comparison, allow_nan=False)  # storable as jsonb
+
+
+def _two_baselines_and_ours():
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(0)
+    n_users, n_items = 60, 8
+    targets = [np.array([int(rng.integers(n_items))]) for _ in range(n_users)]
+    target_first = np.zeros((n_users, n_items))
+    for row, target in enumerate(targets):
+        target_first[row, target] = 1.0
+    noise = rng.random((n_users, n_items)) * 0.5
+    dataset = SimpleNamespace(
+        catalog=list(range(n_items)),
+        test=EvalSet(user_ids=list(range(n_users)), histories=[[]] * n_users, targets=targets),
+    )
+    ours = lambda histories: 2 * target_first + noise  # finds every target first
+    weak = lambda histories: noise
+    return dataset, ours, weak
+
+
+def test_the_comparison_takes_the_baseline_best_on_validation_not_on_test():
+    from training.ml.pipeline import compare_with_best_baseline
+
+    dataset, ours, weak = _two_baselines_and_ours()
+    validation = {"popularity": {"ndcg@1": 0.2}, "ease": {"ndcg@1": 0.3}}
+    # On test "popularity" would be the better one (it is ours); validation picked "ease".
+    comparison = compare_with_best_baseline(
+        ours, {"popularity": ours, "ease": weak}, validation, dataset, mode="all_items", k=1
+    )
+    assert comparison["baseline"] == "ease"
+    assert comparison["ours"] == 1.0 and comparison["shoppers"] == 60
+    assert 1.0 < comparison["low"] <= comparison["ratio"] <= comparison["high"]
+
+
+def test_there_is_no_comparison_without_a_baseline():
+    from training.ml.pipeline import compare_with_best_baseline
+
+    dataset, ours, _weak = _two_baselines_and_ours()
+    assert compare_with_best_baseline(ours, {}, {}, dataset, mode="all_items", k=1) is None
+
+
 def test_a_job_asked_for_one_behaviour_signal_uses_that_one(tiny_config, shop_interactions, shop_items):
     from training.ml.baselines import ItemKNNScorer
     from training.ml.pipeline import fine_tune

@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from tenants.models import Tenant
 from tenants.scope import tenant_scope
 from training.models import FINISHED_JOB_STATUSES, JobStatus, ModelVersion, TrainingJob
-from training.presentation import TABLE_METRICS, humanise_seconds, metrics_table
+from training.presentation import TABLE_METRICS, comparison_summary, humanise_seconds, metrics_table
 from training.services.jobs import JobStateError, training_job_cancel, training_job_create
 
 BAR_WIDTH = 30
@@ -202,3 +202,6 @@ class Command(BaseCommand):
         self.stdout.write(_("Validation metrics, the fine-tuned model beside the baselines (* the best):"))
         for line in metrics_lines(version.metrics.get("validation") or {}):
             self.stdout.write(line)
+        comparison = comparison_summary(version.metrics.get("comparison"))
+        if comparison:
+            self.stdout.write(f"{comparison.sentence} {comparison.verdict}")
