@@ -83,8 +83,8 @@ def parse_args() -> argparse.Namespace:
         choices=("auto", "ease", "item_knn"),
         default="auto",
         help="the hybrid's collaborative signal: ease (its 100 strongest positive weights per item), "
-        "item_knn (its 100 nearest neighbours per item) or auto (the default: the one whose hybrid ranks "
-        "new items better on validation)",
+        "item_knn (its 100 nearest neighbours per item) or auto (the default: ease, unless item_knn's "
+        "hybrid ranks new items better on validation beyond chance)",
     )
     group.add_argument("--device", default="auto", help="auto, cpu or cuda")
     group.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
@@ -213,6 +213,11 @@ def main() -> int:
             for name, value in weights.items()
         )
         candidates = ", ".join(f"{name} {value:.4f}" for name, value in metrics["hybrid_candidates"].items())
+        default = next(iter(metrics["hybrid_candidates"]))
+        candidates += "".join(
+            f"; {name} / {default} {_interval_text(*interval)}"
+            for name, interval in metrics.get("hybrid_signal_intervals", {}).items()
+        )
         training_notes.append(
             f"ours-{method}: {epochs}; kept epoch {metrics['best_epoch']}; hybrid weights {blend} "
             f"(validation NDCG@{K} on new items by behaviour signal: {candidates}); {seconds:.0f}s in all"
@@ -292,6 +297,13 @@ def _checked_by_shopper(by_shopper: dict, test: dict, name: str) -> dict:
         if not np.isclose(values.mean(), test[mode][f"ndcg@{K}"], atol=1e-6):
             raise RuntimeError(f"{name}: per-shopper NDCG does not average to the table's ({mode})")
     return by_shopper
+
+
+def _interval_text(ratio: float | None, low: float | None, high: float | None) -> str:
+    def number(value: float | None) -> str:
+        return "n/a" if value is None else f"{value:.2f}"
+
+    return f"{number(ratio)} (95% CI {number(low)}-{number(high)})"
 
 
 def _progress(method: str):

@@ -91,17 +91,21 @@ def test_fine_tuned_hybrid_finds_cold_items_that_collaborative_baselines_cannot(
     assert test["hybrid"]["all_items"]["ndcg@10"] > test["random"]["all_items"]["ndcg@10"]
 
 
-def test_a_job_keeps_the_behaviour_signal_whose_hybrid_ranks_new_items_better_on_validation(lora_outcome):
+def test_a_job_fits_the_hybrid_with_each_behaviour_signal_and_keeps_the_one_chosen_on_validation(
+    lora_outcome,
+):
     from training.ml.baselines import EASEScorer, ItemKNNScorer
 
     metrics = lora_outcome.metrics
     candidates = metrics["hybrid_candidates"]
     assert set(candidates) == {"ease", "item_knn"}
+    ratio, low, _high = metrics["hybrid_signal_intervals"]["item_knn"]
+    assert ratio == pytest.approx(candidates["item_knn"] / candidates["ease"])
     chosen = metrics["hybrid_collaborative"]
-    assert candidates[chosen] == max(candidates.values())
+    assert chosen == ("item_knn" if low > 1 else "ease")
     # The first stage's best point, on new items, is what the choice was made on.
     best_first_stage = max(e["ndcg@10"] for e in metrics["hybrid_grid"] if e["task"] == "new_items")
-    assert best_first_stage == candidates[chosen]
+    assert best_first_stage == pytest.approx(candidates[chosen])
     # The stored item-item matrix is the chosen model's.
     model = {"ease": EASEScorer, "item_knn": ItemKNNScorer}[chosen](lora_outcome.dataset.train_user_items)
     stored = lora_outcome.scorer.collaborative.toarray()
@@ -162,6 +166,47 @@ def test_there_is_no_comparison_without_a_baseline():
 
     dataset, ours, _weak = _two_baselines_and_ours()
     assert compare_with_best_baseline(ours, {}, {}, dataset, mode="all_items", k=1) is None
+
+
+def _per_shopper(mean, spread, size=100, seed=0):
+    return np.clip(np.random.default_rng(seed).normal(mean, spread, size), 0.0, 1.0)
+
+
+def test_the_default_behaviour_signal_stays_when_another_wins_validation_only_by_luck():
+    from training.ml.pipeline import choose_behaviour_signal
+
+    rng = np.random.default_rng(1)
+    ease = rng.uniform(0.2, 0.4, 100)
+    differences = rng.normal(0, 0.06, 100)  # better for some shoppers, worse for others...
+    item_knn = ease + differences - differences.mean() + 0.01  # ...and 3% better on average
+    assert item_knn.mean() / ease.mean() == pytest.approx(1.033, abs=0.001)
+
+    chosen, intervals = choose_behaviour_signal({"ease": ease, "item_knn": item_knn})
+
+    assert chosen == "ease"
+    ratio, low, high = intervals["item_knn"]
+    assert low < 1 < high and ratio == pytest.approx(item_knn.mean() / ease.mean())
+
+
+def test_another_behaviour_signal_replaces_the_default_when_it_wins_beyond_chance():
+    from training.ml.pipeline import choose_behaviour_signal
+
+    ease = _per_shopper(0.3, 0.1, seed=1)
+    item_knn = ease * 1.3
+
+    chosen, intervals = choose_behaviour_signal({"ease": ease, "item_knn": item_knn})
+
+    assert chosen == "item_knn" and intervals["item_knn"][1] > 1
+
+
+def test_the_best_of_several_signals_that_beat_the_default_is_kept():
+    from training.ml.pipeline import choose_behaviour_signal
+
+    default = _per_shopper(0.3, 0.1, seed=1)
+    chosen, _intervals = choose_behaviour_signal(
+        {"ease": default, "item_knn": default * 1.2, "als": default * 1.4}
+    )
+    assert chosen == "als"
 
 
 def test_a_job_asked_for_one_behaviour_signal_uses_that_one(tiny_config, shop_interactions, shop_items):
