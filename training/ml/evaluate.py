@@ -11,6 +11,8 @@ Per-shopper metrics, averaged over shoppers with at least one target:
 - HR@k: 1 when at least one target is in the top k;
 - MRR@k: 1 / rank of the first target in the top k (0 when none is).
 Coverage@k is the share of the catalog that appears in anyone's top k.
+`ndcg_by_shopper` keeps each shopper's NDCG, and `ratio_interval` turns two methods' into the
+ratio of their means with a paired bootstrap interval: how sure a "5% better" is.
 The `cold_` metrics restrict the targets to cold items (no training
 interaction), still over the full ranking: cold recall@10 is the share of
 cold target items that made it into the top 10.
@@ -204,9 +206,9 @@ def ratio_interval(
     The same shoppers are drawn for both (paired): two methods differ far less on one shopper
     than shoppers differ from each other, so pairing keeps the shoppers' spread out of the
     interval. The interval is BCa's (scipy; percentile past BCA_MAX_SHOPPERS shoppers, or where
-    BCa cannot be computed); its upper
-    end is infinite where resamples of a few shoppers leave the baseline nothing. Where the
-    baseline's mean is 0 the ratio is infinite and the interval unknown (nan, nan).
+    BCa cannot be computed); its upper end is infinite where resamples of a few shoppers leave
+    the baseline nothing. Where the baseline's mean is 0 the ratio is infinite and the interval
+    unknown (nan, nan).
     """
     ours, baseline = np.asarray(ours, dtype=np.float64), np.asarray(baseline, dtype=np.float64)
     if ours.shape != baseline.shape or ours.ndim != 1:
