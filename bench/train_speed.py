@@ -187,6 +187,11 @@ class Ours(Trainer):
         # bank; here it is timed on its own (bank_s) and reported beside the budget, both ways.
         self.bank = None
         self.steps_per_epoch = config.epoch_size(len(examples))[1]
+        self.log_q = None
+        if config.logq_correction:
+            from training.ml.loop import target_log_probabilities
+
+            self.log_q = target_log_probabilities(examples.targets, len(dataset.catalog))
 
     def optimizer_parameters(self):
         return self.model.parameters()
@@ -213,6 +218,7 @@ class Ours(Trainer):
             temperature=self.config.temperature,
             recency_decay=self.config.recency_decay,
             bank=self.bank,
+            log_q=self.log_q,
         )
 
     def scorer(self):

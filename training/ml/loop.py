@@ -172,6 +172,8 @@ class _Run:
     scheduler: Any
     # The catalog's vectors that older history items are read from (config.memory_bank).
     bank: torch.Tensor | None = None
+    # Log of each item's share of the training targets (config.logq_correction).
+    log_q: torch.Tensor | None = None
 
     @classmethod
     def start(cls, config: TrainConfig, dataset: Dataset) -> _Run:
@@ -186,9 +188,12 @@ class _Run:
         scheduler = get_linear_schedule_with_warmup(
             optimizer, int(config.warmup_ratio * total_steps), total_steps
         )
-        return cls(
+        run = cls(
             config, dataset, model, tokens, examples, samples_per_epoch, steps_per_epoch, optimizer, scheduler
         )
+        if config.logq_correction:
+            run.log_q = target_log_probabilities(examples.targets, len(dataset.catalog))
+        return run
 
     @property
     def total_steps(self) -> int:
@@ -249,6 +254,7 @@ class _Run:
             temperature=config.temperature,
             recency_decay=config.recency_decay,
             bank=self.bank if config.memory_bank else None,
+            log_q=self.log_q,
         )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -285,6 +291,15 @@ class _Clock:
         self.done_here += 1
         per_step = (time.monotonic() - self.started) / self.done_here
         return per_step * (self.total_steps - self.step)
+
+
+def target_log_probabilities(targets: np.ndarray, n_items: int) -> torch.Tensor:
+    """(n_items,) log of each item's share of the training targets: how likely it is to be one of
+    a batch's candidates. An item never a target is never a candidate; it gets the log of half
+    a count, so the tensor has no -inf."""
+    counts = np.bincount(np.asarray(targets, dtype=np.int64), minlength=n_items).astype(np.float64)
+    counts[counts == 0] = 0.5
+    return torch.from_numpy(np.log(counts / counts.sum())).float()
 
 
 def _validate(item_vectors: np.ndarray, dataset: Dataset, config: TrainConfig) -> dict[str, float]:

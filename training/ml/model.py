@@ -235,8 +235,14 @@ def in_batch_loss(
     temperature: float,
     recency_decay: float,
     bank: torch.Tensor | None = None,
+    log_q: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """InfoNCE: each shopper's next item against the other shoppers' next items of the batch.
+
+    `log_q`, a (catalog items,) tensor of log sampling probabilities: the logQ correction
+    (Yi et al., RecSys 2019). The batch's other targets are negatives drawn by popularity, so
+    plain in-batch InfoNCE pushes popular items down more often than a softmax over the catalog
+    would; subtracting each candidate's log q from its logit removes that bias.
 
     Every distinct item of the batch is encoded once. Gradients flow through the
     targets and the last GRADIENT_HISTORY_ITEMS items of each history, which
@@ -273,6 +279,8 @@ def in_batch_loss(
     target_vectors = item_vectors[target_positions].float()
     logits = users @ target_vectors.T / temperature
     target_ids = torch.as_tensor(np.asarray(targets), device=device)
+    if log_q is not None:
+        logits = logits - log_q.to(device)[target_ids].unsqueeze(0)  # column j: candidate j
     same_item = target_ids.unsqueeze(0) == target_ids.unsqueeze(1)
     same_item.fill_diagonal_(False)
     logits = logits.masked_fill(same_item, float("-inf"))

@@ -96,3 +96,52 @@ def test_a_step_writes_its_fresh_vectors_back_into_the_bank(tiny_config, shop):
 
     refreshed = {int(i) for i in torch.nonzero(bank.abs().sum(dim=1)).flatten()}
     assert refreshed == {3, 4, 5, 6, 10, 11, 12, 13, 14, 15}
+
+
+def test_the_logq_correction_lowers_each_candidates_logit_by_its_log_sampling_probability(
+    tiny_config, shop, monkeypatch
+):
+    import training.ml.model as model_module
+
+    model = build_model(tiny_config)
+    model.eval()
+    tokens = ItemTokens(shop.catalog.texts, model.tokenizer, tiny_config.max_tokens)
+    histories, targets = _long_histories_batch()
+    logits_seen = []
+    real_cross_entropy = model_module.F.cross_entropy
+    monkeypatch.setattr(
+        model_module.F,
+        "cross_entropy",
+        lambda logits, labels: logits_seen.append(logits.detach()) or real_cross_entropy(logits, labels),
+    )
+    log_q = torch.zeros(len(tokens))
+    log_q[14], log_q[15] = 1.5, -0.5  # target 14 is the popular one
+
+    plain = in_batch_loss(model, tokens, histories, targets, temperature=0.05, recency_decay=0.8)
+    corrected = in_batch_loss(
+        model, tokens, histories, targets, temperature=0.05, recency_decay=0.8, log_q=log_q
+    )
+
+    # Column j is candidate j (the batch's j-th target), in every row.
+    expected = logits_seen[0] - torch.tensor([[1.5, -0.5]])
+    torch.testing.assert_close(logits_seen[1], expected)
+    # Shopper 0's own target is the popular one, so its loss grows; a uniform log q changes nothing.
+    assert float(corrected.detach()) != pytest.approx(float(plain.detach()))
+    uniform = in_batch_loss(
+        model,
+        tokens,
+        histories,
+        targets,
+        temperature=0.05,
+        recency_decay=0.8,
+        log_q=torch.full((len(tokens),), -3.0),
+    )
+    assert float(uniform.detach()) == pytest.approx(float(plain.detach()), abs=1e-5)
+
+
+def test_sampling_probabilities_are_each_items_share_of_the_targets_with_no_minus_infinity():
+    from training.ml.loop import target_log_probabilities
+
+    log_q = target_log_probabilities(np.array([0, 0, 1]), 3)
+
+    torch.testing.assert_close(log_q, torch.log(torch.tensor([2.0, 1.0, 0.5]) / 3.5))

@@ -36,7 +36,8 @@ def test_fine_tuning_improves_validation_ndcg_over_the_untrained_model(
     assert result.best_metric > RANDOM_NDCG
     assert result.history[-1].train_loss < result.history[1].train_loss
     # What it learned: coffee and cheese, bought together, moved closer than coffee and tea.
-    assert _mission_gap(result.model, result.tokens, shop) > untrained_gap + 0.03
+    # (By less with the logQ correction, which discounts pairs for being popular: LoRA +0.024.)
+    assert _mission_gap(result.model, result.tokens, shop) > untrained_gap + 0.02
 
 
 def test_returned_model_carries_the_best_epochs_weights(tiny_config, shop):
