@@ -188,7 +188,7 @@ def load_version(
         raise ValueError(f"{folder} has format {metadata['format']}; this code reads format {FORMAT}")
     return LoadedVersion(
         folder=folder,
-        config=TrainConfig.from_dict(json.loads((folder / "config.json").read_text())),
+        config=TrainConfig.from_stored(json.loads((folder / "config.json").read_text())),
         metadata=metadata,
         metrics=json.loads((folder / "metrics.json").read_text()),
         item_ids=json.loads((folder / "item_ids.json").read_text()),

@@ -45,6 +45,10 @@ class ConfigError(ValueError):
         self.params = params
 
 
+# Settings added after configs were first stored, with the value that means "as before".
+SETTINGS_BEFORE_THEY_EXISTED = {"logq_correction": False}
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     # The encoder: any Hugging Face encoder in a local folder (nothing is fetched from a hub).
@@ -122,6 +126,13 @@ class TrainConfig:
         if unknown:
             raise ConfigError(unknown[0], "unknown setting", "unknown_setting")
         return cls(**data)
+
+    @classmethod
+    def from_stored(cls, data: dict[str, Any]) -> TrainConfig:
+        """A config stored whole (a job's, a version's): a setting added since it was stored takes
+        the value that reproduces what the code did then, not today's default, so a job queued
+        before an upgrade resumes from its checkpoint as it was started."""
+        return cls.from_dict({**SETTINGS_BEFORE_THEY_EXISTED, **data})
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)

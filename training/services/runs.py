@@ -43,7 +43,7 @@ def training_job_run(*, job_id: int) -> ModelVersion | None:
     from training.ml.pipeline import fine_tune
 
     job = TrainingJob.objects.get(pk=job_id)
-    config = TrainConfig.from_dict(job.config)
+    config = TrainConfig.from_stored(job.config)
     reporter = _JobReporter(
         job_id=job.pk, run_number=job.run_number, started=time.monotonic() - job.compute_seconds
     )

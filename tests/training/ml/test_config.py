@@ -74,3 +74,12 @@ def test_an_epoch_draws_at_most_the_cap_and_counts_its_last_partial_batch_as_a_s
 ):
     config = TrainConfig(max_samples_per_epoch=max_samples, batch_size=64)
     assert config.epoch_size(examples) == expected
+
+
+def test_a_stored_config_from_before_a_setting_existed_keeps_the_old_behaviour():
+    stored = TrainConfig().to_dict()
+    del stored["logq_correction"]  # a job queued before the logQ correction
+
+    assert TrainConfig.from_stored(stored).logq_correction is False
+    assert TrainConfig.from_stored(TrainConfig().to_dict()).logq_correction is True
+    assert TrainConfig.from_dict({}).logq_correction is True  # a new job takes today's default
