@@ -14,7 +14,7 @@ NDCG@10 ranking the full catalog through training/ml/evaluate.py.
   `--method` lora or full): every distinct item of a batch of 64 is encoded
   once with dynamic padding (at most max_tokens=32 tokens), a shopper is the
   recency-weighted mean of their last 20 items' vectors, and the loss is
-  in-batch InfoNCE (`model.in_batch_loss`). Gradients flow through the targets
+  in-batch InfoNCE with the logQ correction (`model.in_batch_loss`). Gradients flow through the targets
   and each history's 4 newest items; older history items are read from the
   memory bank (the catalog encoded once per epoch, its encoding timed inside
   ours' budget), or encoded without gradients with `--no-memory-bank`.
@@ -368,7 +368,7 @@ def main() -> int:
         f"budget: {args.seconds:.0f}s of training steps each, in turns of {args.slice:.0f}s; "
         f"ours: {config.method}, batch {config.batch_size}, max_tokens {config.max_tokens} "
         "(dynamic padding), "
-        f"lr {config.learning_rate:g}, InfoNCE; recipe: full, {RECIPE_TOKENS} tokens padded, "
+        f"lr {config.learning_rate:g}, InfoNCE{' with the logQ correction' if config.logq_correction else ''}; recipe: full, {RECIPE_TOKENS} tokens padded, "
         f"batch {args.recipe_batch} pairs, lr {args.recipe_lr:g}, BCE with 1 random negative per positive"
     )
     print(
