@@ -9,6 +9,7 @@ the best epoch (epoch 0 when fine-tuning never helped).
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import random
@@ -19,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import torch
 
-from .config import TrainConfig, resolve_device
+from .config import SETTINGS_BEFORE_THEY_EXISTED, TrainConfig, resolve_device
 from .data import Dataset, TrainingExamples, training_examples
 from .evaluate import evaluate
 from .model import ItemEncoder, ItemTokens, build_model, encode_items, in_batch_loss
@@ -30,7 +32,7 @@ from .scorer import ContentScorer
 # progress(step, total_steps, epoch, loss, eta_seconds); steps count from 1 over the whole run.
 ProgressCallback = Callable[[int, int, int, float, float], None]
 CHECKPOINT = "last.pt"
-BEST = "best.pt"
+BEST = "best.pt"  # the best weights' file before it was named by epoch; still read
 IMPROVEMENT = 1e-6  # a validation NDCG must beat the best by more than this to count
 
 
@@ -204,12 +206,19 @@ class _Run:
         return f"ndcg@{self.config.eval_k}"
 
     @property
-    def fingerprint(self) -> dict[str, int]:
-        """Enough of the data to notice that a checkpoint was made from other data."""
+    def fingerprint(self) -> dict[str, int | str]:
+        """Enough of the data to notice that a checkpoint was made from other data: the counts,
+        and a digest of the catalog's ids and texts and of the training window, so that edited
+        texts or as many events swapped for others are noticed too."""
+        digest = hashlib.sha256()
+        for item_id, text in zip(self.dataset.catalog.item_ids, self.dataset.catalog.texts, strict=True):
+            digest.update(f"{item_id}\x1f{text}\x1e".encode())
+        digest.update(pd.util.hash_pandas_object(self.dataset.split.train, index=False).to_numpy().tobytes())
         return {
             "items": len(self.dataset.catalog),
             "examples": len(self.examples),
             "validation_users": len(self.dataset.validation),
+            "content": digest.hexdigest(),
         }
 
     def evaluate_and_record(
@@ -221,6 +230,8 @@ class _Run:
             # The validation just encoded the whole catalog with the current weights: the next
             # epoch's bank, for free.
             self.bank = torch.from_numpy(vectors).to(self.model.device)
+        if train_loss is not None and not math.isfinite(train_loss):
+            train_loss = None  # a diverged run: JSON, and PostgreSQL's jsonb, have no NaN
         record = EpochRecord(epoch, train_loss, validation, time.monotonic() - started)
         return state.record(record, validation[self.metric_name], self.model)
 
@@ -317,22 +328,25 @@ def _validate(item_vectors: np.ndarray, dataset: Dataset, config: TrainConfig) -
 
 
 class _Checkpoints:
-    """last.pt: the state after the last finished epoch; best.pt: the best epoch's trainable weights.
+    """last.pt: the state after the last finished epoch; best-epoch{N}.pt: the best epoch's
+    trainable weights.
 
-    Both are written to a temporary name and renamed, so a crash mid-write
-    leaves the previous checkpoint usable. best.pt is written before last.pt,
-    which refers to it.
+    Each is written to a temporary name and renamed, so a crash mid-write leaves the
+    previous checkpoint usable. A new best is written under its own name before last.pt,
+    which names it, and the older best file is removed only after: a crash between the two
+    writes leaves last.pt pointing at the best file it was written with.
     """
 
-    def __init__(self, folder: str | Path, config: TrainConfig, fingerprint: dict[str, int]):
+    def __init__(self, folder: str | Path, config: TrainConfig, fingerprint: dict[str, int | str]):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.config = _comparable(config)
         self.fingerprint = fingerprint
 
     def save(self, state: _State, model: ItemEncoder, optimizer, scheduler, *, new_best: bool) -> None:
+        best_file = f"best-epoch{state.best_epoch}.pt"
         if new_best:
-            self._write(BEST, {"epoch": state.best_epoch, "weights": state.best_weights})
+            self._write(best_file, {"epoch": state.best_epoch, "weights": state.best_weights})
         rng = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
         if torch.cuda.is_available():
             rng["cuda"] = torch.cuda.get_rng_state_all()
@@ -347,11 +361,15 @@ class _Checkpoints:
                 "scheduler": scheduler.state_dict(),
                 "history": [asdict(record) for record in state.history],
                 "best_epoch": state.best_epoch,
+                "best_file": best_file,
                 "best_metric": state.best_metric,
                 "epochs_without_improvement": state.epochs_without_improvement,
                 "rng": rng,
             },
         )
+        for stale in [*self.folder.glob("best-epoch*.pt"), self.folder / BEST]:
+            if stale.name != best_file:
+                stale.unlink(missing_ok=True)
 
     def restore(self, model: ItemEncoder, optimizer, scheduler) -> _State | None:
         path = self.folder / CHECKPOINT
@@ -359,14 +377,16 @@ class _Checkpoints:
             return None
         # Our own file, written by save() above; it holds RNG states that are not plain tensors.
         saved = torch.load(path, map_location="cpu", weights_only=False)
-        if saved["config"] != self.config:
-            changed = sorted(k for k in self.config if self.config[k] != saved["config"].get(k))
+        # A checkpoint written before a setting existed was made with what it now reads as.
+        saved_config = {**SETTINGS_BEFORE_THEY_EXISTED, **saved["config"]}
+        if saved_config != self.config:
+            changed = sorted(k for k in self.config if self.config[k] != saved_config.get(k))
             raise CheckpointMismatch(
                 f"the checkpoint in {self.folder} was made with other settings: {', '.join(changed)}"
             )
         if saved["fingerprint"] != self.fingerprint:
             raise CheckpointMismatch(f"the checkpoint in {self.folder} was made from other data")
-        best = torch.load(self.folder / BEST, map_location="cpu", weights_only=False)
+        best = torch.load(self.folder / saved.get("best_file", BEST), map_location="cpu", weights_only=False)
         model.load_trainable_state(saved["weights"])
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
@@ -374,7 +394,9 @@ class _Checkpoints:
         np.random.set_state(saved["rng"]["numpy"])
         torch.set_rng_state(saved["rng"]["torch"])
         if "cuda" in saved["rng"] and torch.cuda.is_available():
-            torch.cuda.set_rng_state_all(saved["rng"]["cuda"])
+            # The run may resume on a machine with fewer GPUs than the one that saved it.
+            for device_index, rng_state in enumerate(saved["rng"]["cuda"][: torch.cuda.device_count()]):
+                torch.cuda.set_rng_state(rng_state, device_index)
         return _State(
             history=[EpochRecord(**record) for record in saved["history"]],
             best_metric=saved["best_metric"],

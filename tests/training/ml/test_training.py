@@ -161,3 +161,83 @@ def test_each_evaluated_epoch_is_reported_once(tiny_config, shop, tmp_path):
     )
     assert seen == [0, 1, 2]
     assert seen == [record.epoch for record in result.history]
+
+
+def test_a_checkpoint_from_other_data_with_the_same_counts_is_refused(tiny_config, shop, tmp_path):
+    import dataclasses
+
+    from training.ml.data import Catalog
+
+    train(tiny_config.replace(epochs=1), shop, checkpoint_dir=tmp_path)
+    texts = list(shop.catalog.texts)
+    texts[0] = texts[0] + " | now organic"  # the merchant edited a title: as many items, other text
+    edited = dataclasses.replace(shop, catalog=Catalog(shop.catalog.item_ids, texts, shop.catalog.index))
+    with pytest.raises(CheckpointMismatch, match="other data"):
+        train(tiny_config.replace(epochs=1), edited, checkpoint_dir=tmp_path)
+
+
+def test_a_checkpoint_written_before_a_setting_existed_resumes_a_job_read_with_from_stored(
+    tiny_config, shop, tmp_path
+):
+    import torch
+
+    from training.ml.config import TrainConfig
+
+    stored = {**tiny_config.replace(epochs=2, logq_correction=False).to_dict()}
+    with pytest.raises(TrainingCancelled):
+        seen = []
+        train(
+            TrainConfig.from_dict(stored),
+            shop,
+            checkpoint_dir=tmp_path,
+            on_epoch=lambda record: seen.append(record.epoch),
+            should_cancel=lambda: len(seen) == 2,
+        )
+    # As the code before logq_correction wrote it: the setting is not in the checkpoint's config.
+    checkpoint = torch.load(tmp_path / "last.pt", weights_only=False)
+    del checkpoint["config"]["logq_correction"]
+    torch.save(checkpoint, tmp_path / "last.pt")
+    del stored["logq_correction"]
+
+    resumed = train(TrainConfig.from_stored(stored), shop, checkpoint_dir=tmp_path)
+    assert resumed.resumed_from_epoch == 1
+
+
+def test_a_crash_between_the_best_weights_and_the_checkpoint_leaves_them_in_step(
+    tiny_config, shop, tmp_path, monkeypatch
+):
+    import torch
+
+    from training.ml import loop
+
+    real_write = loop._Checkpoints._write
+
+    def crash_on_epoch_ones_checkpoint(self, name, payload):
+        if name == loop.CHECKPOINT and payload["epoch"] == 1:
+            raise OSError("the machine went down")
+        real_write(self, name, payload)
+
+    monkeypatch.setattr(loop._Checkpoints, "_write", crash_on_epoch_ones_checkpoint)
+    with pytest.raises(OSError):
+        train(tiny_config.replace(epochs=2), shop, checkpoint_dir=tmp_path)  # epoch 1 is a new best
+
+    checkpoint = torch.load(tmp_path / "last.pt", weights_only=False)
+    best = torch.load(tmp_path / checkpoint.get("best_file", "best.pt"), weights_only=False)
+    assert checkpoint["epoch"] == 0
+    assert best["epoch"] == checkpoint["best_epoch"] == 0
+
+
+def test_only_the_best_epochs_weights_are_kept_beside_the_checkpoint(tiny_config, shop, tmp_path):
+    result = train(tiny_config.replace(epochs=3), shop, checkpoint_dir=tmp_path)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        f"best-epoch{result.best_epoch}.pt",
+        "last.pt",
+    ]
+
+
+def test_a_diverged_epochs_loss_is_recorded_as_missing_not_nan(tiny_config, shop, monkeypatch):
+    from training.ml import loop
+
+    monkeypatch.setattr(loop._Run, "train_epoch", lambda *args: float("nan"))
+    result = train(tiny_config.replace(epochs=1), shop)
+    assert result.history[1].train_loss is None
