@@ -50,6 +50,12 @@ class TrainingJob(TenantOwned):
     # comes back after its job was taken back and claimed again changes nothing, and stops.
     run_number = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # The job learns from the data as it stood at its first claim (events received and products
+    # created up to then): a run that resumes, or a retry, sees the same data as the checkpoint.
+    data_as_of = models.DateTimeField(null=True, blank=True)
+    # When its task was last handed to the broker; null while it never was (the broker was
+    # down). The reaper sends a queued job's task again when this is missing or old.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -29,22 +29,24 @@ def training_data_size(*, tenant: Tenant) -> tuple[int, int]:
     return totals["events"], totals["shoppers"]
 
 
-def training_frames(*, tenant: Tenant) -> tuple[pd.DataFrame, pd.DataFrame]:
+def training_frames(*, tenant: Tenant, as_of: datetime | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The tenant's interactions and items as the plain-Python trainer reads them.
 
     interactions: user_id, item_id, timestamp, event_type; items: item_id, title,
-    category, brand, description. Items are the SKUs of the catalog.
+    category, brand, description. Items are the SKUs of the catalog. `as_of` (a job's
+    `data_as_of`) leaves out events received and products created after it, so a job that
+    resumes learns from the data its checkpoint was made from.
     """
+    events = events_for_training(tenant=tenant).exclude(product__isnull=True)
+    products = Product.objects.filter(tenant=tenant)
+    if as_of is not None:
+        events, products = events.filter(received_at__lte=as_of), products.filter(created_at__lte=as_of)
     interactions = pd.DataFrame.from_records(
-        events_for_training(tenant=tenant)
-        .exclude(product__isnull=True)
-        .values_list("shopper_key", "product_external_id", "occurred_at", "type"),
+        events.values_list("shopper_key", "product_external_id", "occurred_at", "type"),
         columns=["user_id", "item_id", "timestamp", "event_type"],
     )
     items = pd.DataFrame.from_records(
-        Product.objects.filter(tenant=tenant).values_list(
-            "external_id", "title", "category", "brand", "description"
-        ),
+        products.values_list("external_id", "title", "category", "brand", "description"),
         columns=["item_id", "title", "category", "brand", "description"],
     )
     return interactions, items

@@ -224,6 +224,8 @@ TRAINING_BASE_MODEL = env.str("TRAINING_BASE_MODEL", default="")
 TRAINING_HEARTBEAT_STALE_SECONDS = env.int("TRAINING_HEARTBEAT_STALE_SECONDS", default=300)
 # How many times a job may be started before the reaper fails it.
 TRAINING_MAX_ATTEMPTS = env.int("TRAINING_MAX_ATTEMPTS", default=3)
+# A queued job whose task was sent this long ago is sent again, in case the broker lost it.
+TRAINING_QUEUED_RESEND_SECONDS = env.int("TRAINING_QUEUED_RESEND_SECONDS", default=3600)
 TRAINING_WORK_DIR = Path(env.str("TRAINING_WORK_DIR", default=str(VAR_DIR / "training")))
 MODELS_DIR = Path(env.str("MODELS_DIR", default=str(VAR_DIR / "models")))
 # https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html

@@ -1,5 +1,6 @@
 """The life of a fine-tuning job around the training itself: claim, reaping, promotion, rollback."""
 
+import time
 from datetime import timedelta
 from unittest import mock
 
@@ -8,7 +9,8 @@ from django.utils import timezone
 
 from tenants.scope import tenant_scope
 from training.models import JobStatus, ModelVersion, TrainingJob, VersionStatus
-from training.services.jobs import _JobReporter, training_job_claim
+from training.selectors import training_frames
+from training.services.jobs import _Heartbeat, _JobReporter, training_job_claim
 from training.services.versions import (
     PromotionError,
     model_version_promote,
@@ -63,7 +65,12 @@ def test_a_job_whose_worker_stopped_answering_goes_back_to_the_queue(
         mock.patch("training.tasks.training_job_run_task.delay") as delay,
         django_capture_on_commit_callbacks(execute=True),
     ):
-        assert training_jobs_reap_task.apply().get() == {"requeued": 1, "failed": 0}
+        assert training_jobs_reap_task.apply().get() == {
+            "requeued": 1,
+            "failed": 0,
+            "cancelled": 0,
+            "resent": 0,
+        }
     delay.assert_called_once_with(tenant_id=tenant.id, job_id=lost.id)
     lost.refresh_from_db(), alive.refresh_from_db()
     assert lost.status == JobStatus.QUEUED
@@ -76,11 +83,105 @@ def test_a_job_that_lost_its_worker_too_often_fails_with_the_reason(tenant, sett
         tenant, status=JobStatus.RUNNING, attempts=3, heartbeat_at=timezone.now() - timedelta(hours=1)
     )
     with mock.patch("training.tasks.training_job_run_task.delay") as delay:
-        assert training_jobs_reap_task.apply().get() == {"requeued": 0, "failed": 1}
+        assert training_jobs_reap_task.apply().get() == {
+            "requeued": 0,
+            "failed": 1,
+            "cancelled": 0,
+            "resent": 0,
+        }
     delay.assert_not_called()
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert "stopped answering 3 times" in job.error
+
+
+def test_a_stuck_job_a_member_asked_to_cancel_is_cancelled_not_put_back_in_the_queue(tenant, settings):
+    settings.TRAINING_HEARTBEAT_STALE_SECONDS = 60
+    job = make_job(
+        tenant,
+        status=JobStatus.RUNNING,
+        attempts=1,
+        cancel_requested=True,
+        heartbeat_at=timezone.now() - timedelta(minutes=5),
+    )
+    with mock.patch("training.tasks.training_job_run_task.delay") as delay:
+        assert training_jobs_reap_task.apply().get()["cancelled"] == 1
+    delay.assert_not_called()
+    job.refresh_from_db()
+    assert job.status == JobStatus.CANCELLED and job.finished_at is not None
+
+
+def test_a_queued_job_whose_task_never_reached_the_broker_is_sent_by_the_reaper(tenant):
+    unsent = make_job(tenant)
+    TrainingJob.all_tenants.filter(pk=unsent.pk).update(created_at=timezone.now() - timedelta(minutes=5))
+    just_queued = make_job(tenant)  # its send follows its commit: not the reaper's to send yet
+    sent = make_job(tenant, enqueued_at=timezone.now() - timedelta(minutes=5))
+    with mock.patch("training.tasks.training_job_run_task.delay") as delay:
+        assert training_jobs_reap_task.apply().get()["resent"] == 1
+    delay.assert_called_once_with(tenant_id=tenant.id, job_id=unsent.id)
+    unsent.refresh_from_db(), just_queued.refresh_from_db(), sent.refresh_from_db()
+    assert unsent.enqueued_at is not None and just_queued.enqueued_at is None
+
+
+def test_a_queued_job_sent_long_ago_is_sent_again_and_the_copy_is_harmless(tenant, settings):
+    settings.TRAINING_QUEUED_RESEND_SECONDS = 3600
+    job = make_job(tenant, enqueued_at=timezone.now() - timedelta(hours=2))
+    with mock.patch("training.tasks.training_job_run_task.delay") as delay:
+        assert training_jobs_reap_task.apply().get()["resent"] == 1
+    delay.assert_called_once_with(tenant_id=tenant.id, job_id=job.id)
+    with mock.patch("training.tasks.training_job_run") as run:
+        for _copy in range(2):
+            training_job_run_task.apply(kwargs={"tenant_id": tenant.id, "job_id": job.id})
+    assert run.call_count == 1
+
+
+def test_a_claim_fixes_the_jobs_data_and_a_later_claim_keeps_it(tenant, in_tenant):
+    job = make_job(tenant)
+    assert training_job_claim(job_id=job.pk)
+    job.refresh_from_db()
+    first = job.data_as_of
+    assert first is not None
+    TrainingJob.all_tenants.filter(pk=job.pk).update(status=JobStatus.QUEUED)  # taken back
+    assert training_job_claim(job_id=job.pk)
+    job.refresh_from_db()
+    assert job.data_as_of == first
+
+
+def test_a_jobs_data_leaves_out_events_and_products_that_arrived_after_its_first_claim(tenant, in_tenant):
+    from catalog.models import Event, Product
+    from tests.factories import ProductFactory
+    from tests.training.factories import purchases_create
+
+    purchases_create(tenant, shoppers=3, per_shopper=2)
+    job = make_job(tenant)
+    training_job_claim(job_id=job.pk)
+    job.refresh_from_db()
+    # While the job trains, a product is added and bought, and an old purchase is sent late.
+    new_product = ProductFactory(tenant=tenant)
+    for event_id, product in [("late-1", new_product), ("late-2", Product.all_tenants.first())]:
+        Event.all_tenants.create(
+            tenant=tenant,
+            event_id=event_id,
+            shopper_key="shopper-0",
+            type="purchase",
+            product=product,
+            product_external_id=product.external_id,
+            occurred_at=job.data_as_of - timedelta(days=30),
+        )
+    interactions, items = training_frames(tenant=tenant, as_of=job.data_as_of)
+    everything, all_items = training_frames(tenant=tenant)
+    assert (len(interactions), len(items)) == (6, 2)
+    assert (len(everything), len(all_items)) == (8, 3)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_run_beats_from_a_thread_of_its_own_while_no_step_runs(tenant):
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    job = make_job(tenant, status=JobStatus.RUNNING, run_number=1, heartbeat_at=an_hour_ago)
+    with _Heartbeat(job.pk, run_number=1, every=0.05):
+        time.sleep(0.5)  # encoding a large catalog, say: no training step reports
+    job.refresh_from_db()
+    assert job.heartbeat_at > an_hour_ago + timedelta(minutes=59)
 
 
 def test_a_better_version_goes_live_by_itself(tenant):

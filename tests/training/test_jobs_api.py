@@ -44,6 +44,23 @@ def test_an_owner_queues_a_job_and_the_task_goes_to_a_worker(
     assert job.tenant == ready_tenant and job.created_by == merchant_user
     assert (job.config["method"], job.config["epochs"], job.config["learning_rate"]) == ("full", 2, 5e-5)
     task_delay.assert_called_once_with(tenant_id=ready_tenant.id, job_id=job.id)
+    assert job.enqueued_at is not None
+
+
+def test_a_job_whose_task_cannot_reach_the_broker_stays_queued_for_the_reaper_to_send(
+    session_client, ready_tenant, django_capture_on_commit_callbacks
+):
+    from kombu.exceptions import OperationalError
+
+    broker_down = OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+    with (
+        mock.patch("training.tasks.training_job_run_task.delay", side_effect=broker_down),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = session_client.post(JOBS, {"epochs": 2}, format="json")
+    assert response.status_code == 201, response.data
+    job = TrainingJob.all_tenants.get()
+    assert job.status == JobStatus.QUEUED and job.enqueued_at is None
 
 
 def test_a_job_with_no_settings_takes_the_defaults_and_the_tenants_base_model(

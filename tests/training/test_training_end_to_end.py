@@ -1,5 +1,6 @@
 """Fine-tuning jobs run for real on the tiny encoder: through a Celery worker, cancelled,
 resumed, and their versions loaded again in a fresh process."""
+
 import json
 import subprocess
 import sys
@@ -53,6 +54,7 @@ def test_a_tiny_model_trains_end_to_end_through_a_real_worker(tenant_with_shop, 
         assert "ndcg@10" in validation[scorer], scorer
     assert (Path(version.artifact_path) / "adapter").is_dir()
     assert version.artifact_bytes > 0
+    assert job.log_tail.endswith("version v1 saved, now live")
 
 
 def test_loading_a_version_in_a_fresh_process_gives_the_same_scores(tenant_with_shop, tiny_job_settings):
@@ -72,7 +74,11 @@ def test_loading_a_version_in_a_fresh_process_gives_the_same_scores(tenant_with_
     )
     fresh = subprocess.run(
         [sys.executable, "-c", script, version.artifact_path, json.dumps(histories)],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     assert np.allclose(np.array(json.loads(fresh.stdout)), here, atol=1e-6)
 
@@ -118,3 +124,91 @@ def test_a_retried_job_resumes_from_its_last_checkpoint(tenant_with_shop, tiny_j
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert "resumed from the checkpoint of epoch 1" in job.log_tail
     assert not checkpoint_dir(job).exists()  # a finished job leaves no checkpoint behind
+
+
+def _run_with_fine_tune_then(job, after):
+    """Run the job here; `after()` happens between the training and the saving of the version."""
+    from training.ml import pipeline
+
+    real_fine_tune = pipeline.fine_tune
+
+    def fine_tune_then(*args, **kwargs):
+        outcome = real_fine_tune(*args, **kwargs)
+        after()
+        return outcome
+
+    with mock.patch.object(pipeline, "fine_tune", fine_tune_then):
+        return _run_here(job)
+
+
+def test_a_cancel_that_comes_after_the_last_step_keeps_no_version(
+    tenant_with_shop, tiny_job_settings, settings
+):
+    tenant = tenant_with_shop
+    with tenant_scope(tenant):
+        job = training_job_create(tenant=tenant, settings_given=tiny_job_settings)
+    ask_to_cancel = lambda: TrainingJob.all_tenants.filter(pk=job.pk).update(cancel_requested=True)
+    job = _run_with_fine_tune_then(job, ask_to_cancel)
+    assert job.status == JobStatus.CANCELLED
+    assert not ModelVersion.all_tenants.filter(tenant=tenant).exists()
+    assert list((Path(settings.MODELS_DIR) / str(tenant.pk)).iterdir()) == []  # nor its files
+
+
+def test_automatic_promotion_turned_off_during_a_run_is_respected(tenant_with_shop, tiny_job_settings):
+    tenant = tenant_with_shop
+    with tenant_scope(tenant):
+        job = training_job_create(tenant=tenant, settings_given=tiny_job_settings)
+    turn_it_off = lambda: type(tenant).objects.filter(pk=tenant.pk).update(auto_promote_models=False)
+    job = _run_with_fine_tune_then(job, turn_it_off)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert ModelVersion.all_tenants.get(job=job).status == VersionStatus.CANDIDATE
+
+
+def test_a_version_that_cannot_be_written_fails_the_job_with_the_reason(
+    tenant_with_shop, tiny_job_settings, settings
+):
+    tenant = tenant_with_shop
+    with tenant_scope(tenant):
+        job = training_job_create(tenant=tenant, settings_given=tiny_job_settings)
+    with mock.patch("training.ml.artifacts.save_version", side_effect=OSError("No space left on device")):
+        job = _run_here(job)
+    assert job.status == JobStatus.FAILED  # not left running, for the reaper to retry
+    assert "No space left on device" in job.error
+    assert not ModelVersion.all_tenants.filter(tenant=tenant).exists()
+
+
+def test_a_retried_job_whose_catalog_changed_starts_over_instead_of_failing(
+    tenant_with_shop, tiny_job_settings
+):
+    from catalog.models import Product
+
+    tenant = tenant_with_shop
+    with tenant_scope(tenant):
+        job = training_job_create(tenant=tenant, settings_given=tiny_job_settings)
+    real_progress = _JobReporter.progress
+
+    def cancel_in_the_second_epoch(self, step, total_steps, epoch, *args):
+        real_progress(self, step, total_steps, epoch, *args)
+        if epoch == 2:
+            TrainingJob.all_tenants.filter(pk=self.job_id).update(cancel_requested=True)
+
+    with mock.patch.object(_JobReporter, "progress", cancel_in_the_second_epoch):
+        job = _run_here(job)
+    assert checkpoint_dir(job).exists()
+    product = Product.all_tenants.filter(tenant=tenant).order_by("pk").first()
+    Product.all_tenants.filter(pk=product.pk).update(title=product.title + " (new recipe)")
+    with tenant_scope(tenant):
+        training_job_retry(tenant=tenant, job_id=job.id)
+    job = _run_here(job)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert "starting over: the checkpoint" in job.log_tail and "other data" in job.log_tail
+    assert [entry["epoch"] for entry in job.epoch_metrics] == [0, 1, 2]
+
+
+def test_a_job_measured_at_another_k_reports_its_epochs(tenant_with_shop, tiny_job_settings):
+    tenant = tenant_with_shop
+    with tenant_scope(tenant):
+        job = training_job_create(tenant=tenant, settings_given={**tiny_job_settings, "eval_k": 5})
+    job = _run_here(job)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert "validation ndcg@5" in job.log_tail

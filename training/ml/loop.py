@@ -54,6 +54,7 @@ class TrainResult:
     stopped_early: bool
     resumed_from_epoch: int | None = None
     metric_name: str = "ndcg@10"
+    steps_done: int = 0
 
     def history_dicts(self) -> list[dict[str, Any]]:
         return [asdict(record) for record in self.history]
@@ -156,6 +157,7 @@ def train(
         stopped_early=state.last_epoch < config.epochs,
         resumed_from_epoch=resumed_from,
         metric_name=run.metric_name,
+        steps_done=clock.step,
     )
 
 

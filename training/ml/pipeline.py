@@ -17,7 +17,7 @@ from .baselines import BASELINES, fit_baselines
 from .config import TrainConfig
 from .data import Dataset, prepare_dataset
 from .evaluate import evaluate_modes, ndcg_by_shopper, ratio_interval
-from .loop import EpochRecord, ProgressCallback, TrainResult, train
+from .loop import EpochRecord, ProgressCallback, TrainingCancelled, TrainResult, train
 from .model import encode_items
 from .scorer import ContentScorer, HybridScorer
 
@@ -94,10 +94,20 @@ def fine_tune(
         should_cancel=should_cancel,
         on_epoch=on_epoch,
     )
+
+    def stop_if_cancelled() -> None:
+        # What follows the last step (encoding the catalog, fitting the behaviour signals and
+        # the baselines, measuring both windows) can take minutes: a cancel is heard between them.
+        if should_cancel is not None and should_cancel():
+            raise TrainingCancelled(result.steps_done, result.history)
+
+    stop_if_cancelled()
     # Stored as float16: measure what will be served.
     embeddings = encode_items(result.model, result.tokens).astype(np.float16).astype(np.float32)
+    stop_if_cancelled()
     signals = COLLABORATIVE_SIGNALS if collaborative == "auto" else (collaborative,)
     collaborative_models = fit_baselines(dataset, names=signals, seed=config.seed)
+    stop_if_cancelled()
     fits = {
         name: HybridScorer.fit(
             item_embeddings=embeddings,
@@ -122,6 +132,7 @@ def fine_tune(
     }
     chosen, intervals = choose_behaviour_signal(on_new_items)
     scorer, grid = fits[chosen]
+    stop_if_cancelled()
     metrics = _measure(config, dataset, result, scorer, grid, embeddings, baselines, collaborative_models)
     metrics["hybrid_collaborative"] = chosen
     metrics["hybrid_candidates"] = {name: float(values.mean()) for name, values in on_new_items.items()}

@@ -3,17 +3,21 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
-from django.db.models import F, QuerySet
+from django.db import DatabaseError, connection, transaction
+from django.db.models import F, QuerySet, Value
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from tenants.models import Tenant
 from training.ml.config import ConfigError, TrainConfig, default_base_model
@@ -96,10 +100,25 @@ def training_job_create(*, tenant: Tenant, settings_given: dict, created_by=None
 
 
 def training_job_enqueue(job: TrainingJob) -> None:
+    """Send the job's task to a worker once the transaction that queued it commits."""
+    tenant_id, job_id = job.tenant_id, job.pk
+    transaction.on_commit(lambda: training_job_send(tenant_id=tenant_id, job_id=job_id))
+
+
+def training_job_send(*, tenant_id: int, job_id: int) -> bool:
+    """Hand the task to the broker and note when. A broker that cannot be reached does not undo
+    the job the merchant queued: it stays queued, unsent, and the reaper sends it again."""
     from training.tasks import training_job_run_task
 
-    tenant_id, job_id = job.tenant_id, job.pk
-    transaction.on_commit(lambda: training_job_run_task.delay(tenant_id=tenant_id, job_id=job_id))
+    try:
+        training_job_run_task.delay(tenant_id=tenant_id, job_id=job_id)
+    except BrokerUnreachable:
+        logger.exception("job %s: the broker could not be reached; the reaper will send it again", job_id)
+        return False
+    TrainingJob.all_tenants.filter(tenant_id=tenant_id, pk=job_id, status=JobStatus.QUEUED).update(
+        enqueued_at=timezone.now()
+    )
+    return True
 
 
 @transaction.atomic
@@ -120,6 +139,8 @@ def training_job_cancel(*, tenant: Tenant, job_id: int) -> TrainingJob:
 @transaction.atomic
 def training_job_retry(*, tenant: Tenant, job_id: int) -> TrainingJob:
     """Queue a failed or cancelled job again; it resumes from its last checkpoint."""
+    # Lock the tenant row, as creating a job does: two retries at once must not both pass the limit.
+    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
     job = TrainingJob.objects.select_for_update().get(tenant=tenant, pk=job_id)
     if job.status not in (JobStatus.FAILED, JobStatus.CANCELLED):
         raise JobStateError(_("Only a failed or cancelled job can be retried."))
@@ -127,19 +148,20 @@ def training_job_retry(*, tenant: Tenant, job_id: int) -> TrainingJob:
     if active >= settings.TRAINING_MAX_ACTIVE_JOBS_PER_TENANT:
         raise JobStateError(_("Another job is queued or running; wait for it or cancel it."))
     job.status, job.error, job.cancel_requested, job.finished_at = JobStatus.QUEUED, "", False, None
-    job.attempts = 0
-    job.save(update_fields=["status", "error", "cancel_requested", "finished_at", "attempts"])
+    job.attempts, job.enqueued_at = 0, None
+    job.save(update_fields=["status", "error", "cancel_requested", "finished_at", "attempts", "enqueued_at"])
     training_job_enqueue(job)
     return job
 
 
 def training_job_claim(*, job_id: int) -> bool:
     """Take a queued job for this worker. False when another worker has it, or it was cancelled:
-    a redelivered task then does nothing."""
+    a redelivered task then does nothing. The first claim fixes the data the job learns from
+    (`data_as_of`); later ones, resuming, keep it."""
     now = timezone.now()
     claimed = TrainingJob.objects.filter(pk=job_id, status=JobStatus.QUEUED).update(
         status=JobStatus.RUNNING, heartbeat_at=now, started_at=now,
-        worker_host=socket.gethostname()[:200], cancel_requested=False,
+        worker_host=socket.gethostname()[:200], data_as_of=Coalesce(F("data_as_of"), Value(now)),
         attempts=F("attempts") + 1, run_number=F("run_number") + 1,
     )
     return claimed == 1
@@ -153,6 +175,46 @@ def this_run(job_id: int, run_number: int) -> QuerySet[TrainingJob]:
 
 def checkpoint_dir(job: TrainingJob) -> Path:
     return Path(settings.TRAINING_WORK_DIR) / str(job.tenant_id) / f"job-{job.pk}"
+
+
+class _Heartbeat:
+    """Writes the job's heartbeat every `every` seconds from a thread of its own, for the whole run.
+
+    The training steps beat through `_JobReporter`, but what follows the last step (encoding
+    the catalog, fitting the baselines, measuring both windows, saving) can outlast the stale
+    limit on a large catalog; without this the reaper would take back a worker that is alive.
+    """
+
+    def __init__(self, job_id: int, run_number: int, every: float):
+        self.job_id, self.run_number, self.every = job_id, run_number, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-job-{job_id}", daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        # The tenant scope is the run's thread's, not this one's; the row is named by its key.
+        this_run_here = TrainingJob.all_tenants.filter(
+            pk=self.job_id, status=JobStatus.RUNNING, run_number=self.run_number
+        )
+        try:
+            while not self._stop.wait(self.every):
+                try:
+                    this_run_here.update(heartbeat_at=timezone.now())
+                except DatabaseError:  # e.g. SQLite busy: the next beat tries again
+                    logger.warning("job %s: heartbeat not written", self.job_id, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
+
+
+def heartbeat_interval() -> float:
+    return max(1.0, settings.TRAINING_HEARTBEAT_STALE_SECONDS / 5)
 
 
 @dataclass
@@ -177,9 +239,13 @@ class _JobReporter:
         )
 
     def log(self, line: str) -> None:
-        self.log_lines = (self.log_lines or [])[-(LOG_TAIL_LINES - 1):] + [line]
         logger.info("job %s: %s", self.job_id, line)
-        self._update(log_tail="\n".join(self.log_lines))
+        self._update(log_tail=self.tail_with(line))
+
+    def tail_with(self, line: str) -> str:
+        """The log tail with `line` added, for a write of the caller's (or `log`'s)."""
+        self.log_lines = (self.log_lines or [])[-(LOG_TAIL_LINES - 1):] + [line]
+        return "\n".join(self.log_lines)
 
     def progress(self, step: int, total_steps: int, epoch: int, loss: float, eta_seconds: float) -> None:
         now = time.monotonic()

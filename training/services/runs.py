@@ -6,6 +6,7 @@ tenant scope.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import time
 import traceback
@@ -21,10 +22,10 @@ from django.utils.translation import gettext as _
 from tenants.models import Tenant
 from training.ml.config import TrainConfig, resolve_device
 from training.ml.data import DataError
-from training.ml.loop import TrainingCancelled
+from training.ml.loop import CheckpointMismatch, TrainingCancelled
 from training.models import JobStatus, ModelVersion, TrainingJob
 from training.selectors import training_frames
-from training.services.jobs import _JobReporter, checkpoint_dir, this_run
+from training.services.jobs import _Heartbeat, _JobReporter, checkpoint_dir, heartbeat_interval, this_run
 from training.services.versions import model_version_promote_if_better
 
 logger = logging.getLogger(__name__)
@@ -39,76 +40,118 @@ def _finish(job: TrainingJob, status: str, **fields) -> None:
 
 
 def training_job_run(*, job_id: int) -> ModelVersion | None:
-    """Train the job's model and store its version; the job ends succeeded, failed or cancelled."""
-    from training.ml.pipeline import fine_tune
+    """Train the job's model and store its version; the job ends succeeded, failed or cancelled.
 
+    Whatever goes wrong, from picking the device to writing the version, ends the job failed
+    with the reason: a run that raised is never left "running" for the reaper to retry.
+    """
     job = TrainingJob.objects.get(pk=job_id)
-    config = TrainConfig.from_stored(job.config)
     reporter = _JobReporter(
         job_id=job.pk, run_number=job.run_number, started=time.monotonic() - job.compute_seconds
     )
+    with _Heartbeat(job.pk, job.run_number, every=heartbeat_interval()):
+        try:
+            outcome = _train(job, reporter)
+            return _store_version(job, outcome, reporter)
+        except TrainingCancelled as cancelled:
+            reporter.log(f"cancelled after step {cancelled.step}")
+            _finish(job, JobStatus.CANCELLED, cancel_requested=False)
+        except DataError as error:
+            _finish(job, JobStatus.FAILED, error=str(error))
+        except Exception:
+            logger.exception("training job %s failed", job.pk)
+            _finish(job, JobStatus.FAILED, error=traceback.format_exc(limit=5)[-4000:])
+    return None
+
+
+def _train(job: TrainingJob, reporter: _JobReporter):
+    from training.ml.pipeline import fine_tune
+
+    config = TrainConfig.from_stored(job.config)
     device = resolve_device(config.device)
     this_run(job.pk, job.run_number).update(device=device)
-    try:
-        interactions, items = training_frames(tenant=job.tenant)
-        reporter.log(f"data: {len(interactions)} events, {len(items)} products; device {device}")
+    interactions, items = training_frames(tenant=job.tenant, as_of=job.data_as_of)
+    reporter.log(f"data: {len(interactions)} events, {len(items)} products; device {device}")
+    metric = f"ndcg@{config.eval_k}"
 
-        def record_epoch(record) -> None:
-            entry = asdict(record)
-            job.epoch_metrics = [e for e in job.epoch_metrics if e["epoch"] != entry["epoch"]] + [entry]
-            this_run(job.pk, job.run_number).update(epoch_metrics=job.epoch_metrics)
-            ndcg = entry["validation"].get("ndcg@10")
-            reporter.log(f"epoch {entry['epoch']}: train loss {entry['train_loss']}, validation NDCG@10 {ndcg:.4f}")
+    def record_epoch(record) -> None:
+        entry = asdict(record)
+        job.epoch_metrics = [e for e in job.epoch_metrics if e["epoch"] != entry["epoch"]] + [entry]
+        this_run(job.pk, job.run_number).update(epoch_metrics=job.epoch_metrics)
+        value = entry["validation"].get(metric)
+        shown = "n/a" if value is None else f"{value:.4f}"
+        reporter.log(f"epoch {entry['epoch']}: train loss {entry['train_loss']}, validation {metric} {shown}")
 
-        outcome = fine_tune(
+    def run():
+        return fine_tune(
             config, interactions, items,
             checkpoint_dir=checkpoint_dir(job),
             progress=reporter.progress,
             should_cancel=reporter.cancel_requested,
             on_epoch=record_epoch,
         )
-        if outcome.training.resumed_from_epoch is not None:
-            reporter.log(f"resumed from the checkpoint of epoch {outcome.training.resumed_from_epoch}")
-    except TrainingCancelled as cancelled:
-        reporter.log(f"cancelled after step {cancelled.step}")
-        _finish(job, JobStatus.CANCELLED, cancel_requested=False)
-        return None
-    except DataError as error:
-        _finish(job, JobStatus.FAILED, error=str(error))
-        return None
-    except Exception:
-        logger.exception("training job %s failed", job.pk)
-        _finish(job, JobStatus.FAILED, error=traceback.format_exc(limit=5)[-4000:])
-        return None
-    return _store_version(job, outcome, reporter)
+
+    try:
+        outcome = run()
+    except CheckpointMismatch as mismatch:
+        # Made from other data (the catalog's texts changed, shoppers' events were erased) or by
+        # other code: it cannot be resumed, and without this every retry would fail the same way.
+        reporter.log(f"starting over: {mismatch}")
+        shutil.rmtree(checkpoint_dir(job), ignore_errors=True)
+        job.epoch_metrics = []
+        outcome = run()
+    if outcome.training.resumed_from_epoch is not None:
+        reporter.log(f"resumed from the checkpoint of epoch {outcome.training.resumed_from_epoch}")
+    return outcome
 
 
 def _store_version(job: TrainingJob, outcome, reporter: _JobReporter) -> ModelVersion | None:
     from training.ml.artifacts import save_version
 
-    tenant: Tenant = job.tenant
-    with transaction.atomic():
-        # Lock the tenant row: version numbers are handed out one at a time.
-        Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
-        number = (ModelVersion.objects.filter(tenant=tenant).aggregate(top=Max("number"))["top"] or 0) + 1
-        folder = Path(settings.MODELS_DIR) / str(tenant.pk) / f"v{number}"
-        shutil.rmtree(folder, ignore_errors=True)  # left by a crash between save and commit
-        save_version(folder, **outcome.version_parts())
-        version = ModelVersion.objects.create(
-            tenant=tenant, number=number, job=job,
-            base_model=outcome.config.base_model, method=outcome.config.method,
-            metrics=outcome.metrics, artifact_path=str(folder), artifact_bytes=_folder_bytes(folder),
-        )
-        finished = this_run(job.pk, job.run_number).update(
-            status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, eta_seconds=0,
-            epoch_metrics=outcome.metrics["epochs"],
-        )
-        if not finished:  # the job was taken back meanwhile: keep nothing of this run
-            transaction.set_rollback(True)
+    # Written before the lock is taken: on SQLite a held lock stops every write to the database.
+    tenant_folder = Path(settings.MODELS_DIR) / str(job.tenant_id)
+    staging = tenant_folder / f".job-{job.pk}-run-{job.run_number}"
+    shutil.rmtree(staging, ignore_errors=True)
+    save_version(staging, **outcome.version_parts())
+    folder = None
+    try:
+        with transaction.atomic():
+            # Lock the tenant row: version numbers are handed out one at a time, and the tenant's
+            # promotion setting is read as it is now, not as it was when the run started.
+            tenant = Tenant.objects.select_for_update().get(pk=job.tenant_id)
+            number = (ModelVersion.objects.filter(tenant=tenant).aggregate(top=Max("number"))["top"] or 0) + 1
+            folder = tenant_folder / f"v{number}"
+            shutil.rmtree(folder, ignore_errors=True)  # left by a crash between rename and commit
+            os.replace(staging, folder)
+            version = ModelVersion.objects.create(
+                tenant=tenant, number=number, job=job,
+                base_model=outcome.config.base_model, method=outcome.config.method,
+                metrics=outcome.metrics, artifact_path=str(folder), artifact_bytes=_folder_bytes(folder),
+            )
+            promoted = model_version_promote_if_better(tenant=tenant, version=version)
+            saved_line = _("version v%(number)d saved%(live)s") % {
+                "number": number, "live": _(", now live") if promoted else ""}
+            finished = this_run(job.pk, job.run_number).filter(cancel_requested=False).update(
+                status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, eta_seconds=0,
+                epoch_metrics=outcome.metrics["epochs"], log_tail=reporter.tail_with(saved_line),
+                heartbeat_at=timezone.now(), compute_seconds=time.monotonic() - reporter.started,
+            )
+            if not finished:
+                # Taken back meanwhile (keep nothing of this run), or cancelled during the last
+                # stage (the member said stop: no version, and nothing goes live).
+                cancelled = this_run(job.pk, job.run_number).filter(cancel_requested=True).exists()
+                transaction.set_rollback(True)  # no query may follow in this block
+                shutil.rmtree(folder, ignore_errors=True)
+                if cancelled:
+                    raise TrainingCancelled(outcome.training.steps_done, outcome.training.history)
+                return None
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        # Unless it committed (an error after the commit, in a hook), the version is not kept.
+        kept = ModelVersion.all_tenants.filter(tenant_id=job.tenant_id, artifact_path=str(folder)).exists()
+        if folder is not None and not kept:
             shutil.rmtree(folder, ignore_errors=True)
-            return None
-        promoted = model_version_promote_if_better(tenant=tenant, version=version)
+        raise
     shutil.rmtree(checkpoint_dir(job), ignore_errors=True)
-    reporter.log(_("version v%(number)d saved%(live)s") % {
-        "number": number, "live": _(", now live") if promoted else ""})
+    logger.info("job %s: %s", job.pk, saved_line)
     return version

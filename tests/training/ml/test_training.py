@@ -241,3 +241,20 @@ def test_a_diverged_epochs_loss_is_recorded_as_missing_not_nan(tiny_config, shop
     monkeypatch.setattr(loop._Run, "train_epoch", lambda *args: float("nan"))
     result = train(tiny_config.replace(epochs=1), shop)
     assert result.history[1].train_loss is None
+
+
+def test_a_cancel_asked_after_the_last_step_stops_the_evaluation_that_follows(
+    tiny_config, shop_interactions, shop_items
+):
+    from training.ml.pipeline import fine_tune
+
+    steps = []
+    with pytest.raises(TrainingCancelled) as cancelled:
+        fine_tune(
+            tiny_config.replace(epochs=1),
+            shop_interactions,
+            shop_items,
+            progress=lambda *args: steps.append(args),
+            should_cancel=lambda: bool(steps) and steps[-1][0] == steps[-1][1],  # asked once training is over
+        )
+    assert cancelled.value.step == steps[-1][1]
