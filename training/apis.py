@@ -123,8 +123,8 @@ def _settings_field(item: dataclasses.Field) -> serializers.Field:
     if item.name == "base_model":
         return serializers.CharField(
             required=False,
-            help_text="A folder on the training server holding a Hugging Face encoder (its config.json). "
-            "Default: the tenant's base model.",
+            help_text="A folder holding a Hugging Face encoder (its config.json), in one of the platform's "
+            "base-model folders (the setting TRAINING_BASE_MODEL_DIRS). Default: the tenant's base model.",
         )
     field_class = {"int": serializers.IntegerField, "float": serializers.FloatField,
                    "bool": serializers.BooleanField}.get(kind, serializers.CharField)

@@ -111,8 +111,8 @@ class TrainingJobForm(forms.Form):
     )
     base_model = forms.CharField(
         label=gettext_lazy("Base model folder"), required=False, max_length=500,
-        help_text=gettext_lazy("A folder on the training server with a Hugging Face encoder "
-                               "(its config.json). Empty: your usual base model."),
+        help_text=gettext_lazy("A folder with a Hugging Face encoder (its config.json), in the "
+                               "platform's base-model folders. Empty: your usual base model."),
     )
 
     ADVANCED = ("method", "epochs", "learning_rate", "batch_size", "lora_rank", "freeze_layers", "base_model")

@@ -228,6 +228,13 @@ TRAINING_MAX_ATTEMPTS = env.int("TRAINING_MAX_ATTEMPTS", default=3)
 TRAINING_QUEUED_RESEND_SECONDS = env.int("TRAINING_QUEUED_RESEND_SECONDS", default=3600)
 TRAINING_WORK_DIR = Path(env.str("TRAINING_WORK_DIR", default=str(VAR_DIR / "training")))
 MODELS_DIR = Path(env.str("MODELS_DIR", default=str(VAR_DIR / "models")))
+# Folders in which a job may name a base model of its own (`base_model` of the API, the form and
+# `manage.py train`): a merchant names a folder on the platform's servers, so not any folder. The
+# tenant's and the platform's default model are allowed wherever they are; MODELS_DIR and
+# TRAINING_WORK_DIR never are, even inside one of these: they hold every tenant's models.
+TRAINING_BASE_MODEL_DIRS = [
+    Path(folder) for folder in env.list("TRAINING_BASE_MODEL_DIRS", default=[str(VAR_DIR / "base_models")])
+]
 # https://docs.celeryq.dev/en/stable/userguide/periodic-tasks.html
 CELERY_BEAT_SCHEDULE = {
     "training-reap-stale-jobs": {"task": "training.reap_stale_jobs", "schedule": 60.0},

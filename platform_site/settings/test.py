@@ -1,5 +1,6 @@
 """Settings for the test suite: the defaults of base.py, made fast."""
 import os
+import tempfile
 
 from .base import *  # noqa: F401,F403
 
@@ -14,6 +15,8 @@ STORAGES = {
 }
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
+# Tests build their tiny encoders in pytest's temporary folders.
+TRAINING_BASE_MODEL_DIRS = [*TRAINING_BASE_MODEL_DIRS, Path(tempfile.gettempdir())]  # noqa: F405
 
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not the shared in-memory database: tests that run a real Celery

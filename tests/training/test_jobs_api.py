@@ -1,4 +1,6 @@
 """The training jobs API: queue a job, list and read jobs, cancel and retry them."""
+
+import re
 from unittest import mock
 
 import pytest
@@ -83,7 +85,10 @@ def test_a_job_with_no_settings_takes_the_defaults_and_the_tenants_base_model(
         ({"learnig_rate": 0.01}, "learnig_rate"),
     ],
     ids=[
-        "unknown method", "learning rate 0", "missing base model folder", "epochs not a number",
+        "unknown method",
+        "learning rate 0",
+        "missing base model folder",
+        "epochs not a number",
         "unknown setting",
     ],
 )
@@ -97,9 +102,62 @@ def test_a_bad_setting_is_a_400_naming_it_and_no_job_is_created(
     task_delay.assert_not_called()
 
 
-def test_a_missing_base_model_folder_is_named_in_the_reason(session_client, ready_tenant, task_delay):
-    response = session_client.post(JOBS, {"base_model": "/no/such/folder"}, format="json")
-    assert "/no/such/folder" in response.data["base_model"][0]
+def test_a_missing_base_model_folder_is_named_in_the_reason(
+    session_client, ready_tenant, task_delay, tmp_path
+):
+    missing = str(tmp_path / "no-such-model")  # in a folder base models may be read from
+    response = session_client.post(JOBS, {"base_model": missing}, format="json")
+    assert missing in response.data["base_model"][0]
+
+
+@pytest.fixture
+def base_model_folders(settings, tmp_path):
+    """Base models may be read from tmp_path/base_models only; trained models are in tmp_path/models."""
+    settings.TRAINING_BASE_MODEL_DIRS = [tmp_path / "base_models"]
+    settings.MODELS_DIR = tmp_path / "models"
+    (tmp_path / "base_models").mkdir()
+    return tmp_path
+
+
+def test_a_base_model_in_the_platforms_model_folder_is_accepted(
+    session_client, ready_tenant, task_delay, base_model_folders
+):
+    folder = encoder_folder(base_model_folders / "base_models")
+    response = session_client.post(JOBS, {"base_model": folder}, format="json")
+    assert response.status_code == 201, response.data
+    assert response.data["config"]["base_model"] == folder
+
+
+@pytest.mark.parametrize("where", ["elsewhere", "missing elsewhere", "out through ..", "a link out"])
+def test_a_base_model_outside_the_platforms_model_folder_is_a_400_that_tells_nothing_of_it(
+    session_client, ready_tenant, task_delay, base_model_folders, where
+):
+    elsewhere = base_model_folders / "elsewhere"
+    elsewhere.mkdir()
+    outside = encoder_folder(elsewhere)
+    (base_model_folders / "base_models" / "link").symlink_to(outside)
+    folder = {
+        "elsewhere": outside,
+        "missing elsewhere": str(elsewhere / "nothing-here"),
+        "out through ..": str(base_model_folders / "base_models" / ".." / "elsewhere" / "encoder"),
+        "a link out": str(base_model_folders / "base_models" / "link"),
+    }[where]
+    response = session_client.post(JOBS, {"base_model": folder}, format="json")
+    assert response.status_code == 400
+    reason = response.data["base_model"][0]
+    assert "Base models are read from" in reason and "elsewhere" not in reason
+    assert TrainingJob.all_tenants.count() == 0
+
+
+def test_another_tenants_trained_model_cannot_be_a_base_model(
+    session_client, ready_tenant, other_tenant, task_delay, base_model_folders, settings
+):
+    # Even where an operator lets base models be read from a folder that holds the trained ones.
+    settings.TRAINING_BASE_MODEL_DIRS = [base_model_folders]
+    theirs = base_model_folders / "models" / str(other_tenant.pk) / "v1"
+    theirs.mkdir(parents=True)
+    response = session_client.post(JOBS, {"base_model": encoder_folder(theirs)}, format="json")
+    assert response.status_code == 400 and "base_model" in response.data
 
 
 def test_a_tenant_without_events_gets_a_400_about_too_little_data(
@@ -164,9 +222,18 @@ def test_an_unknown_status_or_filter_is_a_400(session_client, tenant):
 
 def test_a_job_shows_its_progress_and_the_version_it_produced(session_client, tenant):
     job = TrainingJobFactory(
-        tenant=tenant, status=JobStatus.SUCCEEDED, progress=1.0, epoch=2, step=40, total_steps=40, loss=2.5,
+        tenant=tenant,
+        status=JobStatus.SUCCEEDED,
+        progress=1.0,
+        epoch=2,
+        step=40,
+        total_steps=40,
+        loss=2.5,
         epoch_metrics=[{"epoch": 1, "train_loss": 3.0, "validation": {"ndcg@10": 0.1}, "seconds": 4.0}],
-        log_tail="epoch 1: train loss 3.0", worker_host="gpu-1", device="cuda", compute_seconds=8.5,
+        log_tail="epoch 1: train loss 3.0",
+        worker_host="gpu-1",
+        device="cuda",
+        compute_seconds=8.5,
     )
     ModelVersionFactory(tenant=tenant, number=4, job=job)
 
@@ -251,3 +318,44 @@ def test_another_tenants_secret_key_does_not_see_this_tenants_job(other_tenant_c
     job = TrainingJobFactory(tenant=tenant)
     assert other_tenant_client.get(f"{JOBS}/{job.id}").status_code == 404
     assert other_tenant_client.get(JOBS).data["count"] == 0
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"method": "sgd"},
+        {"device": "tpu"},
+        {"learning_rate": 0},
+        {"batch_size": 0},
+        {"freeze_layers": -1},
+        {"epochs": 101},
+        {"batch_size": 640_000},
+        {"max_grad_norm": 0},
+        {"lora_dropout": 1},
+        {"recency_decay": 0},
+        {"test_fraction": 1},
+        {"validation_fraction": 0.5, "test_fraction": 0.5},
+        {"lora_target_modules": "query"},
+        {"lora_target_modules": 5},
+        {"lora_target_modules": []},
+        {"base_model": ""},
+        {"base_model": "/no/such/folder"},
+        {"base_model": "/"},
+        {"method": "full", "freeze_layers": 3},
+        {"epochs": "five"},
+        {"learnig_rate": 0.01},
+    ],
+    ids=lambda bad: ",".join(f"{key}={value!r}" for key, value in bad.items()),
+)
+def test_every_refused_setting_is_explained_in_the_users_language(bad, tmp_path):
+    from django.utils import translation
+
+    from training.ml.config import ConfigError, TrainConfig
+    from training.services.jobs import CONFIG_REASONS, config_error_message
+
+    with pytest.raises(ConfigError) as refused:
+        TrainConfig.from_dict({"base_model": encoder_folder(tmp_path), **bad}).validate()
+    assert refused.value.field in bad
+    assert refused.value.code in CONFIG_REASONS
+    with translation.override("zh-hans"):
+        assert re.search("[\u4e00-\u9fff]", config_error_message(refused.value))  # said in Chinese

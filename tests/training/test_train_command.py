@@ -76,6 +76,14 @@ def test_a_bad_setting_stops_the_command_naming_the_field_and_no_job_is_created(
     assert TrainingJob.all_tenants.count() == 0
 
 
+def test_the_operator_at_the_command_line_may_build_on_any_folder(ready_tenant, task_delay, settings, tmp_path):
+    settings.TRAINING_BASE_MODEL_DIRS = [tmp_path / "base_models"]  # the merchants' choice is narrower
+    (tmp_path / "mine").mkdir()
+    folder = encoder_folder(tmp_path / "mine")
+    train("--tenant", "acme", "--base-model", folder)
+    assert TrainingJob.all_tenants.get().config["base_model"] == folder
+
+
 def test_too_little_data_stops_the_command(tenant, settings, tmp_path, task_delay):
     settings.TRAINING_BASE_MODEL = encoder_folder(tmp_path)
     with pytest.raises(CommandError, match="^data: Too little data"):

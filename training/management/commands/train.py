@@ -102,7 +102,8 @@ class Command(BaseCommand):
                 given[name] = value
         with tenant_scope(found):
             try:
-                job = training_job_create(tenant=found, settings_given=given)
+                # The operator at the server's shell may build on any folder of it.
+                job = training_job_create(tenant=found, settings_given=given, any_base_model=True)
             except ValidationError as error:
                 reasons = [
                     f"{field}: {reason}" for field, items in error.message_dict.items() for reason in items
