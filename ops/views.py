@@ -25,7 +25,7 @@ from ops.selectors import month_start, ops_compute_by_tenant, ops_job_get, ops_j
 from ops.services import ops_job_cancel, ops_job_retry
 from tenants.scope import tenant_scope
 from training.models import JobStatus, TrainingJob
-from training.presentation import humanise_seconds, job_progress
+from training.presentation import humanise_seconds, job_failure_message, job_progress
 from training.services.jobs import JobStateError
 
 JOBS_PER_PAGE = 25
@@ -54,6 +54,7 @@ def job_list_view(request):
             "compute": humanise_seconds(job.compute_seconds) if job.compute_seconds else "",
             "can_retry": job.is_stuck or job.status in (JobStatus.FAILED, JobStatus.CANCELLED),
             "can_cancel": job.is_active,
+            "failure": job_failure_message(job) or job.error,
         }
         for job in page.object_list
     ]

@@ -58,8 +58,8 @@ class TrainingJobOutputSerializer(serializers.ModelSerializer):
         fields = [
             "id", "status", "method", "progress", "epoch", "step", "total_steps", "eta_seconds", "loss",
             "epoch_metrics", "log_tail", "cancel_requested", "heartbeat_at", "worker_host", "device",
-            "compute_seconds", "attempts", "error", "config", "version", "created_at", "started_at",
-            "finished_at",
+            "compute_seconds", "attempts", "error", "error_code", "config", "version", "created_at",
+            "started_at", "finished_at",
         ]
         extra_kwargs = {
             "progress": {"help_text": "From 0 to 1."},
@@ -67,7 +67,13 @@ class TrainingJobOutputSerializer(serializers.ModelSerializer):
             "epoch_metrics": {
                 "help_text": 'One entry per finished epoch: {"epoch", "train_loss", "validation", "seconds"}.'
             },
-            "log_tail": {"help_text": "The last lines of the job's log."},
+            "log_tail": {"help_text": "The last lines of the job's log, in English."},
+            "error": {"help_text": "Why it failed, in English; a crash's traceback."},
+            "error_code": {
+                "help_text": "Why it failed, as a code: a reason in the data (empty_catalog, no_known_items, "
+                "one_moment, empty_training_window, empty_validation_window, empty_test_window, "
+                "nothing_to_learn, duplicate_item), worker_lost or crashed; empty otherwise."
+            },
             "config": {"help_text": "Every setting of the run, defaults included."},
         }
         ref_name = "TrainingJob"

@@ -37,7 +37,10 @@ class TrainingJob(TenantOwned):
     loss = models.FloatField(null=True, blank=True)
     # One entry per finished epoch: {"epoch", "train_loss", "validation": {...}, "seconds"}.
     epoch_metrics = models.JSONField(default=list, blank=True)
-    log_tail = models.TextField(blank=True)
+    log_tail = models.TextField(blank=True)  # in English, for the API, the ops console and support
+    # The same lines as {"code", "params"}, so each reader sees them in their language
+    # (training.presentation.LOG_LINES); empty for jobs logged before they existed.
+    log_entries = models.JSONField(default=list, blank=True)
     cancel_requested = models.BooleanField(default=False)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     worker_host = models.CharField(max_length=200, blank=True)
@@ -49,7 +52,11 @@ class TrainingJob(TenantOwned):
     # resets attempts). A worker writes only while the row still carries its number, so one that
     # comes back after its job was taken back and claimed again changes nothing, and stops.
     run_number = models.PositiveIntegerField(default=0)
-    error = models.TextField(blank=True)
+    error = models.TextField(blank=True)  # in English, with the traceback of a crash
+    # Why it failed, said in the reader's language (training.presentation.FAILURES), with
+    # `error_params`; empty for jobs that failed before codes existed.
+    error_code = models.CharField(max_length=64, blank=True)
+    error_params = models.JSONField(default=dict, blank=True)
     # The job learns from the data as it stood at its first claim (events received and products
     # created up to then): a run that resumes, or a retry, sees the same data as the checkpoint.
     data_as_of = models.DateTimeField(null=True, blank=True)

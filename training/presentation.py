@@ -15,6 +15,61 @@ from django.utils.translation import gettext_lazy
 
 from training.models import FINISHED_JOB_STATUSES, JobStatus, ModelVersion, TrainingJob
 
+# --- A job's log and failure, in the reader's language ----------------------------------------
+
+# What a worker logs, by code ("params" fill the blanks), in the reader's language.
+LOG_LINES = {
+    "data": gettext_lazy("Data: %(events)d events, %(products)d products; device %(device)s."),
+    "epoch": gettext_lazy("Epoch %(epoch)d: training loss %(loss)s, validation %(metric)s %(value)s."),
+    "resumed": gettext_lazy("Resumed from the checkpoint of epoch %(epoch)d."),
+    "other_data": gettext_lazy("The data changed since the checkpoint was written: training starts over."),
+    "other_settings": gettext_lazy(
+        "The checkpoint was written with other settings (%(settings)s): training starts over."
+    ),
+    "cancelled": gettext_lazy("Cancelled after step %(step)d."),
+    "saved": gettext_lazy("Version v%(number)d saved."),
+    "saved_live": gettext_lazy("Version v%(number)d saved; it is now live."),
+}
+
+# Why a job failed, by its error_code: the data's reasons (training.ml.data.DataError), a lost
+# worker, or a crash (whose traceback stays in `error`, for support).
+FAILURES = {
+    "duplicate_item": gettext_lazy("Product %(item)s appears twice in the catalog."),
+    "empty_catalog": gettext_lazy("The catalog is empty."),
+    "missing_columns": gettext_lazy("The data lacks the column(s) %(columns)s."),
+    "no_known_items": gettext_lazy("No event refers to a product of the catalog."),
+    "one_moment": gettext_lazy("All events happened at the same moment: there is no time to split."),
+    "empty_training_window": gettext_lazy(
+        "The training window has no events: the history is too short or too uneven."
+    ),
+    "empty_validation_window": gettext_lazy(
+        "The validation window has no events: the history is too short or too uneven."
+    ),
+    "empty_test_window": gettext_lazy("The test window has no events: the history is too short or too uneven."),
+    "nothing_to_learn": gettext_lazy(
+        "No shopper has two events in the training window: there is nothing to learn from."
+    ),
+    "worker_lost": gettext_lazy("The worker stopped answering %(attempts)d times; the job was given up."),
+    "crashed": gettext_lazy(
+        "Training stopped on an unexpected error. Retry the job; if it fails again, send the details "
+        "below to support."
+    ),
+}
+
+
+def log_line(entry: dict) -> str:
+    """One logged entry, {"code", "params"}, in the active language."""
+    template = LOG_LINES.get(entry.get("code"))
+    return str(template) % entry.get("params", {}) if template is not None else str(entry)
+
+
+def job_failure_message(job: TrainingJob) -> str:
+    """Why the job failed, in the active language; "" when it did not, or failed before codes."""
+    template = FAILURES.get(job.error_code)
+    return str(template) % job.error_params if template is not None else ""
+
+
+
 # --- Showing numbers to people -------------------------------------------------------------
 
 

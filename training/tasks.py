@@ -49,6 +49,7 @@ def training_jobs_reap_task() -> dict:
             failed += still_stale.update(
                 status=JobStatus.FAILED, finished_at=now,
                 error=f"The worker stopped answering {job.attempts} times; giving up.",
+                error_code="worker_lost", error_params={"attempts": job.attempts},
             )
         elif still_stale.filter(cancel_requested=False).update(
             status=JobStatus.QUEUED, heartbeat_at=None, enqueued_at=None

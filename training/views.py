@@ -30,7 +30,9 @@ from training.presentation import (
     epoch_curves,
     humanise_seconds,
     job_duration_seconds,
+    job_failure_message,
     job_progress,
+    log_line,
     version_tables,
 )
 from training.selectors import (
@@ -193,6 +195,11 @@ def _job_progress_context(job: TrainingJob) -> dict:
         "duration": humanise_seconds(job_duration_seconds(job)),
         "compute": humanise_seconds(job.compute_seconds) if job.compute_seconds else "",
         "version": version,
+        "failure": job_failure_message(job),
+        # The English text where no reason in the reader's language says it all: a crash's
+        # traceback, or a job that failed before reasons had codes.
+        "error_details": job.error if job.error_code in ("", "crashed") else "",
+        "log_lines": [log_line(entry) for entry in job.log_entries],
     }
 
 

@@ -93,6 +93,7 @@ def test_a_job_that_lost_its_worker_too_often_fails_with_the_reason(tenant, sett
     job.refresh_from_db()
     assert job.status == JobStatus.FAILED
     assert "stopped answering 3 times" in job.error
+    assert (job.error_code, job.error_params) == ("worker_lost", {"attempts": 3})
 
 
 def test_a_stuck_job_a_member_asked_to_cancel_is_cancelled_not_put_back_in_the_queue(tenant, settings):
@@ -249,13 +250,13 @@ def test_a_worker_whose_job_was_taken_back_and_claimed_again_writes_nothing_and_
     second_run.progress(step=1, total_steps=100, epoch=1, loss=2.0, eta_seconds=99.0)
 
     first_run.progress(step=90, total_steps=100, epoch=3, loss=0.5, eta_seconds=1.0)
-    first_run.log("the first worker is back")
+    first_run.log("resumed", epoch=7)  # the first worker is back
 
     assert first_run.cancel_requested()  # it stops before its next step
     assert not second_run.cancel_requested()
     job.refresh_from_db()
     assert (job.step, job.run_number, job.status) == (1, 2, JobStatus.RUNNING)
-    assert "the first worker is back" not in job.log_tail
+    assert "epoch 7" not in job.log_tail
 
 
 def test_a_stuck_job_cancelled_from_the_ops_console_stops_its_worker_if_it_comes_back(tenant, in_tenant):

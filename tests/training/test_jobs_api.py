@@ -201,7 +201,9 @@ def test_an_admin_may_queue_a_job(api_client, member_with_role, ready_tenant, ta
 
 
 def test_the_list_shows_the_newest_job_first_and_filters_by_status(session_client, tenant):
-    first = TrainingJobFactory(tenant=tenant, status=JobStatus.FAILED, error="out of memory")
+    first = TrainingJobFactory(
+        tenant=tenant, status=JobStatus.FAILED, error="out of memory", error_code="crashed"
+    )
     second = TrainingJobFactory(tenant=tenant, status=JobStatus.SUCCEEDED)
     third = TrainingJobFactory(tenant=tenant, status=JobStatus.RUNNING)
 
@@ -212,7 +214,7 @@ def test_the_list_shows_the_newest_job_first_and_filters_by_status(session_clien
 
     failed = session_client.get(JOBS, {"status": "failed"}).data["results"]
     assert [job["id"] for job in failed] == [first.id]
-    assert failed[0]["error"] == "out of memory"
+    assert (failed[0]["error"], failed[0]["error_code"]) == ("out of memory", "crashed")
 
 
 def test_an_unknown_status_or_filter_is_a_400(session_client, tenant):

@@ -1,4 +1,5 @@
 """The fine-tuning pages of the merchant UI: jobs, the new-job form, live progress, model versions."""
+
 import json
 import re
 from datetime import timedelta
@@ -21,8 +22,13 @@ EPOCH_METRICS = [
 
 def _scorers(**ndcg_by_scorer) -> dict:
     return {
-        name: {"ndcg@10": value, "recall@10": value / 2, "hr@10": value, "mrr@10": value / 3,
-               "coverage@10": 0.5}
+        name: {
+            "ndcg@10": value,
+            "recall@10": value / 2,
+            "hr@10": value,
+            "mrr@10": value / 3,
+            "coverage@10": 0.5,
+        }
         for name, value in ndcg_by_scorer.items()
     }
 
@@ -44,8 +50,13 @@ def make_job(tenant, **fields) -> TrainingJob:
 def make_version(tenant, number, **fields) -> ModelVersion:
     fields.setdefault("metrics", VERSION_METRICS)
     return ModelVersion.all_tenants.create(
-        tenant=tenant, number=number, base_model="/models/base", method="lora",
-        artifact_path=f"/tmp/v{number}", artifact_bytes=3 * 1024 * 1024, **fields,
+        tenant=tenant,
+        number=number,
+        base_model="/models/base",
+        method="lora",
+        artifact_path=f"/tmp/v{number}",
+        artifact_bytes=3 * 1024 * 1024,
+        **fields,
     )
 
 
@@ -141,8 +152,14 @@ def test_an_empty_job_list_invites_the_first_job(owner_client):
 def test_the_job_list_shows_the_tenants_jobs_only(owner_client, tenant, other_tenant):
     started = timezone.now() - timedelta(minutes=3, seconds=5)
     running = make_job(tenant, status=JobStatus.RUNNING, progress=0.42, started_at=started)
-    finished = make_job(tenant, status=JobStatus.SUCCEEDED, progress=1.0, config={"method": "full"},
-                        started_at=started, finished_at=started + timedelta(seconds=185))
+    finished = make_job(
+        tenant,
+        status=JobStatus.SUCCEEDED,
+        progress=1.0,
+        config={"method": "full"},
+        started_at=started,
+        finished_at=started + timedelta(seconds=185),
+    )
     theirs = make_job(other_tenant)
     html = owner_client.get(reverse("training-job-list")).content.decode()
     assert reverse("training-job-detail", args=[running.pk]) in html
@@ -157,8 +174,15 @@ def test_the_new_job_form_offers_presets_and_the_advanced_settings(owner_client)
     html = owner_client.get(reverse("training-job-new")).content.decode()
     for preset in ["Quick LoRA", "Thorough LoRA", "Full fine-tuning"]:
         assert preset in html
-    for name in ["method", "epochs", "learning_rate", "batch_size", "lora_rank", "freeze_layers",
-                 "base_model"]:
+    for name in [
+        "method",
+        "epochs",
+        "learning_rate",
+        "batch_size",
+        "lora_rank",
+        "freeze_layers",
+        "base_model",
+    ]:
         assert f'name="{name}"' in html
 
 
@@ -232,9 +256,19 @@ def test_a_second_job_while_one_runs_is_refused_above_the_form(
 
 def test_a_running_jobs_page_shows_its_progress_curves_and_log(owner_client, tenant):
     job = make_job(
-        tenant, status=JobStatus.RUNNING, progress=0.5, epoch=2, step=150, total_steps=300,
-        eta_seconds=125, loss=0.12345, device="cuda", worker_host="gpu-worker-7", compute_seconds=61,
-        epoch_metrics=EPOCH_METRICS, log_tail="epoch 1: train loss 2.0",
+        tenant,
+        status=JobStatus.RUNNING,
+        progress=0.5,
+        epoch=2,
+        step=150,
+        total_steps=300,
+        eta_seconds=125,
+        loss=0.12345,
+        device="cuda",
+        worker_host="gpu-worker-7",
+        compute_seconds=61,
+        epoch_metrics=EPOCH_METRICS,
+        log_tail="epoch 1: train loss 2.0",
         config={"method": "lora", "epochs": 4},
     )
     response = owner_client.get(reverse("training-job-detail", args=[job.pk]))
@@ -266,6 +300,42 @@ def test_a_failed_job_offers_a_retry_and_shows_its_error(owner_client, tenant):
     job = make_job(tenant, status=JobStatus.FAILED, error="CUDA out of memory")
     html = owner_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
     assert reverse("training-job-retry", args=[job.pk]) in html and "CUDA out of memory" in html
+
+
+def test_a_job_that_failed_on_its_data_says_why_in_the_readers_language(owner_client, tenant):
+    job = make_job(
+        tenant,
+        status=JobStatus.FAILED,
+        error="the catalog is empty",
+        error_code="empty_catalog",
+    )
+    page = reverse("training-job-detail", args=[job.pk])
+    assert "The catalog is empty." in owner_client.get(page).content.decode()
+    chinese = owner_client.get(page, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "商品目录为空。" in chinese and "the catalog is empty" not in chinese
+
+
+def test_a_crashed_job_says_so_and_keeps_the_traceback_for_support(owner_client, tenant):
+    job = make_job(
+        tenant, status=JobStatus.FAILED, error="Traceback ...\nRuntimeError: CUDA error", error_code="crashed"
+    )
+    html = owner_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
+    assert "Training stopped on an unexpected error." in html
+    assert "<summary>Details for support</summary>" in html and "RuntimeError: CUDA error" in html
+
+
+def test_a_jobs_log_reads_in_the_readers_language(owner_client, tenant):
+    entries = [
+        {"code": "data", "params": {"events": 640, "products": 60, "device": "cpu"}},
+        {"code": "epoch", "params": {"epoch": 1, "loss": "3.4742", "metric": "ndcg@10", "value": "0.3506"}},
+        {"code": "saved_live", "params": {"number": 3}},
+    ]
+    job = make_job(tenant, status=JobStatus.SUCCEEDED, log_entries=entries, log_tail="in English")
+    page = reverse("training-job-detail", args=[job.pk])
+    english = owner_client.get(page).content.decode()
+    assert "Data: 640 events, 60 products; device cpu.\nEpoch 1: training loss 3.4742" in english
+    chinese = owner_client.get(page, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "数据：640 个事件，60 个商品；设备 cpu。" in chinese and "版本 v3 已保存，现已上线。" in chinese
 
 
 def test_cancelling_a_queued_job_through_the_page(owner_client, tenant):
@@ -351,16 +421,26 @@ def test_the_model_list_names_the_behaviour_signal_each_hybrid_blends(owner_clie
 
 
 def comparison(ratio, low, high, **fields):
-    return {"mode": "all_items", "baseline": "repeat_purchase", "ratio": ratio, "low": low, "high": high,
-            "shoppers": 83, **fields}
+    return {
+        "mode": "all_items",
+        "baseline": "repeat_purchase",
+        "ratio": ratio,
+        "low": low,
+        "high": high,
+        "shoppers": 83,
+        **fields,
+    }
 
 
-@pytest.mark.parametrize(("interval", "verdict", "outcome"), [
-    ((1.12, 1.05, 1.2), "A gain beyond the luck of which shoppers the test window holds.", "gain"),
-    ((1.05, 0.99, 1.11), "Too close to call with this many shoppers", "unclear"),
-    ((0.9, 0.85, 0.95), "Worse than that baseline, beyond the luck of the draw.", "loss"),
-    ((3.0, 1.5, None), "A gain beyond the luck", "gain"),  # a baseline some resamples left with nothing
-])
+@pytest.mark.parametrize(
+    ("interval", "verdict", "outcome"),
+    [
+        ((1.12, 1.05, 1.2), "A gain beyond the luck of which shoppers the test window holds.", "gain"),
+        ((1.05, 0.99, 1.11), "Too close to call with this many shoppers", "unclear"),
+        ((0.9, 0.85, 0.95), "Worse than that baseline, beyond the luck of the draw.", "loss"),
+        ((3.0, 1.5, None), "A gain beyond the luck", "gain"),  # a baseline some resamples left with nothing
+    ],
+)
 def test_the_model_list_says_whether_the_hybrid_beat_the_best_baseline_beyond_chance(
     owner_client, tenant, interval, verdict, outcome
 ):
@@ -369,7 +449,9 @@ def test_the_model_list_says_whether_the_hybrid_beat_the_best_baseline_beyond_ch
 
     html = owner_client.get(reverse("model-version-list")).content.decode()
 
-    assert f"NDCG@10 is {ratio:.2f}× that of Repeat purchase, the baseline that did best on validation" in html
+    assert (
+        f"NDCG@10 is {ratio:.2f}× that of Repeat purchase, the baseline that did best on validation" in html
+    )
     assert f"95% interval {low:.2f}–{'∞' if high is None else f'{high:.2f}'} over 83 shoppers" in html
     assert verdict in html and f"comparison-{outcome}" in html
 
@@ -440,8 +522,11 @@ def test_rolling_back_with_nothing_to_go_back_to_says_so(owner_client, tenant):
 def test_an_analyst_may_read_the_pages_but_not_change_anything(analyst_client, tenant):
     job = make_job(tenant, status=JobStatus.FAILED)
     version = make_version(tenant, 1)
-    for url in [reverse("training-job-list"), reverse("training-job-detail", args=[job.pk]),
-                reverse("model-version-list")]:
+    for url in [
+        reverse("training-job-list"),
+        reverse("training-job-detail", args=[job.pk]),
+        reverse("model-version-list"),
+    ]:
         assert analyst_client.get(url).status_code == 200, url
     html = analyst_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
     assert reverse("training-job-retry", args=[job.pk]) not in html
@@ -449,10 +534,13 @@ def test_an_analyst_may_read_the_pages_but_not_change_anything(analyst_client, t
         analyst_client.get(reverse("model-version-list")).content.decode()
     )
     assert analyst_client.get(reverse("training-job-new")).status_code == 403
-    for url in [reverse("training-job-new"), reverse("training-job-cancel", args=[job.pk]),
-                reverse("training-job-retry", args=[job.pk]),
-                reverse("model-version-promote", args=[version.pk]),
-                reverse("model-version-rollback")]:
+    for url in [
+        reverse("training-job-new"),
+        reverse("training-job-cancel", args=[job.pk]),
+        reverse("training-job-retry", args=[job.pk]),
+        reverse("model-version-promote", args=[version.pk]),
+        reverse("model-version-rollback"),
+    ]:
         assert analyst_client.post(url).status_code == 403, url
     job.refresh_from_db(), version.refresh_from_db()
     assert job.status == JobStatus.FAILED and version.status == VersionStatus.CANDIDATE
@@ -460,19 +548,27 @@ def test_an_analyst_may_read_the_pages_but_not_change_anything(analyst_client, t
 
 def test_the_actions_only_take_posts(owner_client, tenant):
     job = make_job(tenant)
-    for url in [reverse("training-job-cancel", args=[job.pk]), reverse("training-job-retry", args=[job.pk]),
-                reverse("model-version-rollback")]:
+    for url in [
+        reverse("training-job-cancel", args=[job.pk]),
+        reverse("training-job-retry", args=[job.pk]),
+        reverse("model-version-rollback"),
+    ]:
         assert owner_client.get(url).status_code == 405, url
 
 
 def test_another_tenants_job_and_version_are_404_everywhere(owner_client, other_tenant):
     job = make_job(other_tenant, status=JobStatus.FAILED)
     version = make_version(other_tenant, 1)
-    for url in [reverse("training-job-detail", args=[job.pk]),
-                reverse("training-job-progress-fragment", args=[job.pk])]:
+    for url in [
+        reverse("training-job-detail", args=[job.pk]),
+        reverse("training-job-progress-fragment", args=[job.pk]),
+    ]:
         assert owner_client.get(url, headers={"HX-Request": "true"}).status_code == 404, url
-    for url in [reverse("training-job-cancel", args=[job.pk]), reverse("training-job-retry", args=[job.pk]),
-                reverse("model-version-promote", args=[version.pk])]:
+    for url in [
+        reverse("training-job-cancel", args=[job.pk]),
+        reverse("training-job-retry", args=[job.pk]),
+        reverse("model-version-promote", args=[version.pk]),
+    ]:
         assert owner_client.post(url).status_code == 404, url
     job.refresh_from_db(), version.refresh_from_db()
     assert job.status == JobStatus.FAILED and version.status == VersionStatus.CANDIDATE
@@ -480,3 +576,25 @@ def test_another_tenants_job_and_version_are_404_everywhere(owner_client, other_
     assert reverse("training-job-detail", args=[job.pk]) not in job_list
     version_list = owner_client.get(reverse("model-version-list")).content.decode()
     assert f'id="version-{version.pk}"' not in version_list
+
+
+def test_every_failure_reason_and_log_line_is_said_in_chinese():
+    from django.utils import translation
+
+    from training.presentation import FAILURES, LOG_LINES
+
+    data_reasons = {
+        "duplicate_item",
+        "empty_catalog",
+        "missing_columns",
+        "no_known_items",
+        "one_moment",
+        "empty_training_window",
+        "empty_validation_window",
+        "empty_test_window",
+        "nothing_to_learn",
+    }  # every code training.ml.data.DataError is raised with
+    assert data_reasons | {"worker_lost", "crashed"} == set(FAILURES)
+    with translation.override("zh-hans"):
+        for template in [*FAILURES.values(), *LOG_LINES.values()]:
+            assert re.search("[\u4e00-\u9fff]", str(template)), template

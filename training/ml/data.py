@@ -22,7 +22,15 @@ TEXT_FIELDS = ("title", "category", "brand", "description")
 
 
 class DataError(ValueError):
-    """The data cannot be trained on, with the reason in words a merchant understands."""
+    """The data cannot be trained on, with the reason in words a merchant understands.
+
+    `code` and `params` let a caller say it in the merchant's language (as ConfigError's do).
+    """
+
+    def __init__(self, reason: str, code: str = "", **params: Any):
+        super().__init__(reason)
+        self.code = code
+        self.params = params
 
 
 @dataclass(frozen=True)
@@ -54,12 +62,12 @@ def item_text(row: dict[str, Any]) -> str:
 
 def build_catalog(items: pd.DataFrame) -> Catalog:
     if "item_id" not in items.columns:
-        raise DataError("the items have no item_id column")
+        raise DataError("the items have no item_id column", "missing_columns", columns="item_id")
     if items["item_id"].duplicated().any():
         duplicated = items.loc[items["item_id"].duplicated(), "item_id"].iloc[0]
-        raise DataError(f"item {duplicated!r} appears twice in the items")
+        raise DataError(f"item {duplicated!r} appears twice in the items", "duplicate_item", item=str(duplicated))
     if items.empty:
-        raise DataError("the catalog is empty")
+        raise DataError("the catalog is empty", "empty_catalog")
     records = items.to_dict("records")
     item_ids = [record["item_id"] for record in records]
     texts = [item_text(record) for record in records]
@@ -73,7 +81,8 @@ def prepare_interactions(interactions: pd.DataFrame, catalog: Catalog) -> pd.Dat
     """
     missing = {"user_id", "item_id", "timestamp"} - set(interactions.columns)
     if missing:
-        raise DataError(f"the interactions lack the column(s) {', '.join(sorted(missing))}")
+        columns = ", ".join(sorted(missing))
+        raise DataError(f"the interactions lack the column(s) {columns}", "missing_columns", columns=columns)
     frame = interactions[["user_id", "item_id", "timestamp"]].copy()
     frame["item"] = frame["item_id"].map(catalog.index)
     frame = frame.dropna(subset=["item", "timestamp", "user_id"])
@@ -82,7 +91,7 @@ def prepare_interactions(interactions: pd.DataFrame, catalog: Catalog) -> pd.Dat
     # A stable sort keeps the input order of events with the same timestamp (a basket).
     frame = frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
     if frame.empty:
-        raise DataError("no interaction refers to an item in the catalog")
+        raise DataError("no interaction refers to an item in the catalog", "no_known_items")
     return frame[["user_id", "item", "timestamp"]]
 
 
@@ -111,7 +120,7 @@ def split_by_time(
     timestamps = interactions["timestamp"]
     start, end = timestamps.min(), timestamps.max()
     if start == end:
-        raise DataError("all interactions happened at the same time: there is nothing to split")
+        raise DataError("all interactions happened at the same time: there is nothing to split", "one_moment")
     span = end - start
     test_cutoff = end - span * test_fraction
     validation_cutoff = test_cutoff - span * validation_fraction
@@ -120,7 +129,10 @@ def split_by_time(
     test = interactions[timestamps >= test_cutoff]
     for name, window in (("training", train), ("validation", validation), ("test", test)):
         if window.empty:
-            raise DataError(f"the {name} window has no interactions; the history is too short or too uneven")
+            raise DataError(
+                f"the {name} window has no interactions; the history is too short or too uneven",
+                f"empty_{name}_window",
+            )
     return TimeSplit(
         train=train.reset_index(drop=True),
         validation=validation.reset_index(drop=True),
@@ -248,6 +260,7 @@ def training_examples(train: pd.DataFrame, history_length: int) -> TrainingExamp
             targets.append(sequence[position])
     if not targets:
         raise DataError(
-            "no shopper has two interactions in the training window: there is nothing to learn from"
+            "no shopper has two interactions in the training window: there is nothing to learn from",
+            "nothing_to_learn",
         )
     return TrainingExamples(histories=histories, targets=np.asarray(targets, dtype=np.int64))

@@ -70,7 +70,14 @@ class TrainingCancelled(Exception):
 
 
 class CheckpointMismatch(ValueError):
-    """The checkpoint folder belongs to a run with another config or other data."""
+    """The checkpoint folder belongs to a run with another config or other data.
+
+    `changed`: the settings that differ, or () when the data does.
+    """
+
+    def __init__(self, reason: str, changed: tuple[str, ...] = ()):
+        super().__init__(reason)
+        self.changed = changed
 
 
 def seed_everything(seed: int) -> None:
@@ -384,7 +391,8 @@ class _Checkpoints:
         if saved_config != self.config:
             changed = sorted(k for k in self.config if self.config[k] != saved_config.get(k))
             raise CheckpointMismatch(
-                f"the checkpoint in {self.folder} was made with other settings: {', '.join(changed)}"
+                f"the checkpoint in {self.folder} was made with other settings: {', '.join(changed)}",
+                changed=tuple(changed),
             )
         if saved["fingerprint"] != self.fingerprint:
             raise CheckpointMismatch(f"the checkpoint in {self.folder} was made from other data")

@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connection, transaction
 from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from kombu.exceptions import OperationalError as BrokerUnreachable
@@ -22,6 +22,7 @@ from kombu.exceptions import OperationalError as BrokerUnreachable
 from tenants.models import Tenant
 from training.ml.config import ConfigError, TrainConfig, default_base_model
 from training.models import ACTIVE_JOB_STATUSES, JobStatus, TrainingJob
+from training.presentation import log_line
 from training.selectors import training_data_size
 
 logger = logging.getLogger(__name__)
@@ -268,21 +269,26 @@ class _JobReporter:
     started: float
     min_interval: float = 1.0
     last_write: float = 0.0
-    log_lines: list[str] | None = None
+    log_entries: list[dict] | None = None
 
     def _update(self, **fields) -> None:
         this_run(self.job_id, self.run_number).update(
             heartbeat_at=timezone.now(), compute_seconds=time.monotonic() - self.started, **fields
         )
 
-    def log(self, line: str) -> None:
-        logger.info("job %s: %s", self.job_id, line)
-        self._update(log_tail=self.tail_with(line))
+    def log(self, code: str, **params) -> None:
+        """Log a line of presentation.LOG_LINES (in English in the log tail, in each reader's language
+        on the page)."""
+        fields = self.log_fields(code, **params)
+        logger.info("job %s: %s", self.job_id, fields["log_tail"].rsplit("\n", 1)[-1])
+        self._update(**fields)
 
-    def tail_with(self, line: str) -> str:
-        """The log tail with `line` added, for a write of the caller's (or `log`'s)."""
-        self.log_lines = (self.log_lines or [])[-(LOG_TAIL_LINES - 1):] + [line]
-        return "\n".join(self.log_lines)
+    def log_fields(self, code: str, **params) -> dict:
+        """The job's log fields with the entry added, for a write of the caller's (or `log`'s)."""
+        self.log_entries = (self.log_entries or [])[-(LOG_TAIL_LINES - 1):] + [{"code": code, "params": params}]
+        with translation.override("en"):
+            tail = "\n".join(log_line(entry) for entry in self.log_entries)
+        return {"log_tail": tail, "log_entries": self.log_entries}
 
     def progress(self, step: int, total_steps: int, epoch: int, loss: float, eta_seconds: float) -> None:
         now = time.monotonic()

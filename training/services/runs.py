@@ -17,7 +17,6 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
 from tenants.models import Tenant
 from training.ml.config import TrainConfig, resolve_device
@@ -54,13 +53,13 @@ def training_job_run(*, job_id: int) -> ModelVersion | None:
             outcome = _train(job, reporter)
             return _store_version(job, outcome, reporter)
         except TrainingCancelled as cancelled:
-            reporter.log(f"cancelled after step {cancelled.step}")
+            reporter.log("cancelled", step=cancelled.step)
             _finish(job, JobStatus.CANCELLED, cancel_requested=False)
         except DataError as error:
-            _finish(job, JobStatus.FAILED, error=str(error))
+            _finish(job, JobStatus.FAILED, error=str(error), error_code=error.code, error_params=error.params)
         except Exception:
             logger.exception("training job %s failed", job.pk)
-            _finish(job, JobStatus.FAILED, error=traceback.format_exc(limit=5)[-4000:])
+            _finish(job, JobStatus.FAILED, error=traceback.format_exc(limit=5)[-4000:], error_code="crashed")
     return None
 
 
@@ -71,16 +70,18 @@ def _train(job: TrainingJob, reporter: _JobReporter):
     device = resolve_device(config.device)
     this_run(job.pk, job.run_number).update(device=device)
     interactions, items = training_frames(tenant=job.tenant, as_of=job.data_as_of)
-    reporter.log(f"data: {len(interactions)} events, {len(items)} products; device {device}")
+    reporter.log("data", events=len(interactions), products=len(items), device=device)
     metric = f"ndcg@{config.eval_k}"
 
     def record_epoch(record) -> None:
         entry = asdict(record)
         job.epoch_metrics = [e for e in job.epoch_metrics if e["epoch"] != entry["epoch"]] + [entry]
         this_run(job.pk, job.run_number).update(epoch_metrics=job.epoch_metrics)
-        value = entry["validation"].get(metric)
-        shown = "n/a" if value is None else f"{value:.4f}"
-        reporter.log(f"epoch {entry['epoch']}: train loss {entry['train_loss']}, validation {metric} {shown}")
+        value, loss = entry["validation"].get(metric), entry["train_loss"]
+        reporter.log(
+            "epoch", epoch=entry["epoch"], metric=metric,
+            loss="—" if loss is None else f"{loss:.4f}", value="—" if value is None else f"{value:.4f}",
+        )
 
     def run():
         return fine_tune(
@@ -96,12 +97,15 @@ def _train(job: TrainingJob, reporter: _JobReporter):
     except CheckpointMismatch as mismatch:
         # Made from other data (the catalog's texts changed, shoppers' events were erased) or by
         # other code: it cannot be resumed, and without this every retry would fail the same way.
-        reporter.log(f"starting over: {mismatch}")
+        if mismatch.changed:
+            reporter.log("other_settings", settings=", ".join(mismatch.changed))
+        else:
+            reporter.log("other_data")
         shutil.rmtree(checkpoint_dir(job), ignore_errors=True)
         job.epoch_metrics = []
         outcome = run()
     if outcome.training.resumed_from_epoch is not None:
-        reporter.log(f"resumed from the checkpoint of epoch {outcome.training.resumed_from_epoch}")
+        reporter.log("resumed", epoch=outcome.training.resumed_from_epoch)
     return outcome
 
 
@@ -129,11 +133,10 @@ def _store_version(job: TrainingJob, outcome, reporter: _JobReporter) -> ModelVe
                 metrics=outcome.metrics, artifact_path=str(folder), artifact_bytes=_folder_bytes(folder),
             )
             promoted = model_version_promote_if_better(tenant=tenant, version=version)
-            saved_line = _("version v%(number)d saved%(live)s") % {
-                "number": number, "live": _(", now live") if promoted else ""}
+            log = reporter.log_fields("saved_live" if promoted else "saved", number=number)
             finished = this_run(job.pk, job.run_number).filter(cancel_requested=False).update(
                 status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, eta_seconds=0,
-                epoch_metrics=outcome.metrics["epochs"], log_tail=reporter.tail_with(saved_line),
+                epoch_metrics=outcome.metrics["epochs"], **log,
                 heartbeat_at=timezone.now(), compute_seconds=time.monotonic() - reporter.started,
             )
             if not finished:
@@ -153,5 +156,5 @@ def _store_version(job: TrainingJob, outcome, reporter: _JobReporter) -> ModelVe
             shutil.rmtree(folder, ignore_errors=True)
         raise
     shutil.rmtree(checkpoint_dir(job), ignore_errors=True)
-    logger.info("job %s: %s", job.pk, saved_line)
+    logger.info("job %s: version v%s saved%s", job.pk, number, ", now live" if promoted else "")
     return version

@@ -90,3 +90,44 @@ def test_cold_items_have_no_training_interaction(shop):
 def test_dataset_rejects_data_without_the_needed_columns(shop_items):
     with pytest.raises(DataError, match="timestamp"):
         prepare_dataset(pd.DataFrame({"user_id": [1], "item_id": ["coffee-0"]}), shop_items)
+
+
+@pytest.mark.parametrize(
+    "interactions_then_items",
+    [
+        "duplicate item",
+        "empty catalog",
+        "no known items",
+        "one moment",
+        "empty validation window",
+        "nothing to learn",
+    ],
+)
+def test_each_reason_the_data_cannot_be_trained_on_has_a_code(interactions_then_items):
+    from training.ml.data import DataError, prepare_dataset, training_examples
+
+    at = lambda day: pd.Timestamp("2025-01-01") + pd.Timedelta(days=day)  # noqa: E731
+    items = pd.DataFrame({"item_id": ["a", "b"], "title": ["A", "B"]})
+    rows = [("u1", "a", at(0)), ("u2", "b", at(5)), ("u1", "b", at(95)), ("u2", "a", at(100))]
+    case = {
+        "duplicate item": (
+            rows,
+            pd.DataFrame({"item_id": ["a", "a"], "title": ["A", "A2"]}),
+            "duplicate_item",
+        ),
+        "empty catalog": (rows, items.iloc[:0], "empty_catalog"),
+        "no known items": ([("u1", "z", at(0))], items, "no_known_items"),
+        "one moment": ([("u1", "a", at(0)), ("u2", "b", at(0))], items, "one_moment"),
+        "empty validation window": (rows, items, "empty_validation_window"),
+        "nothing to learn": (None, items, "nothing_to_learn"),
+    }[interactions_then_items]
+    rows, items, code = case
+    with pytest.raises(DataError) as refused:
+        if rows is None:  # one interaction each: no (history, next item) pair
+            training_examples(
+                pd.DataFrame({"user_id": ["u1", "u2"], "item": [0, 1], "timestamp": [at(0), at(1)]}), 20
+            )
+        else:
+            frame = pd.DataFrame(rows, columns=["user_id", "item_id", "timestamp"])
+            prepare_dataset(frame, items, validation_fraction=0.1, test_fraction=0.1)
+    assert refused.value.code == code

@@ -14,7 +14,13 @@ from django.utils.translation import gettext as _
 from tenants.models import Tenant
 from tenants.scope import tenant_scope
 from training.models import FINISHED_JOB_STATUSES, JobStatus, ModelVersion, TrainingJob
-from training.presentation import TABLE_METRICS, comparison_summary, humanise_seconds, metrics_table
+from training.presentation import (
+    TABLE_METRICS,
+    comparison_summary,
+    humanise_seconds,
+    job_failure_message,
+    metrics_table,
+)
 from training.services.jobs import JobStateError, training_job_cancel, training_job_create
 
 BAR_WIDTH = 30
@@ -190,7 +196,10 @@ class Command(BaseCommand):
 
     def _report(self, job: TrainingJob) -> None:
         if job.status == JobStatus.FAILED:
-            raise CommandError(_("Job %(id)d failed: %(error)s") % {"id": job.pk, "error": job.error})
+            # The reason in the reader's language, and a crash's traceback after it, for the operator.
+            details = job.error if job.error_code in ("", "crashed") else ""
+            reason = "\n".join(part for part in (job_failure_message(job), details) if part)
+            raise CommandError(_("Job %(id)d failed: %(error)s") % {"id": job.pk, "error": reason})
         if job.status == JobStatus.CANCELLED:
             raise CommandError(_("Job %(id)d was cancelled.") % {"id": job.pk})
         try:
