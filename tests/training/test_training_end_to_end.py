@@ -123,6 +123,7 @@ def test_a_retried_job_resumes_from_its_last_checkpoint(tenant_with_shop, tiny_j
     job = _run_here(job)
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert "Resumed from the checkpoint of epoch 1." in job.log_tail
+    assert job.log_tail.index("Cancelled after step") < job.log_tail.index("Resumed")  # one log, both runs
     assert not checkpoint_dir(job).exists()  # a finished job leaves no checkpoint behind
 
 

@@ -46,7 +46,8 @@ def training_job_run(*, job_id: int) -> ModelVersion | None:
     """
     job = TrainingJob.objects.get(pk=job_id)
     reporter = _JobReporter(
-        job_id=job.pk, run_number=job.run_number, started=time.monotonic() - job.compute_seconds
+        job_id=job.pk, run_number=job.run_number, started=time.monotonic() - job.compute_seconds,
+        log_entries=list(job.log_entries),  # a resumed run's log goes on from the last run's
     )
     with _Heartbeat(job.pk, job.run_number, every=heartbeat_interval()):
         try:
