@@ -267,3 +267,45 @@ def test_a_stuck_job_cancelled_from_the_ops_console_stops_its_worker_if_it_comes
     TrainingJob.all_tenants.filter(pk=job.pk).update(status=JobStatus.CANCELLED, cancel_requested=False)
 
     assert run.cancel_requested()
+
+
+@pytest.mark.needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_retries_at_once_do_not_both_pass_the_active_job_limit(tenant, settings):
+    import threading
+
+    from django.db import connection
+
+    from training.services.jobs import JobStateError, training_job_retry
+
+    settings.TRAINING_MAX_ACTIVE_JOBS_PER_TENANT = 1
+    jobs = [make_job(tenant, status=JobStatus.FAILED) for _ in range(2)]
+    barrier, outcomes = threading.Barrier(2), []
+    real_save = TrainingJob.save
+
+    def save_slowly(self, *args, **kwargs):
+        time.sleep(0.5)  # both have counted the active jobs before either is saved, unless one waited
+        real_save(self, *args, **kwargs)
+
+    def retry(job):
+        barrier.wait()
+        try:
+            with tenant_scope(tenant):
+                training_job_retry(tenant=tenant, job_id=job.pk)
+            outcomes.append("queued")
+        except JobStateError:
+            outcomes.append("refused")
+        finally:
+            connection.close()
+
+    with (
+        mock.patch.object(TrainingJob, "save", save_slowly),
+        mock.patch("training.tasks.training_job_run_task.delay"),
+    ):
+        threads = [threading.Thread(target=retry, args=(job,)) for job in jobs]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=30)
+    assert sorted(outcomes) == ["queued", "refused"]
+    assert TrainingJob.all_tenants.filter(status=JobStatus.QUEUED).count() == 1
