@@ -54,7 +54,7 @@ def job_list_view(request):
             "compute": humanise_seconds(job.compute_seconds) if job.compute_seconds else "",
             "can_retry": job.is_stuck or job.status in (JobStatus.FAILED, JobStatus.CANCELLED),
             "can_cancel": job.is_active,
-            "failure": job_failure_message(job) or job.error,
+            "failure": job_failure_message(job) or (job.error if job.status == JobStatus.FAILED else ""),
         }
         for job in page.object_list
     ]

@@ -65,7 +65,7 @@ def log_line(entry: dict) -> str:
 
 def job_failure_message(job: TrainingJob) -> str:
     """Why the job failed, in the active language; "" when it did not, or failed before codes."""
-    template = FAILURES.get(job.error_code)
+    template = FAILURES.get(job.error_code) if job.status == JobStatus.FAILED else None
     return str(template) % job.error_params if template is not None else ""
 
 

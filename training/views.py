@@ -198,7 +198,7 @@ def _job_progress_context(job: TrainingJob) -> dict:
         "failure": job_failure_message(job),
         # The English text where no reason in the reader's language says it all: a crash's
         # traceback, or a job that failed before reasons had codes.
-        "error_details": job.error if job.error_code in ("", "crashed") else "",
+        "error_details": job.error if job.status == JobStatus.FAILED and job.error_code in ("", "crashed") else "",
         "log_lines": [log_line(entry) for entry in job.log_entries],
     }
 

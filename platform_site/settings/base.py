@@ -222,6 +222,9 @@ TRAINING_MAX_ACTIVE_JOBS_PER_TENANT = env.int("TRAINING_MAX_ACTIVE_JOBS_PER_TENA
 TRAINING_BASE_MODEL = env.str("TRAINING_BASE_MODEL", default="")
 # A running job without a heartbeat for this long has lost its worker.
 TRAINING_HEARTBEAT_STALE_SECONDS = env.int("TRAINING_HEARTBEAT_STALE_SECONDS", default=300)
+# A run that has shown no progress (a step, a log line, a stage) for this long is taken for hung:
+# its heartbeats stop, and the reaper takes the job back (or cancels it, if a member asked).
+TRAINING_MAX_SILENT_SECONDS = env.int("TRAINING_MAX_SILENT_SECONDS", default=7200)
 # How many times a job may be started before the reaper fails it.
 TRAINING_MAX_ATTEMPTS = env.int("TRAINING_MAX_ATTEMPTS", default=3)
 # A queued job whose task was sent this long ago is sent again, in case the broker lost it.

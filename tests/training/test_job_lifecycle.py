@@ -185,6 +185,16 @@ def test_a_run_beats_from_a_thread_of_its_own_while_no_step_runs(tenant):
     assert job.heartbeat_at > an_hour_ago + timedelta(minutes=59)
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_run_that_has_hung_stops_beating_so_the_reaper_takes_it_back(tenant):
+    an_hour_ago = timezone.now() - timedelta(hours=1)
+    job = make_job(tenant, status=JobStatus.RUNNING, run_number=1, heartbeat_at=an_hour_ago)
+    with _Heartbeat(job.pk, run_number=1, every=0.05, alive=lambda: False):  # silent too long
+        time.sleep(0.3)
+    job.refresh_from_db()
+    assert job.heartbeat_at == an_hour_ago
+
+
 def test_a_better_version_goes_live_by_itself(tenant):
     old = make_version(tenant, 1, 0.20, status=VersionStatus.LIVE, promoted_at=timezone.now())
     new = make_version(tenant, 2, 0.25)

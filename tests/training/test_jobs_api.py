@@ -1,9 +1,11 @@
 """The training jobs API: queue a job, list and read jobs, cancel and retry them."""
 
 import re
+from pathlib import Path
 from unittest import mock
 
 import pytest
+from django.utils import timezone
 
 from tenants.models import Role
 from tests.training.factories import ModelVersionFactory, TrainingJobFactory, encoder_folder, purchases_create
@@ -126,6 +128,16 @@ def test_a_base_model_in_the_platforms_model_folder_is_accepted(
     response = session_client.post(JOBS, {"base_model": folder}, format="json")
     assert response.status_code == 201, response.data
     assert response.data["config"]["base_model"] == folder
+
+
+def test_the_base_model_folder_is_stored_as_it_was_checked(
+    session_client, ready_tenant, task_delay, base_model_folders
+):
+    folder = encoder_folder(base_model_folders / "base_models")
+    roundabout = str(base_model_folders / "base_models" / "some" / ".." / "encoder")
+    response = session_client.post(JOBS, {"base_model": roundabout}, format="json")
+    assert response.status_code == 201, response.data
+    assert response.data["config"]["base_model"] == str(Path(folder).resolve())
 
 
 @pytest.mark.parametrize("where", ["elsewhere", "missing elsewhere", "out through ..", "a link out"])
@@ -284,12 +296,37 @@ def test_cancelling_a_finished_job_is_a_409(session_client, tenant):
 def test_retrying_a_failed_job_queues_it_again(
     session_client, tenant, task_delay, django_capture_on_commit_callbacks
 ):
-    job = TrainingJobFactory(tenant=tenant, status=JobStatus.FAILED, error="worker lost")
+    job = TrainingJobFactory(
+        tenant=tenant,
+        status=JobStatus.FAILED,
+        error="worker lost",
+        error_code="worker_lost",
+        error_params={"attempts": 3},
+        data_as_of=timezone.now(),
+    )
     with django_capture_on_commit_callbacks(execute=True):
         response = session_client.post(f"{JOBS}/{job.id}/retry")
     assert response.status_code == 200
-    assert response.data["status"] == JobStatus.QUEUED and response.data["error"] == ""
+    assert response.data["status"] == JobStatus.QUEUED
+    assert (response.data["error"], response.data["error_code"]) == ("", "")
     task_delay.assert_called_once_with(tenant_id=tenant.id, job_id=job.id)
+    job.refresh_from_db()
+    assert job.error_params == {} and job.data_as_of is not None  # it resumes on its checkpoint's data
+
+
+def test_a_job_retried_after_failing_for_its_data_learns_from_the_data_as_it_is_now(
+    session_client, tenant, task_delay
+):
+    job = TrainingJobFactory(
+        tenant=tenant,
+        status=JobStatus.FAILED,
+        error="no shopper has two interactions",
+        error_code="nothing_to_learn",
+        data_as_of=timezone.now(),
+    )
+    assert session_client.post(f"{JOBS}/{job.id}/retry").status_code == 200
+    job.refresh_from_db()
+    assert job.data_as_of is None  # the next claim fixes it anew, with the events sent since
 
 
 def test_retrying_a_running_job_is_a_409(session_client, tenant, task_delay):

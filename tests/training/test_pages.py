@@ -324,6 +324,12 @@ def test_a_crashed_job_says_so_and_keeps_the_traceback_for_support(owner_client,
     assert "<summary>Details for support</summary>" in html and "RuntimeError: CUDA error" in html
 
 
+def test_a_job_that_failed_and_then_succeeded_on_retry_shows_no_error(owner_client, tenant):
+    job = make_job(tenant, status=JobStatus.SUCCEEDED, error_code="crashed", error="Traceback ...")
+    html = owner_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
+    assert "unexpected error" not in html and "Traceback" not in html
+
+
 def test_a_jobs_log_reads_in_the_readers_language(owner_client, tenant):
     entries = [
         {"code": "data", "params": {"events": 640, "products": 60, "device": "cpu"}},

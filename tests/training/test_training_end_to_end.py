@@ -2,6 +2,7 @@
 resumed, and their versions loaded again in a fresh process."""
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -152,6 +153,8 @@ def test_a_cancel_that_comes_after_the_last_step_keeps_no_version(
     job = _run_with_fine_tune_then(job, ask_to_cancel)
     assert job.status == JobStatus.CANCELLED
     assert not ModelVersion.all_tenants.filter(tenant=tenant).exists()
+    assert "saved" not in job.log_tail
+    assert re.search(r"Cancelled after step \d+\.$", job.log_tail)
     assert list((Path(settings.MODELS_DIR) / str(tenant.pk)).iterdir()) == []  # nor its files
 
 
@@ -171,11 +174,13 @@ def test_a_version_that_cannot_be_written_fails_the_job_with_the_reason(
     tenant = tenant_with_shop
     with tenant_scope(tenant):
         job = training_job_create(tenant=tenant, settings_given=tiny_job_settings)
-    with mock.patch("training.ml.artifacts.save_version", side_effect=OSError("No space left on device")):
+    full_disk = OSError(28, "No space left on device")
+    with mock.patch("training.ml.scorer.HybridScorer.save", side_effect=full_disk):  # halfway through
         job = _run_here(job)
     assert job.status == JobStatus.FAILED  # not left running, for the reaper to retry
     assert "No space left on device" in job.error and job.error_code == "crashed"
     assert not ModelVersion.all_tenants.filter(tenant=tenant).exists()
+    assert list((Path(settings.MODELS_DIR) / str(tenant.pk)).iterdir()) == []  # no half-written copy
 
 
 def test_a_retried_job_whose_catalog_changed_starts_over_instead_of_failing(

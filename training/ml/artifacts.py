@@ -101,6 +101,24 @@ def save_version(
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
+    try:
+        _write_version(partial, model=model, config=config, item_ids=item_ids, scorer=scorer, metrics=metrics)
+    except BaseException:
+        shutil.rmtree(partial, ignore_errors=True)  # a full disk keeps no half-written copy
+        raise
+    os.replace(partial, folder)
+    return folder
+
+
+def _write_version(
+    partial: Path,
+    *,
+    model: ItemEncoder,
+    config: TrainConfig,
+    item_ids: Sequence[Any],
+    scorer: HybridScorer,
+    metrics: dict[str, Any],
+) -> None:
     model.save_pretrained(partial / ("adapter" if config.method == "lora" else "encoder"))
     scorer.save(partial / "scorer")
     import peft
@@ -123,8 +141,6 @@ def save_version(
     _write_json(partial / "config.json", config.to_dict())
     _write_json(partial / "metrics.json", metrics)
     _write_json(partial / "item_ids.json", [_plain(item_id) for item_id in item_ids])
-    os.replace(partial, folder)
-    return folder
 
 
 @dataclass

@@ -5,7 +5,8 @@ import logging
 import socket
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Self
 
@@ -72,8 +73,8 @@ def base_model_allowed(folder: str, *, tenant: Tenant) -> bool:
     """Whether a job of this tenant may build on `folder`: the tenant's default, or a folder in
     TRAINING_BASE_MODEL_DIRS, outside every tenant's trained models and checkpoints. Links and
     ".." are resolved first, so neither leads out."""
-    path = Path(folder).resolve()
-    if path == Path(tenant_base_model(tenant)).resolve():
+    path, default = Path(folder).resolve(), tenant_base_model(tenant)
+    if default and path == Path(default).resolve():
         return True
     if any(path.is_relative_to(Path(kept).resolve()) for kept in (settings.MODELS_DIR, settings.TRAINING_WORK_DIR)):
         return False
@@ -98,6 +99,9 @@ def training_config_build(*, tenant: Tenant, settings_given: dict, any_base_mode
             "operators can), or leave this empty for your default model."
         ) % {"folders": ", ".join(str(root) for root in settings.TRAINING_BASE_MODEL_DIRS)}})
     values = {"base_model": tenant_base_model(tenant), **settings_given}
+    if isinstance(chosen, str) and chosen and not any_base_model:
+        # The folder that was checked, not one a worker in another directory would find.
+        values["base_model"] = str(Path(chosen).resolve())
     try:
         return TrainConfig.from_dict(values).validate()
     except ConfigError as error:
@@ -185,9 +189,17 @@ def training_job_retry(*, tenant: Tenant, job_id: int) -> TrainingJob:
     active = TrainingJob.objects.filter(tenant=tenant, status__in=ACTIVE_JOB_STATUSES).count()
     if active >= settings.TRAINING_MAX_ACTIVE_JOBS_PER_TENANT:
         raise JobStateError(_("Another job is queued or running; wait for it or cancel it."))
-    job.status, job.error, job.cancel_requested, job.finished_at = JobStatus.QUEUED, "", False, None
+    if job.error_code not in ("", "crashed", "worker_lost"):
+        # It failed for its data (too short a history, say): the retry learns from the data as it
+        # is now, which the merchant may have added to since, not from the data that failed.
+        job.data_as_of = None
+    job.status, job.cancel_requested, job.finished_at = JobStatus.QUEUED, False, None
+    job.error, job.error_code, job.error_params = "", "", {}
     job.attempts, job.enqueued_at = 0, None
-    job.save(update_fields=["status", "error", "cancel_requested", "finished_at", "attempts", "enqueued_at"])
+    job.save(update_fields=[
+        "status", "cancel_requested", "finished_at", "error", "error_code", "error_params", "attempts",
+        "enqueued_at", "data_as_of",
+    ])
     training_job_enqueue(job)
     return job
 
@@ -216,15 +228,18 @@ def checkpoint_dir(job: TrainingJob) -> Path:
 
 
 class _Heartbeat:
-    """Writes the job's heartbeat every `every` seconds from a thread of its own, for the whole run.
+    """Writes the job's heartbeat every `every` seconds from a thread of its own, for the whole run,
+    while `alive()` says the run still moves.
 
     The training steps beat through `_JobReporter`, but what follows the last step (encoding
     the catalog, fitting the baselines, measuring both windows, saving) can outlast the stale
     limit on a large catalog; without this the reaper would take back a worker that is alive.
+    `alive` keeps a hung run (a stuck GPU call) from beating forever: once it has been silent
+    too long the beats stop, and the reaper takes the job back, or cancels it if asked to.
     """
 
-    def __init__(self, job_id: int, run_number: int, every: float):
-        self.job_id, self.run_number, self.every = job_id, run_number, every
+    def __init__(self, job_id: int, run_number: int, every: float, alive: Callable[[], bool] = lambda: True):
+        self.job_id, self.run_number, self.every, self.alive = job_id, run_number, every, alive
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-job-{job_id}", daemon=True)
 
@@ -243,6 +258,9 @@ class _Heartbeat:
         )
         try:
             while not self._stop.wait(self.every):
+                if not self.alive():
+                    logger.warning("job %s: no progress for too long; heartbeats stop", self.job_id)
+                    continue
                 try:
                     this_run_here.update(heartbeat_at=timezone.now())
                 except DatabaseError:  # e.g. SQLite busy: the next beat tries again
@@ -270,8 +288,14 @@ class _JobReporter:
     min_interval: float = 1.0
     last_write: float = 0.0
     log_entries: list[dict] | None = None
+    # When the run last showed it moves (a write, a cancel check): see _Heartbeat's `alive`.
+    last_activity: float = field(default_factory=time.monotonic)
+
+    def silent_for(self) -> float:
+        return time.monotonic() - self.last_activity
 
     def _update(self, **fields) -> None:
+        self.last_activity = time.monotonic()
         this_run(self.job_id, self.run_number).update(
             heartbeat_at=timezone.now(), compute_seconds=time.monotonic() - self.started, **fields
         )
@@ -280,15 +304,17 @@ class _JobReporter:
         """Log a line of presentation.LOG_LINES (in English in the log tail, in each reader's language
         on the page)."""
         fields = self.log_fields(code, **params)
+        self.log_entries = fields["log_entries"]
         logger.info("job %s: %s", self.job_id, fields["log_tail"].rsplit("\n", 1)[-1])
         self._update(**fields)
 
     def log_fields(self, code: str, **params) -> dict:
-        """The job's log fields with the entry added, for a write of the caller's (or `log`'s)."""
-        self.log_entries = (self.log_entries or [])[-(LOG_TAIL_LINES - 1):] + [{"code": code, "params": params}]
+        """The job's log fields with the entry added, for a write of the caller's; the reporter's own
+        log takes the entry only once the caller keeps it (`log` does at once)."""
+        entries = (self.log_entries or [])[-(LOG_TAIL_LINES - 1):] + [{"code": code, "params": params}]
         with translation.override("en"):
-            tail = "\n".join(log_line(entry) for entry in self.log_entries)
-        return {"log_tail": tail, "log_entries": self.log_entries}
+            tail = "\n".join(log_line(entry) for entry in entries)
+        return {"log_tail": tail, "log_entries": entries}
 
     def progress(self, step: int, total_steps: int, epoch: int, loss: float, eta_seconds: float) -> None:
         now = time.monotonic()
@@ -303,5 +329,6 @@ class _JobReporter:
     def cancel_requested(self) -> bool:
         """Stop before the next step: a member asked to cancel, or the job is no longer this run's
         (taken back as stuck, cancelled from the ops console, claimed by another worker)."""
-        # One indexed read per step.
+        # One indexed read per step; between the last stages too (training.ml.pipeline).
+        self.last_activity = time.monotonic()
         return not this_run(self.job_id, self.run_number).filter(cancel_requested=False).exists()

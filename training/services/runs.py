@@ -49,7 +49,11 @@ def training_job_run(*, job_id: int) -> ModelVersion | None:
         job_id=job.pk, run_number=job.run_number, started=time.monotonic() - job.compute_seconds,
         log_entries=list(job.log_entries),  # a resumed run's log goes on from the last run's
     )
-    with _Heartbeat(job.pk, job.run_number, every=heartbeat_interval()):
+
+    def still_moving() -> bool:
+        return reporter.silent_for() < settings.TRAINING_MAX_SILENT_SECONDS
+
+    with _Heartbeat(job.pk, job.run_number, every=heartbeat_interval(), alive=still_moving):
         try:
             outcome = _train(job, reporter)
             return _store_version(job, outcome, reporter)
@@ -117,17 +121,26 @@ def _store_version(job: TrainingJob, outcome, reporter: _JobReporter) -> ModelVe
     tenant_folder = Path(settings.MODELS_DIR) / str(job.tenant_id)
     staging = tenant_folder / f".job-{job.pk}-run-{job.run_number}"
     shutil.rmtree(staging, ignore_errors=True)
-    save_version(staging, **outcome.version_parts())
-    folder = None
     try:
-        with transaction.atomic():
-            # Lock the tenant row: version numbers are handed out one at a time, and the tenant's
-            # promotion setting is read as it is now, not as it was when the run started.
-            tenant = Tenant.objects.select_for_update().get(pk=job.tenant_id)
-            number = (ModelVersion.objects.filter(tenant=tenant).aggregate(top=Max("number"))["top"] or 0) + 1
-            folder = tenant_folder / f"v{number}"
-            shutil.rmtree(folder, ignore_errors=True)  # left by a crash between rename and commit
-            os.replace(staging, folder)
+        save_version(staging, **outcome.version_parts())
+        return _publish_version(job, outcome, reporter, staging, tenant_folder)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # renamed away when published
+
+
+def _publish_version(
+    job: TrainingJob, outcome, reporter: _JobReporter, staging: Path, tenant_folder: Path
+) -> ModelVersion | None:
+    """Number the saved version, move its folder into place and record it, under the tenant lock."""
+    with transaction.atomic():
+        # Lock the tenant row: version numbers are handed out one at a time, and the tenant's
+        # promotion setting is read as it is now, not as it was when the run started.
+        tenant = Tenant.objects.select_for_update().get(pk=job.tenant_id)
+        number = (ModelVersion.objects.filter(tenant=tenant).aggregate(top=Max("number"))["top"] or 0) + 1
+        folder = tenant_folder / f"v{number}"
+        shutil.rmtree(folder, ignore_errors=True)  # left by a crash between rename and commit
+        os.replace(staging, folder)
+        try:
             version = ModelVersion.objects.create(
                 tenant=tenant, number=number, job=job,
                 base_model=outcome.config.base_model, method=outcome.config.method,
@@ -137,8 +150,8 @@ def _store_version(job: TrainingJob, outcome, reporter: _JobReporter) -> ModelVe
             log = reporter.log_fields("saved_live" if promoted else "saved", number=number)
             finished = this_run(job.pk, job.run_number).filter(cancel_requested=False).update(
                 status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, eta_seconds=0,
-                epoch_metrics=outcome.metrics["epochs"], **log,
-                heartbeat_at=timezone.now(), compute_seconds=time.monotonic() - reporter.started,
+                epoch_metrics=outcome.metrics["epochs"], heartbeat_at=timezone.now(),
+                compute_seconds=time.monotonic() - reporter.started, **log,
             )
             if not finished:
                 # Taken back meanwhile (keep nothing of this run), or cancelled during the last
@@ -149,13 +162,11 @@ def _store_version(job: TrainingJob, outcome, reporter: _JobReporter) -> ModelVe
                 if cancelled:
                     raise TrainingCancelled(outcome.training.steps_done, outcome.training.history)
                 return None
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        # Unless it committed (an error after the commit, in a hook), the version is not kept.
-        kept = ModelVersion.all_tenants.filter(tenant_id=job.tenant_id, artifact_path=str(folder)).exists()
-        if folder is not None and not kept:
+        except BaseException:
+            # Still under the lock: no other run can have been given this number meanwhile.
             shutil.rmtree(folder, ignore_errors=True)
-        raise
+            raise
+    reporter.log_entries = log["log_entries"]
     shutil.rmtree(checkpoint_dir(job), ignore_errors=True)
     logger.info("job %s: version v%s saved%s", job.pk, number, ", now live" if promoted else "")
     return version

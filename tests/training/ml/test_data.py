@@ -106,7 +106,9 @@ def test_dataset_rejects_data_without_the_needed_columns(shop_items):
 def test_each_reason_the_data_cannot_be_trained_on_has_a_code(interactions_then_items):
     from training.ml.data import DataError, prepare_dataset, training_examples
 
-    at = lambda day: pd.Timestamp("2025-01-01") + pd.Timedelta(days=day)  # noqa: E731
+    def at(day):
+        return pd.Timestamp("2025-01-01") + pd.Timedelta(days=day)
+
     items = pd.DataFrame({"item_id": ["a", "b"], "title": ["A", "B"]})
     rows = [("u1", "a", at(0)), ("u2", "b", at(5)), ("u1", "b", at(95)), ("u2", "a", at(100))]
     case = {
