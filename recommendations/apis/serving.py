@@ -7,6 +7,8 @@ attributed to the model version (and, later, the experiment variant) that
 produced it. What was served is logged off the request path.
 """
 
+import math
+
 from django.urls import path
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -133,6 +135,12 @@ class RecommendationsApi(_ServingApi):
             child=serializers.CharField(max_length=128), required=False, max_length=500, default=list
         )
         diversity = serializers.FloatField(required=False, min_value=0.0, max_value=1.0, default=0.0)
+
+        def validate_diversity(self, value: float) -> float:
+            # "nan" parses as a float and slips past both bounds (every comparison with it is false).
+            if not math.isfinite(value):
+                raise serializers.ValidationError(_("Must be a number from 0 to 1."))
+            return value
 
     @extend_schema(
         operation_id="recommendations_list",

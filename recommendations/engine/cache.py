@@ -39,22 +39,24 @@ class MemoryBoundedLRU(Generic[Value]):
                     return self._entries[key][0]
             try:
                 value = load()
+                size = self._size_of(value)
+                # Stored before the key's loading lock goes: a request in between finds the value.
+                with self._lock:
+                    self._put(key, value, size)
             finally:
                 with self._lock:
                     self._loading.pop(key, None)
-            self._put(key, value)
             return value
 
-    def _put(self, key: Hashable, value: Value) -> None:
-        size = self._size_of(value)
-        with self._lock:
-            if key in self._entries:
-                self._bytes -= self._entries.pop(key)[1]
-            self._entries[key] = (value, size)
-            self._bytes += size
-            while self._bytes > self.max_bytes and len(self._entries) > 1:
-                _evicted, (_value, evicted_size) = self._entries.popitem(last=False)
-                self._bytes -= evicted_size
+    def _put(self, key: Hashable, value: Value, size: int) -> None:
+        """The caller holds self._lock."""
+        if key in self._entries:
+            self._bytes -= self._entries.pop(key)[1]
+        self._entries[key] = (value, size)
+        self._bytes += size
+        while self._bytes > self.max_bytes and len(self._entries) > 1:
+            _evicted, (_value, evicted_size) = self._entries.popitem(last=False)
+            self._bytes -= evicted_size
 
     def discard_where(self, predicate: Callable[[Hashable], bool]) -> None:
         """Drop the entries whose key matches (a tenant's superseded versions)."""

@@ -8,7 +8,10 @@ catalog's rows.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +23,15 @@ from training.ml.artifacts import BaseModelCache, LoadedVersion, load_version
 from training.ml.scorer import HybridScorer
 
 from .catalog import ServingCatalog
+
+logger = logging.getLogger(__name__)
+# After the encoder failed to load, searches skip it this long before trying again.
+ENCODER_RETRY_SECONDS = 300.0
+
+
+class EncoderUnavailable(RuntimeError):
+    """The version's encoder (its adapter or weights, or its base model) cannot be loaded: the
+    scores work, text queries do not."""
 
 QUERY_CACHE_SIZE = 4096
 
@@ -42,6 +54,8 @@ class ServingModel:
             extra = np.asarray(extra_embeddings, dtype=np.float32)[keep]
             self.scorer: HybridScorer = loaded.scorer.with_items(extra)
             self.item_ids = list(loaded.item_ids) + [extra_item_ids[i] for i in keep]
+            # The version as extended: keeping the loaded one as well would hold every matrix twice.
+            self.loaded = dataclasses.replace(loaded, scorer=self.scorer, item_ids=self.item_ids)
         else:
             self.scorer = loaded.scorer
             self.item_ids = list(loaded.item_ids)
@@ -49,6 +63,7 @@ class ServingModel:
         self._alignment: tuple[str, np.ndarray] | None = None
         self._lock = threading.Lock()
         self._query_vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._encoder_failed_at: float | None = None
 
     @property
     def embeddings(self) -> np.ndarray:
@@ -68,6 +83,8 @@ class ServingModel:
             + neighbours.indices.nbytes
             + neighbours.indptr.nbytes
             + 100 * len(self.item_ids)
+            # The query cache, at its fullest (it fills after the entry is sized).
+            + QUERY_CACHE_SIZE * self.embeddings.shape[1] * 4
         )
 
     def shopper_scores(self, history: Sequence[Any]) -> np.ndarray:
@@ -94,11 +111,27 @@ class ServingModel:
             if text in self._query_vectors:
                 self._query_vectors.move_to_end(text)
                 return self._query_vectors[text]
-        vector = self.loaded.encode_texts([text], batch_size=1)[0].astype(np.float32)
+        vector = self._encode_query(text)
         with self._lock:
             self._query_vectors[text] = vector
             if len(self._query_vectors) > QUERY_CACHE_SIZE:
                 self._query_vectors.popitem(last=False)
+        return vector
+
+    def _encode_query(self, text: str) -> np.ndarray:
+        """Raises EncoderUnavailable; the encoder is loaded at the first query, not with the version
+        (recommendations never need it), so this is where a missing adapter or base model shows."""
+        failed_at = self._encoder_failed_at
+        if failed_at is not None and time.monotonic() - failed_at < ENCODER_RETRY_SECONDS:
+            raise EncoderUnavailable(f"v{self.number}: the encoder failed to load; retried after a pause")
+        try:
+            vector = self.loaded.encode_texts([text], batch_size=1)[0].astype(np.float32)
+        except Exception as error:
+            if failed_at is None:  # said once, not at every search
+                logger.exception("model v%s: its encoder cannot be loaded; search answers by words", self.number)
+            self._encoder_failed_at = time.monotonic()
+            raise EncoderUnavailable(f"v{self.number}: the encoder cannot be loaded") from error
+        self._encoder_failed_at = None
         return vector
 
     def aligned_rows(self, catalog: ServingCatalog) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

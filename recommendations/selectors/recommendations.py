@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 
 from experiments.models import VariantKind
 from recommendations.engine.catalog import ServingCatalog
-from recommendations.engine.model import ServingModel
+from recommendations.engine.model import EncoderUnavailable, ServingModel
 from recommendations.engine.ranking import (
     maximal_marginal_relevance,
     reciprocal_rank_fusion,
@@ -94,6 +94,22 @@ def _model_or_reason(tenant: Tenant, version: VersionRef | None) -> tuple[Servin
     return model, "" if model is not None else FallbackReason.MODEL_UNAVAILABLE
 
 
+def _with_unknown_after_known(scores: np.ndarray, *, tenant: Tenant, catalog: ServingCatalog) -> np.ndarray:
+    """Products the model has no vector for yet (added since it was trained, before their
+    embeddings are computed) score below every product it knows, in order of popularity,
+    instead of not at all: a list that the model cannot fill is filled, not cut short."""
+    unknown = ~np.isfinite(scores)
+    if not unknown.any():
+        return scores
+    known = scores[~unknown]
+    floor = float(known.min()) if known.size else 0.0
+    popularity = popularity_scores(tenant=tenant, catalog=catalog)
+    scale = float(popularity.max()) or 1.0
+    filled = scores.copy()
+    filled[unknown] = floor - 1.0 + popularity[unknown] / (scale * 2)  # within (floor - 1, floor - 0.5]
+    return filled
+
+
 def _category_vectors(catalog: ServingCatalog, rows: np.ndarray) -> np.ndarray:
     """One-hot category rows: without a model's embeddings, diversity means other categories."""
     categories = [catalog.products[row].get("category") or "" for row in rows]
@@ -166,7 +182,9 @@ def recommendation_list(
         model, reason = _model_or_reason(tenant, version)
     signals = history.items + ([context_product] if context_product else [])
     if model is not None and any(model.knows(item) for item in signals):
-        scores = model.to_catalog(model.shopper_scores(signals), catalog)
+        scores = _with_unknown_after_known(
+            model.to_catalog(model.shopper_scores(signals), catalog), tenant=tenant, catalog=catalog
+        )
         version = model.number
     else:
         if model is not None:
@@ -202,7 +220,10 @@ def similar_product_list(*, tenant: Tenant, external_id: str, limit: int = 10) -
     eligible[catalog.index[external_id]] = False
     model, reason = _model_or_reason(tenant, state.live)
     if model is not None and model.knows(external_id):
-        scores, version = model.to_catalog(model.shopper_scores([external_id]), catalog), model.number
+        scores = _with_unknown_after_known(
+            model.to_catalog(model.shopper_scores([external_id]), catalog), tenant=tenant, catalog=catalog
+        )
+        version = model.number
     else:
         reason = reason or FallbackReason.UNKNOWN_TO_MODEL
         product_category = catalog.products[catalog.index[external_id]].get("category") or ""
@@ -231,13 +252,18 @@ def search_result_list(*, tenant: Tenant, query: str, limit: int = 10, shopper_i
     eligible = catalog.in_stock
     lexical = [
         row
-        for row in catalog.rows(lexical_search(tenant=tenant, query=query, limit=SEARCH_POOL))
+        for row in catalog.rows(lexical_search(tenant=tenant, query=query, limit=SEARCH_POOL, in_stock_only=True))
         if eligible[row]
     ]
     rankings, weights = [lexical], [1.0]
     model, reason = _model_or_reason(tenant, state.live)
     if model is not None:
-        semantic = top_k(model.to_catalog(model.text_similarities(query), catalog), eligible, SEARCH_POOL)
+        try:
+            similarities = model.text_similarities(query)
+        except EncoderUnavailable:
+            model, reason = None, FallbackReason.MODEL_UNAVAILABLE  # the words still answer
+    if model is not None:
+        semantic = top_k(model.to_catalog(similarities, catalog), eligible, SEARCH_POOL)
         rankings.append(list(semantic))
         weights.append(1.0)
         history = shopper_history(tenant=tenant, shopper_id=shopper_id) if shopper_id else ShopperHistory()

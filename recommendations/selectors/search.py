@@ -27,15 +27,18 @@ SEARCH_CONFIG = "simple"
 _PLAIN_WORD = re.compile(r"^\w+$")
 
 
-def lexical_search(*, tenant: Tenant, query: str, limit: int = 100) -> list[str]:
+def lexical_search(*, tenant: Tenant, query: str, limit: int = 100, in_stock_only: bool = False) -> list[str]:
     """The SKUs (external_id) of the tenant's products that match `query`, best first, at most `limit`.
 
-    A blank query matches nothing.
+    A blank query matches nothing. `in_stock_only` leaves out-of-stock products out before the
+    limit, so they do not take the places of matches a shopper can buy.
     """
     words = query.split()
     if not words or limit <= 0:
         return []
     products = Product.objects.filter(tenant=tenant)
+    if in_stock_only:
+        products = products.filter(in_stock=True)
     if connections[products.db].vendor == "postgresql":
         ranked = _full_text_ranked(products, query=query, words=words)
     else:

@@ -109,6 +109,22 @@ def test_a_category_filter_keeps_only_that_category(publishable_client, live_ver
     assert categories_of(response) == ["tea"] * 5
 
 
+def test_products_added_since_the_model_was_trained_fill_the_list_instead_of_being_dropped(
+    publishable_client, live_version, tenant
+):
+    from tests.factories import ProductFactory
+
+    new_arrivals = {ProductFactory(tenant=tenant, category="brand-new").external_id for _ in range(5)}
+    response = publishable_client.get(
+        RECOMMENDATIONS, {"shopper_id": "shopper-0", "category": "brand-new", "limit": 5}
+    )
+    assert response.status_code == 200
+    assert set(skus_of(response)) == new_arrivals and response.data["model_version"] == 1
+    # Beside the products it knows, the model's own come first.
+    everything = skus_of(publishable_client.get(RECOMMENDATIONS, {"shopper_id": "shopper-0", "limit": 10}))
+    assert not new_arrivals & set(everything)
+
+
 def test_excluded_products_are_left_out_whether_comma_separated_or_repeated(publishable_client, live_version):
     first_three = skus_of(publishable_client.get(RECOMMENDATIONS, {"shopper_id": "shopper-0", "limit": 3}))
     response = publishable_client.get(
@@ -165,6 +181,7 @@ def test_bury_and_boost_rules_move_categories_and_brands(publishable_client, liv
         ({"limit": "ten"}, "limit"),
         ({"diversity": "lots"}, "diversity"),
         ({"diversity": 2}, "diversity"),
+        ({"diversity": "nan"}, "diversity"),
         ({"shopper": "shopper-0"}, "shopper"),
         ({"context_product": "no-such-sku"}, "context_product"),
     ],

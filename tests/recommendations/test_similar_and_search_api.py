@@ -94,3 +94,35 @@ def test_a_query_searched_again_is_not_encoded_again(publishable_client, live_ve
     again = publishable_client.get(SEARCH, {"q": "earl grey tea"})
     assert skus_of(first) == skus_of(again)
     assert encoded == ["earl grey tea"]
+
+
+def test_search_answers_by_words_when_the_models_encoder_cannot_be_loaded(
+    publishable_client, live_version, caplog
+):
+    import shutil
+    from pathlib import Path
+
+    shutil.rmtree(Path(live_version.artifact_path) / "adapter")  # a half-copied version, say
+    for _ in range(2):
+        response = publishable_client.get(SEARCH, {"q": "earl grey tea"})
+        assert response.status_code == 200
+        assert skus_of(response) == ["tea-2"]
+        assert response.data["fallback"] is True and response.data["fallback_reason"] == "model_unavailable"
+    assert sum("its encoder cannot be loaded" in record.getMessage() for record in caplog.records) == 1
+    # Recommendations do not need the encoder: they still come from the model.
+    from tests.recommendations.conftest import RECOMMENDATIONS
+
+    assert publishable_client.get(RECOMMENDATIONS, {"shopper_id": "shopper-0"}).data["model_version"] == 1
+
+
+def test_search_without_a_model_fills_its_places_with_products_in_stock(
+    publishable_client, tiny_shop, monkeypatch
+):
+    from recommendations.selectors import recommendations
+
+    matches = list(Product.all_tenants.filter(tenant=tiny_shop, category="tea").order_by("external_id"))
+    Product.all_tenants.filter(pk__in=[product.pk for product in matches[:3]]).update(in_stock=False)
+    monkeypatch.setattr(recommendations, "SEARCH_POOL", 3)  # no bigger than the out-of-stock matches
+    response = publishable_client.get(SEARCH, {"q": "tea", "limit": 3})
+    assert len(skus_of(response)) == 3
+    assert not {product.external_id for product in matches[:3]} & set(skus_of(response))
