@@ -262,6 +262,9 @@ def popularity_scores(*, tenant: Tenant, catalog: ServingCatalog) -> np.ndarray:
         if row is not None:
             scores[row] = np.log1p(count)
     with _popularity_lock:
+        # Only tenants served within the cache's lifetime are kept: one array a tenant adds up.
+        for stale in [key for key, (expires, _revision, _scores) in _popularity.items() if expires <= now]:
+            del _popularity[stale]
         _popularity[tenant.pk] = (
             now + settings.RECOMMENDATIONS_TRENDING_CACHE_SECONDS,
             catalog.revision,

@@ -167,3 +167,16 @@ def test_a_promoted_version_is_served_by_the_next_request_even_within_the_state_
     second.refresh_from_db()
     assert second.status == VersionStatus.LIVE
     cache.clear()
+
+
+def test_popularity_is_kept_only_for_tenants_served_lately(tiny_shop, other_tenant, settings):
+    from recommendations import serving
+
+    settings.RECOMMENDATIONS_TRENDING_CACHE_SECONDS = 0  # every entry is stale by the next request
+    for tenant in (tiny_shop, other_tenant):
+        with tenant_scope(tenant):
+            state = serving.serving_state(tenant=tenant)
+            serving.popularity_scores(
+                tenant=tenant, catalog=serving.serving_catalog(tenant=tenant, state=state)
+            )
+    assert list(serving._popularity) == [other_tenant.pk]

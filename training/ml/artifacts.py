@@ -153,6 +153,11 @@ class LoadedVersion:
     scorer: HybridScorer
     base_model_cache: BaseModelCache
     base_model_path: str
+    # The encoder, loaded at the first text to encode under this version's own lock: on Python
+    # 3.11 a cached_property takes one lock for every instance, so one tenant's first search
+    # (seconds of loading) would hold up every other tenant's.
+    _encoder_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
+    _loaded_encoder: tuple[nn.Module, Any] | None = field(default=None, init=False, repr=False, compare=False)
 
     @cached_property
     def item_index(self) -> dict[Any, int]:
@@ -173,8 +178,14 @@ class LoadedVersion:
             return None
         return self.base_model_cache.get(self.base_model_path).model
 
-    @cached_property
+    @property
     def _encoder(self) -> tuple[nn.Module, Any]:
+        with self._encoder_lock:
+            if self._loaded_encoder is None:
+                self._loaded_encoder = self._load_encoder()
+            return self._loaded_encoder
+
+    def _load_encoder(self) -> tuple[nn.Module, Any]:
         if self.config.method == "lora":
             base = self.base_model_cache.get(self.base_model_path)
             return _LoraView(base, self.folder / "adapter"), base.tokenizer

@@ -139,3 +139,16 @@ def _tokens(model, texts):
     from training.ml.model import ItemTokens
 
     return ItemTokens(texts, model.tokenizer, 16)
+
+
+def test_one_versions_first_encoder_load_does_not_hold_up_anothers(lora_version_dir):
+    import threading
+
+    cache = BaseModelCache()
+    loading, other = load_version(lora_version_dir, cache), load_version(lora_version_dir, cache)
+    encoded = []
+    with loading._encoder_lock:  # this version is busy loading its encoder (seconds, for a real one)
+        worker = threading.Thread(target=lambda: encoded.append(other.encode_texts(["brie cheese"])))
+        worker.start()
+        worker.join(timeout=30)
+    assert len(encoded) == 1 and encoded[0].shape[0] == 1
