@@ -104,10 +104,9 @@ def test_cancel_stops_a_running_job_within_one_step(tenant_with_shop, tiny_job_s
     assert not ModelVersion.all_tenants.filter(job=job).exists()
 
 
-def test_a_retried_job_resumes_from_its_last_checkpoint(tenant_with_shop, tiny_job_settings):
-    tenant = tenant_with_shop
-    with tenant_scope(tenant):
-        job = training_job_create(tenant=tenant, settings_given=tiny_job_settings)
+def _run_cancelled_in_the_second_epoch(job) -> TrainingJob:
+    """Run the job here until a member cancels it at the first step of epoch 2: epoch 1's
+    checkpoint is on disk."""
     real_progress = _JobReporter.progress
 
     def cancel_in_the_second_epoch(self, step, total_steps, epoch, *args):
@@ -116,7 +115,14 @@ def test_a_retried_job_resumes_from_its_last_checkpoint(tenant_with_shop, tiny_j
             TrainingJob.all_tenants.filter(pk=self.job_id).update(cancel_requested=True)
 
     with mock.patch.object(_JobReporter, "progress", cancel_in_the_second_epoch):
-        job = _run_here(job)
+        return _run_here(job)
+
+
+def test_a_retried_job_resumes_from_its_last_checkpoint(tenant_with_shop, tiny_job_settings):
+    tenant = tenant_with_shop
+    with tenant_scope(tenant):
+        job = training_job_create(tenant=tenant, settings_given=tiny_job_settings)
+    job = _run_cancelled_in_the_second_epoch(job)
     assert job.status == JobStatus.CANCELLED
     assert checkpoint_dir(job).exists()
     with tenant_scope(tenant):
@@ -191,15 +197,7 @@ def test_a_retried_job_whose_catalog_changed_starts_over_instead_of_failing(
     tenant = tenant_with_shop
     with tenant_scope(tenant):
         job = training_job_create(tenant=tenant, settings_given=tiny_job_settings)
-    real_progress = _JobReporter.progress
-
-    def cancel_in_the_second_epoch(self, step, total_steps, epoch, *args):
-        real_progress(self, step, total_steps, epoch, *args)
-        if epoch == 2:
-            TrainingJob.all_tenants.filter(pk=self.job_id).update(cancel_requested=True)
-
-    with mock.patch.object(_JobReporter, "progress", cancel_in_the_second_epoch):
-        job = _run_here(job)
+    job = _run_cancelled_in_the_second_epoch(job)
     assert checkpoint_dir(job).exists()
     product = Product.all_tenants.filter(tenant=tenant).order_by("pk").first()
     Product.all_tenants.filter(pk=product.pk).update(title=product.title + " (new recipe)")
