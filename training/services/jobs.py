@@ -256,11 +256,15 @@ class _Heartbeat:
         this_run_here = TrainingJob.all_tenants.filter(
             pk=self.job_id, status=JobStatus.RUNNING, run_number=self.run_number
         )
+        said_silent = False
         try:
             while not self._stop.wait(self.every):
                 if not self.alive():
-                    logger.warning("job %s: no progress for too long; heartbeats stop", self.job_id)
+                    if not said_silent:
+                        logger.warning("job %s: no progress for too long; heartbeats stop", self.job_id)
+                    said_silent = True
                     continue
+                said_silent = False
                 try:
                     this_run_here.update(heartbeat_at=timezone.now())
                 except DatabaseError:  # e.g. SQLite busy: the next beat tries again
