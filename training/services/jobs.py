@@ -92,14 +92,14 @@ def training_config_build(*, tenant: Tenant, settings_given: dict, any_base_mode
     """
     if not isinstance(settings_given, dict):
         raise ValidationError({"config": _("Send the settings as a JSON object.")})
-    chosen = settings_given.get("base_model")
-    if isinstance(chosen, str) and chosen and not any_base_model and not base_model_allowed(chosen, tenant=tenant):
-        raise ValidationError({"base_model": _(
-            "Base models are read from %(folders)s: put the model's folder there (the platform's "
-            "operators can), or leave this empty for your default model."
-        ) % {"folders": ", ".join(str(root) for root in settings.TRAINING_BASE_MODEL_DIRS)}})
     values = {"base_model": tenant_base_model(tenant), **settings_given}
+    chosen = settings_given.get("base_model")
     if isinstance(chosen, str) and chosen and not any_base_model:
+        if not base_model_allowed(chosen, tenant=tenant):
+            raise ValidationError({"base_model": _(
+                "Base models are read from %(folders)s: put the model's folder there (the platform's "
+                "operators can), or leave this empty for your default model."
+            ) % {"folders": ", ".join(str(root) for root in settings.TRAINING_BASE_MODEL_DIRS)}})
         # The folder that was checked, not one a worker in another directory would find.
         values["base_model"] = str(Path(chosen).resolve())
     try:
