@@ -15,6 +15,7 @@ from tenants.models import Tenant
 from training.ml.artifacts import load_version
 from training.ml.data import item_text
 from training.models import ModelVersion
+from training.services.jobs import base_model_search_folders
 
 EMBEDDING_BATCH = 256
 
@@ -41,7 +42,7 @@ def item_embeddings_refresh(*, tenant: Tenant, version: ModelVersion) -> int:
     ]
     if not products:
         return 0
-    loaded = load_version(version.artifact_path)
+    loaded = load_version(version.artifact_path, base_model_search=base_model_search_folders(tenant))
     for start in range(0, len(products), EMBEDDING_BATCH):
         batch = products[start : start + EMBEDDING_BATCH]
         texts = [

@@ -34,6 +34,7 @@ from recommendations.models import ItemEmbedding, RankingRule, RuleAction
 from recommendations.selectors.popularity import trending_counts
 from tenants.models import Tenant
 from training.models import ModelVersion, VersionStatus
+from training.services.jobs import base_model_search_folders
 
 logger = logging.getLogger(__name__)
 
@@ -221,6 +222,7 @@ def serving_model(*, tenant: Tenant, version: VersionRef | None) -> ServingModel
         return load_serving_model(
             version.artifact_path,
             number=version.number,
+            base_model_search=base_model_search_folders(tenant),
             extra_item_ids=extra_ids,
             extra_embeddings=np.stack(extra_vectors) if extra_vectors else None,
         )

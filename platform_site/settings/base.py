@@ -235,6 +235,8 @@ MODELS_DIR = Path(env.str("MODELS_DIR", default=str(VAR_DIR / "models")))
 # `manage.py train`): a merchant names a folder on the platform's servers, so not any folder. The
 # tenant's and the platform's default model are allowed wherever they are; MODELS_DIR and
 # TRAINING_WORK_DIR never are, even inside one of these: they hold every tenant's models.
+# A web host looks here too for a LoRA version's base model, by the name of the folder it was
+# trained from (training/ml/artifacts.py: find_base_model).
 TRAINING_BASE_MODEL_DIRS = [
     Path(folder) for folder in env.list("TRAINING_BASE_MODEL_DIRS", default=[str(VAR_DIR / "base_models")])
 ]

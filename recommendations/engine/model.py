@@ -178,12 +178,12 @@ def load_serving_model(
     *,
     number: int,
     base_model_cache: BaseModelCache | None = None,
-    base_model_path: str | None = None,
+    base_model_search: Sequence[str | Path] = (),
     extra_item_ids: Sequence[Any] = (),
     extra_embeddings: np.ndarray | None = None,
 ) -> ServingModel:
     """Read a version's artifacts (raises on a missing or corrupt folder: the caller falls back)."""
-    loaded = load_version(folder, base_model_cache, base_model_path=base_model_path)
+    loaded = load_version(folder, base_model_cache, base_model_search=base_model_search)
     return ServingModel(
         loaded, number=number, extra_item_ids=extra_item_ids, extra_embeddings=extra_embeddings
     )

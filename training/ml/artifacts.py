@@ -22,15 +22,26 @@ shared, untouched base with `torch.func.functional_call`, passing
 W + scale * B @ A for the adapted weights: one base model in memory per
 process however many tenants use it. functional_call swaps the weights in for
 the duration of the call, so calls on one base are serialised by its lock.
+
+Finding the base model again. A LoRA version records its base's folder and a
+fingerprint of the base's files (`base_model_fingerprint`). The machine that
+serves may keep the base elsewhere: a web host's virtual environment is not the
+worker's, so even the packaged MiniLM has another path there. Loading tries the
+recorded folder, then folders of the same name in the `base_model_search`
+folders the caller names (and those folders themselves), then the packaged
+default model, and takes the first whose fingerprint matches: a different model
+that happens to have the same name, or a base replaced since, is never used to
+encode (its vectors would not match the stored item embeddings).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -40,11 +51,76 @@ import numpy as np
 import torch
 from torch import nn
 
-from .config import TrainConfig
+from .config import TrainConfig, default_base_model
 from .model import ItemEncoder, ItemTokens, encode_items, load_encoder, mean_pool
 from .scorer import HybridScorer
 
 FORMAT = 1
+# The files that make a base model encode as it does: its architecture, weights and tokenizer
+# (a README or a sentence-transformers pooling config changes nothing the encoder computes).
+MODEL_FILE_PATTERNS = (
+    "config.json", "*.safetensors", "*.bin", "tokenizer.json", "tokenizer_config.json",
+    "special_tokens_map.json", "vocab.*", "merges.txt", "*.model",
+)
+
+
+class BaseModelNotFound(FileNotFoundError):
+    """No folder holds the base model a LoRA version was trained on."""
+
+
+_fingerprints: dict[tuple, str] = {}
+_fingerprints_lock = threading.Lock()
+
+
+def base_model_fingerprint(folder: str | Path) -> str:
+    """sha256 of the base model's files (MODEL_FILE_PATTERNS: names and contents), as hex.
+
+    Kept per process while the files' sizes and modification times stay the same: hashing a
+    MiniLM takes a fraction of a second, a large encoder seconds.
+    """
+    folder = Path(os.path.realpath(folder))
+    files = sorted({path for pattern in MODEL_FILE_PATTERNS for path in folder.glob(pattern) if path.is_file()})
+    if not files:
+        raise BaseModelNotFound(f"{folder} holds no model files")
+    key = (str(folder), *((path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in files))
+    with _fingerprints_lock:
+        if key in _fingerprints:
+            return _fingerprints[key]
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(path.name.encode() + b"\0")
+        with path.open("rb") as stream:
+            for block in iter(lambda: stream.read(1 << 20), b""):
+                digest.update(block)
+    with _fingerprints_lock:
+        _fingerprints[key] = digest.hexdigest()
+    return _fingerprints[key]
+
+
+def find_base_model(recorded: str, fingerprint: str, search: Iterable[str | Path] = ()) -> str:
+    """The folder holding the base model `recorded` had, recognised by its fingerprint.
+
+    Tried in order: `recorded`; each folder of `search` and, inside it, a folder named as
+    `recorded` is; the packaged default model. Raises BaseModelNotFound naming where it looked.
+    """
+    name = Path(recorded).name
+    candidates = [Path(recorded)]
+    for folder in search:
+        candidates += [Path(folder), Path(folder) / name]
+    if default := default_base_model():
+        candidates.append(Path(default))
+    tried = []
+    for candidate in dict.fromkeys(candidates):
+        if not (candidate / "config.json").is_file():
+            continue
+        tried.append(str(candidate))
+        if base_model_fingerprint(candidate) == fingerprint:
+            return os.path.realpath(candidate)
+    raise BaseModelNotFound(
+        f"the base model {recorded} (fingerprint {fingerprint[:12]}) is in none of these folders: "
+        f"{', '.join(str(c) for c in dict.fromkeys(candidates))}"
+        + (f"; {', '.join(tried)} hold other models" if tried else "")
+    )
 
 
 @dataclass
@@ -128,6 +204,8 @@ def _write_version(
         "format": FORMAT,
         "method": config.method,
         "base_model": os.path.realpath(config.base_model),
+        # Full fine-tuning stores its own encoder: the base is only needed again for LoRA.
+        **({"base_model_fingerprint": base_model_fingerprint(config.base_model)} if config.method == "lora" else {}),
         "items": scorer.n_items,
         "embedding_dim": int(scorer.item_embeddings.shape[1]),
         "max_tokens": config.max_tokens,
@@ -152,12 +230,14 @@ class LoadedVersion:
     item_ids: list[Any]
     scorer: HybridScorer
     base_model_cache: BaseModelCache
-    base_model_path: str
+    base_model_override: str | None = None  # the caller's folder for the base model, used unchecked
+    base_model_search: tuple[str, ...] = ()  # where else to look for it (see the module docstring)
     # The encoder, loaded at the first text to encode under this version's own lock: on Python
     # 3.11 a cached_property takes one lock for every instance, so one tenant's first search
     # (seconds of loading) would hold up every other tenant's.
     _encoder_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
     _loaded_encoder: tuple[nn.Module, Any] | None = field(default=None, init=False, repr=False, compare=False)
+    _base_model_found: str | None = field(default=None, init=False, repr=False, compare=False)
 
     @cached_property
     def item_index(self) -> dict[Any, int]:
@@ -170,6 +250,20 @@ class LoadedVersion:
         """
         index = self.item_index
         return self.scorer([[index[item] for item in history if item in index] for history in histories])
+
+    @property
+    def base_model_path(self) -> str:
+        """The folder of the base model: the caller's, or the one holding the recorded base
+        (raises BaseModelNotFound). Versions saved before fingerprints use the recorded folder.
+
+        Found once; not a cached_property, whose lock on Python 3.11 is one for all instances."""
+        if self._base_model_found is None:
+            recorded, fingerprint = self.metadata["base_model"], self.metadata.get("base_model_fingerprint")
+            if self.base_model_override or not fingerprint:
+                self._base_model_found = self.base_model_override or recorded
+            else:
+                self._base_model_found = find_base_model(recorded, fingerprint, self.base_model_search)
+        return self._base_model_found
 
     @property
     def base_model(self) -> nn.Module | None:
@@ -202,12 +296,17 @@ class LoadedVersion:
 
 
 def load_version(
-    folder: str | Path, base_model_cache: BaseModelCache | None = None, *, base_model_path: str | None = None
+    folder: str | Path,
+    base_model_cache: BaseModelCache | None = None,
+    *,
+    base_model_path: str | None = None,
+    base_model_search: Sequence[str | Path] = (),
 ) -> LoadedVersion:
     """Load a saved version. Nothing heavy happens until the encoder is needed (`encode_texts`).
 
-    `base_model_path` overrides the base folder recorded at save time (the
-    machine that serves may keep its models elsewhere).
+    A LoRA version's base model is looked for where it was at save time, then in
+    `base_model_search` (see the module docstring); `base_model_path` names its
+    folder outright, unchecked.
     """
     folder = Path(folder)
     metadata = json.loads((folder / "metadata.json").read_text())
@@ -221,7 +320,8 @@ def load_version(
         item_ids=json.loads((folder / "item_ids.json").read_text()),
         scorer=HybridScorer.load(folder / "scorer"),
         base_model_cache=base_model_cache if base_model_cache is not None else shared_base_models,
-        base_model_path=base_model_path or metadata["base_model"],
+        base_model_override=base_model_path,
+        base_model_search=tuple(str(folder) for folder in base_model_search),
     )
 
 

@@ -69,6 +69,14 @@ def tenant_base_model(tenant: Tenant) -> str:
     return tenant.base_model_path or settings.TRAINING_BASE_MODEL or default_base_model()
 
 
+def base_model_search_folders(tenant: Tenant) -> list[str]:
+    """Where this machine keeps base models, for finding a LoRA version's base when the folder
+    it was trained from is not here (a web host's paths are not the worker's): the tenant's and
+    the platform's base model, and TRAINING_BASE_MODEL_DIRS. The version's fingerprint decides."""
+    folders = [tenant.base_model_path, settings.TRAINING_BASE_MODEL, *settings.TRAINING_BASE_MODEL_DIRS]
+    return [str(folder) for folder in folders if folder]
+
+
 def base_model_allowed(folder: str, *, tenant: Tenant) -> bool:
     """Whether a job of this tenant may build on `folder`: the tenant's default, or a folder in
     TRAINING_BASE_MODEL_DIRS, outside every tenant's trained models and checkpoints. Links and

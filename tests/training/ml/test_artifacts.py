@@ -120,6 +120,7 @@ def test_full_fine_tuned_version_round_trips(lora_outcome, tmp_path):
     )
     version = load_version(folder, BaseModelCache())
     assert version.base_model is None
+    assert "base_model_fingerprint" not in version.metadata  # it carries its own encoder
     assert version.metrics == {"best_epoch": result.best_epoch}
     assert version.config == config
     texts = lora_outcome.dataset.catalog.texts[:3]
@@ -152,3 +153,88 @@ def test_one_versions_first_encoder_load_does_not_hold_up_anothers(lora_version_
         worker.start()
         worker.join(timeout=30)
     assert len(encoded) == 1 and encoded[0].shape[0] == 1
+
+
+def _version_trained_on(base_folder: Path, lora_outcome, tmp_path) -> Path:
+    """A LoRA version as a worker would save it with its base model at `base_folder`."""
+    parts = lora_outcome.version_parts()
+    parts["config"] = parts["config"].replace(base_model=str(base_folder))
+    return save_version(tmp_path / "version", **parts)
+
+
+def test_a_lora_version_records_its_base_models_fingerprint(
+    lora_version_dir, tiny_model_dir
+):
+    from training.ml.artifacts import base_model_fingerprint
+
+    metadata = json.loads((lora_version_dir / "metadata.json").read_text())
+    assert metadata["base_model_fingerprint"] == base_model_fingerprint(tiny_model_dir)
+
+
+def test_a_lora_version_finds_its_base_model_in_another_folder_on_another_machine(
+    lora_outcome, lora_version_dir, tiny_model_dir, tmp_path
+):
+    import shutil
+
+    worker_base = Path(shutil.copytree(tiny_model_dir, tmp_path / "worker" / "tiny-bert"))
+    folder = _version_trained_on(worker_base, lora_outcome, tmp_path)
+    web_host_dir = tmp_path / "web-host-base-models"
+    web_host_dir.mkdir()
+    shutil.move(worker_base, web_host_dir / "tiny-bert")  # the web host keeps it elsewhere
+
+    texts = ["dark roast coffee | coffee | Bean Co"]
+    version = load_version(folder, BaseModelCache(), base_model_search=[web_host_dir])
+    np.testing.assert_allclose(
+        version.encode_texts(texts), load_version(lora_version_dir, BaseModelCache()).encode_texts(texts), atol=1e-5
+    )
+    assert version.base_model_path == str((web_host_dir / "tiny-bert").resolve())
+
+
+def test_another_model_of_the_same_name_is_never_taken_for_the_base(lora_outcome, tiny_model_dir, tmp_path):
+    import shutil
+
+    from transformers import BertConfig, BertModel
+
+    from training.ml.artifacts import BaseModelNotFound
+
+    worker_base = Path(shutil.copytree(tiny_model_dir, tmp_path / "worker" / "tiny-bert"))
+    folder = _version_trained_on(worker_base, lora_outcome, tmp_path)
+    torch.manual_seed(1)  # the same architecture and tokenizer, other weights
+    BertModel(BertConfig.from_pretrained(worker_base)).save_pretrained(worker_base)
+
+    version = load_version(folder, BaseModelCache(), base_model_search=[tmp_path / "worker"])
+    with pytest.raises(BaseModelNotFound, match="hold other models"):
+        version.encode_texts(["brie cheese"])
+
+
+def test_the_packaged_base_model_is_found_where_this_machine_installed_it(
+    lora_outcome, lora_version_dir, tiny_model_dir, tmp_path, monkeypatch
+):
+    import shutil
+
+    from training.ml import artifacts
+
+    worker_package = Path(shutil.copytree(tiny_model_dir, tmp_path / "worker-venv" / "model"))
+    folder = _version_trained_on(worker_package, lora_outcome, tmp_path)
+    shutil.rmtree(worker_package)
+    this_package = shutil.copytree(tiny_model_dir, tmp_path / "web-venv" / "model")
+    monkeypatch.setattr(artifacts, "default_base_model", lambda: str(this_package))
+
+    texts = ["brie cheese | cheese | Creamery"]
+    np.testing.assert_allclose(
+        load_version(folder, BaseModelCache()).encode_texts(texts),
+        load_version(lora_version_dir, BaseModelCache()).encode_texts(texts),
+        atol=1e-5,
+    )
+
+
+def test_a_version_saved_before_fingerprints_uses_its_recorded_base(lora_version_dir, tiny_model_dir, tmp_path):
+    import shutil
+
+    folder = Path(shutil.copytree(lora_version_dir, tmp_path / "old-version"))
+    metadata = json.loads((folder / "metadata.json").read_text())
+    del metadata["base_model_fingerprint"]
+    (folder / "metadata.json").write_text(json.dumps(metadata))
+    version = load_version(folder, BaseModelCache())
+    assert version.base_model_path == metadata["base_model"]
+    assert version.encode_texts(["brie cheese"]).shape[0] == 1
