@@ -114,7 +114,11 @@ def find_base_model(recorded: str, fingerprint: str, search: Iterable[str | Path
         if not (candidate / "config.json").is_file():
             continue
         tried.append(str(candidate))
-        if base_model_fingerprint(candidate) == fingerprint:
+        try:
+            found = base_model_fingerprint(candidate) == fingerprint
+        except OSError:  # a folder half copied, or not readable: look on
+            found = False
+        if found:
             return os.path.realpath(candidate)
     raise BaseModelNotFound(
         f"the base model {recorded} (fingerprint {fingerprint[:12]}) is in none of these folders: "

@@ -181,9 +181,12 @@ def test_a_lora_version_finds_its_base_model_in_another_folder_on_another_machin
     web_host_dir = tmp_path / "web-host-base-models"
     web_host_dir.mkdir()
     shutil.move(worker_base, web_host_dir / "tiny-bert")  # the web host keeps it elsewhere
+    half_copied = tmp_path / "being-copied" / "tiny-bert"
+    half_copied.mkdir(parents=True)
+    shutil.copy(web_host_dir / "tiny-bert" / "config.json", half_copied)
 
     texts = ["dark roast coffee | coffee | Bean Co"]
-    version = load_version(folder, BaseModelCache(), base_model_search=[web_host_dir])
+    version = load_version(folder, BaseModelCache(), base_model_search=[half_copied.parent, web_host_dir])
     np.testing.assert_allclose(
         version.encode_texts(texts), load_version(lora_version_dir, BaseModelCache()).encode_texts(texts), atol=1e-5
     )
