@@ -57,73 +57,126 @@ from .scorer import HybridScorer
 
 FORMAT = 1
 # The files that make a base model encode as it does: its architecture, weights and tokenizer
-# (a README or a sentence-transformers pooling config changes nothing the encoder computes).
+# (a README, a sentence-transformers pooling config or a training run's leftovers such as
+# training_args.bin change nothing the encoder computes, and are left out).
 MODEL_FILE_PATTERNS = (
-    "config.json", "*.safetensors", "*.bin", "tokenizer.json", "tokenizer_config.json",
-    "special_tokens_map.json", "vocab.*", "merges.txt", "*.model",
+    "config.json", "model*.safetensors", "pytorch_model*.bin", "*.index.json",
+    "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "added_tokens.json",
+    "vocab.*", "merges.txt", "spiece.model", "sentencepiece.bpe.model", "tokenizer.model",
 )
+# How many of the recorded folder's last path parts a search folder may hold it under:
+# base_models/<name>, base_models/<organisation>/<name>, ...
+SEARCH_DEPTH = 4
 
 
 class BaseModelNotFound(FileNotFoundError):
     """No folder holds the base model a LoRA version was trained on."""
 
 
-_fingerprints: dict[tuple, str] = {}
-_fingerprints_lock = threading.Lock()
+def model_files(folder: str | Path) -> dict[str, int]:
+    """{file name: size} of the folder's MODEL_FILE_PATTERNS files."""
+    folder = Path(folder)
+    names = sorted({path.name for pattern in MODEL_FILE_PATTERNS for path in folder.glob(pattern)})
+    return {name: (folder / name).stat().st_size for name in names if os.path.isfile(folder / name)}
 
 
-def base_model_fingerprint(folder: str | Path) -> str:
-    """sha256 of the base model's files (MODEL_FILE_PATTERNS: names and contents), as hex.
+class _Fingerprints:
+    """Fingerprints kept per process, by folder, while its files' identities (inode, size, times)
+    stay the same: hashing a MiniLM takes a tenth of a second, a large encoder seconds. A folder
+    is hashed by one thread at a time; others wait for its result instead of hashing it too."""
 
-    Kept per process while the files' sizes and modification times stay the same: hashing a
-    MiniLM takes a fraction of a second, a large encoder seconds.
-    """
-    folder = Path(os.path.realpath(folder))
-    files = sorted({path for pattern in MODEL_FILE_PATTERNS for path in folder.glob(pattern) if path.is_file()})
-    if not files:
-        raise BaseModelNotFound(f"{folder} holds no model files")
-    key = (str(folder), *((path.name, path.stat().st_size, path.stat().st_mtime_ns) for path in files))
-    with _fingerprints_lock:
-        if key in _fingerprints:
-            return _fingerprints[key]
+    def __init__(self) -> None:
+        self._known: dict[str, tuple[tuple, str]] = {}
+        self._folder_locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, folder: str | Path) -> str:
+        folder = os.path.realpath(folder)
+        names = model_files(folder)
+        if not names:
+            raise BaseModelNotFound(f"{folder} holds no model files")
+        with self._lock:
+            folder_lock = self._folder_locks.setdefault(folder, threading.Lock())
+        with folder_lock:
+            state = tuple(_file_state(Path(folder) / name) for name in names)
+            known = self._known.get(folder)
+            if known is not None and known[0] == state:
+                return known[1]
+            # Each file hashed alone, then the list of (name, size, digest): no two folders can
+            # run together into the same stream of bytes.
+            listing = "".join(
+                f"{name}\t{size}\t{_file_sha256(Path(folder) / name)}\n" for name, size in names.items()
+            )
+            fingerprint = hashlib.sha256(listing.encode()).hexdigest()
+            self._known[folder] = (state, fingerprint)  # the folder's older state is forgotten
+            return fingerprint
+
+
+def _file_state(path: Path) -> tuple:
+    # ctime as well as mtime: `cp -p` or `rsync -a` can keep a replaced file's mtime, not its ctime.
+    stat = path.stat()
+    return path.name, stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns
+
+
+def _file_sha256(path: Path) -> str:
     digest = hashlib.sha256()
-    for path in files:
-        digest.update(path.name.encode() + b"\0")
-        with path.open("rb") as stream:
-            for block in iter(lambda: stream.read(1 << 20), b""):
-                digest.update(block)
-    with _fingerprints_lock:
-        _fingerprints[key] = digest.hexdigest()
-    return _fingerprints[key]
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
-def find_base_model(recorded: str, fingerprint: str, search: Iterable[str | Path] = ()) -> str:
+base_model_fingerprint = _Fingerprints()
+
+
+def base_model_identity(folder: str | Path) -> dict[str, Any]:
+    """What a LoRA version records of its base: the fingerprint, and the files' sizes (a folder
+    whose sizes differ is another model, known without reading it)."""
+    return {"base_model_fingerprint": base_model_fingerprint(folder), "base_model_files": model_files(folder)}
+
+
+def find_base_model(
+    recorded: str, fingerprint: str, search: Iterable[str | Path] = (), files: dict[str, int] | None = None
+) -> str:
     """The folder holding the base model `recorded` had, recognised by its fingerprint.
 
-    Tried in order: `recorded`; each folder of `search` and, inside it, a folder named as
-    `recorded` is; the packaged default model. Raises BaseModelNotFound naming where it looked.
+    Tried in order: `recorded`; each folder of `search`, and inside it the recorded folder's
+    last 1 to SEARCH_DEPTH path parts (<name>, <organisation>/<name>...); the packaged default
+    model. A folder whose file sizes differ from `files` is passed over without being read.
+    Raises BaseModelNotFound saying where it looked and what it found there.
     """
-    name = Path(recorded).name
+    tail = Path(recorded).parts[1:]
+    search = [Path(folder) for folder in search]
+    default = default_base_model()
     candidates = [Path(recorded)]
     for folder in search:
-        candidates += [Path(folder), Path(folder) / name]
-    if default := default_base_model():
+        candidates += [folder] + [Path(folder, *tail[-depth:]) for depth in range(1, SEARCH_DEPTH + 1)]
+    if default:
         candidates.append(Path(default))
-    tried = []
+    other_models, unreadable = [], []
     for candidate in dict.fromkeys(candidates):
-        if not (candidate / "config.json").is_file():
-            continue
-        tried.append(str(candidate))
         try:
-            found = base_model_fingerprint(candidate) == fingerprint
-        except OSError:  # a folder half copied, or not readable: look on
-            found = False
-        if found:
-            return os.path.realpath(candidate)
+            if not os.path.isfile(candidate / "config.json"):
+                continue
+            if files is not None and model_files(candidate) != files:
+                other_models.append(str(candidate))
+                continue
+            if base_model_fingerprint(candidate) == fingerprint:
+                return os.path.realpath(candidate)
+            other_models.append(str(candidate))
+        except OSError as error:  # not readable by this process, or changing under us: look on
+            unreadable.append(f"{candidate} ({error.strerror or error})")
+    looked_in = [recorded, *(f"{folder} (and the folder's name within it)" for folder in search)]
+    looked_in += [f"{default} (the packaged model)"] if default else []
+    found = "".join(
+        f"; {label}: {', '.join(folders)}"
+        for label, folders in (("other models in", other_models), ("could not read", unreadable))
+        if folders
+    )
     raise BaseModelNotFound(
-        f"the base model {recorded} (fingerprint {fingerprint[:12]}) is in none of these folders: "
-        f"{', '.join(str(c) for c in dict.fromkeys(candidates))}"
-        + (f"; {', '.join(tried)} hold other models" if tried else "")
+        f"the base model {recorded} (fingerprint {fingerprint[:12]}) was not found. Looked in "
+        f"{'; '.join(looked_in)}{found}. Copy it, byte for byte, into one of the base model "
+        "folders (TRAINING_BASE_MODEL_DIRS)"
     )
 
 
@@ -171,8 +224,14 @@ def save_version(
     item_ids: Sequence[Any],
     scorer: HybridScorer,
     metrics: dict[str, Any],
+    base_identity: dict[str, Any] | None = None,
 ) -> Path:
-    """Write a version; the folder must not exist yet. It appears complete or not at all."""
+    """Write a version; the folder must not exist yet. It appears complete or not at all.
+
+    A LoRA version records its base's identity (`base_identity`: see `base_model_identity`),
+    which the caller takes when training loads the base; without it, it is taken now. Full fine-tuning stores
+    its own encoder and needs no base.
+    """
     folder = Path(folder)
     if folder.exists():
         raise FileExistsError(f"{folder} already exists: a saved version is never overwritten")
@@ -181,8 +240,15 @@ def save_version(
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir(parents=True)
+    if config.method != "lora":
+        base_identity = None
+    elif base_identity is None:
+        base_identity = base_model_identity(config.base_model)
     try:
-        _write_version(partial, model=model, config=config, item_ids=item_ids, scorer=scorer, metrics=metrics)
+        _write_version(
+            partial, model=model, config=config, item_ids=item_ids, scorer=scorer, metrics=metrics,
+            base_identity=base_identity,
+        )
     except BaseException:
         shutil.rmtree(partial, ignore_errors=True)  # a full disk keeps no half-written copy
         raise
@@ -198,6 +264,7 @@ def _write_version(
     item_ids: Sequence[Any],
     scorer: HybridScorer,
     metrics: dict[str, Any],
+    base_identity: dict[str, Any] | None,
 ) -> None:
     model.save_pretrained(partial / ("adapter" if config.method == "lora" else "encoder"))
     scorer.save(partial / "scorer")
@@ -209,7 +276,7 @@ def _write_version(
         "method": config.method,
         "base_model": os.path.realpath(config.base_model),
         # Full fine-tuning stores its own encoder: the base is only needed again for LoRA.
-        **({"base_model_fingerprint": base_model_fingerprint(config.base_model)} if config.method == "lora" else {}),
+        **(base_identity or {}),
         "items": scorer.n_items,
         "embedding_dim": int(scorer.item_embeddings.shape[1]),
         "max_tokens": config.max_tokens,
@@ -266,7 +333,9 @@ class LoadedVersion:
             if self.base_model_override or not fingerprint:
                 self._base_model_found = self.base_model_override or recorded
             else:
-                self._base_model_found = find_base_model(recorded, fingerprint, self.base_model_search)
+                self._base_model_found = find_base_model(
+                    recorded, fingerprint, self.base_model_search, self.metadata.get("base_model_files")
+                )
         return self._base_model_found
 
     @property

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .artifacts import base_model_identity
 from .baselines import BASELINES, fit_baselines
 from .config import TrainConfig
 from .data import Dataset, prepare_dataset
@@ -33,6 +34,7 @@ class FineTuneOutcome:
     training: TrainResult
     scorer: HybridScorer
     metrics: dict[str, Any]
+    base_identity: dict[str, Any] | None = None  # LoRA: the base as training loaded it
 
     def version_parts(self) -> dict[str, Any]:
         """The keyword arguments of `artifacts.save_version`, less the folder."""
@@ -42,6 +44,7 @@ class FineTuneOutcome:
             "item_ids": self.dataset.catalog.item_ids,
             "scorer": self.scorer,
             "metrics": self.metrics,
+            "base_identity": self.base_identity,
         }
 
 
@@ -86,6 +89,9 @@ def fine_tune(
         validation_fraction=config.validation_fraction,
         test_fraction=config.test_fraction,
     )
+    # Taken as training loads the base (not when the version is saved, maybe hours later), so a
+    # base replaced meanwhile is not recorded as the one this adapter was trained on.
+    base_identity = base_model_identity(config.base_model) if config.method == "lora" else None
     result = train(
         config,
         dataset,
@@ -137,7 +143,9 @@ def fine_tune(
     metrics["hybrid_collaborative"] = chosen
     metrics["hybrid_candidates"] = {name: float(values.mean()) for name, values in on_new_items.items()}
     metrics["hybrid_signal_intervals"] = intervals
-    return FineTuneOutcome(config=config, dataset=dataset, training=result, scorer=scorer, metrics=metrics)
+    return FineTuneOutcome(
+        config=config, dataset=dataset, training=result, scorer=scorer, metrics=metrics, base_identity=base_identity
+    )
 
 
 def choose_behaviour_signal(on_new_items: dict[str, np.ndarray]) -> tuple[str, dict[str, list]]:

@@ -162,13 +162,30 @@ def _version_trained_on(base_folder: Path, lora_outcome, tmp_path) -> Path:
     return save_version(tmp_path / "version", **parts)
 
 
-def test_a_lora_version_records_its_base_models_fingerprint(
-    lora_version_dir, tiny_model_dir
-):
+def test_a_lora_version_records_its_base_models_fingerprint(lora_outcome, lora_version_dir, tiny_model_dir):
     from training.ml.artifacts import base_model_fingerprint
 
     metadata = json.loads((lora_version_dir / "metadata.json").read_text())
     assert metadata["base_model_fingerprint"] == base_model_fingerprint(tiny_model_dir)
+    weights = Path(tiny_model_dir) / "model.safetensors"
+    assert metadata["base_model_files"]["model.safetensors"] == weights.stat().st_size
+    assert lora_outcome.base_identity["base_model_fingerprint"] == metadata["base_model_fingerprint"]
+
+
+def test_a_base_model_replaced_in_place_gets_a_new_fingerprint(tiny_model_dir, tmp_path):
+    import shutil
+
+    from training.ml.artifacts import base_model_fingerprint
+
+    folder = Path(shutil.copytree(tiny_model_dir, tmp_path / "tiny-bert"))
+    before = base_model_fingerprint(folder)
+    weights = folder / "model.safetensors"
+    kept = weights.stat()
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 0xFF  # other weights of the same size...
+    weights.write_bytes(bytes(data))
+    os.utime(weights, ns=(kept.st_atime_ns, kept.st_mtime_ns))  # ...with the old time kept, as `cp -p` does
+    assert base_model_fingerprint(folder) != before
 
 
 def test_a_lora_version_finds_its_base_model_in_another_folder_on_another_machine(
@@ -206,7 +223,7 @@ def test_another_model_of_the_same_name_is_never_taken_for_the_base(lora_outcome
     BertModel(BertConfig.from_pretrained(worker_base)).save_pretrained(worker_base)
 
     version = load_version(folder, BaseModelCache(), base_model_search=[tmp_path / "worker"])
-    with pytest.raises(BaseModelNotFound, match="hold other models"):
+    with pytest.raises(BaseModelNotFound, match="other models in: .*worker/tiny-bert"):
         version.encode_texts(["brie cheese"])
 
 
@@ -241,3 +258,40 @@ def test_a_version_saved_before_fingerprints_uses_its_recorded_base(lora_version
     version = load_version(folder, BaseModelCache())
     assert version.base_model_path == metadata["base_model"]
     assert version.encode_texts(["brie cheese"]).shape[0] == 1
+
+
+def test_a_base_model_kept_under_its_organisations_folder_is_found(
+    lora_outcome, lora_version_dir, tiny_model_dir, tmp_path
+):
+    import shutil
+
+    worker_base = Path(shutil.copytree(tiny_model_dir, tmp_path / "worker" / "acme" / "tiny-bert"))
+    folder = _version_trained_on(worker_base, lora_outcome, tmp_path)
+    shutil.move(tmp_path / "worker" / "acme", tmp_path / "web-base-models" / "acme")
+
+    version = load_version(folder, BaseModelCache(), base_model_search=[tmp_path / "web-base-models"])
+    assert version.base_model_path == str((tmp_path / "web-base-models" / "acme" / "tiny-bert").resolve())
+
+
+def test_a_folder_this_process_cannot_read_is_passed_over(lora_outcome, tiny_model_dir, tmp_path, monkeypatch):
+    import shutil
+
+    from training.ml import artifacts
+
+    worker_base = Path(shutil.copytree(tiny_model_dir, tmp_path / "worker" / "tiny-bert"))
+    folder = _version_trained_on(worker_base, lora_outcome, tmp_path)
+    readable = Path(shutil.copytree(tiny_model_dir, tmp_path / "readable" / "tiny-bert"))
+    real_model_files = artifacts.model_files
+
+    def model_files(candidate):
+        if Path(candidate) == worker_base:  # say, under a home folder the web server cannot enter
+            raise PermissionError(13, "Permission denied", str(candidate))
+        return real_model_files(candidate)
+
+    monkeypatch.setattr(artifacts, "model_files", model_files)
+    version = load_version(folder, BaseModelCache(), base_model_search=[readable.parent])
+    assert version.base_model_path == str(readable.resolve())
+
+    version = load_version(folder, BaseModelCache(), base_model_search=[])
+    with pytest.raises(artifacts.BaseModelNotFound, match="could not read: .*Permission denied"):
+        version.encode_texts(["brie cheese"])
