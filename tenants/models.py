@@ -21,6 +21,15 @@ class Tenant(models.Model):
     slug = models.SlugField(_("slug"), max_length=60, unique=True)
     # Key of the HMAC that pseudonymises shopper ids; never leaves the server.
     shopper_id_secret = models.CharField(max_length=64, default=_new_shopper_secret, editable=False)
+    # Publishable keys sit in browsers, so anyone may send any shopper id with them; a list that
+    # leaves out what a shopper bought hints at what they bought. With this on, a publishable key's
+    # personalised request must carry the id's signature (`shopper_signature`), which only the
+    # merchant's server can make with `shopper_signing_key`. Unlike shopper_id_secret, that key is
+    # shown to the tenant's owners and admins, and can be replaced.
+    shopper_signatures_required = models.BooleanField(
+        _("require signed shopper ids from publishable keys"), default=False
+    )
+    shopper_signing_key = models.CharField(max_length=64, default=_new_shopper_secret, editable=False)
     # A fine-tuned version that beats the live one on validation goes live by itself.
     auto_promote_models = models.BooleanField(_("promote better models automatically"), default=True)
     # The tenant's base encoder folder; empty: the platform's default (settings.TRAINING_BASE_MODEL).
@@ -59,6 +68,13 @@ class Tenant(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def shopper_signature(self, shopper_id: str) -> str:
+        """What the merchant's server sends as `shopper_signature`: hex HMAC-SHA256 of the shopper
+        id (UTF-8) under `shopper_signing_key`."""
+        return hmac.new(
+            self.shopper_signing_key.encode(), shopper_id.encode(), hashlib.sha256
+        ).hexdigest()
 
     def pseudonymise_shopper(self, shopper_id: str) -> str:
         """The stored stand-in for a shopper id: a keyed HMAC, so the raw id is never kept."""

@@ -72,6 +72,21 @@ def tenant_allowed_origins_set(*, tenant: Tenant, origins: list[str]) -> Tenant:
     return tenant
 
 
+def tenant_shopper_signatures_set(*, tenant: Tenant, required: bool) -> Tenant:
+    """Whether a publishable key's personalised requests must carry `shopper_signature`."""
+    tenant.shopper_signatures_required = bool(required)
+    tenant.save(update_fields=["shopper_signatures_required"])
+    return tenant
+
+
+def tenant_shopper_signing_key_rotate(*, tenant: Tenant) -> Tenant:
+    """A new shopper signing key, for a key that leaked: every signature made with the old one
+    stops working at once, so the merchant's servers need the new key first."""
+    tenant.shopper_signing_key = Tenant._meta.get_field("shopper_signing_key").get_default()
+    tenant.save(update_fields=["shopper_signing_key"])
+    return tenant
+
+
 _ORIGIN_DEFAULT_PORTS = {"http": 80, "https": 443}
 _origin_url_validator = URLValidator(schemes=list(_ORIGIN_DEFAULT_PORTS))
 

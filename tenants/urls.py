@@ -11,4 +11,10 @@ urlpatterns = [
     path("tenant/switch/", views.tenant_switch, name="tenant-switch"),
     path("settings/api-keys/", views.api_key_list, name="api-keys"),
     path("settings/api-keys/<str:prefix>/revoke/", views.api_key_revoke_view, name="api-key-revoke"),
+    path("settings/shopper-signatures/", views.shopper_signatures_view, name="shopper-signatures"),
+    path(
+        "settings/shopper-signatures/rotate/",
+        views.shopper_signing_key_rotate_view,
+        name="shopper-signing-key-rotate",
+    ),
 ]

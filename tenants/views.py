@@ -4,6 +4,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -21,7 +22,13 @@ from tenants.dashboard import (
 )
 from tenants.models import ApiKey, ApiKeyKind
 from tenants.selectors import ACTIVE_TENANT_SESSION_KEY, memberships_of_user
-from tenants.services import api_key_issue, api_key_revoke, tenant_allowed_origins_set
+from tenants.services import (
+    api_key_issue,
+    api_key_revoke,
+    tenant_allowed_origins_set,
+    tenant_shopper_signatures_set,
+    tenant_shopper_signing_key_rotate,
+)
 from tenants.web import member_required
 from training.presentation import TABLE_METRICS
 
@@ -122,7 +129,16 @@ def api_key_list(request):
         )
         form = ApiKeyForm()
     keys = ApiKey.objects.select_related("created_by").order_by("-created")
-    context = {"form": form, "origins_form": origins_form, "keys": keys, "issued": issued}
+    context = {
+        "form": form,
+        "origins_form": origins_form,
+        "keys": keys,
+        "issued": issued,
+        "signature_example": SIGNATURE_EXAMPLE,
+        "signatures_form": ShopperSignaturesForm(
+            initial={"required": request.tenant.shopper_signatures_required}
+        ),
+    }
     return render(request, "tenants/api_keys.html", context)
 
 
@@ -148,3 +164,42 @@ def api_key_revoke_view(request, prefix: str):
         raise Http404
     messages.success(request, _("Key %(prefix)s is revoked.") % {"prefix": api_key.display_prefix})
     return redirect("api-keys")
+
+
+# Code, the same in every language (so not in the template, where words are translated).
+SIGNATURE_EXAMPLE = "hmac.new(key.encode(), shopper_id.encode(), hashlib.sha256).hexdigest()"
+
+
+class ShopperSignaturesForm(forms.Form):
+    required = forms.BooleanField(
+        label=gettext_lazy("Require signed shopper ids from publishable keys"),
+        required=False,
+        help_text=gettext_lazy(
+            "When on, recommendations and search for a shopper with a publishable key answer only "
+            "with that shopper's signature; without a shopper_id they answer as before."
+        ),
+    )
+
+
+@require_POST
+@member_required(manage=True)
+def shopper_signatures_view(request):
+    form = ShopperSignaturesForm(request.POST)
+    form.is_valid()  # a checkbox: absent is off, anything else on
+    tenant = tenant_shopper_signatures_set(tenant=request.tenant, required=form.cleaned_data.get("required", False))
+    if tenant.shopper_signatures_required:
+        messages.success(request, _("Publishable keys now need a signature to ask for a shopper."))
+    else:
+        messages.success(request, _("Publishable keys may now ask for a shopper without a signature."))
+    return redirect(reverse("api-keys") + "#shopper-signatures")
+
+
+@require_POST
+@member_required(manage=True)
+def shopper_signing_key_rotate_view(request):
+    tenant_shopper_signing_key_rotate(tenant=request.tenant)
+    messages.success(
+        request,
+        _("A new shopper signing key is in place: signatures made with the old one are refused from now on."),
+    )
+    return redirect(reverse("api-keys") + "#shopper-signatures")

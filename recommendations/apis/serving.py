@@ -7,6 +7,7 @@ attributed to the model version (and, later, the experiment variant) that
 produced it. What was served is logged off the request path.
 """
 
+import hmac
 import math
 
 from django.urls import path
@@ -14,7 +15,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, PermissionDenied
 from rest_framework.response import Response
 
 from recommendations.attribution import served_log
@@ -28,6 +29,7 @@ from recommendations.selectors.recommendations import (
 )
 from tenants.api import TenantApiView
 from tenants.api_params import validated_query
+from tenants.models import ApiKey, ApiKeyKind
 from tenants.throttling import ServingRateThrottle
 
 
@@ -103,6 +105,47 @@ BAD_PARAMETERS = OpenApiResponse(
 )
 
 
+SHOPPER_SIGNATURE = OpenApiParameter(
+    "shopper_signature",
+    str,
+    description=(
+        "Hex HMAC-SHA256 of `shopper_id` (UTF-8) under your shopper signing key (API keys page), "
+        "made on your server. Required with a publishable key when your store requires signed "
+        "shopper ids; checked whenever it is sent."
+    ),
+)
+SIGNATURE_REFUSED = OpenApiResponse(
+    description="`shopper_signature` missing (your store requires it from publishable keys) or wrong."
+)
+
+
+def shopper_signature_check(request, *, shopper_id: str, signature: str) -> None:
+    """Raises PermissionDenied naming `shopper_signature` when the request may not personalise
+    for `shopper_id`: a signature that is sent must match; a publishable key must send one when
+    the tenant requires it. A secret key or a member's session is the merchant itself."""
+    if not shopper_id:
+        return
+    tenant = request.tenant
+    if signature:
+        if not hmac.compare_digest(signature.strip().lower(), tenant.shopper_signature(shopper_id)):
+            raise PermissionDenied(
+                {"shopper_signature": [_("This is not the signature of this shopper_id under your signing key.")]}
+            )
+        return
+    publishable = isinstance(request.auth, ApiKey) and request.auth.kind == ApiKeyKind.PUBLISHABLE
+    if publishable and tenant.shopper_signatures_required:
+        raise PermissionDenied(
+            {
+                "shopper_signature": [
+                    _(
+                        "Your store requires a signed shopper id from publishable keys: send "
+                        "shopper_signature, made on your server with your shopper signing key."
+                    )
+                ]
+            }
+        )
+
+
 class _ServingApi(TenantApiView):
     publishable_key_allowed = True
     throttle_classes = [ServingRateThrottle]
@@ -128,6 +171,7 @@ class RecommendationsApi(_ServingApi):
 
     class QuerySerializer(serializers.Serializer):
         shopper_id = serializers.CharField(required=False, allow_blank=True, max_length=256, default="")
+        shopper_signature = serializers.CharField(required=False, allow_blank=True, max_length=128, default="")
         limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIMIT, default=10)
         context_product = serializers.CharField(required=False, allow_blank=True, max_length=128, default="")
         category = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
@@ -158,6 +202,7 @@ class RecommendationsApi(_ServingApi):
                 description="Your id for the shopper, as in the events you send.",
                 examples=[OpenApiExample("A returning shopper", value="c-1042")],
             ),
+            SHOPPER_SIGNATURE,
             OpenApiParameter(
                 "limit",
                 int,
@@ -183,7 +228,7 @@ class RecommendationsApi(_ServingApi):
                 ),
             ),
         ],
-        responses={200: AnswerSerializer, 400: BAD_PARAMETERS},
+        responses={200: AnswerSerializer, 400: BAD_PARAMETERS, 403: SIGNATURE_REFUSED},
         examples=[
             _answer_example("Ranked by the model"),
             _answer_example(
@@ -196,6 +241,7 @@ class RecommendationsApi(_ServingApi):
     )
     def get(self, request):
         query = validated_query(request, self.QuerySerializer, lists=("exclude",))
+        shopper_signature_check(request, shopper_id=query["shopper_id"], signature=query.pop("shopper_signature"))
         try:
             answer = recommendation_list(tenant=request.tenant, **query)
         except UnknownProduct as unknown:
@@ -264,6 +310,7 @@ class SearchApi(_ServingApi):
         q = serializers.CharField(max_length=200, help_text="What the shopper typed.")
         limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIMIT, default=10)
         shopper_id = serializers.CharField(required=False, allow_blank=True, max_length=256, default="")
+        shopper_signature = serializers.CharField(required=False, allow_blank=True, max_length=128, default="")
 
     @extend_schema(
         operation_id="recommendations_search",
@@ -283,14 +330,16 @@ class SearchApi(_ServingApi):
             ),
             OpenApiParameter("limit", int, description=f"How many products, 1 to {MAX_LIMIT} (default 10)."),
             OpenApiParameter("shopper_id", str, description="Personalise the ranking for this shopper."),
+            SHOPPER_SIGNATURE,
         ],
-        responses={200: AnswerSerializer, 400: BAD_PARAMETERS},
+        responses={200: AnswerSerializer, 400: BAD_PARAMETERS, 403: SIGNATURE_REFUSED},
         examples=[
             _answer_example("Matches", items=[{**EXAMPLE_ITEM, "score": 0.032787}]),
         ],
     )
     def get(self, request):
         query = validated_query(request, self.QuerySerializer)
+        shopper_signature_check(request, shopper_id=query["shopper_id"], signature=query["shopper_signature"])
         answer = search_result_list(
             tenant=request.tenant, query=query["q"], limit=query["limit"], shopper_id=query["shopper_id"]
         )
