@@ -7,6 +7,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
@@ -107,6 +108,7 @@ class AllowedOriginsForm(forms.Form):
         return self.cleaned_data["allowed_origins"].splitlines()
 
 
+@never_cache  # it shows the shopper signing key (and a new API key, once)
 @member_required(manage=True)
 def api_key_list(request):
     posted = request.POST if request.method == "POST" else None

@@ -12,6 +12,7 @@ import math
 
 from django.urls import path
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -109,40 +110,89 @@ SHOPPER_SIGNATURE = OpenApiParameter(
     "shopper_signature",
     str,
     description=(
-        "Hex HMAC-SHA256 of `shopper_id` (UTF-8) under your shopper signing key (API keys page), "
-        "made on your server. Required with a publishable key when your store requires signed "
-        "shopper ids; checked whenever it is sent."
+        "Hex HMAC-SHA256 of `shopper_id` (UTF-8, exactly as sent) under your shopper signing key "
+        "(API keys page), made on your server. Required with a publishable key when your store "
+        "requires signed shopper ids; checked whenever it is sent with a `shopper_id`."
     ),
 )
+
+
+class ShopperSignatureRefusedSerializer(serializers.Serializer):
+    detail = serializers.CharField()
+    code = serializers.CharField(
+        help_text="`shopper_signature_required` (none sent, and your store requires it from "
+        "publishable keys) or `shopper_signature_invalid` (not the signature of this shopper_id)."
+    )
+
+    class Meta:
+        ref_name = "ShopperSignatureRefused"
+
+
 SIGNATURE_REFUSED = OpenApiResponse(
-    description="`shopper_signature` missing (your store requires it from publishable keys) or wrong."
+    ShopperSignatureRefusedSerializer,
+    description="The shopper's signature is missing (your store requires it from publishable keys) or wrong.",
+    examples=[
+        OpenApiExample(
+            "No signature",
+            value={
+                "detail": "Your store requires a signed shopper id from publishable keys: send "
+                "shopper_signature, made on your server with your shopper signing key.",
+                "code": "shopper_signature_required",
+            },
+            response_only=True,
+            status_codes=["403"],
+        )
+    ],
 )
+
+
+def _signature_field():
+    # 64 hex digits, so that anything else is a 400 naming the field, not a comparison to make.
+    return serializers.RegexField(
+        r"^[0-9a-fA-F]{64}$",
+        required=False,
+        allow_blank=True,
+        default="",
+        error_messages={"invalid": gettext_lazy("Send the signature as 64 hexadecimal digits.")},
+    )
+
+
+def _shopper_id_field():
+    # Not trimmed: the events API stores the id as sent, and the merchant signs it as sent.
+    return serializers.CharField(
+        required=False, allow_blank=True, max_length=256, default="", trim_whitespace=False
+    )
+
+
+class ShopperSignatureRefused(PermissionDenied):
+    def __init__(self, message: str, code: str):
+        super().__init__(detail={"detail": message, "code": code})
 
 
 def shopper_signature_check(request, *, shopper_id: str, signature: str) -> None:
-    """Raises PermissionDenied naming `shopper_signature` when the request may not personalise
-    for `shopper_id`: a signature that is sent must match; a publishable key must send one when
-    the tenant requires it. A secret key or a member's session is the merchant itself."""
+    """Raises ShopperSignatureRefused (a 403 with `detail` and `code`) when the request may not
+    personalise for `shopper_id`: a signature that is sent must match; a publishable key must
+    send one when the tenant requires it. A secret key or a member's session is the merchant."""
     if not shopper_id:
         return
     tenant = request.tenant
     if signature:
-        if not hmac.compare_digest(signature.strip().lower(), tenant.shopper_signature(shopper_id)):
-            raise PermissionDenied(
-                {"shopper_signature": [_("This is not the signature of this shopper_id under your signing key.")]}
+        expected = tenant.shopper_signature(shopper_id).encode()
+        # An empty key (a row the migration did not reach) would let anyone sign: never matches.
+        if not tenant.shopper_signing_key or not hmac.compare_digest(signature.lower().encode(), expected):
+            raise ShopperSignatureRefused(
+                _("This is not the signature of this shopper_id under your signing key."),
+                "shopper_signature_invalid",
             )
         return
     publishable = isinstance(request.auth, ApiKey) and request.auth.kind == ApiKeyKind.PUBLISHABLE
     if publishable and tenant.shopper_signatures_required:
-        raise PermissionDenied(
-            {
-                "shopper_signature": [
-                    _(
-                        "Your store requires a signed shopper id from publishable keys: send "
-                        "shopper_signature, made on your server with your shopper signing key."
-                    )
-                ]
-            }
+        raise ShopperSignatureRefused(
+            _(
+                "Your store requires a signed shopper id from publishable keys: send "
+                "shopper_signature, made on your server with your shopper signing key."
+            ),
+            "shopper_signature_required",
         )
 
 
@@ -170,8 +220,8 @@ class RecommendationsApi(_ServingApi):
     endpoint = "recommendations"
 
     class QuerySerializer(serializers.Serializer):
-        shopper_id = serializers.CharField(required=False, allow_blank=True, max_length=256, default="")
-        shopper_signature = serializers.CharField(required=False, allow_blank=True, max_length=128, default="")
+        shopper_id = _shopper_id_field()
+        shopper_signature = _signature_field()
         limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIMIT, default=10)
         context_product = serializers.CharField(required=False, allow_blank=True, max_length=128, default="")
         category = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
@@ -309,8 +359,8 @@ class SearchApi(_ServingApi):
     class QuerySerializer(serializers.Serializer):
         q = serializers.CharField(max_length=200, help_text="What the shopper typed.")
         limit = serializers.IntegerField(required=False, min_value=1, max_value=MAX_LIMIT, default=10)
-        shopper_id = serializers.CharField(required=False, allow_blank=True, max_length=256, default="")
-        shopper_signature = serializers.CharField(required=False, allow_blank=True, max_length=128, default="")
+        shopper_id = _shopper_id_field()
+        shopper_signature = _signature_field()
 
     @extend_schema(
         operation_id="recommendations_search",

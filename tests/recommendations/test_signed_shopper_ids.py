@@ -3,7 +3,6 @@ server made, when the store requires it (GET /api/v1/recommendations and /search
 
 import hashlib
 import hmac
-import importlib
 
 import pytest
 from rest_framework.test import APIClient
@@ -31,7 +30,8 @@ def test_a_publishable_key_asking_for_a_shopper_needs_the_signature_when_the_sto
 ):
     unsigned = publishable_client.get(RECOMMENDATIONS, {"shopper_id": "shopper-0"})
     assert unsigned.status_code == 403
-    assert "shopper_signature" in unsigned.data
+    assert unsigned.data["code"] == "shopper_signature_required"
+    assert "shopper_signature" in unsigned.data["detail"]
 
     signed = publishable_client.get(
         RECOMMENDATIONS,
@@ -58,11 +58,40 @@ def test_secret_keys_and_requests_for_no_shopper_need_no_signature(
 
 
 def test_a_wrong_signature_is_refused_even_where_none_is_required(publishable_client, live_version):
-    response = publishable_client.get(
-        RECOMMENDATIONS, {"shopper_id": "shopper-0", "shopper_signature": "0" * 64}
-    )
-    assert response.status_code == 403 and "shopper_signature" in response.data
+    for endpoint, query in ((RECOMMENDATIONS, {}), (SEARCH, {"q": "tea"})):
+        response = publishable_client.get(
+            endpoint, {**query, "shopper_id": "shopper-0", "shopper_signature": "0" * 64}
+        )
+        assert response.status_code == 403 and response.data["code"] == "shopper_signature_invalid"
     assert publishable_client.get(RECOMMENDATIONS, {"shopper_id": "shopper-0"}).status_code == 200
+
+
+def test_a_signature_that_is_not_64_hex_digits_is_a_400_naming_the_field(publishable_client, live_version):
+    for malformed in ("é" * 64, "abc", "g" * 64):
+        response = publishable_client.get(
+            RECOMMENDATIONS, {"shopper_id": "shopper-0", "shopper_signature": malformed}
+        )
+        assert response.status_code == 400 and "shopper_signature" in response.data
+
+
+def test_the_shopper_id_is_signed_exactly_as_sent(publishable_client, signatures_required):
+    key = signatures_required.shopper_signing_key
+    response = publishable_client.get(
+        RECOMMENDATIONS, {"shopper_id": " shopper-0 ", "shopper_signature": signature(key, " shopper-0 ")}
+    )
+    assert response.status_code == 200
+
+
+def test_a_member_trying_the_api_in_the_browser_needs_no_signature(session_client, signatures_required):
+    assert session_client.get(RECOMMENDATIONS, {"shopper_id": "shopper-0"}).status_code == 200
+
+
+def test_a_store_whose_key_is_empty_accepts_no_signature(publishable_client, signatures_required):
+    Tenant.objects.filter(pk=signatures_required.pk).update(shopper_signing_key="")
+    response = publishable_client.get(
+        RECOMMENDATIONS, {"shopper_id": "shopper-0", "shopper_signature": signature("", "shopper-0")}
+    )
+    assert response.status_code == 403
 
 
 def test_a_signature_of_another_shopper_or_made_with_another_stores_key_opens_nothing(
@@ -128,12 +157,26 @@ def test_analysts_can_neither_see_nor_change_the_signing_key(analyst_client, ten
     assert tenant.shopper_signatures_required is False
 
 
-def test_the_migration_gives_each_existing_store_its_own_signing_key(tenant, other_tenant):
-    migration = importlib.import_module("tenants.migrations.0006_tenant_shopper_signatures")
-    Tenant.objects.update(shopper_signing_key="")  # as AddField leaves the rows, before the fill
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_gives_each_existing_store_its_own_signing_key():
+    from django.db import connection
+    from django.db.migrations.executor import MigrationExecutor
 
-    from django.apps import apps
-
-    migration.give_each_tenant_its_own_signing_key(apps, None)
-    keys = list(Tenant.objects.values_list("shopper_signing_key", flat=True))
-    assert len(keys) == 2 and len(set(keys)) == 2 and all(len(key) == 64 for key in keys)
+    before = [("tenants", "0005_tenant_required_certificate_course_slug")]
+    after = [("tenants", "0006_tenant_shopper_signatures")]
+    executor = MigrationExecutor(connection)
+    executor.migrate(before)
+    OldTenant = executor.loader.project_state(before).apps.get_model("tenants", "Tenant")
+    for slug in ("first-store", "second-store"):
+        OldTenant.objects.create(slug=slug, name=slug)
+    try:
+        executor = MigrationExecutor(connection)
+        executor.migrate(after)
+        keys = list(Tenant.objects.filter(slug__in=["first-store", "second-store"]).values_list(
+            "shopper_signing_key", flat=True
+        ))
+        assert len(set(keys)) == 2 and all(len(key) == 64 for key in keys)
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
