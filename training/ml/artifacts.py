@@ -27,11 +27,12 @@ Finding the base model again. A LoRA version records its base's folder and a
 fingerprint of the base's files (`base_model_fingerprint`). The machine that
 serves may keep the base elsewhere: a web host's virtual environment is not the
 worker's, so even the packaged MiniLM has another path there. Loading tries the
-recorded folder, then folders of the same name in the `base_model_search`
-folders the caller names (and those folders themselves), then the packaged
-default model, and takes the first whose fingerprint matches: a different model
-that happens to have the same name, or a base replaced since, is never used to
-encode (its vectors would not match the stored item embeddings).
+recorded folder, then the `base_model_search` folders the caller names (each
+itself, and the recorded folder's name, or organisation/name, within it), then
+the packaged default model, and takes the first whose fingerprint matches
+(`find_base_model`): a different model that happens to have the same name, or
+a base replaced since, is never used to encode (its vectors would not match the
+stored item embeddings).
 """
 
 from __future__ import annotations
@@ -229,8 +230,8 @@ def save_version(
     """Write a version; the folder must not exist yet. It appears complete or not at all.
 
     A LoRA version records its base's identity (`base_identity`: see `base_model_identity`),
-    which the caller takes when training loads the base; without it, it is taken now. Full fine-tuning stores
-    its own encoder and needs no base.
+    which the caller takes when training loads the base; without it, it is taken now. Full
+    fine-tuning stores its own encoder and needs no base.
     """
     folder = Path(folder)
     if folder.exists():
