@@ -55,6 +55,14 @@ class TenantApiView(APIView):
         return membership.tenant, membership
 
     @staticmethod
+    def shopper_signatures_required(request) -> bool:
+        """Whether a shopper id this request sends needs its signature: a publishable key (anyone
+        can read it from a page) of a store that requires signed shopper ids. A secret key or a
+        member's session is the merchant itself."""
+        publishable = isinstance(request.auth, ApiKey) and request.auth.kind == ApiKeyKind.PUBLISHABLE
+        return publishable and request.tenant.shopper_signatures_required
+
+    @staticmethod
     def _check_origin(request, tenant) -> None:
         """A publishable key works only from its own tenant's pages. The preflight
         let the origin through because some tenant allows it, not necessarily this

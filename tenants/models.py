@@ -76,6 +76,13 @@ class Tenant(models.Model):
             self.shopper_signing_key.encode(), shopper_id.encode(), hashlib.sha256
         ).hexdigest()
 
+    def shopper_signature_matches(self, shopper_id: str, signature: str) -> bool:
+        """Whether `signature` (hex, either case) is the shopper id's, compared in constant time.
+        An empty key (a row the migration did not reach) would let anyone sign: it matches none."""
+        if not self.shopper_signing_key:
+            return False
+        return hmac.compare_digest(signature.lower().encode(), self.shopper_signature(shopper_id).encode())
+
     def pseudonymise_shopper(self, shopper_id: str) -> str:
         """The stored stand-in for a shopper id: a keyed HMAC, so the raw id is never kept."""
         return hmac.new(

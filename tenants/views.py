@@ -177,8 +177,9 @@ class ShopperSignaturesForm(forms.Form):
         label=gettext_lazy("Require signed shopper ids from publishable keys"),
         required=False,
         help_text=gettext_lazy(
-            "When on, recommendations and search for a shopper with a publishable key answer only "
-            "with that shopper's signature; without a shopper_id they answer as before."
+            "When on, a publishable key gets recommendations and search for a shopper, and sends "
+            "that shopper's events, only with the shopper's signature; without a shopper_id, "
+            "recommendations and search answer as before."
         ),
     )
 

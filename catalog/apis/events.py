@@ -41,6 +41,11 @@ class EventInputSerializer(serializers.Serializer):
         max_length=64, required=False, allow_null=True,
         help_text="The recommendation_id of the response that showed the product, to attribute the event.",
     )
+    shopper_signature = serializers.RegexField(
+        r"^[0-9a-fA-F]{64}$", required=False,
+        help_text="Hex HMAC-SHA256 of shopper_id under your shopper signing key. Required from publishable "
+        "keys when your store requires signed shopper ids; checked whenever it is sent.",
+    )
 
     class Meta:
         ref_name = "EventInput"
@@ -127,7 +132,9 @@ class EventBatchApi(TenantApiView):
     )
     def post(self, request):
         events = self._events_of(request.data)
-        result = event_ingest_batch(tenant=request.tenant, events=events)
+        result = event_ingest_batch(
+            tenant=request.tenant, events=events, shopper_signatures_required=self.shopper_signatures_required(request)
+        )
         # Built by hand: the batch is the hot path, and the shape is EventBatchResultSerializer's.
         return Response({
             "accepted": result.accepted,

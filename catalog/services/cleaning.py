@@ -64,6 +64,7 @@ REPORT_COUNT_LABELS = {
     IngestRule.QUANTITY_OUT_OF_RANGE: _("Refused at ingest: quantity below 1 or above 10,000"),
     IngestRule.NEGATIVE_VALUE: _("Refused at ingest: negative value"),
     IngestRule.MALFORMED: _("Refused at ingest: unreadable field"),
+    IngestRule.UNSIGNED_SHOPPER: _("Refused at ingest: shopper id not signed, or signed wrong"),
 }
 
 

@@ -11,6 +11,7 @@ when others are refused, and each refused event is named by its index.
 from __future__ import annotations
 
 import datetime as dt
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from tenants.scope import TenantScopeMissing, current_tenant
 
 EVENT_FIELDS = (
     "event_id", "shopper_id", "type", "product", "timestamp", "quantity", "value", "recommendation_id",
+    "shopper_signature",
 )
 EVENT_ID_MAX_LENGTH = Event._meta.get_field("event_id").max_length
 PRODUCT_ID_MAX_LENGTH = Event._meta.get_field("product_external_id").max_length
@@ -41,6 +43,7 @@ QUANTITY_MIN, QUANTITY_MAX = 1, 10_000
 VALUE_MAX = Decimal("9999999999.99")
 CENTS = Decimal("0.01")
 EARLIEST_TIMESTAMP = dt.datetime(2000, 1, 1, tzinfo=dt.timezone.utc)
+SIGNATURE_FORMAT = re.compile(r"[0-9a-fA-F]{64}")
 EVENT_TYPES = frozenset(EventType.values)
 
 
@@ -56,10 +59,13 @@ class IngestRule:
     NEGATIVE_VALUE = "negative_value"
     # Not an impossible value but an unreadable one: wrong JSON type, unknown key, bad format.
     MALFORMED = "malformed"
+    # A publishable key's event without the shopper's signature where the store requires it, or
+    # with a wrong one (Tenant.shopper_signatures_required).
+    UNSIGNED_SHOPPER = "unsigned_shopper"
 
     ALL = (
         INVALID_ID, UNKNOWN_TYPE, UNKNOWN_PRODUCT, FUTURE_TIMESTAMP, TIMESTAMP_BEFORE_2000,
-        QUANTITY_OUT_OF_RANGE, NEGATIVE_VALUE, MALFORMED,
+        QUANTITY_OUT_OF_RANGE, NEGATIVE_VALUE, MALFORMED, UNSIGNED_SHOPPER,
     )
 
 
@@ -195,8 +201,39 @@ def _clean_recommendation_id(raw: Mapping, problems: _Problems) -> str | None:
     return value
 
 
+def _check_shopper_signature(
+    raw: Mapping, shopper_id: str | None, tenant: Tenant, required: bool, problems: _Problems
+) -> None:
+    if shopper_id is None:
+        return  # already refused for its id
+    signature = raw.get("shopper_signature")
+    if signature is None:
+        if required:
+            problems.add(
+                "shopper_signature",
+                _(
+                    "Your store requires a signed shopper id from publishable keys: send "
+                    "shopper_signature, made on your server with your shopper signing key."
+                ),
+                IngestRule.UNSIGNED_SHOPPER,
+            )
+    elif not isinstance(signature, str) or not SIGNATURE_FORMAT.fullmatch(signature):
+        problems.add("shopper_signature", _("Send the signature as 64 hexadecimal digits."), IngestRule.MALFORMED)
+    elif not tenant.shopper_signature_matches(shopper_id, signature):
+        problems.add(
+            "shopper_signature",
+            _("This is not the signature of this shopper_id under your signing key."),
+            IngestRule.UNSIGNED_SHOPPER,
+        )
+
+
 def _clean_event(
-    raw: Any, index: int, products: Mapping[str, Product], latest_allowed: dt.datetime
+    raw: Any,
+    index: int,
+    products: Mapping[str, Product],
+    latest_allowed: dt.datetime,
+    tenant: Tenant,
+    signatures_required: bool,
 ) -> tuple[dict | None, list[EventError]]:
     """The event's clean fields, or None and every problem it has."""
     problems = _Problems(index)
@@ -216,6 +253,7 @@ def _clean_event(
         "event_id": _clean_id(raw, "event_id", EVENT_ID_MAX_LENGTH, problems),
         "shopper_id": _clean_id(raw, "shopper_id", SHOPPER_ID_MAX_LENGTH, problems),
     }
+    _check_shopper_signature(raw, clean["shopper_id"], tenant, signatures_required, problems)
     event_type = raw.get("type")
     if not isinstance(event_type, str):
         problems.add(
@@ -277,13 +315,18 @@ def ingest_tally_add(*, tenant: Tenant, counts: Mapping[str, int]) -> None:
 
 
 @transaction.atomic
-def event_ingest_batch(*, tenant: Tenant, events: Sequence[Any]) -> EventIngestResult:
+def event_ingest_batch(
+    *, tenant: Tenant, events: Sequence[Any], shopper_signatures_required: bool = False
+) -> EventIngestResult:
     """Store the valid, new events of a batch; count the duplicates; name the refused ones.
 
     Runs inside `tenant`'s scope. The caller has checked the batch's size
     (settings.EVENTS_MAX_BATCH). An event whose event_id is already stored, or
     appeared earlier in the batch, is a duplicate and is not stored again, so
     a storefront may safely resend a batch whose answer it did not get.
+    An event's `shopper_signature`, when sent, must be its shopper's; with
+    `shopper_signatures_required` (a publishable key, in a store that requires
+    signed shopper ids), an event without one is refused.
     """
     require_scope_of(tenant)
     result = EventIngestResult()
@@ -305,7 +348,7 @@ def event_ingest_batch(*, tenant: Tenant, events: Sequence[Any]) -> EventIngestR
     refused_per_rule: Counter[str] = Counter()
     to_store: list[Event] = []
     for index, raw in enumerate(events):
-        clean, errors = _clean_event(raw, index, products, latest_allowed)
+        clean, errors = _clean_event(raw, index, products, latest_allowed, tenant, shopper_signatures_required)
         if errors:
             result.rejected += 1
             result.errors.extend(errors)

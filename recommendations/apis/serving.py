@@ -7,7 +7,6 @@ attributed to the model version (and, later, the experiment variant) that
 produced it. What was served is logged off the request path.
 """
 
-import hmac
 import math
 
 from django.urls import path
@@ -30,7 +29,6 @@ from recommendations.selectors.recommendations import (
 )
 from tenants.api import TenantApiView
 from tenants.api_params import validated_query
-from tenants.models import ApiKey, ApiKeyKind
 from tenants.throttling import ServingRateThrottle
 
 
@@ -172,21 +170,17 @@ class ShopperSignatureRefused(PermissionDenied):
 def shopper_signature_check(request, *, shopper_id: str, signature: str) -> None:
     """Raises ShopperSignatureRefused (a 403 with `detail` and `code`) when the request may not
     personalise for `shopper_id`: a signature that is sent must match; a publishable key must
-    send one when the tenant requires it. A secret key or a member's session is the merchant."""
+    send one when the tenant requires it (TenantApiView.shopper_signatures_required)."""
     if not shopper_id:
         return
-    tenant = request.tenant
     if signature:
-        expected = tenant.shopper_signature(shopper_id).encode()
-        # An empty key (a row the migration did not reach) would let anyone sign: never matches.
-        if not tenant.shopper_signing_key or not hmac.compare_digest(signature.lower().encode(), expected):
+        if not request.tenant.shopper_signature_matches(shopper_id, signature):
             raise ShopperSignatureRefused(
                 _("This is not the signature of this shopper_id under your signing key."),
                 "shopper_signature_invalid",
             )
         return
-    publishable = isinstance(request.auth, ApiKey) and request.auth.kind == ApiKeyKind.PUBLISHABLE
-    if publishable and tenant.shopper_signatures_required:
+    if TenantApiView.shopper_signatures_required(request):
         raise ShopperSignatureRefused(
             _(
                 "Your store requires a signed shopper id from publishable keys: send "

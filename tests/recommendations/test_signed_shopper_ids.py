@@ -1,5 +1,6 @@
-"""Signed shopper ids: a publishable key asks for a shopper only with the signature the merchant's
-server made, when the store requires it (GET /api/v1/recommendations and /search; the API keys page)."""
+"""Signed shopper ids: a publishable key asks for a shopper, or sends their events, only with the
+signature the merchant's server made, when the store requires it (GET /api/v1/recommendations and
+/search, POST /api/v1/events; the API keys page)."""
 
 import hashlib
 import hmac
@@ -180,3 +181,46 @@ def test_the_migration_gives_each_existing_store_its_own_signing_key():
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
         executor.migrate(executor.loader.graph.leaf_nodes())
+
+
+EVENTS = "/api/v1/events"
+
+
+def view_of(shopper_id: str, event_id: str, **extra) -> dict:
+    return {
+        "event_id": event_id, "shopper_id": shopper_id, "type": "view", "product": "coffee-3",
+        "timestamp": "2025-01-31T09:30:00Z", **extra,
+    }
+
+
+def test_a_publishable_keys_events_need_their_shoppers_signature_where_the_store_requires_it(
+    publishable_client, signatures_required
+):
+    from catalog.models import IngestTally
+
+    key = signatures_required.shopper_signing_key
+    batch = [
+        view_of("shopper-0", "signed", shopper_signature=signature(key, "shopper-0")),
+        view_of("shopper-0", "unsigned"),
+        view_of("shopper-1", "signed-for-another", shopper_signature=signature(key, "shopper-0")),
+        view_of("shopper-1", "not-hex", shopper_signature="zz"),
+    ]
+    response = publishable_client.post(EVENTS, {"events": batch}, format="json")
+    assert response.status_code == 200
+    assert (response.data["accepted"], response.data["rejected"]) == (1, 3)
+    assert [(error["index"], error["field"]) for error in response.data["errors"]] == [
+        (1, "shopper_signature"), (2, "shopper_signature"), (3, "shopper_signature")
+    ]
+    assert IngestTally.all_tenants.get(tenant=signatures_required, rule="unsigned_shopper").count == 2
+
+
+def test_secret_keys_send_events_without_signatures(secret_client, signatures_required):
+    response = secret_client.post(EVENTS, {"events": [view_of("shopper-0", "from-the-server")]}, format="json")
+    assert response.data["accepted"] == 1
+
+
+def test_a_wrong_signature_on_an_event_is_refused_even_where_none_is_required(publishable_client, live_version):
+    batch = [view_of("shopper-0", "forged", shopper_signature="0" * 64), view_of("shopper-0", "plain")]
+    response = publishable_client.post(EVENTS, {"events": batch}, format="json")
+    assert (response.data["accepted"], response.data["rejected"]) == (1, 1)
+    assert response.data["errors"][0]["field"] == "shopper_signature"
