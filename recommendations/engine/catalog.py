@@ -6,6 +6,7 @@ changes (`revision`), so a request reads no product row.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Iterable, Mapping, Sequence
 from functools import cached_property
@@ -14,6 +15,10 @@ from typing import Any
 import numpy as np
 
 CATEGORY_SEPARATOR = " > "
+# Requests choose the filter values, so the memo of their masks is bounded.
+MASK_MEMO_SIZE = 256
+# How many products nbytes measures; it scales their size to the whole catalog.
+SIZE_SAMPLE = 256
 
 
 class ServingCatalog:
@@ -55,12 +60,40 @@ class ServingCatalog:
         else:
             mask = np.array([b == value for b in self._brands], dtype=bool)
         with self._lock:
-            if len(self._masks) > 256:  # requests choose the values: keep the memo small
+            if len(self._masks) >= MASK_MEMO_SIZE:
                 self._masks.clear()
             self._masks[field, value] = mask
         return mask
 
     @cached_property
     def nbytes(self) -> int:
-        # A rough count: the dicts dominate, a few hundred bytes per product.
-        return 400 * len(self.products) + self.in_stock.nbytes
+        """What the cache counts for this catalog: the product dicts (measured, with their titles
+        and attributes, on an even sample of SIZE_SAMPLE of them and scaled to all), the lookup
+        structures, and the mask memo when full (a byte per product per mask), since it fills
+        after the catalog is cached."""
+        count = len(self.products)
+        if not count:
+            return 0
+        step = max(1, count // SIZE_SAMPLE)
+        sample = self.products[::step]
+        products = sum(_deep_size(product) for product in sample) * count // len(sample)
+        lookups = sum(
+            sys.getsizeof(structure)
+            for structure in (self.products, self.external_ids, self.index, self._categories, self._brands)
+        )
+        return products + lookups + self.in_stock.nbytes + MASK_MEMO_SIZE * count
+
+
+def _deep_size(value: Any, *, keys: bool = False) -> int:
+    """Bytes of a value made of dicts, lists, strings and numbers. A product's own field names are
+    the same string objects in every product, so they are left out; the keys of nested dicts
+    (a product's attributes, parsed from JSON row by row) are counted. Shared small objects
+    (True, small ints) are counted each time: an upper bound."""
+    size = sys.getsizeof(value)
+    if isinstance(value, Mapping):
+        size += sum(
+            (_deep_size(key) if keys else 0) + _deep_size(item, keys=True) for key, item in value.items()
+        )
+    elif isinstance(value, (list, tuple)):
+        size += sum(_deep_size(item, keys=True) for item in value)
+    return size

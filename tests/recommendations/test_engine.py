@@ -97,3 +97,33 @@ def test_rank_fusion_favours_items_that_several_rankings_agree_on():
     assert [row for row, _score in fused] == [1, 3, 2, 4]
     weighted = reciprocal_rank_fusion([[1, 2], [2, 1]], weights=[1.0, 0.1])
     assert weighted[0][0] == 1
+
+
+def test_a_catalogs_counted_size_is_close_to_the_memory_it_takes_with_its_masks():
+    import json
+    import tracemalloc
+
+    from recommendations.engine.catalog import MASK_MEMO_SIZE
+
+    def product(i: int) -> dict:
+        return {
+            "external_id": f"SKU-{i:07d}",
+            "title": f"Organic product number {i} with a longer title",
+            "category": f"Grocery > Produce > Kind {i % 50}",
+            "brand": f"Brand {i % 300}",
+            "price": "3.49",
+            "currency": "USD",
+            "in_stock": i % 7 != 0,
+            # Parsed per row, as a JSONField gives it.
+            "attributes": json.loads(json.dumps({"image": f"https://cdn.example.com/{i}.jpg", "size": "1 kg"})),
+        }
+
+    tracemalloc.start()
+    try:
+        loaded = ServingCatalog([product(i) for i in range(5_000)])
+        for kind in range(MASK_MEMO_SIZE - 1):  # the filters requests ask for fill the mask memo
+            loaded.category_mask(f"Grocery > Produce > Kind {kind}")
+        taken, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert 0.8 * taken <= loaded.nbytes <= 1.5 * taken
