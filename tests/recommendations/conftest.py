@@ -6,6 +6,7 @@ copy of its folder, so a test may break its artifacts.
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from django.core.cache import cache
@@ -59,6 +60,20 @@ def version_copy(source, tmp_path, name: str, *, weights: dict | None = None) ->
         state["weights"] = weights
         state_file.write_text(json.dumps(state))
     return str(folder)
+
+
+@pytest.fixture
+def base_models_elsewhere(live_version, tiny_model_dir, tmp_path, settings):  # noqa: F811
+    """The live version as trained on another machine, whose base model folder this one lacks;
+    this one keeps the same base model in its own TRAINING_BASE_MODEL_DIRS."""
+    metadata_file = Path(live_version.artifact_path) / "metadata.json"
+    metadata = json.loads(metadata_file.read_text())
+    name = Path(metadata["base_model"]).name
+    metadata["base_model"] = f"/srv/gpu-worker/base-models/{name}"
+    metadata_file.write_text(json.dumps(metadata))
+    shutil.copytree(tiny_model_dir, tmp_path / "base-models-here" / name)
+    settings.TRAINING_BASE_MODEL_DIRS = [tmp_path / "base-models-here"]
+    return live_version
 
 
 @pytest.fixture

@@ -120,18 +120,8 @@ def test_a_product_imported_after_training_is_recommended_by_its_content_right_a
 
 
 def test_a_worker_whose_base_models_live_elsewhere_still_embeds_new_products(
-    secret_client, live_version, tenant, tiny_model_dir, tmp_path, settings, monkeypatch
+    secret_client, base_models_elsewhere, tenant, monkeypatch
 ):
-    import json
-
-    # The version was trained on another machine, whose base model folder this one lacks.
-    metadata_file = Path(live_version.artifact_path) / "metadata.json"
-    metadata = json.loads(metadata_file.read_text())
-    name = Path(metadata["base_model"]).name
-    metadata["base_model"] = f"/srv/gpu-worker/base-models/{name}"
-    metadata_file.write_text(json.dumps(metadata))
-    shutil.copytree(tiny_model_dir, tmp_path / "base-models-here" / name)
-    settings.TRAINING_BASE_MODEL_DIRS = [tmp_path / "base-models-here"]
     monkeypatch.setattr(item_embeddings_refresh_task, "delay", lambda **kwargs: None)
     product = {"external_id": "tea-new", "title": "green tea", "category": "tea", "brand": "Leaf"}
     assert secret_client.post("/api/v1/catalog/products", {"products": [product]}, format="json").status_code == 200

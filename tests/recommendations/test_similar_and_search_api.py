@@ -115,22 +115,7 @@ def test_search_answers_by_words_when_the_models_encoder_cannot_be_loaded(
     assert publishable_client.get(RECOMMENDATIONS, {"shopper_id": "shopper-0"}).data["model_version"] == 1
 
 
-def test_search_finds_the_base_model_where_this_web_host_keeps_it(
-    publishable_client, live_version, tiny_model_dir, tmp_path, settings
-):
-    import json
-    import shutil
-    from pathlib import Path
-
-    # The worker trained on /srv/worker/base-models/<name>; this host keeps base models elsewhere.
-    metadata_file = Path(live_version.artifact_path) / "metadata.json"
-    metadata = json.loads(metadata_file.read_text())
-    name = Path(metadata["base_model"]).name
-    metadata["base_model"] = f"/srv/worker/base-models/{name}"
-    metadata_file.write_text(json.dumps(metadata))
-    shutil.copytree(tiny_model_dir, tmp_path / "web-base-models" / name)
-    settings.TRAINING_BASE_MODEL_DIRS = [tmp_path / "web-base-models"]
-
+def test_search_finds_the_base_model_where_this_web_host_keeps_it(publishable_client, base_models_elsewhere):
     response = publishable_client.get(SEARCH, {"q": "earl grey tea"})
     assert response.data["fallback"] is False and response.data["model_version"] == 1
     assert "tea-2" in skus_of(response)[:3]
