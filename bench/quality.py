@@ -212,7 +212,9 @@ def main() -> int:
             f"{name}{f' ({signal})' if name == 'collaborative' else ''} {value:g}"
             for name, value in weights.items()
         )
-        candidates = ", ".join(f"{name} {value:.4f}" for name, value in metrics["hybrid_candidates"].items())
+        candidates = ", ".join(
+            f"{name} {'—' if value is None else f'{value:.4f}'}" for name, value in metrics["hybrid_candidates"].items()
+        )
         default = next(iter(metrics["hybrid_candidates"]))
         candidates += "".join(
             f"; {name} / {default} {_interval_text(*interval)}"

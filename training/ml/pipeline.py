@@ -141,7 +141,10 @@ def fine_tune(
     stop_if_cancelled()
     metrics = _measure(config, dataset, result, scorer, grid, embeddings, baselines, collaborative_models)
     metrics["hybrid_collaborative"] = chosen
-    metrics["hybrid_candidates"] = {name: float(values.mean()) for name, values in on_new_items.items()}
+    # None where no validation shopper bought anything new (a store of re-buys): no mean to show.
+    metrics["hybrid_candidates"] = {
+        name: _finite(values.mean()) if len(values) else None for name, values in on_new_items.items()
+    }
     metrics["hybrid_signal_intervals"] = intervals
     return FineTuneOutcome(
         config=config, dataset=dataset, training=result, scorer=scorer, metrics=metrics, base_identity=base_identity

@@ -223,6 +223,27 @@ def test_a_job_asked_for_one_behaviour_signal_uses_that_one(tiny_config, shop_in
     np.testing.assert_allclose(outcome.scorer.collaborative.toarray(), expected, atol=1e-6)
 
 
+def test_a_validation_window_of_re_buys_only_leaves_metrics_that_json_can_store(
+    tiny_config, shop_interactions, shop_items
+):
+    """No validation shopper buys anything new, so no hybrid has a new-items mean: the version's
+    metrics must still be JSON (SQLite's JSON check and PostgreSQL's jsonb refuse NaN)."""
+    from training.ml.pipeline import fine_tune
+
+    interactions = shop_interactions.sort_values("timestamp").reset_index(drop=True)
+    start, end = interactions["timestamp"].min(), interactions["timestamp"].max()
+    validation = interactions["timestamp"].between(start + (end - start) * 0.8, start + (end - start) * 0.9)
+    first_item = interactions[~validation].groupby("user_id")["item_id"].first()
+    re_buys = interactions.loc[validation, "user_id"].map(first_item)
+    interactions.loc[validation, "item_id"] = re_buys
+    interactions = interactions.dropna(subset=["item_id"])
+
+    outcome = fine_tune(tiny_config.replace(epochs=1), interactions, shop_items, baselines=())
+
+    assert set(outcome.metrics["hybrid_candidates"].values()) == {None}
+    json.dumps(outcome.metrics, allow_nan=False)
+
+
 def test_a_job_refuses_an_unknown_behaviour_signal(tiny_config, shop_interactions, shop_items):
     from training.ml.pipeline import fine_tune
 
