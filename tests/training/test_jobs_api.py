@@ -104,6 +104,37 @@ def test_a_bad_setting_is_a_400_naming_it_and_no_job_is_created(
     task_delay.assert_not_called()
 
 
+def test_a_learning_rate_too_large_for_a_float_is_a_400_naming_it(session_client, ready_tenant, task_delay):
+    # JSON's 1e400 reads as infinity: a job with it would be stored and then fail to be saved.
+    response = session_client.post(JOBS, '{"learning_rate": 1e400}', content_type="application/json")
+    assert response.status_code == 400
+    assert list(response.data) == ["learning_rate"]
+    assert TrainingJob.all_tenants.count() == 0
+
+
+def test_a_job_measured_at_another_k_is_refused_since_versions_would_not_compare(
+    session_client, ready_tenant, task_delay
+):
+    response = session_client.post(JOBS, {"eval_k": 5}, format="json")
+    assert response.status_code == 400
+    assert "measured at 10" in response.data["eval_k"][0]
+    assert TrainingJob.all_tenants.count() == 0
+    assert session_client.post(JOBS, {"eval_k": 10}, format="json").status_code == 201
+
+
+def test_an_emptied_base_model_takes_the_tenants_default(session_client, ready_tenant, settings, task_delay):
+    response = session_client.post(JOBS, {"base_model": ""}, format="json")
+    assert response.status_code == 201, response.data
+    assert response.data["config"]["base_model"] == settings.TRAINING_BASE_MODEL
+
+
+def test_a_base_model_with_a_nul_character_is_a_400_naming_it(session_client, ready_tenant, task_delay, tmp_path):
+    response = session_client.post(JOBS, {"base_model": f"{tmp_path}/x\u0000y"}, format="json")
+    assert response.status_code == 400
+    assert list(response.data) == ["base_model"]
+    assert TrainingJob.all_tenants.count() == 0
+
+
 def test_a_missing_base_model_folder_is_named_in_the_reason(
     session_client, ready_tenant, task_delay, tmp_path
 ):
@@ -383,6 +414,12 @@ def test_another_tenants_secret_key_does_not_see_this_tenants_job(other_tenant_c
         {"method": "full", "freeze_layers": 3},
         {"epochs": "five"},
         {"learnig_rate": 0.01},
+        {"learning_rate": float("inf")},
+        {"weight_decay": float("nan")},
+        {"seed": -1},
+        {"seed": 2**32},
+        {"device": "cuda:banana"},
+        {"method": "full", "freeze_layers": 2},
     ],
     ids=lambda bad: ",".join(f"{key}={value!r}" for key, value in bad.items()),
 )

@@ -600,7 +600,7 @@ def test_every_failure_reason_and_log_line_is_said_in_chinese():
         "empty_test_window",
         "nothing_to_learn",
     }  # every code training.ml.data.DataError is raised with
-    assert data_reasons | {"worker_lost", "crashed"} == set(FAILURES)
+    assert data_reasons | {"worker_lost", "crashed", "bad_setting"} == set(FAILURES)
     with translation.override("zh-hans"):
         for template in [*FAILURES.values(), *LOG_LINES.values()]:
             assert re.search("[\u4e00-\u9fff]", str(template)), template

@@ -3,6 +3,7 @@ resumed, and their versions loaded again in a fresh process."""
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -102,6 +103,42 @@ def test_cancel_stops_a_running_job_within_one_step(tenant_with_shop, tiny_job_s
     assert job.status == JobStatus.CANCELLED
     assert max(steps_seen) == 3
     assert not ModelVersion.all_tenants.filter(job=job).exists()
+
+
+def test_while_the_model_is_measured_the_bar_waits_short_of_full_with_no_eta(tenant_with_shop, tiny_job_settings):
+    """Encoding the catalog and fitting the baselines follow the last step and can take minutes:
+    100% and "about 0 s left" would say the job is stuck."""
+    import training.ml.pipeline as pipeline
+    from training.presentation import job_progress
+
+    with tenant_scope(tenant_with_shop):
+        job = training_job_create(tenant=tenant_with_shop, settings_given=tiny_job_settings)
+    real_fit_baselines, seen_while_measuring = pipeline.fit_baselines, []
+
+    def fit_baselines_watched(*args, **kwargs):
+        seen_while_measuring.append(job_progress(TrainingJob.all_tenants.get(pk=job.pk)))
+        return real_fit_baselines(*args, **kwargs)
+
+    with mock.patch.object(pipeline, "fit_baselines", fit_baselines_watched):
+        job = _run_here(job)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert seen_while_measuring  # the behaviour signals', then the baselines'
+    assert {(shown["percent"], shown["eta_display"]) for shown in seen_while_measuring} == {(90, "")}
+    assert "Training done: encoding the catalog and measuring the model against the baselines." in job.log_tail
+    assert job.progress == 1.0
+
+
+def test_a_retried_job_shows_no_eta_until_its_new_run_steps(tenant_with_shop, tiny_job_settings):
+    from training.presentation import job_progress
+
+    with tenant_scope(tenant_with_shop):
+        job = training_job_create(tenant=tenant_with_shop, settings_given=tiny_job_settings)
+    job = _run_cancelled_in_the_second_epoch(job)
+    assert job.eta_seconds is not None
+    with tenant_scope(tenant_with_shop):
+        job = training_job_retry(tenant=tenant_with_shop, job_id=job.id)
+    assert job.status == JobStatus.QUEUED and job_progress(job)["eta_display"] == ""
+    assert TrainingJob.all_tenants.get(pk=job.pk).eta_seconds is None
 
 
 def _run_cancelled_in_the_second_epoch(job) -> TrainingJob:
@@ -209,10 +246,22 @@ def test_a_retried_job_whose_catalog_changed_starts_over_instead_of_failing(
     assert [entry["epoch"] for entry in job.epoch_metrics] == [0, 1, 2]
 
 
-def test_a_job_measured_at_another_k_reports_its_epochs(tenant_with_shop, tiny_job_settings):
-    tenant = tenant_with_shop
-    with tenant_scope(tenant):
-        job = training_job_create(tenant=tenant, settings_given={**tiny_job_settings, "eval_k": 5})
+def test_a_setting_only_the_worker_can_judge_fails_the_job_naming_it_in_both_languages(
+    tenant_with_shop, tiny_job_settings, tmp_path
+):
+    """The base model was there when the job was queued, and not on the worker that ran it."""
+    from django.utils import translation
+
+    from training.presentation import job_failure_message
+
+    base_model = shutil.copytree(tiny_job_settings["base_model"], tmp_path / "base-model-gone")
+    with tenant_scope(tenant_with_shop):
+        job = training_job_create(
+            tenant=tenant_with_shop, settings_given={**tiny_job_settings, "base_model": str(base_model)}
+        )
+    shutil.rmtree(base_model)
     job = _run_here(job)
-    assert job.status == JobStatus.SUCCEEDED, job.error
-    assert "validation ndcg@5 0." in job.log_tail
+    assert (job.status, job.error_code) == (JobStatus.FAILED, "bad_setting")
+    assert job_failure_message(job).startswith("The setting base_model cannot be used: The folder ")
+    with translation.override("zh-hans"):
+        assert "base_model" in job_failure_message(job) and re.search("[\u4e00-\u9fff]", job_failure_message(job))

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 METHODS = ("lora", "full")
 DEVICES = ("auto", "cpu", "cuda")
+A_CUDA_DEVICE = re.compile(r"cuda:\d+")
 # The most a setting may ask for: beyond these a value is a typo (batch 640000 for 64), and a
 # job that asks for it would hold a shared GPU queue for days, or never fit in its memory.
 UPPER_LIMITS = {
@@ -26,6 +29,9 @@ UPPER_LIMITS = {
     "lora_rank": 256,
     "early_stopping_patience": 100,
     "max_samples_per_epoch": 10_000_000,
+    "lora_alpha": 4_096,
+    "freeze_layers": 1_000,
+    "seed": 2**32 - 1,  # what numpy and torch take
 }
 
 
@@ -167,7 +173,7 @@ class TrainConfig:
                 "method", f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}",
                 "unknown_method", value=self.method,
             )
-        if self.device not in DEVICES and not self.device.startswith("cuda:"):
+        if self.device not in DEVICES and not A_CUDA_DEVICE.fullmatch(self.device):
             raise ConfigError(
                 "device", f"unknown device {self.device!r}; choose auto, cpu or cuda",
                 "unknown_device", value=self.device,
@@ -178,7 +184,7 @@ class TrainConfig:
         for name in ("lora_rank", "batch_size", "epochs", "max_tokens", "history_length", "eval_k"):
             if getattr(self, name) < 1:
                 raise ConfigError(name, "must be at least 1", "at_least_one")
-        for name in ("early_stopping_patience", "freeze_layers", "max_samples_per_epoch", "weight_decay"):
+        for name in ("early_stopping_patience", "freeze_layers", "max_samples_per_epoch", "weight_decay", "seed"):
             if getattr(self, name) < 0:
                 raise ConfigError(name, "must not be negative", "not_negative")
         for name, limit in UPPER_LIMITS.items():
@@ -218,6 +224,9 @@ class TrainConfig:
                 raise ConfigError(
                     item.name, f"must be of type {item.type}, not {type(value).__name__}", "wrong_type"
                 )
+            # JSON's 1e400 reads as infinity, and NaN passes every comparison below as false.
+            if expected == (int, float) and not _finite(value):
+                raise ConfigError(item.name, "must be a finite number", "finite")
 
     def _validate_base_model(self) -> None:
         if not self.base_model:
@@ -233,11 +242,47 @@ class TrainConfig:
                 "base_model", f"folder {folder} has no config.json: not a Hugging Face model",
                 "not_a_model", folder=str(folder),
             )
-        layers = json.loads(config_file.read_text()).get("num_hidden_layers")
-        if self.method == "full" and layers is not None and self.freeze_layers > layers:
+        try:
+            model_config = json.loads(config_file.read_text())
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise ConfigError(
-                "freeze_layers", f"the base model has only {layers} layers", "more_than_the_layers", layers=layers
+                "base_model", f"the config.json of {folder} cannot be read: {error}", "unreadable_config",
+                folder=str(folder),
+            ) from error
+        if not isinstance(model_config, dict):
+            raise ConfigError(
+                "base_model", f"the config.json of {folder} is not a JSON object", "unreadable_config",
+                folder=str(folder),
             )
+        layers = model_config.get("num_hidden_layers")
+        # Freezing every layer (and the embeddings, frozen with any layer) leaves nothing to train.
+        if self.method == "full" and isinstance(layers, int) and self.freeze_layers >= layers > 0:
+            raise ConfigError(
+                "freeze_layers", f"the base model has {layers} layers: freeze fewer, so that one is left to train",
+                "more_than_the_layers", layers=layers,
+            )
+        positions = model_config.get("max_position_embeddings")
+        if isinstance(positions, int) and self.max_tokens > positions > 0:
+            raise ConfigError(
+                "max_tokens", f"the base model reads at most {positions} tokens", "more_than_the_positions",
+                positions=positions,
+            )
+        if self.method == "lora":
+            from .model import lora_targets_missing  # torch: only where a LoRA job is checked
+
+            missing = lora_targets_missing(str(folder), self.lora_target_modules)
+            if missing:
+                raise ConfigError(
+                    "lora_target_modules", f"the base model has no module named {', '.join(missing)}",
+                    "no_such_module", names=", ".join(missing),
+                )
+
+
+def _finite(value: float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
 
 
 def resolve_device(name: str) -> str:

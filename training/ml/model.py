@@ -14,8 +14,10 @@ batch: InfoNCE over cosine similarities with a temperature.
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -134,6 +136,42 @@ def _with_lora(encoder: nn.Module, config: TrainConfig) -> nn.Module:
             return get_peft_model(encoder, lora)
     except ValueError as error:  # peft: "Target modules {...} not found in the base model"
         raise ConfigError("lora_target_modules", str(error)) from error
+
+
+def lora_targets_missing(base_model: str, targets: Sequence[str]) -> list[str]:
+    """The names in `targets` that match no module of the base encoder, the way peft matches a
+    name (the module's whole name, or its last dotted parts). peft itself refuses only when no
+    name matches; a misspelt second name would leave that projection untrained, unnoticed.
+
+    [] when the encoder cannot be built from its config alone: training then says why.
+    """
+    names = _module_names(base_model, _config_stamp(base_model))
+    if names is None:
+        return []
+    return [
+        target for target in targets
+        if not any(name == target or name.endswith(f".{target}") for name in names)
+    ]
+
+
+def _config_stamp(base_model: str) -> tuple[int, int]:
+    stat = (Path(base_model) / "config.json").stat()
+    return stat.st_mtime_ns, stat.st_size
+
+
+@functools.lru_cache(maxsize=16)
+def _module_names(base_model: str, _stamp: tuple[int, int]) -> frozenset[str] | None:
+    """The encoder's module names, built on the meta device: from config.json alone, with no
+    weights read and no memory taken, so a job's settings are checked before it is queued."""
+    from transformers import AutoConfig, AutoModel
+
+    try:
+        config = AutoConfig.from_pretrained(base_model, local_files_only=True)
+        with torch.device("meta"):
+            encoder = AutoModel.from_config(config)
+    except Exception:  # noqa: BLE001 - any failure here is training's to report, with its own reason
+        return None
+    return frozenset(name for name, _module in encoder.named_modules())
 
 
 def encoder_layers(encoder: nn.Module) -> nn.ModuleList:

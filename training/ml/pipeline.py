@@ -57,10 +57,13 @@ def fine_tune(
     progress: ProgressCallback | None = None,
     should_cancel: Callable[[], bool] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    on_training_done: Callable[[], None] | None = None,
     collaborative: str = "auto",
     baselines: Sequence[str] = BASELINES,
 ) -> FineTuneOutcome:
     """Train, blend, and measure the content model, the hybrid and the baselines on the same split.
+
+    `on_training_done` is called once training has stopped, before the measuring that follows.
 
     `collaborative` is the hybrid's behaviour signal: "ease", "item_knn", or "auto" (the
     default): the hybrid is fitted with each, and EASE is kept unless another ranks new items
@@ -100,6 +103,9 @@ def fine_tune(
         should_cancel=should_cancel,
         on_epoch=on_epoch,
     )
+
+    if on_training_done is not None:
+        on_training_done()  # the last step, or an early stop: what follows has no steps to count
 
     def stop_if_cancelled() -> None:
         # What follows the last step (encoding the catalog, fitting the behaviour signals and

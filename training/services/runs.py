@@ -19,10 +19,11 @@ from django.db.models import Max
 from django.utils import timezone
 
 from tenants.models import Tenant
-from training.ml.config import TrainConfig, resolve_device
+from training.ml.config import ConfigError, TrainConfig, resolve_device
 from training.ml.data import DataError
 from training.ml.loop import CheckpointMismatch, TrainingCancelled
 from training.models import JobStatus, ModelVersion, TrainingJob
+from training.presentation import config_error_params
 from training.selectors import training_frames
 from training.services.jobs import _Heartbeat, _JobReporter, checkpoint_dir, heartbeat_interval, this_run
 from training.services.versions import model_version_promote_if_better
@@ -62,6 +63,9 @@ def training_job_run(*, job_id: int) -> ModelVersion | None:
             _finish(job, JobStatus.CANCELLED, cancel_requested=False)
         except DataError as error:
             _finish(job, JobStatus.FAILED, error=str(error), error_code=error.code, error_params=error.params)
+        except ConfigError as error:  # one the checks before queueing could not make (another machine's folders)
+            _finish(job, JobStatus.FAILED, error=str(error), error_code="bad_setting",
+                    error_params=config_error_params(error))
         except Exception:
             logger.exception("training job %s failed", job.pk)
             _finish(job, JobStatus.FAILED, error=traceback.format_exc(limit=5)[-4000:], error_code="crashed")
@@ -95,6 +99,7 @@ def _train(job: TrainingJob, reporter: _JobReporter):
             progress=reporter.progress,
             should_cancel=reporter.cancel_requested,
             on_epoch=record_epoch,
+            on_training_done=reporter.training_done,
         )
 
     try:

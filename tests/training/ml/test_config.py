@@ -33,6 +33,16 @@ def test_defaults_validate():
         ({"method": "full", "freeze_layers": 7}, "freeze_layers"),  # MiniLM has 6 layers
         ({"validation_fraction": 0.5, "test_fraction": 0.5}, "test_fraction"),
         ({"lora_target_modules": ()}, "lora_target_modules"),
+        # Each of these passed validation and then failed the job on the worker, after it was queued.
+        ({"learning_rate": float("inf")}, "learning_rate"),  # JSON's 1e400
+        ({"weight_decay": float("nan")}, "weight_decay"),  # NaN is neither below 0 nor above it
+        ({"max_grad_norm": 10**400}, "max_grad_norm"),  # an int too large for a float
+        ({"seed": -1}, "seed"),
+        ({"seed": 2**32}, "seed"),  # numpy and torch take seeds below 2**32
+        ({"device": "cuda:banana"}, "device"),
+        ({"method": "full", "freeze_layers": 6}, "freeze_layers"),  # every layer frozen: nothing trains
+        ({"lora_target_modules": ("query", "valeu")}, "lora_target_modules"),  # peft would skip the typo
+        ({"lora_alpha": 10**12}, "lora_alpha"),
     ],
 )
 def test_validate_rejects_a_bad_setting_and_names_its_field(changes, field):
@@ -41,6 +51,36 @@ def test_validate_rejects_a_bad_setting_and_names_its_field(changes, field):
     assert raised.value.field == field
     assert str(raised.value).startswith(f"{field}: ")
     assert isinstance(raised.value, ValueError)
+
+
+def test_a_misspelt_lora_module_is_named_in_the_refusal():
+    with pytest.raises(ConfigError) as raised:
+        TrainConfig(lora_target_modules=("query", "valeu", "kee")).validate()
+    assert raised.value.code == "no_such_module"
+    assert raised.value.params == {"names": "valeu, kee"}
+
+
+def test_lora_modules_match_by_their_last_dotted_parts_as_peft_matches_them():
+    TrainConfig(lora_target_modules=("attention.self.query", "output.dense")).validate()
+
+
+def test_max_tokens_may_not_pass_what_the_base_model_reads(tiny_model_dir):
+    config = TrainConfig(base_model=tiny_model_dir)  # its max_position_embeddings is 64
+    config.replace(max_tokens=64).validate()
+    with pytest.raises(ConfigError) as raised:
+        config.replace(max_tokens=65).validate()
+    assert (raised.value.field, raised.value.params) == ("max_tokens", {"positions": 64})
+
+
+def test_the_largest_seed_numpy_takes_and_a_numbered_gpu_are_accepted():
+    TrainConfig(seed=2**32 - 1, device="cuda:1").validate()
+
+
+def test_a_base_model_whose_config_is_not_json_is_refused_as_unreadable(tmp_path):
+    (tmp_path / "config.json").write_text("{not json")
+    with pytest.raises(ConfigError) as raised:
+        TrainConfig(base_model=str(tmp_path)).validate()
+    assert (raised.value.field, raised.value.code) == ("base_model", "unreadable_config")
 
 
 def test_config_survives_a_json_round_trip():

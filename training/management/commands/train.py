@@ -49,7 +49,7 @@ def progress_line(job: TrainingJob) -> str:
         parts.append(_("epoch %(epoch)d/%(epochs)s") % {"epoch": job.epoch, "epochs": epochs})
     if job.loss is not None:
         parts.append(_("loss %(loss)s") % {"loss": f"{job.loss:.4f}"})
-    if job.is_active and job.eta_seconds is not None:
+    if job.status == JobStatus.RUNNING and job.eta_seconds is not None:
         parts.append(_("ETA %(duration)s") % {"duration": humanise_seconds(job.eta_seconds)})
     return "  ".join(str(part) for part in parts)
 
