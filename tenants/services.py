@@ -164,3 +164,105 @@ def api_key_mark_used(api_key: ApiKey) -> None:
     if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
         ApiKey.all_tenants.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
+
+
+# --- Members: who works in the store, and in which role ---------------------------------------
+
+
+@dataclass(frozen=True)
+class MemberAdded:
+    """A member as just added; `password_link` (a path) when the account is new and has no password."""
+
+    membership: Membership
+    password_link: str | None
+
+
+def _tenant_locked(tenant: Tenant) -> Tenant:
+    # Changes to the members are made one at a time per store, so two at once cannot both
+    # see another owner left and leave none.
+    return Tenant.objects.select_for_update().get(pk=tenant.pk)
+
+
+def member_password_link(user) -> str | None:
+    """The path where `user` sets their password, or None where handing it out would let this
+    store's managers into an account that is not only theirs: one with a password already, one
+    that belongs to another store too, or staff. The link works until a password is set (Django's
+    password-reset token, valid PASSWORD_RESET_TIMEOUT)."""
+    from django.contrib.auth.tokens import default_token_generator
+    from django.urls import reverse
+    from django.utils.encoding import force_bytes
+    from django.utils.http import urlsafe_base64_encode
+
+    other_stores = Membership.all_tenants.filter(user=user).values("tenant_id").distinct().count()
+    if user.has_usable_password() or other_stores > 1 or user.is_staff or user.is_superuser:
+        return None
+    return reverse("password-set", args=[urlsafe_base64_encode(force_bytes(user.pk)),
+                                         default_token_generator.make_token(user)])
+
+
+def _may_grant(by: Membership, role: str) -> None:
+    if role not in Role.values:
+        raise ValidationError({"role": _("Unknown role %(role)s.") % {"role": role}})
+    if role == Role.OWNER and by.role != Role.OWNER:
+        raise ValidationError({"role": _("Only an owner can make someone an owner.")})
+
+
+@transaction.atomic
+def member_add(*, tenant: Tenant, email: str, role: str, by: Membership) -> MemberAdded:
+    """Add a colleague by email, with a role. An account that does not exist yet is made, without
+    a password: the result carries the link where they set one, to be handed to them."""
+    from django.core.validators import validate_email
+
+    email = email.strip()
+    try:
+        validate_email(email)
+    except ValidationError as error:
+        raise ValidationError({"email": _("Enter a valid email address.")}) from error
+    _may_grant(by, role)
+    _tenant_locked(tenant)
+    user = User.objects.filter(email__iexact=email).first() or User.objects.filter(username__iexact=email).first()
+    with tenant_scope(tenant):
+        if user is not None and Membership.objects.filter(user=user).exists():
+            raise ValidationError({"email": _("%(email)s is already a member.") % {"email": email}})
+        if user is None:
+            # No password: they set it. The login name is the address in lower case, as people type it.
+            user = User.objects.create_user(username=email.lower(), email=email.lower())
+        membership = Membership.objects.create(user=user, role=role)
+    return MemberAdded(membership=membership, password_link=member_password_link(user))
+
+
+def _other_owner_left(membership: Membership) -> bool:
+    return Membership.objects.filter(role=Role.OWNER).exclude(pk=membership.pk).exists()
+
+
+def _may_change(by: Membership, membership: Membership) -> None:
+    if membership.role == Role.OWNER and by.role != Role.OWNER:
+        raise ValidationError({"role": _("Only an owner can change or remove an owner.")})
+
+
+@transaction.atomic
+def member_role_set(*, tenant: Tenant, membership_id: int, role: str, by: Membership) -> Membership:
+    """Give a member another role. The store keeps at least one owner."""
+    _tenant_locked(tenant)
+    with tenant_scope(tenant):
+        membership = Membership.objects.select_related("user").get(pk=membership_id)
+        _may_grant(by, role)
+        _may_change(by, membership)
+        if membership.role == Role.OWNER and role != Role.OWNER and not _other_owner_left(membership):
+            raise ValidationError({"role": _("The store needs an owner: make someone else owner first.")})
+        membership.role = role
+        membership.save(update_fields=["role"])
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, tenant: Tenant, membership_id: int, by: Membership) -> Membership:
+    """Take a member out of the store (their account stays, and any other store's membership)."""
+    _tenant_locked(tenant)
+    with tenant_scope(tenant):
+        membership = Membership.objects.select_related("user").get(pk=membership_id)
+        _may_change(by, membership)
+        if membership.role == Role.OWNER and not _other_owner_left(membership):
+            raise ValidationError({"role": _("The store needs an owner: make someone else owner first.")})
+        membership.delete()
+    return membership

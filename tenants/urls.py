@@ -1,7 +1,7 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from tenants import views
+from tenants import members, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -11,6 +11,15 @@ urlpatterns = [
     path("tenant/switch/", views.tenant_switch, name="tenant-switch"),
     path("settings/api-keys/", views.api_key_list, name="api-keys"),
     path("settings/api-keys/<str:prefix>/revoke/", views.api_key_revoke_view, name="api-key-revoke"),
+    path("settings/members/", members.member_list_view, name="members"),
+    path("settings/members/<int:membership_id>/role/", members.member_role_view, name="member-role"),
+    path("settings/members/<int:membership_id>/remove/", members.member_remove_view, name="member-remove"),
+    path(
+        "settings/members/<int:membership_id>/password-link/",
+        members.member_password_link_view,
+        name="member-password-link",
+    ),
+    path("account/set-password/<uidb64>/<token>/", members.PasswordSetView.as_view(), name="password-set"),
     path("settings/shopper-signatures/", views.shopper_signatures_view, name="shopper-signatures"),
     path(
         "settings/shopper-signatures/rotate/",
