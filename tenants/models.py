@@ -69,6 +69,14 @@ class Tenant(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def display_name(self) -> str:
+        """The name shown in the UI: a sandbox's says so in the reader's language (its stored name
+        is in the language of whoever opened it)."""
+        if self.sandbox_of_id is None:
+            return self.name
+        return _("%(store)s (sandbox)") % {"store": self.sandbox_of.name}
+
     def shopper_signature(self, shopper_id: str) -> str:
         """What the merchant's server sends as `shopper_signature`: hex HMAC-SHA256 of the shopper
         id (UTF-8) under `shopper_signing_key`."""

@@ -63,6 +63,17 @@ def test_a_sandbox_is_a_tenant_of_the_store_owned_by_the_learner(store, merchant
     assert membership.role == Role.OWNER
 
 
+def test_a_sandbox_opened_in_english_is_named_in_chinese_to_a_chinese_reader(store, merchant_user, client):
+    from django.utils import translation
+
+    with translation.override("en"):
+        sandbox = sandbox_for(tenant=store, user=merchant_user)
+    with translation.override("zh-hans"):
+        assert sandbox.display_name == translation.gettext("%(store)s (sandbox)") % {"store": "Acme Grocer"}
+        assert sandbox.display_name != "Acme Grocer (sandbox)"
+    assert store.display_name == "Acme Grocer"
+
+
 def test_a_sandbox_copies_the_whole_catalog_and_events_of_a_small_store(store, merchant_user):
     sandbox = sandbox_for(tenant=store, user=merchant_user)
 
