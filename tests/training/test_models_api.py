@@ -62,6 +62,8 @@ def test_rolling_back_brings_the_previous_version_back(session_client, two_versi
     assert response.status_code == 200
     assert response.data["number"] == 1 and response.data["status"] == VersionStatus.LIVE
     assert (status_of(v1), status_of(v2)) == (VersionStatus.LIVE, VersionStatus.ARCHIVED)
+    rolled_back = next(row for row in session_client.get(MODELS).data["results"] if row["id"] == v2.id)
+    assert (rolled_back["promoted_at"], rolled_back["promoted_by"]) == (None, None)  # no longer said to be promoted
 
 
 def test_rolling_back_with_nothing_to_roll_back_to_is_a_409(session_client, two_versions):

@@ -13,6 +13,7 @@ import hashlib
 import math
 import os
 import random
+import secrets
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -417,9 +418,15 @@ class _Checkpoints:
         )
 
     def _write(self, name: str, payload: dict[str, Any]) -> None:
-        temporary = self.folder / f".{name}.tmp"
-        torch.save(payload, temporary)
-        os.replace(temporary, self.folder / name)
+        # A name of this writer's own: a worker thought dead that wakes up writes into the same
+        # folder as the run that took its job over, and two writers of one temporary file could
+        # leave a torn checkpoint behind the rename.
+        temporary = self.folder / f".{name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+        try:
+            torch.save(payload, temporary)
+            os.replace(temporary, self.folder / name)
+        finally:
+            temporary.unlink(missing_ok=True)
 
 
 def _comparable(config: TrainConfig) -> dict[str, Any]:

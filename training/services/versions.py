@@ -77,6 +77,6 @@ def model_version_rollback(*, tenant: Tenant, by=None) -> ModelVersion:
         raise PromotionError(_("No earlier live version to roll back to."))
     if live is not None:
         # The rolled-back version must not be "previous" for the next rollback.
-        live.status, live.promoted_at = VersionStatus.ARCHIVED, None
-        live.save(update_fields=["status", "promoted_at"])
+        live.status, live.promoted_at, live.promoted_by = VersionStatus.ARCHIVED, None, None
+        live.save(update_fields=["status", "promoted_at", "promoted_by"])
     return _make_live(tenant=tenant, version=previous, by=by)

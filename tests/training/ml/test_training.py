@@ -1,5 +1,7 @@
 """The training loop on the tiny shop with the tiny encoder: learning, early stopping, cancel, resume."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -258,3 +260,37 @@ def test_a_cancel_asked_after_the_last_step_stops_the_evaluation_that_follows(
             should_cancel=lambda: bool(steps) and steps[-1][0] == steps[-1][1],  # asked once training is over
         )
     assert cancelled.value.step == steps[-1][1]
+
+
+def test_two_writers_of_one_checkpoint_folder_never_share_a_temporary_file(tiny_config, tmp_path, monkeypatch):
+    """A worker taken for dead that wakes up writes beside the run that took its job over."""
+    from training.ml import loop
+
+    written = []
+    real_save = loop.torch.save
+    monkeypatch.setattr(loop.torch, "save", lambda payload, path: (written.append(path), real_save(payload, path)))
+    first = loop._Checkpoints(tmp_path, tiny_config, {"items": 1})
+    second = loop._Checkpoints(tmp_path, tiny_config, {"items": 1})
+    first._write("last.pt", {"epoch": 1})
+    second._write("last.pt", {"epoch": 2})
+    assert len(set(written)) == 2
+    assert [path.name for path in tmp_path.iterdir()] == ["last.pt"]  # no temporary file left
+
+
+def test_a_checkpoint_write_that_fails_leaves_the_previous_one_and_no_temporary_file(
+    tiny_config, tmp_path, monkeypatch
+):
+    from training.ml import loop
+
+    checkpoints = loop._Checkpoints(tmp_path, tiny_config, {"items": 1})
+    checkpoints._write("last.pt", {"epoch": 1})
+
+    def disk_full(payload, path):
+        Path(path).write_bytes(b"torn")
+        raise OSError("No space left on device")
+
+    monkeypatch.setattr(loop.torch, "save", disk_full)
+    with pytest.raises(OSError):
+        checkpoints._write("last.pt", {"epoch": 2})
+    assert [path.name for path in tmp_path.iterdir()] == ["last.pt"]
+    assert loop.torch.load(tmp_path / "last.pt")["epoch"] == 1
