@@ -102,10 +102,21 @@ class IngestTally(TenantOwned):
         ]
 
 
+class CleaningStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Running")
+    SUCCEEDED = "succeeded", _("Done")
+    FAILED = "failed", _("Failed")
+
+
 class CleaningReport(TenantOwned):
-    """What one cleaning run found: counts per rule."""
+    """One cleaning run: queued from the page or the API, run by a worker; what it found, counts per
+    rule. A run of the command line is recorded when done."""
 
     created_at = models.DateTimeField(auto_now_add=True)
+    status = models.CharField(max_length=16, choices=CleaningStatus.choices, default=CleaningStatus.SUCCEEDED)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
     events_total = models.PositiveBigIntegerField(default=0)
     counts = models.JSONField(default=dict)
 

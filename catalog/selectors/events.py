@@ -8,7 +8,7 @@ from django.db.models import Count, QuerySet
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from catalog.models import CleaningReport, Event, EventType, FlaggedShopper
+from catalog.models import CleaningReport, CleaningStatus, Event, EventType, FlaggedShopper
 from tenants.models import Tenant
 
 
@@ -65,4 +65,8 @@ def event_count(*, tenant: Tenant) -> int:
 
 
 def cleaning_report_latest(*, tenant: Tenant) -> CleaningReport | None:
-    return CleaningReport.objects.filter(tenant=tenant).order_by("-created_at", "-id").first()
+    return (
+        CleaningReport.objects.filter(tenant=tenant, status=CleaningStatus.SUCCEEDED)
+        .order_by("-created_at", "-id")
+        .first()
+    )

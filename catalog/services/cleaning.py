@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Count, F, Min
 from django.db.models.functions import TruncDate
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from catalog.models import CleaningReport, Event, FlaggedShopper, IngestTally
+from catalog.models import CleaningReport, CleaningStatus, Event, FlaggedShopper, IngestTally
 from catalog.services.events import IngestRule, require_scope_of
 from tenants.models import Tenant
 
@@ -157,8 +158,9 @@ def ingest_tallies_drain(*, tenant: Tenant) -> dict[str, int]:
 
 
 @transaction.atomic
-def events_clean(*, tenant: Tenant) -> CleaningReport:
-    """Run the three cleaning rules on the tenant's events and record what they found.
+def events_clean(*, tenant: Tenant, run: CleaningReport | None = None) -> CleaningReport:
+    """Run the three cleaning rules on the tenant's events and record what they found: in `run`
+    (a queued run a worker took, catalog.tasks) or in a new report.
 
     Runs inside `tenant`'s scope. Safe to run again: a second run finds no
     duplicates left and recomputes the same flags.
@@ -174,6 +176,8 @@ def events_clean(*, tenant: Tenant) -> CleaningReport:
         ReportCount.BOT_SHOPPER_EVENTS: sum(bot.event_count for bot in bots),
         **{rule: refused_at_ingest.get(rule, 0) for rule in IngestRule.ALL},
     }
-    return CleaningReport.objects.create(
-        tenant=tenant, events_total=Event.objects.filter(tenant=tenant).count(), counts=counts
-    )
+    run = run or CleaningReport(tenant=tenant)
+    run.events_total, run.counts = Event.objects.filter(tenant=tenant).count(), counts
+    run.status, run.finished_at = CleaningStatus.SUCCEEDED, timezone.now()
+    run.save()
+    return run

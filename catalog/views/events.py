@@ -1,14 +1,16 @@
 """The events pages of the merchant UI: the overview, and starting a cleaning run."""
 from django.contrib import messages
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
+from django_htmx.http import HttpResponseClientRefresh
 
 from catalog.models import EventType
 from catalog.selectors.events import cleaning_report_latest, event_count, event_counts_per_day
 from catalog.services.cleaning import REPORT_COUNT_LABELS
-from catalog.tasks import catalog_clean_queue
+from catalog.tasks import catalog_clean_queue, cleaning_run_pending
 from tenants.web import member_required
 
 OVERVIEW_DAYS = 30
@@ -39,6 +41,7 @@ def event_overview_view(request):
         "event_count": event_count(tenant=request.tenant),
         "report": report,
         "report_rows": _report_rows(report),
+        "cleaning_run": _cleaning_run(cleaning_run_pending()),
     }
     return render(request, "catalog/event_overview.html", context)
 
@@ -46,12 +49,32 @@ def event_overview_view(request):
 @require_POST
 @member_required(manage=True)
 def event_cleaning_run_view(request):
-    catalog_clean_queue(tenant_id=request.tenant.pk)
-    messages.success(request, _("Cleaning is queued. Reload this page in a minute to see its report."))
-    return redirect("event-overview")
+    if cleaning_run_pending() is not None:
+        messages.info(request, _("A cleaning run is already under way: its progress shows below."))
+    else:
+        catalog_clean_queue(tenant_id=request.tenant.pk)
+        messages.success(request, _("Cleaning is queued: its progress shows below, and its report when it is done."))
+    return redirect(reverse("event-overview") + "#data-cleaning")
+
+
+@member_required
+def event_cleaning_run_fragment_view(request):
+    """The run under way, polled by the page; once none is, the page reloads to show the report."""
+    pending = cleaning_run_pending()
+    if pending is None:
+        return HttpResponseClientRefresh()
+    return render(request, "catalog/_cleaning_run.html", {"cleaning_run": _cleaning_run(pending)})
+
+
+def _cleaning_run(run) -> dict | None:
+    if run is None:
+        return None
+    since = run.started_at or run.created_at
+    return {"run": run, "since": since, "for_seconds": (timezone.now() - since).total_seconds()}
 
 
 urlpatterns = [
     path("events/", event_overview_view, name="event-overview"),
     path("events/cleaning-runs/", event_cleaning_run_view, name="event-cleaning-run"),
+    path("events/cleaning-runs/current/", event_cleaning_run_fragment_view, name="event-cleaning-run-fragment"),
 ]

@@ -110,9 +110,91 @@ def test_an_owner_starts_a_cleaning_run_from_the_page(
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_client.post(reverse("event-cleaning-run"))
 
-    assert response.status_code == 302 and response["Location"] == URL
+    assert response.status_code == 302 and response["Location"] == URL + "#data-cleaning"
     assert queued == [tenant.id]
-    assert "Cleaning is queued" in owner_client.get(URL).content.decode()
+    html = owner_client.get(URL).content.decode()
+    assert "Cleaning is queued" in html and 'id="cleaning-run"' in html
+    assert "Run cleaning now" not in html  # one run at a time
+
+
+def test_the_page_follows_a_cleaning_run_from_queued_to_running_to_its_report(
+    owner_client, tenant, monkeypatch, django_capture_on_commit_callbacks
+):
+    from catalog.models import CleaningReport, CleaningStatus
+
+    _ingest(tenant, {1: {"view": 3}})
+    sent = []
+    monkeypatch.setattr(tasks.catalog_clean_task, "delay", lambda **kwargs: sent.append(kwargs))
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(reverse("event-cleaning-run"))
+    fragment = reverse("event-cleaning-run-fragment")
+    assert "waiting for a worker" in owner_client.get(fragment).content.decode()
+
+    run = CleaningReport.all_tenants.get()
+    CleaningReport.all_tenants.filter(pk=run.pk).update(status=CleaningStatus.RUNNING, started_at=timezone.now())
+    assert "Cleaning is running since" in owner_client.get(fragment).content.decode()
+
+    CleaningReport.all_tenants.filter(pk=run.pk).update(status=CleaningStatus.QUEUED)
+    tasks.catalog_clean_task.apply(kwargs=sent[0])  # what the worker runs
+    done = owner_client.get(fragment)
+    assert done.status_code == 200 and done["HX-Refresh"] == "true"  # the page reloads to show the report
+    html = owner_client.get(URL).content.decode()
+    assert 'id="cleaning-report"' in html and 'id="cleaning-run"' not in html
+    assert "3 events after cleaning" in html
+
+
+def test_a_second_click_while_a_run_is_under_way_queues_nothing_more(
+    owner_client, tenant, queued, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(reverse("event-cleaning-run"))
+        second = owner_client.post(reverse("event-cleaning-run"), follow=True)
+    assert queued == [tenant.id]
+    assert "A cleaning run is already under way" in second.content.decode()
+
+
+def test_a_run_lost_long_ago_does_not_block_a_new_one(owner_client, tenant, queued, django_capture_on_commit_callbacks):
+    from catalog.models import CleaningReport, CleaningStatus
+
+    lost = CleaningReport.all_tenants.create(tenant=tenant, status=CleaningStatus.RUNNING)
+    CleaningReport.all_tenants.filter(pk=lost.pk).update(created_at=timezone.now() - tasks.CLEANING_RUN_STALE_AFTER * 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        owner_client.post(reverse("event-cleaning-run"))
+    assert queued == [tenant.id]
+
+
+def test_a_redelivered_cleaning_task_does_not_run_its_run_twice(tenant, monkeypatch):
+    from catalog.models import CleaningReport, CleaningStatus
+
+    with tenant_scope(tenant):
+        run = CleaningReport.objects.create(status=CleaningStatus.QUEUED)
+    tasks.catalog_clean_task.apply(kwargs={"tenant_id": tenant.id, "run_id": run.pk})
+    monkeypatch.setattr(tasks, "events_clean", lambda **kwargs: pytest.fail("ran twice"))
+    tasks.catalog_clean_task.apply(kwargs={"tenant_id": tenant.id, "run_id": run.pk})
+    assert CleaningReport.all_tenants.get(pk=run.pk).status == CleaningStatus.SUCCEEDED
+
+
+def test_a_cleaning_run_that_fails_is_marked_failed_and_frees_the_button(owner_client, tenant, monkeypatch):
+    from catalog.models import CleaningReport, CleaningStatus
+
+    with tenant_scope(tenant):
+        run = CleaningReport.objects.create(status=CleaningStatus.QUEUED)
+
+    def broken(**kwargs):
+        raise RuntimeError("database went away")
+
+    monkeypatch.setattr(tasks, "events_clean", broken)
+    tasks.catalog_clean_task.apply(kwargs={"tenant_id": tenant.id, "run_id": run.pk})
+    assert CleaningReport.all_tenants.get(pk=run.pk).status == CleaningStatus.FAILED
+    assert "Run cleaning now" in owner_client.get(URL).content.decode()
+
+
+def test_another_tenants_run_is_not_shown(owner_client, other_tenant):
+    from catalog.models import CleaningReport, CleaningStatus
+
+    CleaningReport.all_tenants.create(tenant=other_tenant, status=CleaningStatus.RUNNING)
+    html = owner_client.get(URL).content.decode()
+    assert 'id="cleaning-run"' not in html and "Run cleaning now" in html
 
 
 def test_an_analyst_sees_the_page_but_cannot_start_a_cleaning_run(
