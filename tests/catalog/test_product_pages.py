@@ -121,3 +121,16 @@ def test_a_long_catalog_is_shown_in_pages(client, merchant_user, tenant):
     html = client.get("/catalog/").content.decode()
     assert "Page 1 of 2" in html
     assert "page=2" in html
+
+
+def test_the_upload_form_says_it_is_busy_while_a_file_is_checked_in_the_readers_language(client, merchant_user):
+    from django.utils import translation
+
+    client.force_login(merchant_user)
+    client.cookies["django_language"] = "zh-hans"
+    html = client.get("/catalog/import/").content.decode()
+    with translation.override("zh-hans"):
+        busy = translation.gettext(
+            "Uploading and checking every row: a large file takes a minute or two. Keep this page open."
+        )
+    assert f'data-busy-message="{busy}"' in html and "/static/js/busy.js" in html
