@@ -7,6 +7,7 @@ show it where it belongs.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -83,6 +84,18 @@ def _design_errors(
     return errors
 
 
+def _weight_valid(weight: Any) -> bool:
+    if not isinstance(weight, (int, float)) or isinstance(weight, bool):
+        return False
+    try:
+        weight = float(weight)
+    except OverflowError:  # an int past the largest float
+        return False
+    # Finite too: an infinite or NaN weight would be stored, then break every JSON answer that
+    # shows it, and the assignment of shoppers to variants once the experiment starts.
+    return math.isfinite(weight) and weight >= 0
+
+
 def _variant_errors(tenant: Tenant, index: int, variant: dict[str, Any], seen: set[str]) -> dict[str, str]:
     errors = {}
     field = f"variants[{index}]"
@@ -96,8 +109,7 @@ def _variant_errors(tenant: Tenant, index: int, variant: dict[str, Any], seen: s
         errors[f"{field}.kind"] = _("Choose one of: %(choices)s.") % {
             "choices": ", ".join(VariantKind.values)
         }
-    weight = variant.get("weight")
-    if not isinstance(weight, (int, float)) or isinstance(weight, bool) or weight < 0:
+    if not _weight_valid(variant.get("weight")):
         errors[f"{field}.weight"] = _("A weight is a number, 0 or more.")
     version_id = variant.get("model_version")
     if variant.get("kind") == VariantKind.MODEL_VERSION:

@@ -4,7 +4,8 @@ Every member may read; owners and admins (or the tenant's secret key) may
 write, as in every TenantApiView. An experiment is known by its key, looked
 up in the request's tenant only, so another tenant's key is a 404 like a
 missing one. A design's problems come back as a 400 naming each field the
-way the service does (`variants[1].model_version`); a change the
+way the service does (`variants[1].model_version`), a key it does not
+know (`variants[1].wieght`) among them; a change the
 experiment's state does not allow (starting a stopped one, a second running
 one) is a 409 with the reason. A member starting one without the course certificate the tenant
 requires gets a 403 naming the course (courses.gating).
@@ -21,8 +22,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
@@ -54,6 +53,9 @@ from experiments.services import (
     experiment_update_draft,
 )
 from tenants.api import TenantApiView
+from tenants.api_fields import FiniteFloatField, UnknownFieldsRefusedMixin
+from tenants.api_params import PageNumberPagination, PageQuerySerializer, validated_query
+from tenants.api_parsers import JSONParser
 
 # --- Examples --------------------------------------------------------------------------------
 
@@ -149,11 +151,11 @@ class ExperimentCollectionApi(TenantApiView):
     pagination_class = PageNumberPagination
     parser_classes = [JSONParser]
 
-    class InputSerializer(serializers.Serializer):
+    class InputSerializer(UnknownFieldsRefusedMixin, serializers.Serializer):
         key = serializers.CharField(max_length=60, help_text="Lowercase letters, digits and hyphens; unique.")
         name = serializers.CharField(max_length=200)
         hypothesis = serializers.CharField(required=False, allow_blank=True, default="")
-        traffic_share = serializers.FloatField(
+        traffic_share = FiniteFloatField(
             required=False,
             default=1.0,
             help_text="The share of shoppers in the experiment, above 0 and up to 1.",
@@ -174,10 +176,14 @@ class ExperimentCollectionApi(TenantApiView):
         operation_id="experiments_list",
         summary="List experiments",
         description="Newest first, each with its variants.",
-        responses={200: ExperimentOutputSerializer(many=True)},
+        responses={
+            200: ExperimentOutputSerializer(many=True),
+            400: OpenApiResponse(description="An unknown query parameter, or a page number that is not one."),
+        },
         examples=[EXPERIMENT_EXAMPLE],
     )
     def get(self, request):
+        validated_query(request, PageQuerySerializer)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(experiment_list(tenant=request.tenant), request, view=self)
         return paginator.get_paginated_response(ExperimentOutputSerializer(page, many=True).data)
@@ -365,8 +371,8 @@ class ExperimentStopApi(TenantApiView):
 class ExperimentTrafficApi(TenantApiView):
     parser_classes = [JSONParser]
 
-    class InputSerializer(serializers.Serializer):
-        traffic_share = serializers.FloatField(help_text="Above 0 and up to 1.")
+    class InputSerializer(UnknownFieldsRefusedMixin, serializers.Serializer):
+        traffic_share = FiniteFloatField(help_text="Above 0 and up to 1.")
 
         class Meta:
             ref_name = "ExperimentTrafficInput"

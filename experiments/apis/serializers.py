@@ -11,6 +11,7 @@ from rest_framework.exceptions import NotFound
 
 from experiments.models import Experiment, Metric, Variant, VariantKind
 from experiments.selectors import experiment_get_by_key
+from tenants.api_fields import FiniteFloatField, UnknownFieldsRefusedMixin
 
 # --- Serializers shared by the views ---------------------------------------------------------
 
@@ -66,7 +67,7 @@ class ExperimentOutputSerializer(serializers.ModelSerializer):
         ref_name = "Experiment"
 
 
-class VariantInputSerializer(serializers.Serializer):
+class VariantInputSerializer(UnknownFieldsRefusedMixin, serializers.Serializer):
     name = serializers.CharField(max_length=40, help_text="Lowercase letters, digits and hyphens.")
     kind = serializers.ChoiceField(choices=VariantKind.choices)
     model_version = serializers.IntegerField(
@@ -75,7 +76,7 @@ class VariantInputSerializer(serializers.Serializer):
         default=None,
         help_text="The id of one of your model versions; only for the model_version kind.",
     )
-    weight = serializers.FloatField(min_value=0, help_text="Relative: weights need not add up to 1.")
+    weight = FiniteFloatField(min_value=0, help_text="Relative: weights need not add up to 1.")
     is_control = serializers.BooleanField(required=False, default=False)
 
     class Meta:

@@ -1,6 +1,9 @@
 """The merchant's experiments API: design, start, stop, ramp, delete, results; tenants and roles kept apart."""
 
+import json
+
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import resolve
 
 from experiments.apis.experiments import ExperimentDetailApi
@@ -125,6 +128,101 @@ def test_a_design_the_rules_refuse_names_each_problem(session_client):
     assert response.status_code == 400
     assert set(response.data) == {"key", "traffic_share", "variants", "variants[1].name"}
     assert "control" in response.data["variants"][0]
+
+
+def _post_json_text(client, url: str, text: str):
+    """For numbers json.dumps cannot write: 1e999 as a JSON number."""
+    return client.generic("POST", url, text, content_type="application/json")
+
+
+NOT_FINITE = ['"Infinity"', '"NaN"', '"1e999"', "1e999"]
+
+
+@pytest.mark.parametrize("weight", NOT_FINITE)
+def test_a_weight_that_is_not_a_finite_number_is_refused_by_its_field_and_nothing_is_stored(
+    session_client, tenant, weight
+):
+    body = design()
+    body["variants"][1]["weight"] = "WEIGHT"
+    response = _post_json_text(session_client, EXPERIMENTS, json.dumps(body).replace('"WEIGHT"', weight))
+    assert response.status_code == 400
+    assert set(response.data) == {"variants[1].weight"}
+    with tenant_scope(tenant):
+        assert not Experiment.objects.exists()
+
+
+@pytest.mark.parametrize("share", NOT_FINITE)
+def test_a_share_of_traffic_that_is_not_a_finite_number_is_refused_as_such(session_client, share):
+    text = json.dumps(design(traffic_share="SHARE")).replace('"SHARE"', share)
+    response = _post_json_text(session_client, EXPERIMENTS, text)
+    assert response.status_code == 400 and set(response.data) == {"traffic_share"}
+    assert "finite" in response.data["traffic_share"][0]
+
+    created(session_client)
+    ramp = f'{{"traffic_share": {share}}}'
+    response = _post_json_text(session_client, f"{EXPERIMENTS}/home-list/traffic", ramp)
+    assert response.status_code == 400 and set(response.data) == {"traffic_share"}
+    assert "finite" in response.data["traffic_share"][0]
+
+
+@pytest.mark.parametrize("weight", [float("inf"), float("nan")])
+def test_the_service_refuses_a_weight_that_is_not_finite_whoever_calls_it(tenant, weight):
+    # The web form's FloatField refuses them already; the service is the rule for every caller.
+    with tenant_scope(tenant), pytest.raises(ValidationError) as refused:
+        experiment_create(
+            tenant=tenant,
+            key="home-list",
+            name="Home page list",
+            primary_metric="click_through_rate",
+            variants=[
+                {"name": "control", "kind": "live", "weight": 1, "is_control": True},
+                {"name": "trending", "kind": "popularity", "weight": weight},
+            ],
+        )
+    assert set(refused.value.message_dict) == {"variants[1].weight"}
+    with tenant_scope(tenant):
+        assert not Experiment.objects.exists()
+
+
+def test_a_misspelt_key_in_a_design_is_refused_by_name_and_nothing_is_stored(session_client, tenant):
+    body = design(trafic_share=0.05)
+    body["variants"][1]["colour"] = "blue"
+    response = session_client.post(EXPERIMENTS, body, format="json")
+    assert response.status_code == 400
+    assert set(response.data) == {"trafic_share", "variants[1].colour"}
+    assert "traffic_share" in response.data["trafic_share"][0]  # the reason lists the fields there are
+    with tenant_scope(tenant):
+        assert not Experiment.objects.exists()
+
+
+def test_a_misspelt_key_when_replacing_a_draft_or_ramping_its_traffic_is_refused_by_name(session_client):
+    created(session_client, traffic_share=0.5)
+    new_design = {k: v for k, v in design().items() if k != "key"}
+    new_design["trafic_share"] = 0.1
+    response = session_client.put(f"{EXPERIMENTS}/home-list", new_design, format="json")
+    assert response.status_code == 400 and set(response.data) == {"trafic_share"}
+
+    body = {"traffic_share": 0.1, "ramp": "slowly"}
+    response = session_client.post(f"{EXPERIMENTS}/home-list/traffic", body, format="json")
+    assert response.status_code == 400 and set(response.data) == {"ramp"}
+    assert session_client.get(f"{EXPERIMENTS}/home-list").data["traffic_share"] == 0.5
+
+
+@pytest.mark.parametrize("query,name", [
+    ({"page": "abc"}, "page"),
+    ({"page": "0"}, "page"),
+    ({"status": "running"}, "status"),
+])
+def test_a_bad_page_or_an_unknown_parameter_of_the_list_is_a_400_naming_it(session_client, query, name):
+    response = session_client.get(EXPERIMENTS, query)
+    assert response.status_code == 400 and list(response.data) == [name]
+
+
+def test_a_page_past_the_last_experiment_stays_a_404_where_a_page_that_is_no_number_is_a_400(session_client):
+    created(session_client)
+    assert session_client.get(EXPERIMENTS, {"page": 1}).status_code == 200
+    assert session_client.get(EXPERIMENTS, {"page": 2}).status_code == 404
+    assert session_client.get(EXPERIMENTS, {"page": "two"}).status_code == 400
 
 
 def test_a_key_is_used_once_per_tenant(session_client):

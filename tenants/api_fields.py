@@ -1,0 +1,50 @@
+"""Serializer fields and checks that API input serializers share."""
+
+import math
+from collections.abc import Mapping
+from typing import ClassVar
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from rest_framework import serializers
+
+
+class FiniteFloatField(serializers.FloatField):
+    """DRF's FloatField, refusing NaN and the infinities.
+
+    DRF's takes whatever float() takes: "NaN", "Infinity", and "1e999", which overflows to
+    infinity. No quantity of ours is infinite, a NaN slips past min_value and max_value (it
+    compares False with every bound), and either one stored breaks every later JSON answer
+    that holds it (JSON has no NaN or Infinity).
+    """
+
+    default_error_messages: ClassVar[dict] = {"not_finite": gettext_lazy("Must be a finite number.")}
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if not math.isfinite(value):
+            self.fail("not_finite")
+        return value
+
+
+class UnknownFieldsRefusedMixin:
+    """For a Serializer: a key it has no field for is an error naming the key, not dropped.
+
+    DRF drops such keys silently, and a misspelt one (`trafic_share`) leaves the client
+    believing its value was taken when the default was. The errors of the known fields, if
+    any, come in the same 400.
+    """
+
+    def to_internal_value(self, data):
+        unknown = [key for key in data if key not in self.fields] if isinstance(data, Mapping) else []
+        reason = _("Unknown field. The fields are: %(fields)s.") % {"fields": ", ".join(self.fields)}
+        unknown_errors = {str(key): [reason] for key in unknown}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if isinstance(error.detail, dict):
+                error.detail.update(unknown_errors)
+            raise
+        if unknown_errors:
+            raise serializers.ValidationError(unknown_errors)
+        return value
