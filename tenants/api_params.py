@@ -1,7 +1,7 @@
 """Query parameters checked as strictly as a request body."""
 
 from django.utils.translation import gettext as _
-from rest_framework import serializers
+from rest_framework import pagination, serializers
 
 
 def validated_query(
@@ -30,3 +30,31 @@ def validated_query(
     serializer = serializer_class(data=data)
     serializer.is_valid(raise_exception=True)
     return serializer.validated_data
+
+
+class PageQuerySerializer(serializers.Serializer):
+    """The query of a list that has no filter: its page, and nothing else (for validated_query)."""
+
+    page = serializers.IntegerField(required=False, min_value=1)
+
+
+class PageNumberPagination(pagination.PageNumberPagination):
+    """DRF's, but a page number that is no page number (`abc`, `0`) is a 400 naming `page`.
+
+    DRF answers it 404 "Invalid page.", as if the list were not there, where every other bad
+    query parameter is a 400 (validated_query). A well-formed number past the last page stays
+    DRF's 404: the request is fine, that page does not exist.
+    """
+
+    # DRF also takes page=last; validated_query's `page` (PageQuerySerializer, the products' and
+    # jobs' filters) never did, and one list should not take what another refuses.
+    last_page_strings = ()
+
+    def get_page_number(self, request, paginator):
+        given = request.query_params.get(self.page_query_param)
+        if given is None:
+            return 1
+        try:
+            return PageQuerySerializer().fields["page"].run_validation(given)
+        except serializers.ValidationError as error:
+            raise serializers.ValidationError({self.page_query_param: error.detail})

@@ -3,8 +3,10 @@ no key or a bad key is a 401, a publishable key on a secret-only endpoint is
 a 403. (Another tenant's objects are a 404: each API module tests its own.)"""
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.parsers import JSONParser as DRFJSONParser
 
 from tenants.api import TenantApiView
+from tenants.api_parsers import JSONParser
 
 HANDLED_METHODS = ["get", "post", "put", "patch", "delete"]
 
@@ -68,3 +70,24 @@ def test_a_logged_in_user_who_belongs_to_no_tenant_gets_403(api_client, db):
 
     api_client.force_login(UserFactory())
     assert api_client.get("/api/v1/catalog/products").status_code == 403
+
+
+def test_every_api_view_reads_json_with_the_parser_that_refuses_nesting_too_deep():
+    # DRF's own lets a RecursionError through (a 500); a view naming its parsers must name ours.
+    plain = sorted(
+        {
+            view_class.__name__
+            for _, view_class in _api_endpoints()
+            for parser in view_class().get_parsers()
+            if isinstance(parser, DRFJSONParser) and not isinstance(parser, JSONParser)
+        }
+    )
+    assert plain == []
+
+
+@pytest.mark.parametrize("path", ["/api/v1/catalog/products", "/api/v1/experiments", "/api/v1/training/jobs"])
+def test_a_json_body_nested_too_deeply_to_read_is_a_400_not_a_500(secret_client, path):
+    body = b"[" * 100_000 + b"]" * 100_000
+    response = secret_client.generic("POST", path, body, content_type="application/json")
+    assert response.status_code == 400
+    assert "too deeply" in response.json()["detail"]

@@ -24,8 +24,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from courses.gating import CertificateRequired
@@ -36,7 +34,8 @@ from courses.gating_views import (
     certificate_required_response,
 )
 from tenants.api import TenantApiView
-from tenants.api_params import validated_query
+from tenants.api_params import PageNumberPagination, PageQuerySerializer, validated_query
+from tenants.api_parsers import JSONParser
 from tenants.models import MANAGING_ROLES
 from training.ml.config import METHODS, TrainConfig
 from training.models import JobStatus, ModelVersion, TrainingJob
@@ -372,6 +371,7 @@ class ModelVersionListApi(TrainingApiView):
         examples=[VERSION_EXAMPLE],
     )
     def get(self, request):
+        validated_query(request, PageQuerySerializer)
         versions = model_version_list(tenant=request.tenant)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(versions, request, view=self)

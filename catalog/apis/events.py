@@ -6,7 +6,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from catalog.models import CleaningReport, EventType
@@ -14,6 +13,7 @@ from catalog.selectors.events import cleaning_report_latest
 from catalog.services.events import QUANTITY_MAX, QUANTITY_MIN, event_ingest_batch, shopper_erase
 from catalog.tasks import catalog_clean_queue
 from tenants.api import TenantApiView
+from tenants.api_parsers import JSONParser
 
 
 class EventInputSerializer(serializers.Serializer):
@@ -181,8 +181,15 @@ class ShopperEraseApi(TenantApiView):
         examples=[OpenApiExample("Erased", response_only=True, value={"deleted_events": 37})],
     )
     def delete(self, request, shopper_id: str):
-        deleted = shopper_erase(tenant=request.tenant, shopper_id=shopper_id)
-        return Response(ShopperEraseOutputSerializer({"deleted_events": deleted}).data)
+        return shopper_erase_answer(request, shopper_id)
+
+
+def shopper_erase_answer(request, shopper_id: str) -> Response:
+    """Erase the shopper; the answer says how many events went. Also the answer of a DELETE on
+    shoppers/<id>/profile, which is this URL for a shopper whose id ends in /profile
+    (recommendations.apis.profiles)."""
+    deleted = shopper_erase(tenant=request.tenant, shopper_id=shopper_id)
+    return Response(ShopperEraseOutputSerializer({"deleted_events": deleted}).data)
 
 
 class CleaningReportOutputSerializer(serializers.ModelSerializer):

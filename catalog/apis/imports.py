@@ -8,7 +8,6 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.response import Response
 
@@ -16,6 +15,7 @@ from catalog.models import ImportStatus, ProductImport
 from catalog.selectors.products import product_import_get, product_import_list
 from catalog.services.products import catalog_import_file
 from tenants.api import TenantApiView
+from tenants.api_params import PageNumberPagination, PageQuerySerializer, validated_query
 
 
 class ImportErrorSerializer(serializers.Serializer):
@@ -74,9 +74,13 @@ class ProductImportCollectionApi(TenantApiView):
     @extend_schema(
         operation_id="catalog_imports_list",
         summary="List catalog imports",
-        responses={200: ProductImportOutputSerializer(many=True)},
+        responses={
+            200: ProductImportOutputSerializer(many=True),
+            400: OpenApiResponse(description="An unknown query parameter, or a page number that is not one."),
+        },
     )
     def get(self, request):
+        validated_query(request, PageQuerySerializer)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(product_import_list(tenant=request.tenant), request, view=self)
         return paginator.get_paginated_response(ProductImportOutputSerializer(page, many=True).data)

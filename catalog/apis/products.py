@@ -18,8 +18,6 @@ from drf_spectacular.utils import (
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import PageNumberPagination
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 
 from catalog.models import Product
@@ -31,7 +29,8 @@ from catalog.services.products import (
     product_upsert_many,
 )
 from tenants.api import TenantApiView
-from tenants.api_params import validated_query
+from tenants.api_params import PageNumberPagination, validated_query
+from tenants.api_parsers import JSONParser
 
 
 class ProductOutputSerializer(serializers.ModelSerializer):

@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -228,6 +230,56 @@ def _import_error(row: int | None, field_name: str, reason: str) -> dict:
     return {"row": row, "field": field_name, "reason": reason}
 
 
+class _UnstorableNumber:
+    """Stands, in JSON read from a catalog file, for NaN, Infinity, -Infinity or a number too
+    large for a float (1e999). Python's json reads them all as floats, which no JSON column of
+    the database holds: saving the products failed (a 500), and no failed import was recorded."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+
+def _float_or_unstorable(text: str) -> float | _UnstorableNumber:
+    value = float(text)
+    return value if math.isfinite(value) else _UnstorableNumber(text)
+
+
+def _file_json_loads(text: str) -> Any:
+    """json.loads, each number the database cannot store read as an _UnstorableNumber, for
+    `_unstorable_numbers` to name. Raises json.JSONDecodeError, and RecursionError when lists or
+    objects nest deeper than Python's stack allows."""
+    return json.loads(text, parse_constant=_UnstorableNumber, parse_float=_float_or_unstorable)
+
+
+def _unstorable_numbers(value: Any, field_name: str) -> list[tuple[str, str]]:
+    """(field, the number as written) for each _UnstorableNumber in `value`, read from JSON.
+    A loop, not recursion: the value may nest as deeply as json.loads could read."""
+    found = []
+    pending = deque([(field_name, value)])
+    while pending:
+        name, item = pending.popleft()
+        if isinstance(item, _UnstorableNumber):
+            found.append((name or PRODUCT_FIELD, item.text))
+        elif isinstance(item, dict):
+            pending.extend((f"{name}.{key}" if name else str(key), nested) for key, nested in item.items())
+        elif isinstance(item, list):
+            pending.extend((name, nested) for nested in item)
+    return found
+
+
+def _unstorable_number_errors(value: Any, field_name: str, row: int) -> list[dict]:
+    return [
+        _import_error(row, name, _(
+            "%(number)s is not a number that can be stored: use a finite number, at most about 1.8e308."
+        ) % {"number": number})
+        for name, number in _unstorable_numbers(value, field_name)
+    ]
+
+
+def _too_deep_message() -> str:
+    return _("The JSON nests lists or objects too deeply to read.")
+
+
 @dataclass
 class ParsedCatalogFile:
     """The products read from a file, with the row number the merchant sees for each."""
@@ -296,11 +348,9 @@ def _csv_row_to_product(columns: list[str], cells: list[str], row_number: int, e
         elif column.startswith(ATTRIBUTE_COLUMN_PREFIX):
             attributes_from_columns[column[len(ATTRIBUTE_COLUMN_PREFIX):]] = value
         elif column == "attributes":
-            try:
-                product["attributes"] = json.loads(value)
-            except json.JSONDecodeError as error:
-                errors.append(_import_error(row_number, "attributes", _(
-                    "Not valid JSON: %(message)s.") % {"message": error.msg}))
+            attributes = _csv_attributes_cell(value, row_number, errors)
+            if attributes is not None:
+                product["attributes"] = attributes
         else:
             product[column] = value
     from_json = product.get("attributes", {})
@@ -309,6 +359,22 @@ def _csv_row_to_product(columns: list[str], cells: list[str], row_number: int, e
         # An attr_ column wins over the same key in the attributes JSON: it is the more specific.
         product["attributes"] = {**from_json, **attributes_from_columns}
     return product
+
+
+def _csv_attributes_cell(value: str, row_number: int, errors: list[dict]) -> Any | None:
+    """The JSON of an attributes cell, or None, its problems in `errors`."""
+    try:
+        attributes = _file_json_loads(value)
+    except json.JSONDecodeError as error:
+        errors.append(_import_error(row_number, "attributes", _(
+            "Not valid JSON: %(message)s.") % {"message": error.msg}))
+        return None
+    except RecursionError:
+        errors.append(_import_error(row_number, "attributes", _too_deep_message()))
+        return None
+    unstorable = _unstorable_number_errors(attributes, "attributes", row_number)
+    errors.extend(unstorable)
+    return None if unstorable else attributes
 
 
 def _catalog_csv_parse(text: str) -> ParsedCatalogFile:
@@ -342,11 +408,14 @@ def _catalog_csv_parse(text: str) -> ParsedCatalogFile:
 def _catalog_json_parse(text: str) -> ParsedCatalogFile:
     parsed = ParsedCatalogFile()
     try:
-        data = json.loads(text)
+        data = _file_json_loads(text)
     except json.JSONDecodeError as error:
         parsed.errors.append(_import_error(None, FILE_FIELD, _(
             "The file is not valid JSON (line %(line)d, column %(column)d): %(message)s."
         ) % {"line": error.lineno, "column": error.colno, "message": error.msg}))
+        return parsed
+    except RecursionError:
+        parsed.errors.append(_import_error(None, FILE_FIELD, _too_deep_message()))
         return parsed
     if isinstance(data, dict) and "products" in data:
         data = data["products"]
@@ -356,6 +425,10 @@ def _catalog_json_parse(text: str) -> ParsedCatalogFile:
         return parsed
     parsed.rows = data
     parsed.row_numbers = list(range(1, len(data) + 1))
+    for row_number, row in zip(parsed.row_numbers, data):
+        # Validation then names the same fields again where it refuses them too (a price); but
+        # it takes any value in the attributes, where these numbers mostly are.
+        parsed.errors.extend(_unstorable_number_errors(row, "", row_number))
     return parsed
 
 

@@ -150,7 +150,16 @@ REST_FRAMEWORK = {
         "api_key": env.str("API_THROTTLE_RATE", default="600/minute"),
         "serving": env.str("API_SERVING_THROTTLE_RATE", default="6000/minute"),
     },
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
+    # DRF's three, the JSON one refusing a body nested too deeply with a 400 (not a 500):
+    # https://www.django-rest-framework.org/api-guide/parsers/#setting-the-parsers
+    "DEFAULT_PARSER_CLASSES": [
+        "tenants.api_parsers.JSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # DRF's, a page number that is not one (page=abc) a 400 rather than a 404:
+    # https://www.django-rest-framework.org/api-guide/pagination/#setting-the-pagination-style
+    "DEFAULT_PAGINATION_CLASS": "tenants.api_params.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }

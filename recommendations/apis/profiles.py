@@ -8,6 +8,7 @@ from rest_framework import serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 
+from catalog.apis.events import shopper_erase_answer
 from recommendations.selectors.profiles import shopper_profile
 from tenants.api import TenantApiView
 
@@ -123,7 +124,16 @@ class ShopperProfileApi(TenantApiView):
             raise NotFound(_("No events from this shopper."))
         return Response(self.OutputSerializer(profile).data)
 
+    # shoppers/x/profile is also the erasure URL (shoppers/<path:shopper_id>, catalog.apis.events) of
+    # the shopper whose id is "x/profile", and this route, first, would answer its DELETE with a 405:
+    # that shopper could never be erased. A profile is only read, so a DELETE here is that erasure,
+    # by the same rules (secret key, owners and admins). Documented once, as shoppers_erase.
+    @extend_schema(exclude=True)
+    def delete(self, request, shopper_id: str):
+        return shopper_erase_answer(request, f"{shopper_id}/profile")
+
 
 urlpatterns = [
-    path("shoppers/<str:shopper_id>/profile", ShopperProfileApi.as_view(), name="shopper-profile"),
+    # path, as the erasure route: a shopper id may hold a slash.
+    path("shoppers/<path:shopper_id>/profile", ShopperProfileApi.as_view(), name="shopper-profile"),
 ]

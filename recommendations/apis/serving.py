@@ -392,6 +392,7 @@ class SearchApi(_ServingApi):
 
 urlpatterns = [
     path("recommendations", RecommendationsApi.as_view(), name="api-recommendations"),
-    path("products/<str:external_id>/similar", SimilarProductsApi.as_view(), name="api-similar-products"),
+    # path, as the catalog's products/<path:external_id>: a SKU may hold a slash.
+    path("products/<path:external_id>/similar", SimilarProductsApi.as_view(), name="api-similar-products"),
     path("search", SearchApi.as_view(), name="api-search"),
 ]

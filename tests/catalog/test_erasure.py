@@ -75,6 +75,25 @@ def test_a_shopper_id_with_a_slash_is_erased(secret_client, tenant):
     assert secret_client.delete("/api/v1/shoppers/store/42").json() == {"deleted_events": 2}
 
 
+def test_a_shopper_whose_id_ends_in_profile_is_erased_by_the_erasure_rules_and_no_one_else(
+    secret_client, publishable_client, api_client, member_with_role, tenant
+):
+    # shoppers/jane/profile is also the URL of jane's profile (recommendations.apis.profiles).
+    ProductFactory(tenant=tenant, external_id="APL-1")
+    _ingest(tenant, _events("jane/profile", 2, "ends-in-profile") + _events("jane", 3, "jane"))
+    api_client.force_login(member_with_role(Role.ANALYST))
+    assert publishable_client.delete("/api/v1/shoppers/jane/profile").status_code == 403
+    assert api_client.delete("/api/v1/shoppers/jane/profile").status_code == 403
+    assert _shopper_event_count(tenant, "jane/profile") == 2
+
+    response = secret_client.delete("/api/v1/shoppers/jane/profile")
+
+    assert response.status_code == 200
+    assert response.json() == {"deleted_events": 2}
+    assert _shopper_event_count(tenant, "jane/profile") == 0
+    assert _shopper_event_count(tenant, "jane") == 3
+
+
 def test_a_publishable_key_cannot_erase_a_shopper(publishable_client, history):
     assert publishable_client.delete(f"/api/v1/shoppers/{JANE}").status_code == 403
     assert _shopper_event_count(history, JANE) == 5

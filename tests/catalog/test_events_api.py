@@ -151,6 +151,13 @@ def test_a_body_without_an_events_list_is_a_400(secret_client, catalog):
     assert secret_client.post(URL, [_event(1)], format="json").status_code == 400
 
 
+def test_a_body_nested_too_deeply_to_read_is_a_400_not_a_500(publishable_client, catalog):
+    body = b"[" * 100_000 + b"]" * 100_000
+    response = publishable_client.generic("POST", URL, body, content_type="application/json")
+    assert response.status_code == 400
+    assert "too deeply" in response.json()["detail"]
+
+
 def test_a_publishable_key_can_send_events(publishable_client, tenant, catalog):
     response = publishable_client.post(URL, {"events": [_event(1)]}, format="json")
 

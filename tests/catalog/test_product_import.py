@@ -180,6 +180,53 @@ def test_invalid_json_is_a_clear_error(secret_client, tenant):
     assert "JSON" in response.json()["errors"][0]["reason"]
 
 
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
+def test_a_number_no_database_can_store_in_a_json_file_names_its_row_and_field(secret_client, tenant, number):
+    content = (
+        '[{"external_id": "A", "title": "Fine"},'
+        f' {{"external_id": "B", "title": "Heavy", "attributes": {{"weight": {number}}}}}]'
+    ).encode()
+    response = _upload(secret_client, "catalog.json", content)
+    assert response.status_code == 400
+    body = response.json()
+    assert [(error["row"], error["field"]) for error in body["errors"]] == [(2, "attributes.weight")]
+    assert number in body["errors"][0]["reason"]
+    assert _products_of(tenant) == {}
+    assert [record.status for record in _imports_of(tenant)] == [ImportStatus.FAILED]
+
+
+@pytest.mark.parametrize("number", ["NaN", "Infinity", "1e999"])
+def test_a_number_no_database_can_store_in_a_csv_attributes_cell_names_its_row(secret_client, tenant, number):
+    content = f'external_id,title,attributes\nA,Fine,\nB,Heavy,"{{""weight"": {number}}}"\n'.encode()
+    response = _upload(secret_client, "catalog.csv", content)
+    assert response.status_code == 400
+    body = response.json()
+    assert [(error["row"], error["field"]) for error in body["errors"]] == [(3, "attributes.weight")]
+    assert number in body["errors"][0]["reason"]
+    assert _products_of(tenant) == {}
+    assert [record.status for record in _imports_of(tenant)] == [ImportStatus.FAILED]
+
+
+def test_a_json_file_nested_too_deeply_to_read_is_a_failed_import(secret_client, tenant):
+    response = _upload(secret_client, "catalog.json", b"[" * 100_000 + b"]" * 100_000)
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert (error["row"], error["field"]) == (None, "file")
+    assert "too deeply" in error["reason"]
+    assert [record.status for record in _imports_of(tenant)] == [ImportStatus.FAILED]
+
+
+def test_a_csv_attributes_cell_nested_too_deeply_to_read_names_its_row(secret_client, tenant):
+    # Deeper than Python's stack, within the csv module's 131,072 characters a cell.
+    content = b"external_id,title,attributes\nA,Deep," + b"[" * 50_000 + b"]" * 50_000 + b"\n"
+    response = _upload(secret_client, "catalog.csv", content)
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert (error["row"], error["field"]) == (2, "attributes")
+    assert "too deeply" in error["reason"]
+    assert _products_of(tenant) == {}
+
+
 def test_a_file_of_another_type_is_refused(secret_client, tenant):
     response = _upload(secret_client, "catalog.xlsx", b"PK\x03\x04", content_type="application/vnd.ms-excel")
     assert response.status_code == 400
@@ -213,6 +260,28 @@ def test_imports_are_listed_and_read_and_another_tenants_import_is_404(
 
     assert other_tenant_client.get(f"{IMPORTS}/{failed_id}").status_code == 404
     assert other_tenant_client.get(IMPORTS).json()["results"] == []
+
+
+@pytest.mark.parametrize("query,name", [
+    ({"page": "abc"}, "page"),
+    ({"page": "0"}, "page"),
+    ({"page_size": "100000"}, "page_size"),
+])
+def test_a_bad_page_or_an_unknown_parameter_of_the_import_list_is_a_400_naming_it(
+    secret_client, tenant, query, name
+):
+    response = secret_client.get(IMPORTS, query)
+    assert response.status_code == 400
+    assert list(response.json()) == [name]
+
+
+def test_a_page_past_the_last_import_stays_a_404_where_a_page_that_is_no_number_is_a_400(
+    secret_client, tenant
+):
+    _upload_sample(secret_client, "catalog.csv")
+    assert secret_client.get(IMPORTS, {"page": 1}).status_code == 200
+    assert secret_client.get(IMPORTS, {"page": 2}).status_code == 404
+    assert secret_client.get(IMPORTS, {"page": "two"}).status_code == 400
 
 
 def test_an_import_by_a_logged_in_owner_records_who_uploaded_it(session_client, merchant_user, tenant):

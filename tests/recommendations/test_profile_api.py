@@ -140,6 +140,29 @@ def test_a_shopper_who_only_saw_products_without_a_price_has_no_price_band(secre
     assert body["activity"]["events"] == 1
 
 
+def test_the_profile_of_a_shopper_id_with_a_slash_is_read(secret_client, tenant):
+    product = ProductFactory(tenant=tenant, external_id="COF-1", category="Coffee")
+    _store_events(tenant, "store/42", [("view", product, "COF-1", LAST)])
+
+    response = secret_client.get(_profile_url("store/42"))
+
+    assert response.status_code == 200
+    assert response.json()["top_categories"] == [{"name": "Coffee", "count": 1}]
+
+
+def test_a_delete_at_a_profile_url_erases_the_shopper_of_that_whole_id_not_the_profiles_owner(
+    secret_client, tenant, jane
+):
+    product = ProductFactory(tenant=tenant, external_id="TEA-1")
+    _store_events(tenant, f"{jane}/profile", [("view", product, "TEA-1", LAST)])
+
+    response = secret_client.delete(_profile_url(jane))
+
+    assert response.status_code == 200 and response.json() == {"deleted_events": 1}
+    assert secret_client.get(_profile_url(f"{jane}/profile")).status_code == 404
+    assert secret_client.get(_profile_url(jane)).json()["activity"]["events"] == 9
+
+
 def test_an_unknown_shopper_is_a_404_that_says_so(secret_client, jane):
     response = secret_client.get(_profile_url("nobody@example.com"))
 

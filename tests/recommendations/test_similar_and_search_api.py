@@ -38,6 +38,15 @@ def test_without_a_model_similar_products_are_best_sellers_of_the_same_category(
     assert skus_of(response)[0] == "pasta-0"
 
 
+def test_similar_products_of_a_sku_with_a_slash_are_found(publishable_client, tiny_shop):
+    # The catalog API takes such a SKU (catalog/products/<path:external_id>); so must this one.
+    Product.all_tenants.filter(tenant=tiny_shop, external_id="pasta-4").update(external_id="pasta/4")
+    response = publishable_client.get(similar_url("pasta/4"), {"limit": 3})
+    assert response.status_code == 200
+    assert [item["category"] for item in response.data["items"]] == ["pasta"] * 3
+    assert "pasta/4" not in skus_of(response)
+
+
 def test_a_query_that_matches_a_product_title_finds_it_in_the_top_3(publishable_client, live_version):
     for query, sku in [("earl grey tea", "tea-2"), ("argan oil shampoo", "shampoo-5"), ("gouda", "cheese-2")]:
         response = publishable_client.get(SEARCH, {"q": query})

@@ -113,3 +113,10 @@ def test_a_rollback_does_not_touch_another_tenants_versions(session_client, tena
                         promoted_at="2025-01-01T00:00:00Z")
     assert session_client.post(f"{MODELS}/rollback").status_code == 409
     assert status_of(theirs_live) == VersionStatus.LIVE
+
+
+@pytest.mark.parametrize(("query", "field"), [("page=abc", "page"), ("page=0", "page"), ("status=live", "status")])
+def test_a_bad_page_or_an_unknown_parameter_of_the_model_list_is_a_400_naming_it(session_client, tenant, query, field):
+    response = session_client.get(f"{MODELS}?{query}")
+    assert response.status_code == 400
+    assert field in response.data
