@@ -35,6 +35,8 @@ EVENT_FIELDS = (
 EVENT_ID_MAX_LENGTH = Event._meta.get_field("event_id").max_length
 PRODUCT_ID_MAX_LENGTH = Event._meta.get_field("product_external_id").max_length
 RECOMMENDATION_ID_MAX_LENGTH = Event._meta.get_field("recommendation_id").max_length
+# PostgreSQL's text refuses it (a 500 on insert, where SQLite stores it): refused at ingest instead.
+NUL = "\x00"
 # The raw shopper id is never stored, so no column bounds it; this is room for
 # an email address or a UUID with a prefix, and a stop for garbage.
 SHOPPER_ID_MAX_LENGTH = 256
@@ -117,6 +119,9 @@ def _clean_id(raw: Mapping, name: str, max_length: int, problems: _Problems) -> 
             IngestRule.INVALID_ID,
         )
         return None
+    if NUL in value:
+        problems.add(name, _("Must not contain a NUL character."), IngestRule.INVALID_ID)
+        return None
     return value
 
 
@@ -190,7 +195,7 @@ def _clean_recommendation_id(raw: Mapping, problems: _Problems) -> str | None:
     value = raw.get("recommendation_id")
     if value is None:
         return ""
-    if not isinstance(value, str) or len(value) > RECOMMENDATION_ID_MAX_LENGTH:
+    if not isinstance(value, str) or len(value) > RECOMMENDATION_ID_MAX_LENGTH or NUL in value:
         problems.add(
             "recommendation_id",
             _("Must be a string of at most %(limit)d characters: the id a recommendation response gave.")

@@ -158,6 +158,17 @@ def test_a_body_nested_too_deeply_to_read_is_a_400_not_a_500(publishable_client,
     assert "too deeply" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("field", ["event_id", "shopper_id", "product", "recommendation_id"])
+def test_a_nul_character_in_an_id_refuses_that_event_by_field_on_every_database(
+    secret_client, tenant, catalog, field
+):
+    events = [_event(1), _event(2, **{field: "a\u0000b"})]
+    response = secret_client.post(URL, {"events": events}, format="json")
+    assert response.status_code == 200, response.data
+    assert response.data["accepted"] == 1
+    assert [(error["index"], error["field"]) for error in response.data["errors"]] == [(1, field)]
+
+
 def test_a_publishable_key_can_send_events(publishable_client, tenant, catalog):
     response = publishable_client.post(URL, {"events": [_event(1)]}, format="json")
 
