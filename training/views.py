@@ -163,7 +163,8 @@ def training_job_list_view(request):
         {"job": job, "progress": job_progress(job), "duration": humanise_seconds(job_duration_seconds(job))}
         for job in page.object_list
     ]
-    return render(request, "training/job_list.html", {"page": page, "rows": rows})
+    any_active = any(row["job"].is_active for row in rows)
+    return render(request, "training/job_list.html", {"page": page, "rows": rows, "any_active": any_active})
 
 
 @member_required(manage=True)

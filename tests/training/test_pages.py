@@ -392,6 +392,15 @@ def test_retrying_a_running_job_says_why_it_cannot(owner_client, tenant):
 # --- Model versions -----------------------------------------------------------------------------
 
 
+def test_the_job_list_follows_its_running_jobs_and_stops_once_none_is_active(owner_client, tenant):
+    running = make_job(tenant, status=JobStatus.RUNNING, progress=0.3)
+    live = owner_client.get(reverse("training-job-list")).content.decode()
+    assert 'id="jobs-live" hx-get="/training/jobs/"' in live and 'hx-select="#jobs-live"' in live
+    TrainingJob.all_tenants.filter(pk=running.pk).update(status=JobStatus.SUCCEEDED, progress=1.0)
+    settled = owner_client.get(reverse("training-job-list")).content.decode()
+    assert 'id="jobs-live">' in settled and "htmx.min.js" not in settled
+
+
 def test_an_empty_model_list_links_to_the_new_job_form(owner_client):
     html = owner_client.get(reverse("model-version-list")).content.decode()
     assert "No model version yet" in html and reverse("training-job-new") in html
