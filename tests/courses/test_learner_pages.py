@@ -168,6 +168,12 @@ def test_enrolling_opens_the_first_lesson_and_marking_it_read_goes_to_the_next(l
     assert "1 of 2 lessons read" in detail
 
 
+def test_a_course_of_one_lesson_counts_it_in_the_singular(learner_client, course):
+    course.modules.get().lessons.order_by("position").last().delete()
+    enroll(learner_client, course)
+    assert "0 of 1 lesson read" in learner_client.get(reverse("courses:detail", args=[course.pk])).content.decode()
+
+
 def test_a_lesson_page_renders_markdown_without_its_script(learner_client, course):
     lesson = course.modules.get().lessons.get(position=1)
 
