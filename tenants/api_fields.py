@@ -35,10 +35,12 @@ class UnknownFieldsRefusedMixin:
     any, come in the same 400.
     """
 
+    def unknown_field_reason(self) -> str:
+        return _("Unknown field. The fields are: %(fields)s.") % {"fields": ", ".join(self.fields)}
+
     def to_internal_value(self, data):
         unknown = [key for key in data if key not in self.fields] if isinstance(data, Mapping) else []
-        reason = _("Unknown field. The fields are: %(fields)s.") % {"fields": ", ".join(self.fields)}
-        unknown_errors = {str(key): [reason] for key in unknown}
+        unknown_errors = {str(key): [self.unknown_field_reason()] for key in unknown}
         try:
             value = super().to_internal_value(data)
         except serializers.ValidationError as error:

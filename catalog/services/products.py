@@ -27,6 +27,7 @@ from rest_framework.settings import api_settings
 
 from catalog.models import ImportStatus, Product, ProductImport
 from catalog.signals import products_changed
+from tenants.api_fields import UnknownFieldsRefusedMixin
 from tenants.models import Tenant
 from tenants.scope import TenantScopeMissing, current_tenant
 
@@ -56,7 +57,7 @@ def category_path_normalize(path: str) -> str:
     return CATEGORY_SEPARATOR.join(part.strip() for part in path.split(">") if part.strip())
 
 
-class ProductRowSerializer(serializers.Serializer):
+class ProductRowSerializer(UnknownFieldsRefusedMixin, serializers.Serializer):
     """The rules of one product, wherever it comes from (API batch, CSV row, JSON item)."""
 
     external_id = serializers.CharField(
@@ -81,21 +82,9 @@ class ProductRowSerializer(serializers.Serializer):
     class Meta:
         ref_name = "ProductInput"
 
-    def to_internal_value(self, data):
-        # DRF drops keys it does not know; a typo ("pirce") would silently lose
-        # the merchant's data, so an unknown key is an error like any other.
-        unknown = [key for key in data if key not in self.fields] if isinstance(data, Mapping) else []
-        reason = _("Unknown field. Product fields are: %(fields)s.") % {"fields": ", ".join(PRODUCT_FIELDS)}
-        unknown_errors = {str(key): [reason] for key in unknown}
-        try:
-            value = super().to_internal_value(data)
-        except serializers.ValidationError as error:
-            if isinstance(error.detail, dict):
-                error.detail.update(unknown_errors)
-            raise
-        if unknown_errors:
-            raise serializers.ValidationError(unknown_errors)
-        return value
+    def unknown_field_reason(self) -> str:
+        # A typo ("pirce") would otherwise silently lose the merchant's data (UnknownFieldsRefusedMixin).
+        return _("Unknown field. Product fields are: %(fields)s.") % {"fields": ", ".join(PRODUCT_FIELDS)}
 
     def validate_category(self, value: str) -> str:
         return category_path_normalize(value)
