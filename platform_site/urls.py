@@ -6,7 +6,7 @@ from ops.metrics import metrics_view
 from platform_site import health
 
 api_v1 = [
-    # Before the catalog's: its shoppers/<path:shopper_id> would take shoppers/<id>/profile.
+    # Before the catalog's: its shoppers/<external_id:shopper_id> would take shoppers/<id>/profile.
     path("", include("recommendations.api_urls")),
     path("", include("catalog.api_urls")),
     path("", include("training.apis")),

@@ -91,3 +91,18 @@ def test_a_json_body_nested_too_deeply_to_read_is_a_400_not_a_500(secret_client,
     response = secret_client.generic("POST", path, body, content_type="application/json")
     assert response.status_code == 400
     assert "too deeply" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/api/v1/catalog/products/a%00b",
+        "/api/v1/products/a%00b/similar",
+        "/api/v1/shoppers/a%00b/profile",
+        "/api/v1/shoppers/a%00b",
+    ],
+)
+def test_an_id_in_a_url_with_a_nul_character_is_a_404_not_a_500(secret_client, url):
+    """No stored SKU or shopper id holds a NUL, and PostgreSQL refuses one even in a query."""
+    assert secret_client.get(url).status_code == 404
+    assert secret_client.delete(url).status_code == 404

@@ -12,6 +12,7 @@ from catalog.models import CleaningReport, EventType
 from catalog.selectors.events import cleaning_report_latest
 from catalog.services.events import QUANTITY_MAX, QUANTITY_MIN, event_ingest_batch, shopper_erase
 from catalog.tasks import catalog_clean_queue
+from tenants import converters  # noqa: F401 - registers <external_id:>
 from tenants.api import TenantApiView
 from tenants.api_parsers import JSONParser
 
@@ -263,6 +264,6 @@ urlpatterns = [
     path("events", EventBatchApi.as_view(), name="api-event-batch"),
     path("events/cleaning-report", CleaningReportApi.as_view(), name="api-event-cleaning-report"),
     path("events/cleaning-runs", CleaningRunApi.as_view(), name="api-event-cleaning-runs"),
-    # path: a shopper id may hold a slash.
-    path("shoppers/<path:shopper_id>", ShopperEraseApi.as_view(), name="api-shopper-erase"),
+    # external_id (tenants.converters): a shopper id may hold a slash, never a NUL.
+    path("shoppers/<external_id:shopper_id>", ShopperEraseApi.as_view(), name="api-shopper-erase"),
 ]

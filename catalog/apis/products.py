@@ -28,6 +28,7 @@ from catalog.services.products import (
     product_delete,
     product_upsert_many,
 )
+from tenants import converters  # noqa: F401 - registers <external_id:>
 from tenants.api import TenantApiView
 from tenants.api_params import PageNumberPagination, validated_query
 from tenants.api_parsers import JSONParser
@@ -216,6 +217,6 @@ class ProductDetailApi(TenantApiView):
 
 urlpatterns = [
     path("catalog/products", ProductCollectionApi.as_view(), name="api-product-collection"),
-    # path: a SKU may hold a slash.
-    path("catalog/products/<path:external_id>", ProductDetailApi.as_view(), name="api-product-detail"),
+    # external_id (tenants.converters): a SKU may hold a slash, never a NUL.
+    path("catalog/products/<external_id:external_id>", ProductDetailApi.as_view(), name="api-product-detail"),
 ]

@@ -286,20 +286,22 @@ def _clean_event(
     return clean, []
 
 
-def _skus_named(events: Sequence[Any]) -> set[str]:
+def _ids_named(events: Sequence[Any], name: str, max_length: int) -> set[str]:
+    """The ids the batch's events give under `name` that can be looked up: one that _clean_id
+    refuses is not (PostgreSQL refuses a NUL in a query as in a row)."""
     return {
-        raw["product"] for raw in events
-        if isinstance(raw, Mapping) and isinstance(raw.get("product"), str)
-        and len(raw["product"]) <= PRODUCT_ID_MAX_LENGTH
+        raw[name] for raw in events
+        if isinstance(raw, Mapping) and isinstance(raw.get(name), str)
+        and len(raw[name]) <= max_length and NUL not in raw[name]
     }
+
+
+def _skus_named(events: Sequence[Any]) -> set[str]:
+    return _ids_named(events, "product", PRODUCT_ID_MAX_LENGTH)
 
 
 def _event_ids_named(events: Sequence[Any]) -> set[str]:
-    return {
-        raw["event_id"] for raw in events
-        if isinstance(raw, Mapping) and isinstance(raw.get("event_id"), str)
-        and len(raw["event_id"]) <= EVENT_ID_MAX_LENGTH
-    }
+    return _ids_named(events, "event_id", EVENT_ID_MAX_LENGTH)
 
 
 def ingest_tally_add(*, tenant: Tenant, counts: Mapping[str, int]) -> None:

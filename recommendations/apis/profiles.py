@@ -10,6 +10,7 @@ from rest_framework.response import Response
 
 from catalog.apis.events import shopper_erase_answer
 from recommendations.selectors.profiles import shopper_profile
+from tenants import converters  # noqa: F401 - registers <external_id:>
 from tenants.api import TenantApiView
 
 PROFILE_EXAMPLE = OpenApiExample(
@@ -124,7 +125,7 @@ class ShopperProfileApi(TenantApiView):
             raise NotFound(_("No events from this shopper."))
         return Response(self.OutputSerializer(profile).data)
 
-    # shoppers/x/profile is also the erasure URL (shoppers/<path:shopper_id>, catalog.apis.events) of
+    # shoppers/x/profile is also the erasure URL (shoppers/<external_id:shopper_id>, catalog.apis.events) of
     # the shopper whose id is "x/profile", and this route, first, would answer its DELETE with a 405:
     # that shopper could never be erased. A profile is only read, so a DELETE here is that erasure,
     # by the same rules (secret key, owners and admins). Documented once, as shoppers_erase.
@@ -134,6 +135,6 @@ class ShopperProfileApi(TenantApiView):
 
 
 urlpatterns = [
-    # path, as the erasure route: a shopper id may hold a slash.
-    path("shoppers/<path:shopper_id>/profile", ShopperProfileApi.as_view(), name="shopper-profile"),
+    # As the erasure route: a shopper id may hold a slash, never a NUL.
+    path("shoppers/<external_id:shopper_id>/profile", ShopperProfileApi.as_view(), name="shopper-profile"),
 ]

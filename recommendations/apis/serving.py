@@ -27,6 +27,7 @@ from recommendations.selectors.recommendations import (
     search_result_list,
     similar_product_list,
 )
+from tenants import converters  # noqa: F401 - registers <external_id:>
 from tenants.api import TenantApiView
 from tenants.api_params import validated_query
 from tenants.throttling import ServingRateThrottle
@@ -392,7 +393,7 @@ class SearchApi(_ServingApi):
 
 urlpatterns = [
     path("recommendations", RecommendationsApi.as_view(), name="api-recommendations"),
-    # path, as the catalog's products/<path:external_id>: a SKU may hold a slash.
-    path("products/<path:external_id>/similar", SimilarProductsApi.as_view(), name="api-similar-products"),
+    # As the catalog's products/<external_id:...>: a SKU may hold a slash, never a NUL.
+    path("products/<external_id:external_id>/similar", SimilarProductsApi.as_view(), name="api-similar-products"),
     path("search", SearchApi.as_view(), name="api-search"),
 ]
