@@ -1,29 +1,74 @@
-"""The members page: an owner or admin adds colleagues by email, sets their roles, takes them out;
-and the page where a new colleague sets their password."""
+"""The members page: an owner or admin invites colleagues by email, sets their roles, takes them
+out; and the page where an invited colleague joins, with a new account or their own."""
 from django import forms
 from django.contrib import messages
-from django.contrib.auth import views as auth_views
+from django.contrib.auth import login, password_validation
 from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import reverse_lazy
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
 
-from tenants.models import Membership, Role
-from tenants.services import member_add, member_password_link, member_remove, member_role_set
+from tenants.models import Invitation, Membership, Role
+from tenants.selectors import ACTIVE_TENANT_SESSION_KEY
+from tenants.services import (
+    invitation_accept,
+    invitation_account,
+    invitation_from_token,
+    invitation_revoke,
+    member_invite,
+    member_remove,
+    member_role_set,
+)
 from tenants.web import member_required
 
 
-class MemberAddForm(forms.Form):
+class MemberInviteForm(forms.Form):
     email = forms.EmailField(label=gettext_lazy("Email"), max_length=150)
     role = forms.ChoiceField(label=gettext_lazy("Role"), choices=Role.choices, initial=Role.ANALYST)
 
 
 class MemberRoleForm(forms.Form):
     role = forms.ChoiceField(label=gettext_lazy("Role"), choices=Role.choices)
+
+
+class NewAccountForm(forms.Form):
+    password1 = forms.CharField(
+        label=gettext_lazy("Password"), strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+    password2 = forms.CharField(
+        label=gettext_lazy("The same password again"), strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
+    )
+
+    def __init__(self, *args, email: str, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.email = email
+
+    def clean(self):
+        cleaned = super().clean()
+        first, second = cleaned.get("password1"), cleaned.get("password2")
+        if first and second and first != second:
+            self.add_error("password2", _("The two passwords differ."))
+        elif first:
+            try:
+                # The validators that compare with the account's attributes see the address.
+                password_validation.validate_password(first, user=_Unsaved(self.email))
+            except ValidationError as error:
+                self.add_error("password1", error)
+        return cleaned
+
+
+class _Unsaved:
+    """What Django's password validators read of an account not made yet."""
+
+    def __init__(self, email: str):
+        self.username = self.email = email
 
 
 ROLE_HELP = {
@@ -39,47 +84,44 @@ def _form_errors_from(error: ValidationError, form: forms.Form) -> None:
         form.add_error(field if field in form.fields else None, reasons)
 
 
-@never_cache  # a new colleague's password link is on it, once
+@never_cache  # an invitation's link is on it, once
 @member_required(manage=True)
 def member_list_view(request):
-    form = MemberAddForm(request.POST or None)
-    added = None
+    form = MemberInviteForm(request.POST or None)
+    issued = None
     if request.method == "POST" and form.is_valid():
         try:
-            added = member_add(
+            issued = member_invite(
                 tenant=request.tenant, email=form.cleaned_data["email"], role=form.cleaned_data["role"],
                 by=request.membership,
             )
         except ValidationError as error:
             _form_errors_from(error, form)
         else:
-            form = MemberAddForm()
-            if added.password_link is None:
-                messages.success(request, _("%(email)s is now a member.") % {"email": added.membership.user.email})
-    members = Membership.objects.select_related("user").order_by("created_at", "pk")
+            form = MemberInviteForm()
     return render(request, "tenants/members.html", {
         "form": form,
-        "added": added,
-        "password_url": request.build_absolute_uri(added.password_link) if added and added.password_link else "",
-        "members": [
-            {"membership": member, "password_pending": not member.user.has_usable_password()}
-            for member in members
-        ],
+        "issued": issued,
+        "invitation_url": (
+            request.build_absolute_uri(reverse("invitation", args=[issued.token])) if issued else ""
+        ),
+        "members": Membership.objects.select_related("user").order_by("created_at", "pk"),
+        "invitations": Invitation.objects.order_by("-created_at"),
         "roles": [(value, label, ROLE_HELP[value]) for value, label in Role.choices],
         "role_choices": Role.choices,
     })
 
 
-def _membership_or_404(membership_id: int) -> None:
-    # Through the tenant scope: another store's member is a 404, as everywhere.
-    if not Membership.objects.filter(pk=membership_id).exists():
+def _in_this_store(model, object_id: int) -> None:
+    # Through the tenant scope: another store's row is a 404, as everywhere.
+    if not model.objects.filter(pk=object_id).exists():
         raise Http404
 
 
 @require_POST
 @member_required(manage=True)
 def member_role_view(request, membership_id: int):
-    _membership_or_404(membership_id)
+    _in_this_store(Membership, membership_id)
     form = MemberRoleForm(request.POST)
     if not form.is_valid():
         messages.error(request, _("Choose one of the roles."))
@@ -101,7 +143,7 @@ def member_role_view(request, membership_id: int):
 @require_POST
 @member_required(manage=True)
 def member_remove_view(request, membership_id: int):
-    _membership_or_404(membership_id)
+    _in_this_store(Membership, membership_id)
     try:
         membership = member_remove(tenant=request.tenant, membership_id=membership_id, by=request.membership)
     except ValidationError as error:
@@ -115,33 +157,55 @@ def member_remove_view(request, membership_id: int):
     return redirect("members")
 
 
-@never_cache
 @require_POST
 @member_required(manage=True)
-def member_password_link_view(request, membership_id: int):
-    """A new link for a colleague who has not set their password yet (the first one expired)."""
-    _membership_or_404(membership_id)
-    membership = Membership.objects.select_related("user").get(pk=membership_id)
-    link = member_password_link(membership.user)
-    if link is None:
-        messages.error(request, _(
-            "No link: this member has a password already, or also belongs to another store, whose owners "
-            "or admins can make them one."
-        ))
-        return redirect("members")
-    return render(request, "tenants/member_password_link.html", {
-        "member": membership, "password_url": request.build_absolute_uri(link),
+def invitation_revoke_view(request, invitation_id: int):
+    _in_this_store(Invitation, invitation_id)
+    try:
+        invitation = invitation_revoke(tenant=request.tenant, invitation_id=invitation_id, by=request.membership)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+    else:
+        messages.success(request, _("The invitation of %(email)s is revoked: its link no longer works.") % {
+            "email": invitation.email,
+        })
+    return redirect("members")
+
+
+@never_cache
+@sensitive_post_parameters("password1", "password2")
+def invitation_view(request, token: str):
+    """Where an invited colleague joins. An address with no account chooses its password here; an
+    existing account must be logged in as itself: holding the link alone joins no account."""
+    invitation = invitation_from_token(token)
+    if invitation is None:
+        return render(request, "tenants/invitation.html", {"expired": True}, status=404)
+    account = invitation_account(invitation)
+    context = {"invitation": invitation, "account_exists": account is not None}
+    if account is None:
+        form = NewAccountForm(request.POST or None, email=invitation.email)
+        context["form"] = form
+        if request.method == "POST" and form.is_valid():
+            return _joined(request, invitation, user=None, password=form.cleaned_data["password1"])
+    elif request.user.is_authenticated and request.user.pk == account.pk:
+        context["may_accept"] = True
+        if request.method == "POST":
+            return _joined(request, invitation, user=request.user)
+    elif request.user.is_authenticated:
+        context["wrong_account"] = True
+    return render(request, "tenants/invitation.html", context)
+
+
+def _joined(request, invitation: Invitation, *, user, password: str | None = None):
+    try:
+        membership = invitation_accept(invitation=invitation, user=user, password=password)
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return redirect("dashboard" if request.user.is_authenticated else "login")
+    if user is None:
+        login(request, membership.user, backend="tenants.backends.CaseInsensitiveUsernameBackend")
+    request.session[ACTIVE_TENANT_SESSION_KEY] = membership.tenant_id  # straight into the store joined
+    messages.success(request, _("Welcome to %(store)s: you joined as %(role)s.") % {
+        "store": membership.tenant.display_name, "role": membership.get_role_display(),
     })
-
-
-class PasswordSetView(auth_views.PasswordResetConfirmView):
-    """Where a new colleague chooses their password, from the link a manager handed them."""
-
-    template_name = "tenants/password_set.html"
-    success_url = reverse_lazy("login")
-    reset_url_token = "set-password"
-
-    def form_valid(self, form):
-        response = super().form_valid(form)
-        messages.success(self.request, _("Your password is set: log in with your email address and your new password."))
-        return response
+    return redirect("dashboard")

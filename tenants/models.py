@@ -130,6 +130,33 @@ class Membership(TenantOwned):
         return self.role in MANAGING_ROLES
 
 
+class Invitation(TenantOwned):
+    """A colleague asked to join the store, until they accept with the link (tenants.services).
+
+    Joining takes the link and the account: a new address chooses its password on the link's
+    page; an existing account must be logged in to accept. So a manager who holds the link cannot
+    attach anyone's account to the store, nor, having set up an address in advance, be attached
+    to another store that invites it."""
+
+    email = models.EmailField(_("email"), max_length=150)
+    role = models.CharField(_("role"), max_length=16, choices=Role.choices)
+    # The link's secret is shown once and kept only as its SHA-256, as API keys are.
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "email"], name="invitation_unique_email_per_tenant"),
+        ]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.email} @ {self.tenant_id} ({self.role})"
+
+
 class ApiKeyKind(models.TextChoices):
     SECRET = "secret", _("Secret (server side)")
     PUBLISHABLE = "publishable", _("Publishable (browsers)")

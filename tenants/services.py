@@ -1,5 +1,7 @@
 """Writes on tenants, members and API keys."""
+import hashlib
 import re
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -13,7 +15,7 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from tenants.cors import allowed_origins_cache_clear
-from tenants.models import KEY_KIND_TAGS, ApiKey, ApiKeyKind, Membership, Role, Tenant
+from tenants.models import KEY_KIND_TAGS, ApiKey, ApiKeyKind, Invitation, Membership, Role, Tenant
 from tenants.scope import tenant_scope
 
 User = get_user_model()
@@ -169,12 +171,16 @@ def api_key_mark_used(api_key: ApiKey) -> None:
 # --- Members: who works in the store, and in which role ---------------------------------------
 
 
-@dataclass(frozen=True)
-class MemberAdded:
-    """A member as just added; `password_link` (a path) when the account is new and has no password."""
+# An invitation's link works this long; a new one can be made from the members page.
+INVITATION_MAX_AGE = timedelta(days=7)
 
-    membership: Membership
-    password_link: str | None
+
+@dataclass(frozen=True)
+class InvitationIssued:
+    """An invitation as it is made: the row, and its link's secret, which exists only now."""
+
+    invitation: Invitation
+    token: str
 
 
 def _tenant_locked(tenant: Tenant) -> Tenant:
@@ -183,21 +189,19 @@ def _tenant_locked(tenant: Tenant) -> Tenant:
     return Tenant.objects.select_for_update().get(pk=tenant.pk)
 
 
-def member_password_link(user) -> str | None:
-    """The path where `user` sets their password, or None where handing it out would let this
-    store's managers into an account that is not only theirs: one with a password already, one
-    that belongs to another store too, or staff. The link works until a password is set (Django's
-    password-reset token, valid PASSWORD_RESET_TIMEOUT)."""
-    from django.contrib.auth.tokens import default_token_generator
-    from django.urls import reverse
-    from django.utils.encoding import force_bytes
-    from django.utils.http import urlsafe_base64_encode
+def _acting(by: Membership) -> Membership:
+    # Read again under the tenant lock: a manager demoted a moment ago acts with their new role.
+    acting = Membership.objects.filter(pk=by.pk).first()
+    if acting is None:
+        raise ValidationError(_("You are no longer a member of this store."))
+    return acting
 
-    other_stores = Membership.all_tenants.filter(user=user).values("tenant_id").distinct().count()
-    if user.has_usable_password() or other_stores > 1 or user.is_staff or user.is_superuser:
-        return None
-    return reverse("password-set", args=[urlsafe_base64_encode(force_bytes(user.pk)),
-                                         default_token_generator.make_token(user)])
+
+def _member(membership_id: int) -> Membership:
+    membership = Membership.objects.select_related("user").filter(pk=membership_id).first()
+    if membership is None:  # removed by another manager a moment ago (the view's 404 came first)
+        raise ValidationError(_("This member was removed meanwhile."))
+    return membership
 
 
 def _may_grant(by: Membership, role: str) -> None:
@@ -207,10 +211,14 @@ def _may_grant(by: Membership, role: str) -> None:
         raise ValidationError({"role": _("Only an owner can make someone an owner.")})
 
 
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 @transaction.atomic
-def member_add(*, tenant: Tenant, email: str, role: str, by: Membership) -> MemberAdded:
-    """Add a colleague by email, with a role. An account that does not exist yet is made, without
-    a password: the result carries the link where they set one, to be handed to them."""
+def member_invite(*, tenant: Tenant, email: str, role: str, by: Membership) -> InvitationIssued:
+    """Invite a colleague by email, with a role; inviting the same address again replaces the
+    earlier invitation (and its link)."""
     from django.core.validators import validate_email
 
     email = email.strip()
@@ -218,17 +226,77 @@ def member_add(*, tenant: Tenant, email: str, role: str, by: Membership) -> Memb
         validate_email(email)
     except ValidationError as error:
         raise ValidationError({"email": _("Enter a valid email address.")}) from error
-    _may_grant(by, role)
+    email = User.objects.normalize_email(email).lower()
     _tenant_locked(tenant)
-    user = User.objects.filter(email__iexact=email).first() or User.objects.filter(username__iexact=email).first()
     with tenant_scope(tenant):
-        if user is not None and Membership.objects.filter(user=user).exists():
+        _may_grant(_acting(by), role)
+        already = Membership.objects.filter(user__email__iexact=email).exists() or Membership.objects.filter(
+            user__username__iexact=email
+        ).exists()
+        if already:
             raise ValidationError({"email": _("%(email)s is already a member.") % {"email": email}})
+        Invitation.objects.filter(email=email).delete()
+        token = secrets.token_urlsafe(32)
+        invitation = Invitation.objects.create(
+            email=email, role=role, token_hash=_token_hash(token), invited_by=by.user
+        )
+    return InvitationIssued(invitation=invitation, token=token)
+
+
+@transaction.atomic
+def invitation_revoke(*, tenant: Tenant, invitation_id: int, by: Membership) -> Invitation:
+    _tenant_locked(tenant)
+    with tenant_scope(tenant):
+        invitation = Invitation.objects.filter(pk=invitation_id).first()
+        if invitation is None:
+            raise ValidationError(_("This invitation was accepted or revoked meanwhile."))
+        if invitation.role == Role.OWNER and _acting(by).role != Role.OWNER:
+            raise ValidationError({"role": _("Only an owner can change or remove an owner.")})
+        invitation.delete()
+    return invitation
+
+
+def invitation_from_token(token: str) -> Invitation | None:
+    """The invitation a link names, if it is still open (not accepted, revoked or too old).
+    Across tenants by design: the link is all the visitor has, and names one store's row."""
+    invitation = (
+        Invitation.all_tenants.select_related("tenant").filter(token_hash=_token_hash(token)).first()
+    )
+    if invitation is None or invitation.created_at < timezone.now() - INVITATION_MAX_AGE:
+        return None
+    return invitation
+
+
+def invitation_account(invitation: Invitation):
+    """The account of the invited address, if there is one."""
+    return (
+        User.objects.filter(email__iexact=invitation.email).order_by("pk").first()
+        or User.objects.filter(username__iexact=invitation.email).order_by("pk").first()
+    )
+
+
+@transaction.atomic
+def invitation_accept(*, invitation: Invitation, user=None, password: str | None = None) -> Membership:
+    """Join the store: as `user`, who must be the invited address's account, logged in; or, when
+    that address has no account yet, as a new account with `password`."""
+    tenant = _tenant_locked(invitation.tenant)
+    with tenant_scope(tenant):
+        invitation = Invitation.objects.select_for_update().filter(pk=invitation.pk).first()
+        if invitation is None:
+            raise ValidationError(_("This invitation was accepted or revoked meanwhile."))
+        account = invitation_account(invitation)
         if user is None:
-            # No password: they set it. The login name is the address in lower case, as people type it.
-            user = User.objects.create_user(username=email.lower(), email=email.lower())
-        membership = Membership.objects.create(user=user, role=role)
-    return MemberAdded(membership=membership, password_link=member_password_link(user))
+            if account is not None:
+                raise ValidationError(_("An account with this address exists: log in to accept."))
+            user = User.objects.create_user(username=invitation.email, email=invitation.email, password=password)
+        elif account is None or account.pk != user.pk:
+            raise ValidationError(
+                _("This invitation is for %(email)s: log in as that account to accept it.")
+                % {"email": invitation.email}
+            )
+        membership, _created = Membership.objects.get_or_create(user=user, defaults={"role": invitation.role})
+        invitation.delete()
+    return membership
 
 
 def _other_owner_left(membership: Membership) -> bool:
@@ -245,7 +313,8 @@ def member_role_set(*, tenant: Tenant, membership_id: int, role: str, by: Member
     """Give a member another role. The store keeps at least one owner."""
     _tenant_locked(tenant)
     with tenant_scope(tenant):
-        membership = Membership.objects.select_related("user").get(pk=membership_id)
+        membership = _member(membership_id)
+        by = _acting(by)
         _may_grant(by, role)
         _may_change(by, membership)
         if membership.role == Role.OWNER and role != Role.OWNER and not _other_owner_left(membership):
@@ -260,8 +329,8 @@ def member_remove(*, tenant: Tenant, membership_id: int, by: Membership) -> Memb
     """Take a member out of the store (their account stays, and any other store's membership)."""
     _tenant_locked(tenant)
     with tenant_scope(tenant):
-        membership = Membership.objects.select_related("user").get(pk=membership_id)
-        _may_change(by, membership)
+        membership = _member(membership_id)
+        _may_change(_acting(by), membership)
         if membership.role == Role.OWNER and not _other_owner_left(membership):
             raise ValidationError({"role": _("The store needs an owner: make someone else owner first.")})
         membership.delete()

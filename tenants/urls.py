@@ -15,11 +15,11 @@ urlpatterns = [
     path("settings/members/<int:membership_id>/role/", members.member_role_view, name="member-role"),
     path("settings/members/<int:membership_id>/remove/", members.member_remove_view, name="member-remove"),
     path(
-        "settings/members/<int:membership_id>/password-link/",
-        members.member_password_link_view,
-        name="member-password-link",
+        "settings/invitations/<int:invitation_id>/revoke/",
+        members.invitation_revoke_view,
+        name="invitation-revoke",
     ),
-    path("account/set-password/<uidb64>/<token>/", members.PasswordSetView.as_view(), name="password-set"),
+    path("invitations/<str:token>/", members.invitation_view, name="invitation"),
     path("settings/shopper-signatures/", views.shopper_signatures_view, name="shopper-signatures"),
     path(
         "settings/shopper-signatures/rotate/",

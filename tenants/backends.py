@@ -1,0 +1,16 @@
+"""Logging in with an email address as people type it: Ana@Acme.test is ana@acme.test."""
+from django.contrib.auth import get_user_model
+from django.contrib.auth.backends import ModelBackend
+
+
+class CaseInsensitiveUsernameBackend(ModelBackend):
+    """Django's ModelBackend, with the login name matched regardless of case. Where two accounts'
+    names differ only by case (made before this), the exact spelling is needed, as before."""
+
+    def authenticate(self, request, username=None, password=None, **kwargs):
+        users = get_user_model()._default_manager
+        if username is not None and not users.filter(username=username).exists():
+            matches = list(users.filter(username__iexact=username).values_list("username", flat=True)[:2])
+            if len(matches) == 1:
+                username = matches[0]
+        return super().authenticate(request, username=username, password=password, **kwargs)
