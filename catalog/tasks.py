@@ -1,18 +1,28 @@
 """The catalog's background work: cleaning a tenant's shopper events."""
+import logging
 from datetime import timedelta
 
 from celery import shared_task
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from catalog.models import CleaningReport, CleaningStatus
 from catalog.services.cleaning import events_clean
-from tenants.scope import current_tenant
+from tenants.models import Tenant
+from tenants.scope import TenantScopeMissing, current_tenant
 from tenants.tasks import TenantTask
 
-# A run queued or running for longer than this is taken as lost (its worker died, or none was
-# there): the page says so, and a new run may be queued.
+logger = logging.getLogger(__name__)
+
+# A run queued, or running, for longer than this is taken as lost (no worker took it, or its
+# worker died): the page says so, a new run may be queued, and a redelivered task may take it.
 CLEANING_RUN_STALE_AFTER = timedelta(hours=1)
+
+
+def _stale_before():
+    return timezone.now() - CLEANING_RUN_STALE_AFTER
 
 
 @shared_task(base=TenantTask, acks_late=True)
@@ -20,11 +30,13 @@ def catalog_clean_task(*, tenant_id: int, run_id: int | None = None) -> int:
     """Clean the tenant's events; returns the CleaningReport's id.
 
     A queued run (`run_id`) is taken with a conditional update, so a redelivered task does not run
-    it twice; the page shows it running, then its report. A run is idempotent all the same.
+    it while it runs; one whose worker died (running past CLEANING_RUN_STALE_AFTER) is taken again.
+    A run is idempotent all the same. The page shows the run running, then its report.
     """
     run = None
     if run_id is not None:
-        taken = CleaningReport.objects.filter(pk=run_id, status=CleaningStatus.QUEUED).update(
+        takeable = Q(status=CleaningStatus.QUEUED) | Q(status=CleaningStatus.RUNNING, started_at__lt=_stale_before())
+        taken = CleaningReport.objects.filter(takeable, pk=run_id).update(
             status=CleaningStatus.RUNNING, started_at=timezone.now()
         )
         if not taken:
@@ -38,24 +50,54 @@ def catalog_clean_task(*, tenant_id: int, run_id: int | None = None) -> int:
         raise
 
 
+@transaction.atomic
 def catalog_clean_queue(*, tenant_id: int) -> CleaningReport:
-    """Queue a cleaning run (in the tenant's scope), or return the one already queued or running.
-    The task is sent once the current transaction commits, so the worker sees what it wrote."""
-    pending = cleaning_run_pending()
-    if pending is not None:
-        return pending
+    """Queue a cleaning run in the tenant's scope, or return the one already queued (a running one
+    has read the events as they were: a new run is queued behind it). The task is sent once the
+    transaction commits, so the worker sees what it wrote; a broker that cannot be reached fails
+    the run, which the page shows."""
+    tenant = current_tenant()
+    if tenant.pk != tenant_id:
+        raise TenantScopeMissing(f"Queueing a cleaning run of tenant {tenant_id} in the scope of another.")
+    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()  # two clicks at once queue one run
+    queued = _pending().filter(status=CleaningStatus.QUEUED).first()
+    if queued is not None:
+        return queued
     run = CleaningReport.objects.create(status=CleaningStatus.QUEUED)
-    transaction.on_commit(lambda: catalog_clean_task.delay(tenant_id=tenant_id, run_id=run.pk))
+    transaction.on_commit(lambda: _send(tenant_id=tenant.pk, run_id=run.pk))
     return run
+
+
+def _send(*, tenant_id: int, run_id: int) -> None:
+    try:
+        catalog_clean_task.delay(tenant_id=tenant_id, run_id=run_id)
+    except BrokerUnreachable:
+        logger.exception("cleaning run %s: the broker could not be reached", run_id)
+        CleaningReport.all_tenants.filter(pk=run_id, status=CleaningStatus.QUEUED).update(
+            status=CleaningStatus.FAILED, finished_at=timezone.now()
+        )
+
+
+def _pending():
+    since = _stale_before()
+    return CleaningReport.objects.filter(
+        Q(status=CleaningStatus.QUEUED, created_at__gte=since)
+        | Q(status=CleaningStatus.RUNNING, started_at__gte=since)
+    ).order_by("-created_at", "-id")
 
 
 def cleaning_run_pending() -> CleaningReport | None:
     """The tenant's run that is queued or running, unless it has been so long it is lost."""
-    return (
-        CleaningReport.objects.filter(
-            status__in=(CleaningStatus.QUEUED, CleaningStatus.RUNNING),
-            created_at__gte=timezone.now() - CLEANING_RUN_STALE_AFTER,
-        )
-        .order_by("-created_at", "-id")
-        .first()
+    return _pending().first()
+
+
+def cleaning_run_unfinished_since_report() -> CleaningReport | None:
+    """The newest run that failed or was lost, if it is newer than the newest report: the page
+    says so, instead of showing the older report as if it were the latest."""
+    latest_done = CleaningReport.objects.filter(status=CleaningStatus.SUCCEEDED).order_by("-created_at", "-id").first()
+    unfinished = CleaningReport.objects.exclude(status=CleaningStatus.SUCCEEDED).exclude(
+        pk__in=_pending().values("pk")
     )
+    if latest_done is not None:
+        unfinished = unfinished.filter(created_at__gt=latest_done.created_at)
+    return unfinished.order_by("-created_at", "-id").first()

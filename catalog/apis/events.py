@@ -8,7 +8,7 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 
-from catalog.models import CleaningReport, EventType
+from catalog.models import CleaningReport, CleaningStatus, EventType
 from catalog.selectors.events import cleaning_report_latest
 from catalog.services.events import QUANTITY_MAX, QUANTITY_MIN, event_ingest_batch, shopper_erase
 from catalog.tasks import catalog_clean_queue
@@ -206,8 +206,12 @@ class CleaningReportOutputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = CleaningReport
-        fields = ["created_at", "events_total", "counts"]
+        fields = ["created_at", "finished_at", "events_total", "counts"]
         ref_name = "CleaningReport"
+        extra_kwargs = {  # noqa: RUF012 - DRF's Meta
+            "created_at": {"help_text": "When the run was asked for."},
+            "finished_at": {"help_text": "When it finished; null for a report from before runs were queued."},
+        }
 
 
 class CleaningReportApi(TenantApiView):
@@ -237,6 +241,8 @@ class CleaningReportApi(TenantApiView):
 
 class CleaningRunOutputSerializer(serializers.Serializer):
     detail = serializers.CharField()
+    id = serializers.IntegerField(help_text="The run; its report, when done, is the latest cleaning report.")
+    status = serializers.ChoiceField(choices=CleaningStatus.choices, help_text="queued or running.")
 
     class Meta:
         ref_name = "CleaningRunQueued"
@@ -246,17 +252,30 @@ class CleaningRunApi(TenantApiView):
     @extend_schema(
         operation_id="events_cleaning_runs_create",
         summary="Start a cleaning run",
-        description="Queues a cleaning run; read its outcome at /api/v1/events/cleaning-report.",
+        description=(
+            "Queues a cleaning run, or answers with the one already queued; a run already running "
+            "read the events as they were, so a new one is queued behind it. Read the outcome at "
+            "/api/v1/events/cleaning-report."
+        ),
         request=None,
-        responses={202: CleaningRunOutputSerializer},
+        responses={
+            202: CleaningRunOutputSerializer,
+            503: OpenApiResponse(description="The task queue cannot be reached; nothing was queued."),
+        },
         examples=[OpenApiExample(
             "Queued", response_only=True, status_codes=["202"],
-            value={"detail": "Cleaning queued; the report follows when it is done."},
+            value={"detail": "Cleaning queued; the report follows when it is done.", "id": 12, "status": "queued"},
         )],
     )
     def post(self, request):
-        catalog_clean_queue(tenant_id=request.tenant.pk)
-        body = {"detail": _("Cleaning queued; the report follows when it is done.")}
+        run = catalog_clean_queue(tenant_id=request.tenant.pk)
+        run.refresh_from_db()
+        if run.status == CleaningStatus.FAILED:
+            return Response(
+                {"detail": _("Cleaning could not be queued: the task queue cannot be reached. Try again in a minute.")},
+                status=status.HTTP_503_SERVICE_UNAVAILABLE,
+            )
+        body = {"detail": _("Cleaning queued; the report follows when it is done."), "id": run.pk, "status": run.status}
         return Response(CleaningRunOutputSerializer(body).data, status=status.HTTP_202_ACCEPTED)
 
 

@@ -7,10 +7,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
-from catalog.models import EventType
+from catalog.models import CleaningStatus, EventType
 from catalog.selectors.events import cleaning_report_latest, event_count, event_counts_per_day
 from catalog.services.cleaning import REPORT_COUNT_LABELS
-from catalog.tasks import catalog_clean_queue, cleaning_run_pending
+from catalog.tasks import catalog_clean_queue, cleaning_run_pending, cleaning_run_unfinished_since_report
 from tenants.web import member_required
 
 OVERVIEW_DAYS = 30
@@ -42,6 +42,7 @@ def event_overview_view(request):
         "report": report,
         "report_rows": _report_rows(report),
         "cleaning_run": _cleaning_run(cleaning_run_pending()),
+        "cleaning_run_unfinished": cleaning_run_unfinished_since_report(),
     }
     return render(request, "catalog/event_overview.html", context)
 
@@ -52,14 +53,21 @@ def event_cleaning_run_view(request):
     if cleaning_run_pending() is not None:
         messages.info(request, _("A cleaning run is already under way: its progress shows below."))
     else:
-        catalog_clean_queue(tenant_id=request.tenant.pk)
-        messages.success(request, _("Cleaning is queued: its progress shows below, and its report when it is done."))
+        run = catalog_clean_queue(tenant_id=request.tenant.pk)
+        run.refresh_from_db()
+        if run.status == CleaningStatus.FAILED:  # the broker could not be reached
+            messages.error(request, _("Cleaning could not be queued: the task queue cannot be reached. Try again in a minute."))
+        else:
+            messages.success(request, _("Cleaning is queued: its progress shows below, and its report when it is done."))
     return redirect(reverse("event-overview") + "#data-cleaning")
 
 
-@member_required
 def event_cleaning_run_fragment_view(request):
-    """The run under way, polled by the page; once none is, the page reloads to show the report."""
+    """The run under way, polled by the page; once none is, the page reloads to show the report.
+    A session that ended meanwhile reloads the page too (to the login), rather than having htmx
+    swap the login page into the card."""
+    if not request.user.is_authenticated or getattr(request, "membership", None) is None:
+        return HttpResponseClientRefresh()
     pending = cleaning_run_pending()
     if pending is None:
         return HttpResponseClientRefresh()

@@ -229,3 +229,20 @@ def test_an_analyst_and_a_publishable_key_cannot_start_a_cleaning_run(
         assert api_client.post(RUNS_URL).status_code == 403
         assert publishable_client.post(RUNS_URL).status_code == 403
     assert queued == []
+
+
+def test_a_run_asked_for_while_one_runs_is_queued_behind_it_and_one_queued_is_reused(secret_client, tenant, queued):
+    from catalog.models import CleaningReport, CleaningStatus
+
+    running = CleaningReport.all_tenants.create(tenant=tenant, status=CleaningStatus.RUNNING, started_at=timezone.now())
+    first = secret_client.post(RUNS_URL)
+    second = secret_client.post(RUNS_URL)
+    assert first.status_code == second.status_code == 202
+    assert first.data["id"] == second.data["id"] != running.pk and first.data["status"] == "queued"
+
+
+def test_the_report_says_when_its_run_finished(secret_client, tenant, apples):
+    with tenant_scope(tenant):
+        events_clean(tenant=tenant)
+    report = secret_client.get("/api/v1/events/cleaning-report").data
+    assert report["finished_at"] is not None

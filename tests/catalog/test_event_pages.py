@@ -186,7 +186,49 @@ def test_a_cleaning_run_that_fails_is_marked_failed_and_frees_the_button(owner_c
     monkeypatch.setattr(tasks, "events_clean", broken)
     tasks.catalog_clean_task.apply(kwargs={"tenant_id": tenant.id, "run_id": run.pk})
     assert CleaningReport.all_tenants.get(pk=run.pk).status == CleaningStatus.FAILED
-    assert "Run cleaning now" in owner_client.get(URL).content.decode()
+    html = owner_client.get(URL).content.decode()
+    assert "Run cleaning now" in html and 'id="cleaning-run-unfinished"' in html  # said, not hidden
+
+
+def test_a_run_whose_worker_died_is_taken_again_by_the_redelivered_task(tenant):
+    from catalog.models import CleaningReport, CleaningStatus
+
+    long_ago = timezone.now() - tasks.CLEANING_RUN_STALE_AFTER * 2
+    with tenant_scope(tenant):
+        run = CleaningReport.objects.create(status=CleaningStatus.RUNNING)
+    CleaningReport.all_tenants.filter(pk=run.pk).update(started_at=long_ago, created_at=long_ago)
+    tasks.catalog_clean_task.apply(kwargs={"tenant_id": tenant.id, "run_id": run.pk})
+    assert CleaningReport.all_tenants.get(pk=run.pk).status == CleaningStatus.SUCCEEDED
+
+
+def test_a_run_queued_long_ago_but_started_lately_is_still_under_way(owner_client, tenant):
+    from catalog.models import CleaningReport, CleaningStatus
+
+    run = CleaningReport.all_tenants.create(tenant=tenant, status=CleaningStatus.RUNNING, started_at=timezone.now())
+    CleaningReport.all_tenants.filter(pk=run.pk).update(created_at=timezone.now() - tasks.CLEANING_RUN_STALE_AFTER * 2)
+    html = owner_client.get(URL).content.decode()
+    assert 'id="cleaning-run"' in html and "Run cleaning now" not in html
+
+
+@pytest.mark.django_db(transaction=True)  # no test transaction around it: the task is sent at once, as in a request
+def test_a_task_queue_that_cannot_be_reached_fails_the_run_and_says_so(owner_client, tenant, monkeypatch):
+    from kombu.exceptions import OperationalError
+
+    from catalog.models import CleaningReport, CleaningStatus
+
+    def unreachable(**kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.catalog_clean_task, "delay", unreachable)
+    page = owner_client.post(reverse("event-cleaning-run"), follow=True).content.decode()
+    assert "Cleaning could not be queued: the task queue cannot be reached." in page
+    assert CleaningReport.all_tenants.get().status == CleaningStatus.FAILED
+    assert "Run cleaning now" in page  # the failed run blocks nothing
+
+
+def test_the_polled_run_asks_a_logged_out_page_to_reload_instead_of_swapping_in_the_login(client, db):
+    response = client.get(reverse("event-cleaning-run-fragment"))
+    assert response.status_code == 200 and response["HX-Refresh"] == "true"
 
 
 def test_another_tenants_run_is_not_shown(owner_client, other_tenant):
