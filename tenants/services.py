@@ -9,13 +9,22 @@ from urllib.parse import urlsplit
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from tenants.cors import allowed_origins_cache_clear
-from tenants.models import KEY_KIND_TAGS, ApiKey, ApiKeyKind, Invitation, Membership, Role, Tenant
+from tenants.models import (
+    KEY_KIND_TAGS,
+    MANAGING_ROLES,
+    ApiKey,
+    ApiKeyKind,
+    Invitation,
+    Membership,
+    Role,
+    Tenant,
+)
 from tenants.scope import tenant_scope
 
 User = get_user_model()
@@ -226,15 +235,23 @@ def member_invite(*, tenant: Tenant, email: str, role: str, by: Membership) -> I
         validate_email(email)
     except ValidationError as error:
         raise ValidationError({"email": _("Enter a valid email address.")}) from error
-    email = User.objects.normalize_email(email).lower()
+    if not email.isascii():
+        # Unicode look-alikes (the long s of "ſam", the Kelvin sign) lower-case or normalise into
+        # another address's spelling: an account name that collides with, or shadows, another.
+        raise ValidationError({"email": _("Write the address in plain ASCII letters.")})
+    email = email.lower()
     _tenant_locked(tenant)
     with tenant_scope(tenant):
-        _may_grant(_acting(by), role)
+        by = _acting(by)
+        _may_grant(by, role)
         already = Membership.objects.filter(user__email__iexact=email).exists() or Membership.objects.filter(
             user__username__iexact=email
         ).exists()
         if already:
             raise ValidationError({"email": _("%(email)s is already a member.") % {"email": email}})
+        earlier = Invitation.objects.filter(email=email).first()
+        if earlier is not None and earlier.role == Role.OWNER and by.role != Role.OWNER:
+            raise ValidationError({"role": _("Only an owner can change or remove an owner.")})
         Invitation.objects.filter(email=email).delete()
         token = secrets.token_urlsafe(32)
         invitation = Invitation.objects.create(
@@ -284,11 +301,24 @@ def invitation_accept(*, invitation: Invitation, user=None, password: str | None
         invitation = Invitation.objects.select_for_update().filter(pk=invitation.pk).first()
         if invitation is None:
             raise ValidationError(_("This invitation was accepted or revoked meanwhile."))
+        inviter = Membership.objects.filter(user_id=invitation.invited_by_id).first()
+        if inviter is None or not _may_still_grant(inviter, invitation.role):
+            # Removed or demoted since: their links must not bring them, or anyone, back in.
+            invitation.delete()
+            raise ValidationError(_(
+                "This invitation no longer holds: whoever sent it can no longer invite. Ask the store for a new one."
+            ))
         account = invitation_account(invitation)
         if user is None:
             if account is not None:
                 raise ValidationError(_("An account with this address exists: log in to accept."))
-            user = User.objects.create_user(username=invitation.email, email=invitation.email, password=password)
+            try:
+                with transaction.atomic():
+                    user = User.objects.create_user(
+                        username=invitation.email, email=invitation.email, password=password
+                    )
+            except IntegrityError as error:  # made a moment ago, through another store's invitation
+                raise ValidationError(_("An account with this address exists: log in to accept.")) from error
         elif account is None or account.pk != user.pk:
             raise ValidationError(
                 _("This invitation is for %(email)s: log in as that account to accept it.")
@@ -297,6 +327,10 @@ def invitation_accept(*, invitation: Invitation, user=None, password: str | None
         membership, _created = Membership.objects.get_or_create(user=user, defaults={"role": invitation.role})
         invitation.delete()
     return membership
+
+
+def _may_still_grant(inviter: Membership, role: str) -> bool:
+    return inviter.role in MANAGING_ROLES and (role != Role.OWNER or inviter.role == Role.OWNER)
 
 
 def _other_owner_left(membership: Membership) -> bool:
@@ -321,7 +355,15 @@ def member_role_set(*, tenant: Tenant, membership_id: int, role: str, by: Member
             raise ValidationError({"role": _("The store needs an owner: make someone else owner first.")})
         membership.role = role
         membership.save(update_fields=["role"])
+        _invitations_they_can_no_longer_send(membership).delete()
     return membership
+
+
+def _invitations_they_can_no_longer_send(membership: Membership):
+    sent = Invitation.objects.filter(invited_by_id=membership.user_id)
+    if membership.pk is None or membership.role not in MANAGING_ROLES:
+        return sent
+    return sent.filter(role=Role.OWNER) if membership.role != Role.OWNER else sent.none()
 
 
 @transaction.atomic
@@ -333,5 +375,6 @@ def member_remove(*, tenant: Tenant, membership_id: int, by: Membership) -> Memb
         _may_change(_acting(by), membership)
         if membership.role == Role.OWNER and not _other_owner_left(membership):
             raise ValidationError({"role": _("The store needs an owner: make someone else owner first.")})
-        membership.delete()
+        membership.delete()  # its pk is None from here on: every invitation it sent goes
+        _invitations_they_can_no_longer_send(membership).delete()
     return membership

@@ -225,3 +225,61 @@ def test_a_login_name_is_matched_regardless_of_case_unless_two_accounts_differ_o
     UserFactory(username="twin@acme.test")
     UserFactory(username="Twin@acme.test")
     assert client.post("/login/", {"username": "TWIN@acme.test", "password": "correct-horse-battery"}).status_code == 200
+
+
+def test_a_manager_removed_since_cannot_come_back_through_a_link_they_made(client, merchant_user, member_with_role):
+    admin_user = member_with_role(Role.ADMIN)
+    client.force_login(admin_user)
+    backdoor = _invite(client, "backdoor@example.test", Role.ADMIN)
+    client.force_login(merchant_user)
+    client.post(f"{MEMBERS}{Membership.all_tenants.get(user=admin_user).pk}/remove/")
+    assert not Invitation.all_tenants.exists()  # what they sent went with them
+    client.logout()
+    client.post(backdoor, {"password1": PASSWORD, "password2": PASSWORD})
+    assert not get_user_model().objects.filter(email="backdoor@example.test").exists()
+
+
+def test_an_owner_demoted_since_cannot_bring_in_an_owner_through_a_link_they_made(client, merchant_user, tenant):
+    second_owner = UserFactory(username="second@acme.test")
+    Membership.all_tenants.create(tenant=tenant, user=second_owner, role=Role.OWNER)
+    client.force_login(second_owner)
+    takeover = _invite(client, "alt@example.test", Role.OWNER)
+    learner_link = _invite(client, "learner@example.test", Role.LEARNER)
+    client.force_login(merchant_user)
+    client.post(f"{MEMBERS}{Membership.all_tenants.get(user=second_owner).pk}/role/", {"role": Role.ADMIN})
+    assert list(Invitation.all_tenants.values_list("email", flat=True)) == ["learner@example.test"]
+    client.logout()
+    client.post(takeover, {"password1": PASSWORD, "password2": PASSWORD})
+    assert not Membership.all_tenants.filter(user__email="alt@example.test").exists()
+    client.post(learner_link, {"password1": PASSWORD, "password2": PASSWORD})  # an admin may still send that one
+    assert Membership.all_tenants.get(user__email="learner@example.test").role == Role.LEARNER
+
+
+def test_an_invitation_whose_sender_lost_the_right_meanwhile_is_refused_when_accepted(client, merchant_user, tenant):
+    from tenants.services import invitation_accept, invitation_from_token, member_invite
+
+    owner = Membership.all_tenants.get(user=merchant_user)
+    issued = member_invite(tenant=tenant, email="alt@example.test", role=Role.OWNER, by=owner)
+    Membership.all_tenants.filter(pk=owner.pk).update(role=Role.ADMIN)  # past the services, as a race would
+    with pytest.raises(Exception, match="no longer holds"):
+        invitation_accept(invitation=invitation_from_token(issued.token), password=PASSWORD)
+    assert not Membership.all_tenants.filter(user__email="alt@example.test").exists()
+
+
+def test_an_admin_cannot_replace_an_owners_invitation_by_inviting_the_address_again(
+    client, merchant_user, member_with_role
+):
+    client.force_login(merchant_user)
+    _invite(client, "boss@example.test", Role.OWNER)
+    client.force_login(member_with_role(Role.ADMIN))
+    html = client.post(MEMBERS, {"email": "boss@example.test", "role": Role.LEARNER}).content.decode()
+    assert "Only an owner can change or remove an owner." in html
+    assert Invitation.all_tenants.get().role == Role.OWNER
+
+
+@pytest.mark.parametrize("address", ["\u017fam@acme.test", "bob@\u212ccme.test"], ids=["long s", "script B"])
+def test_an_address_with_unicode_look_alikes_is_refused(client, merchant_user, address):
+    client.force_login(merchant_user)
+    html = client.post(MEMBERS, {"email": address, "role": Role.ANALYST}).content.decode()
+    assert "Write the address in plain ASCII letters." in html
+    assert not Invitation.all_tenants.exists()
