@@ -427,7 +427,7 @@ def test_every_refused_setting_is_explained_in_the_users_language(bad, tmp_path)
     from django.utils import translation
 
     from training.ml.config import ConfigError, TrainConfig
-    from training.services.jobs import CONFIG_REASONS, config_error_message
+    from training.presentation import CONFIG_REASONS, config_error_message
 
     with pytest.raises(ConfigError) as refused:
         TrainConfig.from_dict({"base_model": encoder_folder(tmp_path), **bad}).validate()

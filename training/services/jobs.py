@@ -22,7 +22,7 @@ from kombu.exceptions import OperationalError as BrokerUnreachable
 from tenants.models import Tenant
 from training.ml.config import ConfigError, TrainConfig, default_base_model
 from training.models import ACTIVE_JOB_STATUSES, JobStatus, TrainingJob
-from training.presentation import CONFIG_REASONS, config_error_message, log_line  # noqa: F401 - their home was here
+from training.presentation import config_error_message, log_line
 from training.selectors import training_data_size
 
 logger = logging.getLogger(__name__)
