@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from tenants.scope import TenantOwned
@@ -138,7 +139,8 @@ class ProductImport(TenantOwned):
     row_count = models.PositiveIntegerField(default=0)
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
-    # [{"row": 3, "field": "price", "reason": "..."}], at most a few hundred.
+    # [{"row": 3, "field": "price", "reason": "...", "reasons": {"en": "...", "zh-hans": "..."}}], at
+    # most a few hundred; "reason" in the uploader's language, "reasons" in each (catalog_import_file).
     errors = models.JSONField(default=list, blank=True)
     error_count = models.PositiveIntegerField(default=0)
     created_by = models.ForeignKey(
@@ -148,3 +150,10 @@ class ProductImport(TenantOwned):
 
     class Meta:
         ordering = ["-created_at"]
+
+    @property
+    def errors_in_readers_language(self) -> list[dict]:
+        """The errors, each reason in the active language where the import recorded it in that
+        language (imports from before, in the uploader's)."""
+        language = get_language()
+        return [{**error, "reason": (error.get("reasons") or {}).get(language, error["reason"])} for error in self.errors]

@@ -32,7 +32,10 @@ class ImportErrorSerializer(serializers.Serializer):
 
 
 class ProductImportOutputSerializer(serializers.ModelSerializer):
-    errors = ImportErrorSerializer(many=True, help_text="The first 200 errors; error_count counts them all.")
+    errors = ImportErrorSerializer(
+        many=True, source="errors_in_readers_language",
+        help_text="The first 200 errors, each reason in the language of the request; error_count counts them all.",
+    )
 
     class Meta:
         model = ProductImport

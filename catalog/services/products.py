@@ -19,8 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from django.conf import settings
 from django.core.files import File
 from django.db import transaction
+from django.utils.translation import get_language, override
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework.settings import api_settings
@@ -443,6 +445,38 @@ def catalog_file_parse(uploaded_file: File, file_format: str) -> ParsedCatalogFi
 
 
 @transaction.atomic
+def _file_checked(uploaded_file: File, file_format: str) -> tuple[ParsedCatalogFile, list[dict], list[dict]]:
+    """The file parsed, its valid products, and its errors (row order), in the active language."""
+    parsed = catalog_file_parse(uploaded_file, file_format)
+    products, row_errors = product_rows_validate(parsed.rows)
+    errors = parsed.errors + [
+        _import_error(parsed.row_numbers[error.position], error.field, error.reason) for error in row_errors
+    ]
+    # Stable: the cell problems of a row stay before its field problems.
+    errors.sort(key=lambda error: error["row"] or 0)
+    return parsed, products, errors
+
+
+def _reasons_in_every_language(errors: list[dict], uploaded_file: File, file_format: str) -> None:
+    """Give each error its reason in every language of the UI, so that whoever reads the failed
+    import reads it in theirs, not in the uploader's. The file is checked again in each other
+    language: the same file gives the same errors in the same order, and only a failed import,
+    which stored nothing, pays for it."""
+    current = get_language()
+    for error in errors:
+        error["reasons"] = {current: error["reason"]}
+    for language, _name in settings.LANGUAGES:
+        if language == current:
+            continue
+        uploaded_file.seek(0)
+        with override(language):
+            _parsed, _products, again = _file_checked(uploaded_file, file_format)
+        if len(again) != len(errors):  # not expected; the uploader's language stands alone then
+            continue
+        for error, translated in zip(errors, again, strict=True):
+            error["reasons"][language] = translated["reason"]
+
+
 def catalog_import_file(*, tenant: Tenant, uploaded_file: File, created_by=None) -> ProductImport:
     """Import a catalog file (CSV or JSON) and record the outcome as a ProductImport.
 
@@ -451,13 +485,9 @@ def catalog_import_file(*, tenant: Tenant, uploaded_file: File, created_by=None)
     """
     _require_scope_of(tenant)
     file_format = catalog_file_format(uploaded_file)
-    parsed = catalog_file_parse(uploaded_file, file_format)
-    products, row_errors = product_rows_validate(parsed.rows)
-    errors = parsed.errors + [
-        _import_error(parsed.row_numbers[error.position], error.field, error.reason) for error in row_errors
-    ]
-    # Stable: the cell problems of a row stay before its field problems.
-    errors.sort(key=lambda error: error["row"] or 0)
+    parsed, products, errors = _file_checked(uploaded_file, file_format)
+    if errors:
+        _reasons_in_every_language(errors, uploaded_file, file_format)
     record = ProductImport(
         tenant=tenant,
         filename=Path(uploaded_file.name or "").name[:255],

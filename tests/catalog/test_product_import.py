@@ -69,7 +69,25 @@ def test_a_catalog_file_with_one_bad_row_stores_nothing_and_names_the_row(secret
     assert _products_of(tenant) == {}
     (recorded,) = _imports_of(tenant)
     assert recorded.status == ImportStatus.FAILED
-    assert recorded.error_count == 1 and recorded.errors == body["errors"]
+    assert recorded.error_count == 1
+    assert [{key: error[key] for key in ("row", "field", "reason")} for error in recorded.errors] == body["errors"]
+
+
+def test_a_failed_import_is_explained_in_the_readers_language_whatever_the_uploaders(
+    secret_client, owner_client, tenant
+):
+    from django.utils import translation
+
+    response = _upload_sample(secret_client, "catalog_bad_row.csv")  # the key's request: in English
+    english = response.json()["errors"][0]["reason"]
+    with translation.override("zh-hans"):
+        chinese = translation.gettext(english)
+    assert chinese != english  # a message the catalog has in both languages
+    owner_client.cookies["django_language"] = "zh-hans"
+    page = owner_client.get(f"/catalog/imports/{response.json()['id']}/").content.decode()
+    assert chinese in page and english not in page
+    in_chinese = secret_client.get(f"{IMPORTS}/{response.json()['id']}", HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    assert in_chinese["errors"][0]["reason"] == chinese
 
 
 def test_a_file_row_and_an_api_product_are_refused_for_the_same_reason(secret_client, tenant):
