@@ -1,11 +1,16 @@
 """The members page: an owner or admin invites colleagues by email, sets their roles, takes them
 out; and the page where an invited colleague joins, with a new account or their own."""
+import logging
+
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login, password_validation
 from django.core.exceptions import ValidationError
+from django.core.mail import BadHeaderError, send_mail
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -25,6 +30,8 @@ from tenants.services import (
     member_role_set,
 )
 from tenants.web import member_required
+
+logger = logging.getLogger(__name__)
 
 
 class MemberInviteForm(forms.Form):
@@ -88,7 +95,7 @@ def _form_errors_from(error: ValidationError, form: forms.Form) -> None:
 @member_required(manage=True)
 def member_list_view(request):
     form = MemberInviteForm(request.POST or None)
-    issued = None
+    issued = invitation_url = None
     if request.method == "POST" and form.is_valid():
         try:
             issued = member_invite(
@@ -99,17 +106,38 @@ def member_list_view(request):
             _form_errors_from(error, form)
         else:
             form = MemberInviteForm()
+            invitation_url = request.build_absolute_uri(reverse("invitation", args=[issued.token]))
+            if settings.INVITATIONS_BY_EMAIL:
+                _invitation_email(request, issued, invitation_url)
+                invitation_url = None  # it went to the address alone
     return render(request, "tenants/members.html", {
         "form": form,
         "issued": issued,
-        "invitation_url": (
-            request.build_absolute_uri(reverse("invitation", args=[issued.token])) if issued else ""
-        ),
+        "invitation_url": invitation_url,
         "members": Membership.objects.select_related("user").order_by("created_at", "pk"),
         "invitations": Invitation.objects.order_by("-created_at"),
         "roles": [(value, label, ROLE_HELP[value]) for value, label in Role.choices],
         "role_choices": Role.choices,
     })
+
+
+def _invitation_email(request, issued, url: str) -> None:
+    """Send the invitation to its address; one that cannot be sent is revoked, never shown
+    instead (the manager holding it could accept it for a new address themselves)."""
+    invitation = issued.invitation
+    context = {
+        "store": request.tenant.display_name, "role": invitation.get_role_display(), "url": url,
+        "inviter": request.user.email or request.user.username,
+    }
+    subject = _("Join %(store)s on the recommendation platform") % {"store": context["store"]}
+    try:
+        send_mail(subject, render_to_string("tenants/email/invitation.txt", context), None, [invitation.email])
+    except (OSError, BadHeaderError):
+        logger.exception("invitation %s: the email could not be sent", invitation.pk)
+        invitation_revoke(tenant=request.tenant, invitation_id=invitation.pk, by=request.membership)
+        messages.error(request, _("The invitation email could not be sent, so the invitation was withdrawn. Try again later."))
+    else:
+        messages.success(request, _("The invitation is on its way to %(email)s.") % {"email": invitation.email})
 
 
 def _in_this_store(model, object_id: int) -> None:

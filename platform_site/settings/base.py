@@ -118,6 +118,15 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+# Email, as a URL (django-environ), e.g. smtp+tls://user:password@smtp.example.com:587. With it,
+# invitations go by email to the invited address and their links are never shown to the manager
+# (who could otherwise accept a new address's invitation themselves); without it, the members page
+# shows each link once, for the manager to send on.
+if env.str("EMAIL_URL", default=""):
+    globals().update(env.email_url("EMAIL_URL"))
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
+INVITATIONS_BY_EMAIL = bool(env.str("EMAIL_URL", default=""))
+
 # Django's, but the login name (an email address) matched regardless of case.
 AUTHENTICATION_BACKENDS = ["tenants.backends.CaseInsensitiveUsernameBackend"]
 LOGIN_URL = "login"

@@ -283,3 +283,35 @@ def test_an_address_with_unicode_look_alikes_is_refused(client, merchant_user, a
     html = client.post(MEMBERS, {"email": address, "role": Role.ANALYST}).content.decode()
     assert "Write the address in plain ASCII letters." in html
     assert not Invitation.all_tenants.exists()
+
+
+def test_with_email_set_up_the_invitation_goes_to_the_address_and_its_link_is_never_shown(
+    client, merchant_user, settings, mailoutbox
+):
+    settings.INVITATIONS_BY_EMAIL = True
+    client.force_login(merchant_user)
+    page = client.post(MEMBERS, {"email": "ana@example.test", "role": Role.ANALYST}).content.decode()
+    assert 'id="invitation-link"' not in page
+    assert "The invitation is on its way to ana@example.test." in page
+    (email,) = mailoutbox
+    assert email.to == ["ana@example.test"] and "Acme Grocer" in email.subject
+    link = re.search(r"https?://[^/\s]+(/invitations/\S+/)", email.body).group(1)
+    assert link not in page
+    client.logout()
+    client.post(link, {"password1": PASSWORD, "password2": PASSWORD})
+    assert Membership.all_tenants.get(user__email="ana@example.test").role == Role.ANALYST
+
+
+def test_an_invitation_email_that_cannot_be_sent_withdraws_the_invitation(client, merchant_user, settings, monkeypatch):
+    from tenants import members
+
+    settings.INVITATIONS_BY_EMAIL = True
+
+    def smtp_down(*args, **kwargs):
+        raise ConnectionRefusedError("smtp.example.com:587")
+
+    monkeypatch.setattr(members, "send_mail", smtp_down)
+    client.force_login(merchant_user)
+    page = client.post(MEMBERS, {"email": "ana@example.test", "role": Role.ANALYST}).content.decode()
+    assert "The invitation email could not be sent, so the invitation was withdrawn." in page
+    assert 'id="invitation-link"' not in page and not Invitation.all_tenants.exists()
