@@ -140,8 +140,10 @@ class Invitation(TenantOwned):
 
     email = models.EmailField(_("email"), max_length=150)
     role = models.CharField(_("role"), max_length=16, choices=Role.choices)
-    # The link's secret is shown once and kept only as its SHA-256, as API keys are.
-    token_hash = models.CharField(max_length=64, unique=True)
+    # The link's secret is shown once and kept only as its SHA-256, as API keys are. Indexed, not
+    # unique on its own: every unique constraint includes the tenant (DESIGN.md, Citus); 256 random
+    # bits do not collide.
+    token_hash = models.CharField(max_length=64, db_index=True)
     invited_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -150,6 +152,7 @@ class Invitation(TenantOwned):
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["tenant", "email"], name="invitation_unique_email_per_tenant"),
+            models.UniqueConstraint(fields=["tenant", "token_hash"], name="invitation_unique_token_per_tenant"),
         ]
         ordering = ["-created_at"]
 
