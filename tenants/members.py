@@ -146,6 +146,22 @@ def _in_this_store(model, object_id: int) -> None:
         raise Http404
 
 
+def _carried_out(request, change, said):
+    """Make `change()`; say what was done (`said(result)`), or why it was refused, as a message.
+    Returns the result, or None when refused."""
+    try:
+        done = change()
+    except ValidationError as error:
+        messages.error(request, " ".join(error.messages))
+        return None
+    messages.success(request, said(done))
+    return done
+
+
+def _name_of(membership: Membership) -> str:
+    return membership.user.email or membership.user.username
+
+
 @require_POST
 @member_required(manage=True)
 def member_role_view(request, membership_id: int):
@@ -154,17 +170,16 @@ def member_role_view(request, membership_id: int):
     if not form.is_valid():
         messages.error(request, _("Choose one of the roles."))
         return redirect("members")
-    try:
-        membership = member_role_set(
+    _carried_out(
+        request,
+        lambda: member_role_set(
             tenant=request.tenant, membership_id=membership_id, role=form.cleaned_data["role"],
             by=request.membership,
-        )
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, _("%(email)s is now %(role)s.") % {
-            "email": membership.user.email or membership.user.username, "role": membership.get_role_display(),
-        })
+        ),
+        lambda membership: _("%(email)s is now %(role)s.") % {
+            "email": _name_of(membership), "role": membership.get_role_display(),
+        },
+    )
     return redirect("members")
 
 
@@ -172,16 +187,13 @@ def member_role_view(request, membership_id: int):
 @member_required(manage=True)
 def member_remove_view(request, membership_id: int):
     _in_this_store(Membership, membership_id)
-    try:
-        membership = member_remove(tenant=request.tenant, membership_id=membership_id, by=request.membership)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, _("%(email)s is no longer a member.") % {
-            "email": membership.user.email or membership.user.username,
-        })
-        if membership_id == request.membership.pk:  # they left: this store's pages are closed to them now
-            return redirect("dashboard")
+    removed = _carried_out(
+        request,
+        lambda: member_remove(tenant=request.tenant, membership_id=membership_id, by=request.membership),
+        lambda membership: _("%(email)s is no longer a member.") % {"email": _name_of(membership)},
+    )
+    if removed is not None and membership_id == request.membership.pk:
+        return redirect("dashboard")  # they left: this store's pages are closed to them now
     return redirect("members")
 
 
@@ -189,14 +201,13 @@ def member_remove_view(request, membership_id: int):
 @member_required(manage=True)
 def invitation_revoke_view(request, invitation_id: int):
     _in_this_store(Invitation, invitation_id)
-    try:
-        invitation = invitation_revoke(tenant=request.tenant, invitation_id=invitation_id, by=request.membership)
-    except ValidationError as error:
-        messages.error(request, " ".join(error.messages))
-    else:
-        messages.success(request, _("The invitation of %(email)s is revoked: its link no longer works.") % {
+    _carried_out(
+        request,
+        lambda: invitation_revoke(tenant=request.tenant, invitation_id=invitation_id, by=request.membership),
+        lambda invitation: _("The invitation of %(email)s is revoked: its link no longer works.") % {
             "email": invitation.email,
-        })
+        },
+    )
     return redirect("members")
 
 
