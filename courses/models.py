@@ -296,7 +296,9 @@ class Enrollment(TenantOwned):
     class Meta:
         ordering = ["-enrolled_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["membership", "course"], name="enrollment_unique_per_membership"),
+            models.UniqueConstraint(
+                fields=["tenant", "membership", "course"], name="enrollment_unique_per_membership"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -310,7 +312,7 @@ class LessonCompletion(TenantOwned):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["enrollment", "lesson"], name="lesson_completion_once"),
+            models.UniqueConstraint(fields=["tenant", "enrollment", "lesson"], name="lesson_completion_once"),
         ]
 
 
@@ -332,7 +334,9 @@ class QuizAttempt(TenantOwned):
         ordering = ["enrollment_id", "quiz_id", "number"]
         constraints = [
             # The backstop of the attempt limit: two concurrent submissions cannot both be number n.
-            models.UniqueConstraint(fields=["enrollment", "quiz", "number"], name="quiz_attempt_unique_number"),
+            models.UniqueConstraint(
+                fields=["tenant", "enrollment", "quiz", "number"], name="quiz_attempt_unique_number"
+            ),
             models.CheckConstraint(condition=Q(number__gte=1), name="quiz_attempt_number_positive"),
             models.CheckConstraint(condition=Q(score__gte=0) & Q(score__lte=1), name="quiz_attempt_score_range"),
         ]
@@ -349,7 +353,7 @@ class LabStepCompletion(TenantOwned):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["enrollment", "step"], name="lab_step_completion_once"),
+            models.UniqueConstraint(fields=["tenant", "enrollment", "step"], name="lab_step_completion_once"),
         ]
 
 

@@ -93,7 +93,7 @@ class Variant(TenantOwned):
         constraints = [
             models.UniqueConstraint(fields=["tenant", "experiment", "name"], name="variant_unique_name"),
             models.UniqueConstraint(
-                fields=["experiment"], condition=Q(is_control=True), name="variant_one_control"
+                fields=["tenant", "experiment"], condition=Q(is_control=True), name="variant_one_control"
             ),
             models.CheckConstraint(condition=Q(weight__gte=0), name="variant_weight_not_negative"),
             models.CheckConstraint(

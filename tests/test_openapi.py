@@ -41,3 +41,9 @@ def test_each_storefront_endpoint_documents_an_example_request_and_response(clie
         assert operation.get("description"), f"{path} has no description"
         examples_of_parameters = [parameter.get("examples") for parameter in operation["parameters"]]
         assert any(examples_of_parameters), f"{path} has no example request"
+
+
+def test_the_schema_says_an_event_value_is_rounded_to_cents(client, db):
+    """The ingest keeps two decimals: a storefront reading the docs must not learn it from its data."""
+    schema = yaml.safe_load(client.get("/api/v1/schema").content)
+    assert "rounded to cents" in schema["components"]["schemas"]["EventInput"]["properties"]["value"]["description"]

@@ -36,7 +36,9 @@ class EventInputSerializer(serializers.Serializer):
     )
     quantity = serializers.IntegerField(min_value=QUANTITY_MIN, max_value=QUANTITY_MAX, default=1)
     value = serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=0, default=0, help_text="Money, in the product's currency."
+        max_digits=12, decimal_places=2, min_value=0, default=0,
+        help_text="Money, in the product's currency, rounded to cents (half up): float arithmetic in "
+        "browsers sends 29.990000000000002 for 29.99.",
     )
     recommendation_id = serializers.CharField(
         max_length=64, required=False, allow_null=True,

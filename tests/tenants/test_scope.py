@@ -1,7 +1,9 @@
 import pytest
+from django.apps import apps
+from django.db.models import UniqueConstraint
 
 from catalog.models import Product
-from tenants.scope import TenantScopeMissing, current_tenant_or_none, tenant_scope
+from tenants.scope import TenantOwned, TenantScopeMissing, current_tenant_or_none, tenant_scope
 from tests.factories import ProductFactory
 
 
@@ -44,3 +46,38 @@ def test_all_tenants_is_the_named_way_to_read_across_tenants(tenant, other_tenan
     ProductFactory(tenant=tenant)
     ProductFactory(tenant=other_tenant)
     assert Product.all_tenants.count() == 2
+
+
+# Unique rules that stand without the tenant, each for a reason a Citus migration must handle
+# by hand: a value that anyone outside the store presents to find it, so it is looked up in
+# every tenant at once; or a one-to-one link, unique on its own column like a foreign key, which
+# becomes a composite key with every other foreign key when the tables are distributed.
+UNIQUE_WITHOUT_THE_TENANT = {
+    ("tenants.ApiKey", "prefix"): "a presented API key names its tenant through its prefix",
+    ("courses.Certificate", "code"): "anyone the learner shows a certificate to finds it by its code",
+    ("courses.Certificate", "enrollment"): "one-to-one link",
+    ("training.ModelVersion", "job"): "one-to-one link",
+}
+
+
+def _unique_rules(model):
+    for field in model._meta.local_fields:
+        if field.unique and not field.primary_key:
+            yield field.name, (field.name,)
+    for constraint in model._meta.constraints:
+        if isinstance(constraint, UniqueConstraint):
+            yield constraint.name, tuple(constraint.fields)
+    for fields in model._meta.unique_together:
+        yield "unique_together", tuple(fields)
+
+
+def test_every_unique_rule_of_a_tenant_owned_table_includes_the_tenant():
+    """DESIGN.md: so the tables can be distributed by tenant_id on Citus without a redesign."""
+    offending = [
+        f"{model._meta.label}: {name} {fields}"
+        for model in apps.get_models()
+        if issubclass(model, TenantOwned)
+        for name, fields in _unique_rules(model)
+        if "tenant" not in fields and (model._meta.label, name) not in UNIQUE_WITHOUT_THE_TENANT
+    ]
+    assert offending == []
