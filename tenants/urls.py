@@ -1,13 +1,22 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from tenants import members, views
+from tenants import accounts, members, views
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
     path("dashboard/jobs/", views.dashboard_jobs, name="dashboard-jobs"),
-    path("login/", auth_views.LoginView.as_view(template_name="tenants/login.html"), name="login"),
+    path("login/", accounts.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # A 404 unless email can be sent (tenants/accounts.py says why).
+    path("password-reset/", accounts.PasswordResetView.as_view(), name="password-reset"),
+    path("password-reset/sent/", accounts.PasswordResetSentView.as_view(), name="password-reset-sent"),
+    path(
+        "password-reset/<uidb64>/<token>/",
+        accounts.PasswordResetConfirmView.as_view(),
+        name="password-reset-confirm",
+    ),
+    path("password-reset/complete/", accounts.PasswordResetCompleteView.as_view(), name="password-reset-complete"),
     path("tenant/switch/", views.tenant_switch, name="tenant-switch"),
     path("settings/api-keys/", views.api_key_list, name="api-keys"),
     path("settings/api-keys/<str:prefix>/revoke/", views.api_key_revoke_view, name="api-key-revoke"),

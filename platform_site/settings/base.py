@@ -126,6 +126,12 @@ if env.str("EMAIL_URL", default=""):
     globals().update(env.email_url("EMAIL_URL"))
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
 INVITATIONS_BY_EMAIL = bool(env.str("EMAIL_URL", default=""))
+# "Forgot your password?" sends a link by email, so it is offered only with EMAIL_URL. Without it,
+# Django's default EMAIL_BACKEND is SMTP on localhost:25
+# (https://docs.djangoproject.com/en/5.2/ref/settings/#email-backend), which hardly any machine
+# runs: the link would be lost while the page said it was sent. Then the login page shows no such
+# link and the reset pages are a 404; an operator sets a password with `manage.py changepassword`.
+PASSWORD_RESET_BY_EMAIL = bool(env.str("EMAIL_URL", default=""))
 
 # Django's, but the login name (an email address) matched regardless of case.
 AUTHENTICATION_BACKENDS = ["tenants.backends.CaseInsensitiveUsernameBackend"]

@@ -1,0 +1,97 @@
+"""Logging in, and getting back in after forgetting the password: Django's password reset views,
+offered only where this platform can send email, and with a handful of emails per address an hour.
+
+Django's views keep the rules that matter: the answer to the reset form is the same whether or not
+the address has an account, the link's token is signed over the account's password (so it works
+once, and no longer after any password change) and expires after PASSWORD_RESET_TIMEOUT.
+https://docs.djangoproject.com/en/5.2/topics/auth/default/#django.contrib.auth.views.PasswordResetView
+"""
+import hashlib
+import unicodedata
+
+from django.conf import settings
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import PasswordResetForm
+from django.core.cache import cache
+from django.http import Http404
+from django.urls import reverse_lazy
+
+# A reset email goes to whatever address anyone types in the form: without a limit, the form would
+# let anyone flood a colleague's mailbox (and our sender's reputation). This many requests per
+# address are served in an hour, counted from the first; past it the form answers as always and
+# sends nothing. The counter is in the default cache (shared by every web process when CACHE_URL
+# is Redis, as in production).
+PASSWORD_RESET_EMAILS_PER_ADDRESS = 5
+PASSWORD_RESET_WINDOW_SECONDS = 3600
+
+
+def _reset_counter_key(email: str) -> str:
+    # Normalised as PasswordResetForm compares addresses (NFKC, then casefold), so Ana@ and ana@
+    # share one counter; hashed, so the key is short and plain ASCII for every cache backend.
+    normalised = unicodedata.normalize("NFKC", email.strip()).casefold()
+    return "password-reset:" + hashlib.sha256(normalised.encode()).hexdigest()
+
+
+def password_reset_allowed(email: str) -> bool:
+    """Count one reset request for `email`; False once the address has had its handful this hour."""
+    key = _reset_counter_key(email)
+    cache.add(key, 0, timeout=PASSWORD_RESET_WINDOW_SECONDS)
+    try:
+        count = cache.incr(key)
+    except ValueError:  # the window ended between the two calls: this request starts a new one
+        cache.add(key, 1, timeout=PASSWORD_RESET_WINDOW_SECONDS)
+        return True
+    return count <= PASSWORD_RESET_EMAILS_PER_ADDRESS
+
+
+class RateLimitedPasswordResetForm(PasswordResetForm):
+    """Django's form (addresses matched regardless of case, active accounts with a password only),
+    finding no account for an address that has had its emails for the hour."""
+
+    def get_users(self, email):
+        if not password_reset_allowed(email):
+            return iter(())
+        return super().get_users(email)
+
+
+class _EmailRequiredMixin:
+    """Without EMAIL_URL, Django's default backend is SMTP on localhost:25, which hardly any
+    machine runs: a reset email would be lost while the page said it was on its way. So these
+    pages exist only where email is set up (settings.PASSWORD_RESET_BY_EMAIL), and are a 404
+    elsewhere; the login page then offers no reset either."""
+
+    def dispatch(self, request, *args, **kwargs):
+        if not settings.PASSWORD_RESET_BY_EMAIL:
+            raise Http404
+        return super().dispatch(request, *args, **kwargs)
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page, which offers "Forgot your password?" where the link can be emailed."""
+
+    template_name = "tenants/login.html"
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "password_reset_by_email": settings.PASSWORD_RESET_BY_EMAIL}
+
+
+class PasswordResetView(_EmailRequiredMixin, auth_views.PasswordResetView):
+    form_class = RateLimitedPasswordResetForm
+    template_name = "tenants/password_reset_form.html"
+    # Rendered during the request, so in its language.
+    subject_template_name = "tenants/email/password_reset_subject.txt"
+    email_template_name = "tenants/email/password_reset.txt"
+    success_url = reverse_lazy("password-reset-sent")
+
+
+class PasswordResetSentView(_EmailRequiredMixin, auth_views.PasswordResetDoneView):
+    template_name = "tenants/password_reset_sent.html"
+
+
+class PasswordResetConfirmView(_EmailRequiredMixin, auth_views.PasswordResetConfirmView):
+    template_name = "tenants/password_reset_confirm.html"
+    success_url = reverse_lazy("password-reset-complete")
+
+
+class PasswordResetCompleteView(_EmailRequiredMixin, auth_views.PasswordResetCompleteView):
+    template_name = "tenants/password_reset_complete.html"
