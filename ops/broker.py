@@ -20,6 +20,15 @@ logger = logging.getLogger(__name__)
 QUEUES = ("default", "gpu")
 BROKER_TIMEOUT_SECONDS = 2.0
 INSPECT_TIMEOUT_SECONDS = 1.0
+# The console's own connections time out each socket read and connect. `ensure_connection(timeout=)`
+# bounds only the retries of connecting: a Redis that accepts and then does not answer (paused,
+# failing over, a half-open connection) would otherwise hold the page forever, in the incident when
+# on-call opens it. Only these connections: the workers' own keep the transport's defaults.
+# Transports without sockets of their own (the filesystem broker) ignore the options.
+CONSOLE_TRANSPORT_OPTIONS = {
+    "socket_timeout": BROKER_TIMEOUT_SECONDS,
+    "socket_connect_timeout": BROKER_TIMEOUT_SECONDS,
+}
 
 
 def _reason(error: Exception) -> str:
@@ -37,7 +46,7 @@ def queue_depths(*, app: Celery | None = None, queues: tuple[str, ...] = QUEUES)
     """Messages waiting in each queue, as a passive declare reports them (it creates nothing)."""
     app = celery_app if app is None else app
     try:
-        with app.connection_for_read() as conn:
+        with app.connection_for_read(transport_options=CONSOLE_TRANSPORT_OPTIONS) as conn:
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=BROKER_TIMEOUT_SECONDS)
             return [_queue_depth(conn, name) for name in queues]
     except Exception as error:  # noqa: BLE001 - whatever the transport raises (kombu, redis-py, OSError): say it
@@ -86,7 +95,7 @@ def workers_online(*, app: Celery | None = None, timeout: float | None = None) -
     """
     app = celery_app if app is None else app
     try:
-        with app.connection_for_write() as conn:
+        with app.connection_for_write(transport_options=CONSOLE_TRANSPORT_OPTIONS) as conn:
             # Fail fast when the broker is down: the broadcast's own connection would retry for
             # seconds first, and the page waits on it.
             conn.ensure_connection(max_retries=1, interval_start=0, timeout=BROKER_TIMEOUT_SECONDS)

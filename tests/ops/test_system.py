@@ -1,5 +1,8 @@
 """The ops console's second page: queue depths, workers, API traffic and compute per tenant."""
+import contextlib
 import re
+import socket
+import threading
 import time
 from datetime import timedelta
 from unittest import mock
@@ -91,6 +94,56 @@ def test_with_the_broker_unreachable_the_workers_question_fails_within_seconds(m
 
     assert answer.reason and not answer.workers
     assert time.monotonic() - started < broker.BROKER_TIMEOUT_SECONDS + 1
+
+
+@pytest.fixture
+def silent_redis():
+    """A server that accepts connections and never answers: a paused or half-open Redis."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held = []
+
+    def accept_and_hold():
+        with contextlib.suppress(OSError):
+            while True:
+                held.append(server.accept()[0])
+
+    threading.Thread(target=accept_and_hold, daemon=True).start()
+    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    server.close()
+    for connection in held:
+        connection.close()
+
+
+def _asked_within(seconds, question):
+    answers = []
+    asking = threading.Thread(target=lambda: answers.append(question()), daemon=True)
+    asking.start()
+    asking.join(timeout=seconds)
+    assert answers, f"still waiting on the broker after {seconds} s"
+    return answers[0]
+
+
+def test_queue_depths_say_unknown_within_seconds_when_the_broker_accepts_but_never_answers(
+    silent_redis, monkeypatch
+):
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery would prefer it to the app's
+    app = Celery("ops-silent", broker=silent_redis, set_as_current=False)
+
+    depths = _asked_within(3 * broker.BROKER_TIMEOUT_SECONDS + 2, lambda: broker.queue_depths(app=app))
+
+    assert [depth.messages for depth in depths] == [None] * len(broker.QUEUES)
+    assert all("imeout" in depth.reason for depth in depths)
+
+
+def test_workers_say_unknown_within_seconds_when_the_broker_accepts_but_never_answers(silent_redis, monkeypatch):
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)
+    app = Celery("ops-silent", broker=silent_redis, set_as_current=False)
+
+    answer = _asked_within(3 * broker.BROKER_TIMEOUT_SECONDS + 2, lambda: broker.workers_online(app=app))
+
+    assert answer.workers == [] and "imeout" in answer.reason
 
 
 def test_workers_online_are_listed_with_what_they_run(staff_client, monkeypatch):
