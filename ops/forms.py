@@ -6,6 +6,11 @@ from tenants.models import Tenant
 from training.models import JobStatus
 
 
+class TenantChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, tenant: Tenant) -> str:
+        return tenant.staff_label
+
+
 class JobFilterForm(forms.Form):
     """The jobs table's filters, from the query string. A value that does not fit is ignored,
     as if that filter were not set, so a stale bookmark still shows the jobs; the page says so
@@ -15,8 +20,9 @@ class JobFilterForm(forms.Form):
         label=_("Status"), required=False,
         choices=[("", _("All")), *JobStatus.choices, (STUCK, _("Stuck (running, no heartbeat)"))],
     )
-    tenant = forms.ModelChoiceField(
-        label=_("Tenant"), required=False, empty_label=_("All"), queryset=Tenant.objects.order_by("name"),
+    tenant = TenantChoiceField(
+        label=_("Tenant"), required=False, empty_label=_("All"),
+        queryset=Tenant.objects.select_related("sandbox_of", "sandbox_owner").order_by("name", "id"),
     )
     age = forms.ChoiceField(
         # "At any time" first: a bound form without this field (the stuck-jobs link) shows it.

@@ -10,8 +10,12 @@ from datetime import datetime, timedelta
 from django.db.models import BooleanField, Count, ExpressionWrapper, QuerySet, Sum
 from django.utils import timezone
 
+from tenants.models import Tenant
 from training.models import TrainingJob
 from training.selectors import stuck_job_q
+
+# What a job row or a tenant label reads: a sandbox's store and learner (Tenant.staff_label).
+TENANT_LABEL_RELATIONS = ("tenant__sandbox_of", "tenant__sandbox_owner")
 
 # The age filter of the jobs table: how far back `created_at` may lie; None: no limit.
 JOB_AGES = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1), "all": None}
@@ -29,7 +33,7 @@ def ops_job_list(*, filters: JobFilters, now: datetime | None = None) -> QuerySe
     """Every tenant's jobs, newest first, each with its tenant and `is_stuck`."""
     now = now or timezone.now()
     stuck = stuck_job_q(now=now)
-    jobs = TrainingJob.all_tenants.select_related("tenant").annotate(
+    jobs = TrainingJob.all_tenants.select_related(*TENANT_LABEL_RELATIONS).annotate(
         is_stuck=ExpressionWrapper(stuck, output_field=BooleanField())
     )
     if filters.status == STUCK:
@@ -50,7 +54,7 @@ def ops_stuck_job_count(*, now: datetime | None = None) -> int:
 
 def ops_job_get(*, job_id: int) -> TrainingJob:
     """Any tenant's job, with its tenant. Raises TrainingJob.DoesNotExist."""
-    return TrainingJob.all_tenants.select_related("tenant").get(pk=job_id)
+    return TrainingJob.all_tenants.select_related(*TENANT_LABEL_RELATIONS).get(pk=job_id)
 
 
 def month_start(now: datetime | None = None) -> datetime:
@@ -61,7 +65,7 @@ def month_start(now: datetime | None = None) -> datetime:
 @dataclass(frozen=True)
 class TenantCompute:
     tenant_id: int
-    tenant_name: str
+    tenant_label: str  # Tenant.staff_label
     jobs: int
     seconds: float
 
@@ -73,13 +77,16 @@ def ops_compute_by_tenant(*, since: datetime) -> list[TenantCompute]:
     per job (the reporter rewrites it as the run goes), not a series that could be cut at the
     first of the month.
     """
-    rows = (
+    rows = list(
         TrainingJob.all_tenants.filter(started_at__gte=since)
-        .values("tenant_id", "tenant__name")
+        .values("tenant_id")
         .annotate(jobs=Count("id"), seconds=Sum("compute_seconds"))
-        .order_by("-seconds", "tenant__name")
+        .order_by("-seconds", "tenant__name", "tenant_id")
+    )
+    tenants = Tenant.objects.select_related("sandbox_of", "sandbox_owner").in_bulk(
+        [row["tenant_id"] for row in rows]
     )
     return [
-        TenantCompute(row["tenant_id"], row["tenant__name"], row["jobs"], row["seconds"] or 0.0)
+        TenantCompute(row["tenant_id"], tenants[row["tenant_id"]].staff_label, row["jobs"], row["seconds"] or 0.0)
         for row in rows
     ]

@@ -88,12 +88,12 @@ def job_retry_view(request, job_id: int):
     job = _job_or_404(job_id)
     try:
         with tenant_scope(job.tenant):
-            ops_job_retry(tenant=job.tenant, job_id=job.pk)
+            ops_job_retry(tenant=job.tenant, job_id=job.pk, actor=request.user)
     except JobStateError as error:
         messages.error(request, str(error))
     else:
         messages.success(request, _("Job %(id)d of %(tenant)s is queued again; it resumes from its last "
-                                    "checkpoint.") % {"id": job.pk, "tenant": job.tenant.name})
+                                    "checkpoint.") % {"id": job.pk, "tenant": job.tenant.staff_label})
     return _back_to_the_list(request)
 
 
@@ -103,11 +103,11 @@ def job_cancel_view(request, job_id: int):
     job = _job_or_404(job_id)
     try:
         with tenant_scope(job.tenant):
-            cancelled = ops_job_cancel(tenant=job.tenant, job_id=job.pk)
+            cancelled = ops_job_cancel(tenant=job.tenant, job_id=job.pk, actor=request.user)
     except JobStateError as error:
         messages.error(request, str(error))
     else:
-        values = {"id": job.pk, "tenant": job.tenant.name}
+        values = {"id": job.pk, "tenant": job.tenant.staff_label}
         if cancelled.status == JobStatus.CANCELLED:
             messages.success(request, _("Job %(id)d of %(tenant)s is cancelled.") % values)
         else:

@@ -77,6 +77,15 @@ class Tenant(models.Model):
             return self.name
         return _("%(store)s (sandbox)") % {"store": self.sandbox_of.name}
 
+    @property
+    def staff_label(self) -> str:
+        """The name platform staff see: a sandbox's names its learner too, as every learner of a
+        store has one and staff must tell whose is using the workers."""
+        if self.sandbox_of_id is None:
+            return self.name
+        learner = self.sandbox_owner.email if self.sandbox_owner_id else "—"
+        return _("%(store)s (sandbox of %(learner)s)") % {"store": self.sandbox_of.name, "learner": learner}
+
     def shopper_signature(self, shopper_id: str) -> str:
         """What the merchant's server sends as `shopper_signature`: hex HMAC-SHA256 of the shopper
         id (UTF-8) under `shopper_signing_key`."""

@@ -72,7 +72,12 @@ class TrainingJob(TenantOwned):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["tenant", "status"], name="job_tenant_status")]
+        indexes = [
+            models.Index(fields=["tenant", "status"], name="job_tenant_status"),
+            # The ops console reads every tenant's jobs: newest first, and the stuck ones.
+            models.Index(fields=["created_at", "id"], name="job_created"),
+            models.Index(fields=["status", "heartbeat_at"], name="job_status_heartbeat"),
+        ]
 
     def __str__(self) -> str:
         return f"job {self.pk} ({self.status})"

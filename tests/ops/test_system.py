@@ -17,6 +17,8 @@ from kombu.exceptions import OperationalError
 from ops import broker
 from ops.api_traffic import api_traffic, api_traffic_record
 from ops.selectors import month_start, ops_compute_by_tenant
+from tenants.models import Tenant
+from tests.factories import UserFactory
 
 
 @pytest.fixture
@@ -172,7 +174,7 @@ def test_compute_seconds_per_tenant_sum_this_months_jobs_only(tenant, other_tena
     make_job(other_tenant, status="failed", started_at=now, compute_seconds=30.0)
     make_job(other_tenant, status="queued")  # never started: no compute
     rows = ops_compute_by_tenant(since=month_start(now))
-    assert [(row.tenant_name, row.jobs, row.seconds) for row in rows] == [
+    assert [(row.tenant_label, row.jobs, row.seconds) for row in rows] == [
         ("Acme Grocer", 2, 150.0), ("Globex Market", 1, 30.0),
     ]
 
@@ -246,3 +248,17 @@ def test_on_redis_the_counters_take_one_pipeline_and_read_back_as_numbers(settin
         caches["default"].clear()
 
     assert (traffic.minutes[-1].requests, traffic.minutes[-1].errors) == (3, 1)
+
+
+def test_compute_per_tenant_tells_learners_sandboxes_apart(tenant, make_job):
+    now = timezone.now()
+    for email, seconds in (("li@acme.test", 600.0), ("mo@acme.test", 1200.0)):
+        learner = UserFactory(username=email, email=email)
+        sandbox = Tenant.objects.create(
+            name="Acme Grocer (sandbox)", slug=f"sandbox-{learner.pk}", sandbox_of=tenant, sandbox_owner=learner
+        )
+        make_job(sandbox, started_at=now, compute_seconds=seconds)
+    rows = ops_compute_by_tenant(since=month_start(now))
+    assert [row.tenant_label for row in rows] == [
+        "Acme Grocer (sandbox of mo@acme.test)", "Acme Grocer (sandbox of li@acme.test)"
+    ]
