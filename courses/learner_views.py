@@ -57,6 +57,7 @@ from courses.services import (
     quiz_attempt_submit,
 )
 from tenants.models import Membership
+from tenants.scope import outside_tenant_scope
 from tenants.selectors import ACTIVE_TENANT_SESSION_KEY
 from tenants.web import member_required
 
@@ -451,7 +452,9 @@ def sandbox_reset_view(request, course_id: int, lab_id: int):
 def sandbox_leave_view(request):
     """Back from the sandbox to its store, on the lab page the learner came from."""
     store_id = request.tenant.sandbox_of_id
-    if store_id is None or not Membership.all_tenants.filter(tenant_id=store_id, user=request.user).exists():
+    with outside_tenant_scope():  # the request is in the sandbox's scope; this asks about the store
+        is_member = store_id is not None and Membership.all_tenants.filter(tenant_id=store_id, user=request.user).exists()
+    if not is_member:
         raise Http404
     request.session[ACTIVE_TENANT_SESSION_KEY] = store_id
     return_to = request.session.pop(SANDBOX_RETURN_SESSION_KEY, None)

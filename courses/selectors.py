@@ -30,6 +30,7 @@ from courses.models import (
     QuizAttempt,
 )
 from tenants.models import Membership, Tenant
+from tenants.scope import outside_tenant_scope
 
 
 class NotAllowed(Exception):
@@ -210,4 +211,5 @@ def certificate_get_by_code_across_tenants(*, code: str) -> Certificate:
     Cross-tenant by nature: the public verification page has no tenant, the
     unguessable code is the whole key. Raises Certificate.DoesNotExist.
     """
-    return Certificate.all_tenants.get(code=code)
+    with outside_tenant_scope():  # a visitor logged in to another store has its scope set
+        return Certificate.all_tenants.get(code=code)

@@ -23,7 +23,7 @@ from ops.broker import queue_depths, workers_online
 from ops.forms import JobFilterForm
 from ops.selectors import month_start, ops_compute_by_tenant, ops_job_get, ops_job_list, ops_stuck_job_count
 from ops.services import ops_job_cancel, ops_job_retry
-from tenants.scope import tenant_scope
+from tenants.scope import outside_tenant_scope, tenant_scope
 from training.models import JobStatus, TrainingJob
 from training.presentation import humanise_seconds, job_failure_message, job_progress
 from training.services.jobs import JobStateError
@@ -36,7 +36,10 @@ def staff_only(view):
     def guarded(request, *args, **kwargs):
         if not (request.user.is_authenticated and request.user.is_staff):
             raise Http404
-        return view(request, *args, **kwargs)
+        # Staff who also work in a store have its scope set by the middleware; the console reads
+        # every tenant, which row-level security would hide inside that scope.
+        with outside_tenant_scope():
+            return view(request, *args, **kwargs)
 
     return guarded
 

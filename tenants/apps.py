@@ -13,3 +13,11 @@ class TenantsConfig(AppConfig):
         from tenants.cors import cors_allow_tenant_origins
 
         check_request_enabled.connect(cors_allow_tenant_origins, dispatch_uid="tenants-allowed-origins")
+
+        from django.db.backends.signals import connection_created
+        from django.db.models.signals import post_migrate
+
+        from tenants import rls
+
+        connection_created.connect(rls.on_connection_created, dispatch_uid="tenants-rls-connection")
+        post_migrate.connect(rls.on_post_migrate, dispatch_uid="tenants-rls-install")

@@ -1,3 +1,5 @@
+from django.urls import NoReverseMatch, reverse
+
 from tenants.scope import tenant_scope
 from tenants.selectors import membership_for_session
 
@@ -10,6 +12,11 @@ class ActiveTenantMiddleware:
         self.get_response = get_response
 
     def __call__(self, request):
+        if _in_the_admin(request):
+            # Staff-only and across tenants by design (tenants/admin.py): no store's scope, which
+            # row-level security would hold the admin's reads to.
+            request.membership = request.tenant = None
+            return self.get_response(request)
         membership = membership_for_session(request) if request.user.is_authenticated else None
         request.membership = membership
         request.tenant = membership.tenant if membership else None
@@ -17,3 +24,10 @@ class ActiveTenantMiddleware:
             return self.get_response(request)
         with tenant_scope(request.tenant):
             return self.get_response(request)
+
+
+def _in_the_admin(request) -> bool:
+    try:
+        return request.path_info.startswith(reverse("admin:index"))
+    except NoReverseMatch:  # a URLconf without the admin
+        return False

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Iterator
 
 from django.db import models
 
+from tenants import rls
+
 if TYPE_CHECKING:
     from tenants.models import Tenant
 
@@ -47,24 +49,46 @@ def tenant_scope(tenant: "Tenant | int") -> Iterator["Tenant"]:
 
     if not isinstance(tenant, Tenant):
         tenant = Tenant.objects.get(pk=tenant)
-    token = _current_tenant.set(tenant)
+    token = set_current_tenant(tenant)
     try:
         yield tenant
     finally:
-        _current_tenant.reset(token)
+        reset_current_tenant(token)
+
+
+@contextlib.contextmanager
+def outside_tenant_scope() -> Iterator[None]:
+    """Run the body with no tenant scope, inside a request or task that has one: for code that
+    reads across tenants on purpose (a link that names another store's row). Scoped managers
+    raise in it, as anywhere outside a scope, and `all_tenants` sees every tenant's rows again,
+    which row-level security hides inside a scope. Named so that review can find it."""
+    token = set_current_tenant(None)
+    try:
+        yield
+    finally:
+        reset_current_tenant(token)
 
 
 def set_current_tenant(tenant: "Tenant | None"):
     """Set the scope for the rest of the current context; returns a token for reset.
 
     Only for code that resets it itself (the API base view, around each
-    request); everything else uses `tenant_scope`.
+    request); everything else uses `tenant_scope`. The database session follows
+    (tenants/rls.py: row-level security, the second wall).
     """
-    return _current_tenant.set(tenant)
+    token = _current_tenant.set(tenant)
+    try:
+        rls.apply(None if tenant is None else tenant.pk)
+    except BaseException:
+        _current_tenant.reset(token)
+        raise
+    return token
 
 
 def reset_current_tenant(token) -> None:
     _current_tenant.reset(token)
+    tenant = _current_tenant.get()
+    rls.apply(None if tenant is None else tenant.pk)
 
 
 class TenantScopedManager(models.Manager):

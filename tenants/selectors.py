@@ -1,12 +1,14 @@
 """Reads on tenants, members and API keys."""
 from tenants.models import KEY_KIND_TAGS, ApiKey, Membership
+from tenants.scope import outside_tenant_scope
 
 
 def memberships_of_user(*, user) -> list[Membership]:
     """Every tenant a user belongs to: cross-tenant by nature (the tenant switcher)."""
     if not user.is_authenticated:
         return []
-    return list(Membership.all_tenants.filter(user=user).select_related("tenant").order_by("tenant__name"))
+    with outside_tenant_scope():  # asked inside the active store's scope, about every store
+        return list(Membership.all_tenants.filter(user=user).select_related("tenant").order_by("tenant__name"))
 
 
 def api_key_from_presented(presented: str) -> ApiKey | None:

@@ -25,7 +25,7 @@ from tenants.models import (
     Role,
     Tenant,
 )
-from tenants.scope import tenant_scope
+from tenants.scope import outside_tenant_scope, tenant_scope
 
 User = get_user_model()
 
@@ -276,9 +276,10 @@ def invitation_revoke(*, tenant: Tenant, invitation_id: int, by: Membership) -> 
 def invitation_from_token(token: str) -> Invitation | None:
     """The invitation a link names, if it is still open (not accepted, revoked or too old).
     Across tenants by design: the link is all the visitor has, and names one store's row."""
-    invitation = (
-        Invitation.all_tenants.select_related("tenant").filter(token_hash=_token_hash(token)).first()
-    )
+    with outside_tenant_scope():  # the visitor may be in their own store's scope
+        invitation = (
+            Invitation.all_tenants.select_related("tenant").filter(token_hash=_token_hash(token)).first()
+        )
     if invitation is None or invitation.created_at < timezone.now() - INVITATION_MAX_AGE:
         return None
     return invitation

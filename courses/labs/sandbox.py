@@ -163,18 +163,16 @@ def _seed(sandbox: Tenant) -> None:
         )
     copies = _products_copy(sandbox, products)
     with tenant_scope(store):
-        events = (
+        # Read whole (at most SANDBOX_EVENTS) before writing: a cursor still open on the store
+        # while the sandbox's scope writes would read on under the sandbox's row-level security.
+        events = list(
             Event.objects.filter(product_id__in=product_ids, shopper_key__in=shopper_keys)
             .order_by("-occurred_at", "-pk")[:SANDBOX_EVENTS]
-            .iterator(chunk_size=COPY_BATCH_SIZE)
         )
-        batch = []
-        for event in events:
-            batch.append(_event_copy(sandbox, event, copies[event.product_id]))
-            if len(batch) >= COPY_BATCH_SIZE:
-                _events_write(sandbox, batch)
-                batch = []
-        _events_write(sandbox, batch)
+    for start in range(0, len(events), COPY_BATCH_SIZE):
+        _events_write(sandbox, [
+            _event_copy(sandbox, event, copies[event.product_id]) for event in events[start:start + COPY_BATCH_SIZE]
+        ])
 
 
 def _sample_product_ids() -> list[int]:

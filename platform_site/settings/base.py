@@ -100,6 +100,10 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
+# On PostgreSQL, a tenant scope also switches the session to this role, which row-level security
+# walls to the scope's tenant (tenants/rls.py). "" where the database user may not create roles:
+# then connect as a user that is not a superuser, to whom the policies apply directly.
+TENANT_DATABASE_ROLE = env.str("TENANT_DATABASE_ROLE", default="platform_tenant")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the Celery worker write to the same file: wait for
     # the lock instead of failing at once, and let readers run beside a writer.

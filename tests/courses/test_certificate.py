@@ -3,7 +3,9 @@ from django.urls import reverse
 
 from courses.models import Certificate
 from courses.services import certificate_issue_if_earned, lesson_complete, quiz_attempt_submit
+from tenants.scope import tenant_scope
 from tests.courses.factories import QuestionFactory
+from tests.factories import MembershipFactory, UserFactory
 
 
 @pytest.fixture
@@ -94,3 +96,17 @@ def test_the_public_page_shows_nothing_else_about_the_learner_or_tenant(client, 
 def test_an_unknown_code_is_404(client, certificate):
     assert client.get(f"/certificates/{certificate.code}x/").status_code == 404
     assert client.get("/certificates/not-a-code/").status_code == 404
+
+
+@pytest.mark.urls("tests.courses.urls")
+def test_a_member_of_another_store_logged_in_verifies_the_certificate_too(client, certificate, other_tenant):
+    # Their own store's scope is set for the request; on PostgreSQL its row-level security would
+    # hide the certificate if the lookup did not leave the scope.
+    reader = UserFactory(username="hr@globex.test")
+    with tenant_scope(other_tenant):
+        MembershipFactory(tenant=other_tenant, user=reader)
+    client.force_login(reader)
+
+    response = client.get(reverse("courses:certificate-verify", args=[certificate.code]))
+
+    assert response.status_code == 200 and "Verified" in response.content.decode()

@@ -145,3 +145,16 @@ def test_a_learner_cannot_set_the_allowed_web_origins(client, member_with_role, 
     assert response.status_code == 403
     tenant.refresh_from_db()
     assert tenant.allowed_origins == []
+
+
+def test_staff_who_work_in_a_store_see_every_stores_members_in_the_admin(client, tenant, other_tenant):
+    # The admin runs outside the staff member's store scope: on PostgreSQL that scope's
+    # row-level security would hold the admin to one store.
+    staff = UserFactory(username="ops@platform.test", is_staff=True, is_superuser=True)
+    MembershipFactory(tenant=tenant, user=staff)
+    MembershipFactory(tenant=other_tenant, user=UserFactory(username="bo@globex.test"))
+    client.force_login(staff)
+
+    page = client.get("/admin/tenants/membership/").content.decode()
+
+    assert "bo@globex.test" in page and "ops@platform.test" in page

@@ -1,0 +1,120 @@
+"""Row-level security on PostgreSQL, the second wall (DESIGN.md; tenants/rls.py): inside a tenant
+scope the database itself holds every query of a tenant-owned table to that tenant, whatever SQL
+the code sends. Runs in the PostgreSQL pass of CI."""
+import pytest
+from django.db import DatabaseError, connection, transaction
+
+from catalog.models import Product
+from tenants import rls
+from tenants.scope import outside_tenant_scope, reset_current_tenant, set_current_tenant, tenant_scope
+from tests.factories import ProductFactory
+
+pytestmark = pytest.mark.needs_postgres
+
+
+@pytest.fixture
+def two_stores_products(tenant, other_tenant):
+    ProductFactory(tenant=tenant, external_id="ACME-1")
+    ProductFactory(tenant=other_tenant, external_id="GLOBEX-1")
+
+
+def _skus_by_raw_sql() -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT external_id FROM catalog_product")
+        return {row[0] for row in cursor.fetchall()}
+
+
+def test_inside_a_scope_raw_sql_reads_only_the_scopes_tenant(tenant, two_stores_products):
+    with tenant_scope(tenant):
+        assert _skus_by_raw_sql() == {"ACME-1"}
+
+
+def test_inside_a_scope_the_all_tenants_manager_reads_only_the_scopes_tenant(tenant, two_stores_products):
+    with tenant_scope(tenant):
+        assert set(Product.all_tenants.values_list("external_id", flat=True)) == {"ACME-1"}
+
+
+def test_inside_a_scope_another_tenants_rows_cannot_be_changed_or_added(tenant, other_tenant, two_stores_products):
+    with tenant_scope(tenant):
+        assert Product.all_tenants.filter(tenant=other_tenant).update(title="hijacked") == 0
+        with pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO catalog_product (tenant_id, external_id, title, description, category, brand, "
+                    "currency, in_stock, attributes, created_at, updated_at) "
+                    "VALUES (%s, 'PLANTED', 'x', '', '', '', 'EUR', true, '{}', now(), now())",
+                    [other_tenant.pk],
+                )
+    assert not Product.all_tenants.filter(title="hijacked").exists()
+
+
+def test_outside_a_scope_cross_tenant_code_reads_every_tenant(two_stores_products):
+    assert _skus_by_raw_sql() == {"ACME-1", "GLOBEX-1"}
+
+
+def test_the_wall_follows_the_scope_in_and_out_and_back_to_the_outer_one(
+    tenant, other_tenant, two_stores_products
+):
+    with tenant_scope(tenant):
+        with tenant_scope(other_tenant):
+            assert _skus_by_raw_sql() == {"GLOBEX-1"}
+        assert _skus_by_raw_sql() == {"ACME-1"}
+        with outside_tenant_scope():
+            assert _skus_by_raw_sql() == {"ACME-1", "GLOBEX-1"}
+        assert _skus_by_raw_sql() == {"ACME-1"}
+    assert _skus_by_raw_sql() == {"ACME-1", "GLOBEX-1"}
+
+
+def test_the_api_views_way_of_setting_the_scope_walls_too(tenant, two_stores_products):
+    token = set_current_tenant(tenant)
+    try:
+        assert _skus_by_raw_sql() == {"ACME-1"}
+    finally:
+        reset_current_tenant(token)
+    assert _skus_by_raw_sql() == {"ACME-1", "GLOBEX-1"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_opened_inside_a_scope_starts_walled(tenant, two_stores_products):
+    with tenant_scope(tenant):
+        connection.close()  # Django closes connections between requests and tasks
+        assert _skus_by_raw_sql() == {"ACME-1"}
+    assert _skus_by_raw_sql() == {"ACME-1", "GLOBEX-1"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_scope_that_ends_inside_a_failed_transaction_keeps_the_error_and_the_wall_comes_down_with_it(
+    tenant, two_stores_products
+):
+    with pytest.raises(DatabaseError, match="no_such_table"), transaction.atomic():
+        with tenant_scope(tenant), connection.cursor() as cursor:
+            cursor.execute("SELECT * FROM no_such_table")
+    assert _skus_by_raw_sql() == {"ACME-1", "GLOBEX-1"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_rolled_back_inside_a_scope_leaves_the_scope_walled(tenant, two_stores_products):
+    with tenant_scope(tenant):
+        with pytest.raises(ZeroDivisionError), transaction.atomic():
+            with outside_tenant_scope():
+                assert _skus_by_raw_sql() == {"ACME-1", "GLOBEX-1"}
+                1 / 0  # noqa: B018
+        assert _skus_by_raw_sql() == {"ACME-1"}
+
+
+def test_every_tenant_owned_table_forces_the_policy(db):
+    tables = rls.tenant_owned_tables()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname FROM pg_class c JOIN pg_policies p ON p.tablename = c.relname "
+            "WHERE c.relrowsecurity AND c.relforcerowsecurity AND p.policyname = %s",
+            [rls.POLICY_NAME],
+        )
+        walled = {row[0] for row in cursor.fetchall()}
+    assert len(tables) > 20 and set(tables) <= walled
+
+
+def test_inside_a_scope_the_session_is_not_the_superuser_that_row_level_security_would_not_hold(tenant):
+    with tenant_scope(tenant), connection.cursor() as cursor:
+        cursor.execute("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
+        assert cursor.fetchone() == ("platform_tenant", False, False)
