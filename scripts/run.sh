@@ -11,11 +11,18 @@ $PY manage.py seed_demo --if-missing
 # The platform courses: an update in place, so a new release's lessons reach existing installs.
 $PY manage.py load_curriculum
 
-# -B: the worker also runs the beat that finds fine-tuning jobs whose worker died.
-$PY -m celery -A platform_site worker -B --queues default,gpu --concurrency 1 --loglevel INFO &
-worker=$!
-stop_worker() { kill -TERM "$worker" 2>/dev/null || true; wait "$worker" 2>/dev/null || true; }
-trap stop_worker EXIT INT TERM
+# Two workers, as in production: a training job holds its worker for minutes, and the short
+# tasks (cleaning events, embedding imported products) must not wait behind it.
+# -B: the first also runs the beat that finds fine-tuning jobs whose worker died.
+$PY -m celery -A platform_site worker -B --queues default --concurrency 1 -n default@%h --loglevel INFO &
+default_worker=$!
+$PY -m celery -A platform_site worker --queues gpu --concurrency 1 -n gpu@%h --loglevel INFO &
+gpu_worker=$!
+stop_workers() {
+  kill -TERM "$default_worker" "$gpu_worker" 2>/dev/null || true
+  wait "$default_worker" "$gpu_worker" 2>/dev/null || true
+}
+trap stop_workers EXIT INT TERM
 
 echo
 echo "  Merchant console:  http://$HOST:$PORT/"

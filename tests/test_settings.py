@@ -30,3 +30,17 @@ def test_production_settings_start_with_a_secret_key_and_debug_off():
 def test_laptop_settings_need_no_environment_at_all():
     result = _load_settings("platform_site.settings.local")
     assert result.returncode == 0, result.stderr
+
+
+def test_a_fresh_clone_without_a_var_folder_opens_its_sqlite_database(tmp_path):
+    """`make run` on a fresh clone migrates before anything else made var/ (git ignores it)."""
+    var = tmp_path / "var"
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(DJANGO_SETTINGS_MODULE="platform_site.settings.local", PLATFORM_VAR_DIR=str(var))
+    result = subprocess.run(
+        [sys.executable, "-c", "import django; django.setup(); from django.db import connection; "
+         "connection.ensure_connection(); print(connection.settings_dict['NAME'])"],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert (var / "db.sqlite3").exists()

@@ -11,6 +11,9 @@ from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(environ.Env().str("PLATFORM_VAR_DIR", default=str(BASE_DIR / "var")))
+# The SQLite database, the file broker, models and logs live under it; git ignores it, so a fresh
+# clone has none, and SQLite cannot create the folder of its file.
+VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 env = environ.Env(
     DEBUG=(bool, False),

@@ -22,7 +22,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not the shared in-memory database: tests that run a real Celery
     # worker in a thread write from two connections at once, which SQLite's
     # shared cache answers with "table is locked" instead of waiting.
-    VAR_DIR.mkdir(parents=True, exist_ok=True)  # noqa: F405
     # One file per test run, so two runs on one machine do not share it; Django deletes it at the end.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-db-{os.getpid()}.sqlite3")}  # noqa: F405
 
