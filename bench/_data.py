@@ -126,12 +126,12 @@ def csv_frames(interactions_path: Path, items_path: Path) -> Frames:
 
 
 def describe_split(dataset, config) -> list[str]:
-    """Lines that say how the time range was cut, and what each window holds."""
+    """Lines that say where time was cut, and what each window holds."""
     split = dataset.split
     start, end = split.train["timestamp"].min(), split.test["timestamp"].max()
     return [
-        f"time range {start} .. {end}; validation = the {config.validation_fraction:.0%} of the range "
-        f"before the last {config.test_fraction:.0%} (test)",
+        f"time range {start} .. {end}; cut by time where the interactions run out: test = the last "
+        f"{config.test_fraction:.0%} of them, validation = the {config.validation_fraction:.0%} before",
         f"  train      < {split.validation_cutoff}: {len(split.train):,} interactions, "
         f"{dataset.train_user_items.shape[0]:,} shoppers",
         f"  validation [{split.validation_cutoff}, {split.test_cutoff}): {len(split.validation):,} "

@@ -6,9 +6,10 @@
     .venv/bin/python bench/quality.py --interactions events.csv --items items.csv --json out.json
 
 The data is a documented subset of The Complete Journey (see bench/_data.py)
-or any two CSV files. The time range is cut as the training config says: the
-last `test_fraction` is the test window, the `validation_fraction` before it
-the validation window (the cutoffs are printed). Every method is fitted on the
+or any two CSV files. Time is cut as the training config says
+(training/ml/data.py: split_by_time): the last `test_fraction` of the
+interactions is the test window, the `validation_fraction` before it the
+validation window; the cutoffs are global instants, and are printed. Every method is fitted on the
 training window only and ranks the FULL catalog for every shopper of the test
 window, through training/ml/evaluate.py:
 

@@ -114,7 +114,9 @@ def _variant_errors(tenant: Tenant, index: int, variant: dict[str, Any], seen: s
     version_id = variant.get("model_version")
     if variant.get("kind") == VariantKind.MODEL_VERSION:
         # Looked up in this tenant only: another tenant's version is "no such version".
-        if not ModelVersion.objects.filter(tenant=tenant, pk=version_id).exists():
+        if version_id is None:
+            errors[f"{field}.model_version"] = _("Choose the model version this variant serves.")
+        elif not ModelVersion.objects.filter(tenant=tenant, pk=version_id).exists():
             errors[f"{field}.model_version"] = _("No model version %(id)s in your models.") % {
                 "id": version_id
             }

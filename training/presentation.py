@@ -33,6 +33,10 @@ LOG_LINES = {
     ),
     "saved": gettext_lazy("Version v%(number)d saved."),
     "saved_live": gettext_lazy("Version v%(number)d saved; it is now live."),
+    "saved_held_for_experiment": gettext_lazy(
+        "Version v%(number)d saved as a candidate: experiment %(experiment)s compares the live model, "
+        "which does not change while it runs. Promote it from the models page to serve it."
+    ),
 }
 
 # The reasons of training.ml's ConfigError, by code, in the user's language.

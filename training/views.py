@@ -43,7 +43,13 @@ from training.selectors import (
     training_job_list,
 )
 from training.services.jobs import JobStateError, training_job_cancel, training_job_create, training_job_retry
-from training.services.versions import PromotionError, model_version_promote, model_version_rollback
+from training.services.versions import (
+    PromotionError,
+    experiment_on_the_live_model,
+    model_version_promote,
+    model_version_rollback,
+    tenant_auto_promote_set,
+)
 
 JOBS_PER_PAGE = 25
 VERSIONS_PER_PAGE = 10
@@ -272,6 +278,17 @@ def training_job_retry_view(request, job_id: int):
     return redirect("training-job-detail", job_id=job_id)
 
 
+class AutoPromoteForm(forms.Form):
+    auto_promote_models = forms.BooleanField(
+        label=gettext_lazy("Promote better models automatically"),
+        required=False,
+        help_text=gettext_lazy(
+            "After training, a version that beats the live one on the validation shoppers goes live by "
+            "itself; not while an experiment compares the live model. Off: new versions wait as candidates."
+        ),
+    )
+
+
 @member_required
 def model_version_list_view(request):
     page = Paginator(model_version_list(tenant=request.tenant), VERSIONS_PER_PAGE).get_page(
@@ -283,8 +300,23 @@ def model_version_list_view(request):
         "live": live_version(tenant=request.tenant),
         "can_roll_back": model_version_can_roll_back(tenant=request.tenant),
         "metric_labels": list(TABLE_METRICS.values()),
+        "auto_promote_form": AutoPromoteForm(initial={"auto_promote_models": request.tenant.auto_promote_models}),
+        "held_for": experiment_on_the_live_model(tenant=request.tenant) if request.tenant.auto_promote_models else None,
     }
     return render(request, "training/version_list.html", context)
+
+
+@require_POST
+@member_required(manage=True)
+def auto_promote_view(request):
+    form = AutoPromoteForm(request.POST)
+    form.is_valid()  # a checkbox: absent means no, nothing else can be wrong
+    tenant = tenant_auto_promote_set(tenant=request.tenant, value=form.cleaned_data.get("auto_promote_models", False))
+    if tenant.auto_promote_models:
+        messages.success(request, _("A version that beats the live one goes live by itself after training."))
+    else:
+        messages.success(request, _("New versions wait as candidates until a manager promotes them."))
+    return redirect("model-version-list")
 
 
 @require_POST
@@ -324,5 +356,6 @@ urlpatterns = [
     path("jobs/<int:job_id>/retry/", training_job_retry_view, name="training-job-retry"),
     path("models/", model_version_list_view, name="model-version-list"),
     path("models/rollback/", model_version_rollback_view, name="model-version-rollback"),
+    path("models/auto-promote/", auto_promote_view, name="model-auto-promote"),
     path("models/<int:version_id>/promote/", model_version_promote_view, name="model-version-promote"),
 ]

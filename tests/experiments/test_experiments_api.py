@@ -95,6 +95,19 @@ def test_a_variant_pointing_at_another_tenants_model_version_is_refused_by_its_f
         assert not Experiment.objects.exists()
 
 
+def test_a_model_version_variant_without_its_version_is_asked_for_it(session_client):
+    response = session_client.post(
+        EXPERIMENTS,
+        design(variants=[
+            {"name": "control", "kind": "live", "weight": 1, "is_control": True},
+            {"name": "new", "kind": "model_version", "weight": 1},
+        ]),
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.data == {"variants[1].model_version": ["Choose the model version this variant serves."]}
+
+
 def test_values_of_the_wrong_type_are_named_by_their_field(session_client):
     response = session_client.post(
         EXPERIMENTS,

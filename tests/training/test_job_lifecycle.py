@@ -221,6 +221,41 @@ def test_a_tenant_without_automatic_promotion_keeps_new_versions_as_candidates(t
         assert not model_version_promote_if_better(tenant=tenant, version=new)
 
 
+def _experiment_on(tenant, *, arm_kind: str, start: bool = True):
+    from experiments.services import experiment_create, experiment_start
+
+    with tenant_scope(tenant):
+        experiment = experiment_create(
+            tenant=tenant, key="ranker", name="Ranker", primary_metric="click_through_rate",
+            variants=[
+                {"name": "control", "kind": arm_kind, "weight": 1, "is_control": True},
+                {"name": "popular", "kind": "popularity", "weight": 1, "is_control": False},
+            ],
+        )
+        if start:
+            experiment_start(tenant=tenant, experiment_id=experiment.pk, by=None)
+    return experiment
+
+
+def test_a_better_version_waits_while_a_running_experiment_compares_the_live_model(tenant):
+    old = make_version(tenant, 1, 0.20, status=VersionStatus.LIVE, promoted_at=timezone.now())
+    _experiment_on(tenant, arm_kind="live")
+    new = make_version(tenant, 2, 0.25)
+    with tenant_scope(tenant):
+        assert not model_version_promote_if_better(tenant=tenant, version=new)
+    old.refresh_from_db(), new.refresh_from_db()
+    assert (old.status, new.status) == (VersionStatus.LIVE, VersionStatus.CANDIDATE)
+
+
+@pytest.mark.parametrize("arm_kind, start", [("popularity", True), ("live", False)])
+def test_an_experiment_that_does_not_serve_the_live_model_does_not_hold_promotion(tenant, arm_kind, start):
+    make_version(tenant, 1, 0.20, status=VersionStatus.LIVE, promoted_at=timezone.now())
+    _experiment_on(tenant, arm_kind=arm_kind, start=start)
+    new = make_version(tenant, 2, 0.25)
+    with tenant_scope(tenant):
+        assert model_version_promote_if_better(tenant=tenant, version=new)
+
+
 def test_rollback_brings_back_the_previous_live_version_one_step_at_a_time(tenant):
     with tenant_scope(tenant):
         v1, v2, v3 = (make_version(tenant, n, 0.1 * n) for n in (1, 2, 3))

@@ -613,3 +613,44 @@ def test_every_failure_reason_and_log_line_is_said_in_chinese():
     with translation.override("zh-hans"):
         for template in [*FAILURES.values(), *LOG_LINES.values()]:
             assert re.search("[\u4e00-\u9fff]", str(template)), template
+
+
+# --- Automatic promotion ----------------------------------------------------------------------
+
+
+def test_a_manager_turns_automatic_promotion_off_and_on_from_the_models_page(owner_client, tenant):
+    page = owner_client.get(reverse("model-version-list")).content.decode()
+    assert 'name="auto_promote_models"' in page and "checked" in re.search(
+        r'<input[^>]*name="auto_promote_models"[^>]*>', page
+    ).group(0)
+
+    response = owner_client.post(reverse("model-auto-promote"), {}, follow=True)
+    tenant.refresh_from_db()
+    assert not tenant.auto_promote_models
+    assert "New versions wait as candidates until a manager promotes them." in response.content.decode()
+
+    owner_client.post(reverse("model-auto-promote"), {"auto_promote_models": "on"})
+    tenant.refresh_from_db()
+    assert tenant.auto_promote_models
+
+
+def test_an_analyst_reads_the_setting_but_cannot_change_it(analyst_client, tenant):
+    page = analyst_client.get(reverse("model-version-list")).content.decode()
+    assert "goes live by itself after training" in page and 'name="auto_promote_models"' not in page
+    assert analyst_client.post(reverse("model-auto-promote"), {}).status_code in (403, 404)
+    tenant.refresh_from_db()
+    assert tenant.auto_promote_models
+
+
+def test_the_models_page_says_new_versions_wait_while_an_experiment_compares_the_live_model(owner_client, tenant):
+    from tests.training.test_job_lifecycle import _experiment_on
+
+    _experiment_on(tenant, arm_kind="live")
+    page = owner_client.get(reverse("model-version-list")).content.decode()
+    assert 'id="held-for-experiment"' in page and "ranker" in page
+
+
+def test_the_models_page_in_chinese_says_what_automatic_promotion_does(owner_client):
+    owner_client.cookies["django_language"] = "zh-hans"
+    page = owner_client.get(reverse("model-version-list")).content.decode()
+    assert "Promote better models automatically" not in page

@@ -211,6 +211,24 @@ def test_automatic_promotion_turned_off_during_a_run_is_respected(tenant_with_sh
     assert ModelVersion.all_tenants.get(job=job).status == VersionStatus.CANDIDATE
 
 
+def test_a_version_that_would_replace_the_live_model_mid_experiment_waits_and_the_log_says_why(
+    tenant_with_shop, tiny_job_settings
+):
+    from tests.training.test_job_lifecycle import _experiment_on
+
+    tenant = tenant_with_shop
+    _experiment_on(tenant, arm_kind="live")
+    with tenant_scope(tenant):
+        job = training_job_create(tenant=tenant, settings_given=tiny_job_settings)
+    job = _run_here(job)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert ModelVersion.all_tenants.get(job=job).status == VersionStatus.CANDIDATE
+    assert job.log_tail.endswith(
+        "Version v1 saved as a candidate: experiment ranker compares the live model, which does not "
+        "change while it runs. Promote it from the models page to serve it."
+    )
+
+
 def test_a_version_that_cannot_be_written_fails_the_job_with_the_reason(
     tenant_with_shop, tiny_job_settings, settings
 ):

@@ -32,6 +32,8 @@ UPPER_LIMITS = {
     "lora_alpha": 4_096,
     "freeze_layers": 1_000,
     "seed": 2**32 - 1,  # what numpy and torch take
+    # AdamW steps about this far per weight: above 1 every weight of the encoder is thrown away.
+    "learning_rate": 1,
 }
 
 
@@ -119,8 +121,8 @@ class TrainConfig:
     # Stop after this many epochs in a row without a better validation NDCG@k; 0 never stops early.
     early_stopping_patience: int = 2
     eval_k: int = 10
-    # The split: the last test_fraction of the time range is the test window, the
-    # validation_fraction before it the validation window.
+    # The split by time: the last test_fraction of the interactions is the test window, the
+    # validation_fraction before it the validation window (data.split_by_time).
     validation_fraction: float = 0.1
     test_fraction: float = 0.1
     # Leave items the shopper already had out of the ranking and the targets ("new items" tasks).

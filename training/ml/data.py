@@ -112,18 +112,26 @@ class TimeSplit:
 def split_by_time(
     interactions: pd.DataFrame, *, validation_fraction: float = 0.1, test_fraction: float = 0.1
 ) -> TimeSplit:
-    """Cut the time range: its last `test_fraction` is test, the `validation_fraction` before it validation.
+    """Cut by time where the interactions run out: the last `test_fraction` of them (in time
+    order) is test, the `validation_fraction` before it validation.
 
     The cutoffs are global (the same instant for every shopper), so nothing the
-    model trains on happened after anything it is evaluated on.
+    model trains on happened after anything it is evaluated on. They are placed by
+    counting interactions, not by cutting the calendar: a store whose history has a
+    gap (a year-old import, then live events) would otherwise get windows that fall
+    in the gap, empty. Interactions at a cutoff's instant go to the later window.
     """
     timestamps = interactions["timestamp"]
-    start, end = timestamps.min(), timestamps.max()
-    if start == end:
+    if timestamps.min() == timestamps.max():
         raise DataError("all interactions happened at the same time: there is nothing to split", "one_moment")
-    span = end - start
-    test_cutoff = end - span * test_fraction
-    validation_cutoff = test_cutoff - span * validation_fraction
+    ordered = timestamps.sort_values(kind="stable").reset_index(drop=True)
+
+    def first_after(fraction_before: float):
+        # The instant of the first interaction past that share of them (1e-9: 0.8 * 10 is 7.99...).
+        return ordered.iloc[min(int(len(ordered) * fraction_before + 1e-9), len(ordered) - 1)]
+
+    test_cutoff = first_after(1 - test_fraction)
+    validation_cutoff = first_after(1 - test_fraction - validation_fraction)
     train = interactions[timestamps < validation_cutoff]
     validation = interactions[(timestamps >= validation_cutoff) & (timestamps < test_cutoff)]
     test = interactions[timestamps >= test_cutoff]

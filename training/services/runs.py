@@ -26,7 +26,7 @@ from training.models import JobStatus, ModelVersion, TrainingJob
 from training.presentation import config_error_params
 from training.selectors import training_frames
 from training.services.jobs import _Heartbeat, _JobReporter, checkpoint_dir, heartbeat_interval, this_run
-from training.services.versions import model_version_promote_if_better
+from training.services.versions import experiment_on_the_live_model, model_version_promote_if_better
 
 logger = logging.getLogger(__name__)
 
@@ -152,7 +152,13 @@ def _publish_version(
                 metrics=outcome.metrics, artifact_path=str(folder), artifact_bytes=_folder_bytes(folder),
             )
             promoted = model_version_promote_if_better(tenant=tenant, version=version)
-            log = reporter.log_fields("saved_live" if promoted else "saved", number=number)
+            held_for = None if promoted or not tenant.auto_promote_models else experiment_on_the_live_model(
+                tenant=tenant
+            )
+            if held_for is not None:
+                log = reporter.log_fields("saved_held_for_experiment", number=number, experiment=held_for.key)
+            else:
+                log = reporter.log_fields("saved_live" if promoted else "saved", number=number)
             finished = this_run(job.pk, job.run_number).filter(cancel_requested=False).update(
                 status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, eta_seconds=0,
                 epoch_metrics=outcome.metrics["epochs"], heartbeat_at=timezone.now(),

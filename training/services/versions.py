@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from courses.gating import certificate_requirement_check
+from experiments.models import Experiment, ExperimentStatus, VariantKind
 from tenants.models import Tenant
 from training.models import ModelVersion, VersionStatus
 from training.signals import live_version_changed
@@ -44,13 +45,23 @@ def model_version_promote(*, tenant: Tenant, version_id: int, by=None) -> ModelV
     return _make_live(tenant=tenant, version=version, by=by)
 
 
+def experiment_on_the_live_model(*, tenant: Tenant) -> Experiment | None:
+    """The running experiment that serves "the live model" as one of its arms, if any. Automatic
+    promotion waits while it runs: swapping that arm's model midway would mix two models in one
+    arm's results, and nobody chose to."""
+    return Experiment.objects.filter(
+        tenant=tenant, status=ExperimentStatus.RUNNING, variants__kind=VariantKind.LIVE
+    ).first()
+
+
 def model_version_promote_if_better(*, tenant: Tenant, version: ModelVersion) -> bool:
     """After training: the new version goes live when the tenant allows it and it beats the
-    live version's validation NDCG@10 (or nothing is live). The caller holds the tenant lock.
+    live version's validation NDCG@10 (or nothing is live), unless a running experiment compares
+    the live model. The caller holds the tenant lock.
 
     Not gated by the certificate requirement: no member chooses the version here; the tenant's
     own setting (auto_promote_models) and the validation metric do, and an owner may turn it off."""
-    if not tenant.auto_promote_models:
+    if not tenant.auto_promote_models or experiment_on_the_live_model(tenant=tenant) is not None:
         return False
     live = ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.LIVE).first()
     new_score = version.validation_metric(HEADLINE_METRIC) or 0.0
@@ -80,3 +91,12 @@ def model_version_rollback(*, tenant: Tenant, by=None) -> ModelVersion:
         live.status, live.promoted_at, live.promoted_by = VersionStatus.ARCHIVED, None, None
         live.save(update_fields=["status", "promoted_at", "promoted_by"])
     return _make_live(tenant=tenant, version=previous, by=by)
+
+
+@transaction.atomic
+def tenant_auto_promote_set(*, tenant: Tenant, value: bool) -> Tenant:
+    """Whether a version that beats the live one on validation goes live by itself after training."""
+    Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
+    tenant.auto_promote_models = bool(value)
+    tenant.save(update_fields=["auto_promote_models"])
+    return tenant

@@ -43,6 +43,7 @@ def test_defaults_validate():
         ({"method": "full", "freeze_layers": 6}, "freeze_layers"),  # every layer frozen: nothing trains
         ({"lora_target_modules": ("query", "valeu")}, "lora_target_modules"),  # peft would skip the typo
         ({"lora_alpha": 10**12}, "lora_alpha"),
+        ({"learning_rate": 5}, "learning_rate"),  # accepted once: every weight thrown away
     ],
 )
 def test_validate_rejects_a_bad_setting_and_names_its_field(changes, field):

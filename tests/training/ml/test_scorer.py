@@ -230,13 +230,20 @@ def test_a_validation_window_of_re_buys_only_leaves_metrics_that_json_can_store(
     metrics must still be JSON (SQLite's JSON check and PostgreSQL's jsonb refuse NaN)."""
     from training.ml.pipeline import fine_tune
 
+    from training.ml.data import split_by_time
+
     interactions = shop_interactions.sort_values("timestamp").reset_index(drop=True)
-    start, end = interactions["timestamp"].min(), interactions["timestamp"].max()
-    validation = interactions["timestamp"].between(start + (end - start) * 0.8, start + (end - start) * 0.9)
-    first_item = interactions[~validation].groupby("user_id")["item_id"].first()
-    re_buys = interactions.loc[validation, "user_id"].map(first_item)
-    interactions.loc[validation, "item_id"] = re_buys
-    interactions = interactions.dropna(subset=["item_id"])
+    cut = split_by_time(
+        interactions, validation_fraction=tiny_config.validation_fraction, test_fraction=tiny_config.test_fraction
+    )
+    timestamps = interactions["timestamp"]
+    validation = (timestamps >= cut.validation_cutoff) & (timestamps < cut.test_cutoff)
+    first_item = interactions[timestamps < cut.validation_cutoff].groupby("user_id")["item_id"].first()
+    # Every validation row becomes a re-buy of a shopper with a history; the rows stay where they
+    # are in time, so the cutoffs do not move.
+    newcomer = validation & ~interactions["user_id"].isin(first_item.index)
+    interactions.loc[newcomer, "user_id"] = first_item.index[0]
+    interactions.loc[validation, "item_id"] = interactions.loc[validation, "user_id"].map(first_item)
 
     outcome = fine_tune(tiny_config.replace(epochs=1), interactions, shop_items, baselines=())
 
