@@ -7,9 +7,15 @@ new user has a realistic catalog and history to train on and to look at.
 
 Household ids are pseudonymised exactly as the events API does it
 (`Tenant.pseudonymise_shopper`): the raw ids are never stored.
+
+The year of purchases is moved forward by whole weeks (weekdays kept), so that
+the latest falls in the week before seeding: a new user sees a store whose
+dashboard and 30-day counts are alive, and events the storefront sends today
+follow the history without a gap of years.
 """
 from __future__ import annotations
 
+import datetime as dt
 import math
 import random
 import re
@@ -20,6 +26,7 @@ from importlib import resources
 from typing import TYPE_CHECKING
 
 from django.db import transaction
+from django.utils import timezone
 
 from catalog.models import Event, EventType, Product
 from tenants.models import ApiKeyKind, Tenant
@@ -156,15 +163,21 @@ def _product_objects(tenant: Tenant, products: pd.DataFrame) -> Iterator[Product
         )
 
 
+def weeks_to_the_present(latest: dt.datetime, now: dt.datetime) -> dt.timedelta:
+    """Whole weeks that bring `latest` into the week before `now`."""
+    return dt.timedelta(weeks=max((now - latest) // dt.timedelta(weeks=1), 0))
+
+
 def _event_objects(
-    tenant: Tenant, lines: pd.DataFrame, product_ids: dict[str, int]
+    tenant: Tenant, lines: pd.DataFrame, product_ids: dict[str, int], *, now: dt.datetime
 ) -> Iterator[Event]:
     shopper_keys = {
         household: tenant.pseudonymise_shopper(str(household))
         for household in lines["household_id"].unique().tolist()
     }
     # The dataset's timestamps carry no zone; the platform stores UTC.
-    occurred = lines["transaction_timestamp"].dt.tz_localize("UTC").dt.to_pydatetime()
+    timestamps = lines["transaction_timestamp"].dt.tz_localize("UTC")
+    occurred = (timestamps + weeks_to_the_present(timestamps.max().to_pydatetime(), now)).dt.to_pydatetime()
     columns = zip(
         lines["household_id"].tolist(), lines["basket_id"].tolist(), lines["product_id"].tolist(),
         lines["line"].tolist(), lines["quantity"].tolist(), lines["sales_value"].tolist(), occurred,
@@ -204,7 +217,8 @@ def _bulk_create_in_batches(
 
 @transaction.atomic
 def demo_tenant_seed(
-    *, households: int = DEFAULT_HOUSEHOLDS, slug: str = DEMO_SLUG, log: Callable[[str], None] = print
+    *, households: int = DEFAULT_HOUSEHOLDS, slug: str = DEMO_SLUG, log: Callable[[str], None] = print,
+    now: dt.datetime | None = None,
 ) -> DemoSeedResult:
     """Create the demo tenant, its owner and keys, and load the sampled data.
 
@@ -238,7 +252,8 @@ def demo_tenant_seed(
         if done % PROGRESS_EVERY < BATCH_SIZE:
             log(f"  events: {done}/{total}")
 
-    event_count = _bulk_create_in_batches(Event, _event_objects(tenant, lines, product_ids), report_events)
+    events = _event_objects(tenant, lines, product_ids, now=now or timezone.now())
+    event_count = _bulk_create_in_batches(Event, events, report_events)
     log(f"Purchase events loaded: {event_count}")
     return DemoSeedResult(
         tenant=tenant, households=len(sampled), products=product_count, events=event_count,

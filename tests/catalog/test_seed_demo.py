@@ -1,8 +1,11 @@
 """The demo tenant, seeded from the real Complete Journey data with a few households."""
+import datetime as dt
+from datetime import timedelta
 from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.utils import timezone
 
 from catalog.demo import DEMO_NAME, DEMO_OWNER_EMAIL, DEMO_OWNER_PASSWORD, purchase_lines, sample_households
 from catalog.models import Event, EventType, Product
@@ -109,3 +112,18 @@ def test_print_login_creates_nothing():
 
     assert f"Merchant login:    {DEMO_OWNER_EMAIL} / {DEMO_OWNER_PASSWORD}" in output
     assert not Tenant.objects.exists()
+
+
+def test_the_demo_year_is_moved_to_end_in_the_week_before_seeding_with_weekdays_kept(seeded_demo):
+    demo, _output = seeded_demo
+    lines, _skipped = purchase_lines(sample_households(HOUSEHOLDS))
+    events = Event.all_tenants.filter(tenant=demo)
+    latest = max(events.values_list("occurred_at", flat=True))
+    now = timezone.now()
+    assert now - timedelta(weeks=1) < latest <= now  # the dashboard's 30 days show a living store
+    original_latest = lines["transaction_timestamp"].max().to_pydatetime().replace(tzinfo=dt.UTC)
+    shift = latest - original_latest
+    assert shift.total_seconds() % timedelta(weeks=1).total_seconds() == 0
+    assert min(events.values_list("occurred_at", flat=True)) - shift == (
+        lines["transaction_timestamp"].min().to_pydatetime().replace(tzinfo=dt.UTC)
+    )
