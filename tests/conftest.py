@@ -11,6 +11,7 @@ from urllib.parse import urlparse
 
 import pytest
 from django.db import connection
+from django.utils import translation
 from rest_framework.test import APIClient
 
 from tenants.models import ApiKeyKind, Role
@@ -49,6 +50,14 @@ def pytest_runtest_setup(item):
         if IN_CI:
             pytest.fail(f"{message}; CI must run this test")
         pytest.skip(message)
+
+
+@pytest.fixture(autouse=True)
+def _every_test_starts_in_the_default_language():
+    """A request in Chinese leaves Chinese active in the thread (LocaleMiddleware activates a
+    language and nothing deactivates it), which would leak into the next test's messages."""
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture(autouse=True)
