@@ -104,6 +104,13 @@ def test_a_bad_setting_is_a_400_naming_it_and_no_job_is_created(
     task_delay.assert_not_called()
 
 
+def test_every_bad_setting_is_named_at_once_not_one_per_attempt(session_client, ready_tenant, task_delay):
+    response = session_client.post(JOBS, {"batch_size": -3, "lora_rank": 0, "epochs": 2}, format="json")
+    assert response.status_code == 400
+    assert set(response.data) == {"batch_size", "lora_rank"}
+    assert TrainingJob.all_tenants.count() == 0
+
+
 def test_a_learning_rate_too_large_for_a_float_is_a_400_naming_it(session_client, ready_tenant, task_delay):
     # JSON's 1e400 reads as infinity: a job with it would be stored and then fail to be saved.
     response = session_client.post(JOBS, '{"learning_rate": 1e400}', content_type="application/json")

@@ -200,6 +200,18 @@ def test_a_bad_learning_rate_is_shown_beside_its_field_and_no_job_is_made(
     assert _jobs_of(tenant) == []
 
 
+def test_every_bad_setting_of_the_form_is_shown_beside_its_field_at_once(
+    owner_client, tenant, any_data_will_do, base_model_dir
+):
+    response = owner_client.post(
+        reverse("training-job-new"),
+        {"preset": "custom", "batch_size": "-3", "lora_rank": "0", "base_model": base_model_dir},
+    )
+    assert response.status_code == 200
+    assert set(response.context["form"].errors) == {"batch_size", "lora_rank"}
+    assert _jobs_of(tenant) == []
+
+
 def test_a_learning_rate_that_is_not_a_number_is_refused_by_the_form(owner_client, tenant):
     response = owner_client.post(
         reverse("training-job-new"), {"preset": "quick_lora", "learning_rate": "fast"}

@@ -96,11 +96,24 @@ def training_config_build(*, tenant: Tenant, settings_given: dict, any_base_mode
             ) % {"folders": ", ".join(str(root) for root in settings.TRAINING_BASE_MODEL_DIRS)}})
         # The folder that was checked, not one a worker in another directory would find.
         values["base_model"] = str(Path(chosen).resolve())
+    # Each setting first on its own (the others at their defaults), so that every bad one is named
+    # at once, not one per attempt; then all together, for the rules between settings.
+    defaults = {"base_model": values["base_model"]}
+    errors = {}
+    for name in sorted(set(values) - set(defaults)):
+        try:
+            TrainConfig.from_dict({**defaults, name: values[name]}).validate()
+        except ConfigError as error:
+            errors.setdefault(error.field, config_error_message(error))
+        except TypeError as error:  # a value of the wrong type reached the dataclass
+            errors.setdefault("config", str(error))
+    if errors:
+        raise ValidationError(errors)
     try:
         return TrainConfig.from_dict(values).validate()
     except ConfigError as error:
         raise ValidationError({error.field: config_error_message(error)}) from error
-    except TypeError as error:  # a value of the wrong type reached the dataclass
+    except TypeError as error:
         raise ValidationError({"config": str(error)}) from error
 
 
