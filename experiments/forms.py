@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from experiments.models import Metric, VariantKind
-from experiments.services import MAX_VARIANTS
+from experiments.services import MAX_VARIANTS, experiment_design_check
 from tenants.models import Tenant
 from training.selectors import model_version_list
 
@@ -163,7 +163,8 @@ class ExperimentForm(forms.Form):
             "name": data.get("name", ""),
             "key": data.get("key", "").strip(),
             "hypothesis": data.get("hypothesis", "").strip(),
-            "traffic_share": data["traffic_percent"] / 100,
+            # A percent the form refused is named already; 100 keeps the rules from naming it twice.
+            "traffic_share": (data.get("traffic_percent") if "traffic_percent" in data else 100) / 100,
             "primary_metric": data.get("primary_metric", ""),
             "guardrail_metrics": data.get("guardrail_metrics", []),
             "variants": variants,
@@ -176,22 +177,31 @@ class ExperimentForm(forms.Form):
             for reason in reasons:
                 self._add_service_error(key, reason)
 
+    def add_design_errors(self, tenant: Tenant) -> None:
+        """After the form refused some fields: the service's rules on the rest, so that every bad
+        field is named at once. A field the form named already is not named twice."""
+        try:
+            experiment_design_check(tenant=tenant, **self.design())
+        except ValidationError as error:
+            self.add_service_errors(error)
+
     def _add_service_error(self, key: str, reason: str) -> None:
         if key.startswith("variants[") and "]." in key:
             position, field = key[len("variants["):].split("].", 1)
-            row = self._row_of_variant[int(position)]
-            if field in VARIANT_FIELDS:
-                self.variant_forms[row].add_error(field, reason)
-            else:
-                self.variant_forms[row].add_error(None, reason)
+            row = self.variant_forms[self._row_of_variant[int(position)]]
+            field = field if field in VARIANT_FIELDS else None
+            if not _named_already(row, field):
+                row.add_error(field, reason)
         elif key == "variants":
             self.variants_errors.append(reason)
-        elif key == "traffic_share":
-            self.add_error("traffic_percent", reason)
-        elif key in self.fields:
-            self.add_error(key, reason)
         else:
-            self.add_error(None, reason)
+            field = "traffic_percent" if key == "traffic_share" else key if key in self.fields else None
+            if not _named_already(self, field):
+                self.add_error(field, reason)
+
+
+def _named_already(form: forms.Form, field: str | None) -> bool:
+    return field is not None and field in form.errors
 
 
 class TrafficShareForm(forms.Form):

@@ -37,6 +37,12 @@ def _traffic_share_message() -> str:
     return _("The share of traffic must be more than 0 and at most 1 (100%).")
 
 
+def experiment_design_check(*, tenant: Tenant, name: str, hypothesis: str = "", **design) -> None:
+    """The rules `experiment_create` applies, without creating anything: for a form whose own
+    checks refused a field, to name every other bad one at the same time. Raises ValidationError."""
+    _design_check(tenant=tenant, name=name, **design)
+
+
 def _design_check(*, name: str, **design) -> None:
     """Raises ValidationError naming every bad field of a design, the name included."""
     errors = _design_errors(**design)

@@ -50,7 +50,9 @@ def experiment_list_view(request):
 @member_required(manage=True)
 def experiment_new_view(request):
     form = ExperimentForm(request.POST or None, tenant=request.tenant)
-    if request.method == "POST" and form.is_valid():
+    if request.method == "POST" and not form.is_valid():
+        form.add_design_errors(request.tenant)
+    elif request.method == "POST":
         try:
             experiment = experiment_create(tenant=request.tenant, created_by=request.user, **form.design())
         except ValidationError as error:

@@ -129,6 +129,21 @@ def test_a_share_of_traffic_over_100_percent_is_refused_beside_its_field(owner_c
     assert experiments_of(tenant) == []
 
 
+def test_every_bad_field_is_named_at_once_even_when_the_form_refused_one_itself(owner_client, tenant):
+    posted = design_posted(**{
+        "traffic_percent": "150", "key": "Bad Key!", "control": "", "variants-1-weight": "-5",
+    })
+    html = owner_client.post(NEW, posted).content.decode()
+    assert field_error(html, "traffic_percent") == PERCENT_ERROR  # once: the form's, not the rules' too
+    assert html.count(PERCENT_ERROR) == 1
+    assert field_error(html, "key") == "Use lowercase letters, digits and hyphens only."
+    assert field_error(html, "variants-1-weight") == "A weight is a number, 0 or more."
+    assert "Mark exactly one variant as the control." in re.search(
+        r'id="variants-errors">(.*?)</ul>', html, re.S
+    ).group(1)
+    assert experiments_of(tenant) == []
+
+
 def test_another_tenants_model_version_is_not_offered_and_is_refused(owner_client, tenant, other_tenant):
     ours = ModelVersionFactory(tenant=tenant, number=1)
     theirs = ModelVersionFactory(tenant=other_tenant, number=7)
