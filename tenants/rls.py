@@ -11,22 +11,27 @@ works across tenants on purpose (the ops console, the reaper, API key lookup, mi
 the first wall already makes name itself.
 
 Superusers are never subject to row-level security, and the table owner only with FORCE. So the
-scope also switches the session to TENANT_DATABASE_ROLE, a role with no login and no more rights
-than reading and writing rows, and back when it ends; installations whose application user may
-not create roles set TENANT_DATABASE_ROLE="" and connect as a user that is not a superuser, to
-whom the forced policy applies.
+scope also switches the session to the tenant role (`tenant_role_name`: one per database, with
+no login and no more rights than reading and writing rows), and back when it ends. A database
+user that is not a superuser needs no role: set TENANT_DATABASE_ROLE="" and the forced policies
+hold it directly. A scope that no wall would hold (the role missing, and a superuser session)
+raises instead of running unwalled.
+
+This guards against mistakes in the code, not against SQL injected into it: a session setting can
+be set back by whoever sends SQL.
 
 Both are session settings: a transaction rolled back puts back the value it began with, which is
 the scope that was current then, as scopes and transactions nest.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from django.apps import apps
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, transaction
 
 logger = logging.getLogger(__name__)
 
@@ -36,10 +41,22 @@ POLICY_NAME = "tenant_wall"
 # and '' does not cast.
 _TENANT_IN_SCOPE = f"NULLIF(current_setting('{TENANT_SETTING}', true), '')"
 POLICY_CONDITION = f"({_TENANT_IN_SCOPE} IS NULL OR tenant_id = {_TENANT_IN_SCOPE}::bigint)"
+# Stored as each policy's comment: a migrate finds the policies in place and touches nothing (a
+# policy dropped and made again would leave its table without one, denying every row, meanwhile).
+POLICY_MARK = f"{POLICY_NAME} {hashlib.sha256(POLICY_CONDITION.encode()).hexdigest()[:12]}"
 
-# Whether this process's database user may switch to the tenant role, per database alias; the
-# answer is read once per process (and again after a migration, which may have created the role).
-_role_usable: dict[str, bool] = {}
+# The role scopes switch to, per database alias ("" when the session user is held directly). Only
+# an answer that walls is kept: a role created later is found by the next scope.
+_scope_role: dict[str, str] = {}
+
+
+def tenant_role_name(connection) -> str:
+    """TENANT_DATABASE_ROLE, or `<database>_tenant`: one per database, since roles are the
+    cluster's and another database's users must not hold this one's rights."""
+    configured = settings.TENANT_DATABASE_ROLE
+    if configured is not None:
+        return configured
+    return f"{connection.settings_dict['NAME']}_tenant"[:63]
 
 
 def tenant_owned_tables() -> list[str]:
@@ -53,67 +70,129 @@ def tenant_owned_tables() -> list[str]:
 
 
 def install(*, using: str = "default") -> None:
-    """Create the tenant role and the policies; idempotent, run after every `migrate`."""
+    """The tenant role's rights and the policies, in one transaction; run after every `migrate`,
+    and idempotent: what is in place already is left as it is."""
     connection = connections[using]
     if connection.vendor != "postgresql":
         return
-    role = settings.TENANT_DATABASE_ROLE
     quote = connection.ops.quote_name
-    with connection.cursor() as cursor:
+    role = tenant_role_name(connection)
+    with transaction.atomic(using=using), connection.cursor() as cursor:
+        # Waiting long on a busy table would hold every query queued behind the migrate.
+        cursor.execute("SET LOCAL lock_timeout = '10s'")
         if role:
-            _create_role(cursor, role)
-        for table in tenant_owned_tables():
-            cursor.execute(f"ALTER TABLE {quote(table)} ENABLE ROW LEVEL SECURITY")
-            cursor.execute(f"ALTER TABLE {quote(table)} FORCE ROW LEVEL SECURITY")
-            cursor.execute(f"DROP POLICY IF EXISTS {POLICY_NAME} ON {quote(table)}")
-            cursor.execute(
-                f"CREATE POLICY {POLICY_NAME} ON {quote(table)} "
-                f"USING {POLICY_CONDITION} WITH CHECK {POLICY_CONDITION}"
-            )
-    _role_usable.clear()
-
-
-def _create_role(cursor, role: str) -> None:
-    quote = cursor.db.ops.quote_name
-    role_literal = role.replace("'", "''")
-    try:
+            _ensure_role(cursor, role)
+            _grant_rows(cursor, role)
         cursor.execute(
-            "DO $$ BEGIN "
-            f"IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{role_literal}') THEN "
-            f"CREATE ROLE {quote(role)} NOLOGIN; END IF; "
-            "EXCEPTION WHEN duplicate_object THEN NULL; "  # created meanwhile by another migrate
-            "END $$"
+            "SELECT c.relname, c.relrowsecurity AND c.relforcerowsecurity, p.oid IS NOT NULL, "
+            "obj_description(p.oid, 'pg_policy') "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "LEFT JOIN pg_policy p ON p.polrelid = c.oid AND p.polname = %s "
+            "WHERE n.nspname = current_schema() AND c.relkind = 'r'",
+            [POLICY_NAME],
         )
-        cursor.execute(f"GRANT {quote(role)} TO CURRENT_USER")
-    except DatabaseError as error:
-        # Creating roles takes CREATEROLE. Failing here rather than running without the wall:
-        # the operator chooses, and the forced policies still wall a user that is not a superuser.
+        state = {name: (forced, has_policy, mark) for name, forced, has_policy, mark in cursor.fetchall()}
+        for table in tenant_owned_tables():
+            forced, has_policy, mark = state.get(table, (False, False, None))
+            if not forced:
+                cursor.execute(f"ALTER TABLE {quote(table)} ENABLE ROW LEVEL SECURITY")
+                cursor.execute(f"ALTER TABLE {quote(table)} FORCE ROW LEVEL SECURITY")
+            if mark != POLICY_MARK:
+                verb = "ALTER" if has_policy else "CREATE"
+                cursor.execute(
+                    f"{verb} POLICY {POLICY_NAME} ON {quote(table)} "
+                    f"USING {POLICY_CONDITION} WITH CHECK {POLICY_CONDITION}"
+                )
+                cursor.execute(f"COMMENT ON POLICY {POLICY_NAME} ON {quote(table)} IS %s", [POLICY_MARK])
+    _scope_role.clear()
+
+
+def _ensure_role(cursor, role: str) -> None:
+    """A superuser (development, CI) creates the role; anyone else must have been given it by a
+    DBA, since creating roles takes rights no application should hold."""
+    quote = cursor.db.ops.quote_name
+    cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+    superuser = cursor.fetchone()[0]
+    cursor.execute("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = %s", [role])
+    found = cursor.fetchone()
+    if found is None and superuser:
+        cursor.execute(f"CREATE ROLE {quote(role)} NOLOGIN NOINHERIT")
+        return
+    if found is None:
+        raise ImproperlyConfigured(_role_missing(role, cursor))
+    if found[0]:
         raise ImproperlyConfigured(
-            f"Row-level security: cannot create the database role {role!r} ({error}). Give the "
-            "database user CREATEROLE, or set TENANT_DATABASE_ROLE=\"\" and connect as a user "
-            "that is not a superuser."
-        ) from error
-    cursor.execute("SELECT current_schema()")
-    schema = quote(cursor.fetchone()[0])
-    cursor.execute(f"GRANT USAGE ON SCHEMA {schema} TO {quote(role)}")
-    cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA {schema} TO {quote(role)}")
-    cursor.execute(f"GRANT USAGE, SELECT, UPDATE ON ALL SEQUENCES IN SCHEMA {schema} TO {quote(role)}")
+            f"Row-level security: the role {role!r} is a superuser or bypasses row-level security, so it "
+            "would wall nothing. Give TENANT_DATABASE_ROLE a role of its own."
+        )
+    cursor.execute("SELECT pg_has_role(current_user, %s, 'MEMBER')", [role])
+    if not superuser and not cursor.fetchone()[0]:
+        raise ImproperlyConfigured(_role_missing(role, cursor))
 
 
-def _usable_role(connection) -> str:
-    """TENANT_DATABASE_ROLE if this connection's user may switch to it, else ""."""
-    role = settings.TENANT_DATABASE_ROLE
-    if not role:
-        return ""
-    if connection.alias not in _role_usable:
-        with connection.cursor() as cursor:
+def _role_missing(role: str, cursor) -> str:
+    cursor.execute("SELECT current_user")
+    user = cursor.fetchone()[0]
+    quote = cursor.db.ops.quote_name
+    return (
+        f"Row-level security: the database role {role!r} is missing, or {user!r} may not use it. "
+        f"Have a DBA run: CREATE ROLE {quote(role)} NOLOGIN NOINHERIT; GRANT {quote(role)} TO {quote(user)}; "
+        "then migrate again. Or, if this user is not a superuser, set TENANT_DATABASE_ROLE=\"\": "
+        "the policies then hold this user directly."
+    )
+
+
+def _grant_rows(cursor, role: str) -> None:
+    quote = cursor.db.ops.quote_name
+    cursor.execute(
+        "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema() AND NOT "
+        "has_table_privilege(%s, quote_ident(schemaname) || '.' || quote_ident(tablename), "
+        "'SELECT, INSERT, UPDATE, DELETE')",
+        [role],
+    )
+    tables = [row[0] for row in cursor.fetchall()]
+    if tables:
+        cursor.execute(f"GRANT SELECT, INSERT, UPDATE, DELETE ON {', '.join(tables)} TO {quote(role)}")
+    cursor.execute(
+        "SELECT quote_ident(sequencename) FROM pg_sequences WHERE schemaname = current_schema() AND NOT "
+        "has_sequence_privilege(%s, quote_ident(schemaname) || '.' || quote_ident(sequencename), 'USAGE')",
+        [role],
+    )
+    sequences = [row[0] for row in cursor.fetchall()]
+    if sequences:
+        cursor.execute(f"GRANT USAGE, SELECT, UPDATE ON SEQUENCE {', '.join(sequences)} TO {quote(role)}")
+    cursor.execute("SELECT quote_ident(current_schema())")
+    cursor.execute(f"GRANT USAGE ON SCHEMA {cursor.fetchone()[0]} TO {quote(role)}")
+
+
+def _role_for_scopes(connection) -> str:
+    """The role a scope switches to; "" when the session user is held by the policies itself.
+    Raises ImproperlyConfigured when neither would hold: a scope never runs unwalled."""
+    if connection.alias in _scope_role:
+        return _scope_role[connection.alias]
+    role = tenant_role_name(connection)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = session_user")
+        session_unwalled = cursor.fetchone()[0]
+        usable = False
+        if role:
             cursor.execute(
-                "SELECT EXISTS (SELECT FROM pg_roles WHERE rolname = %s) "
-                "AND pg_has_role(session_user, %s, 'MEMBER')",
-                [role, role],
+                "SELECT NOT (rolsuper OR rolbypassrls) AND pg_has_role(session_user, oid, 'MEMBER') "
+                "FROM pg_roles WHERE rolname = %s",
+                [role],
             )
-            _role_usable[connection.alias] = bool(cursor.fetchone()[0])
-    return role if _role_usable[connection.alias] else ""
+            found = cursor.fetchone()
+            usable = bool(found and found[0])
+    if usable:
+        _scope_role[connection.alias] = role
+    elif not session_unwalled:
+        _scope_role[connection.alias] = ""
+    else:
+        raise ImproperlyConfigured(
+            f"Row-level security cannot hold this session: the database user bypasses it and the role "
+            f"{role!r} cannot be used (run `manage.py migrate`, or see TENANT_DATABASE_ROLE in the README)."
+        )
+    return _scope_role[connection.alias]
 
 
 def apply(tenant_id: int | None, *, using: str = "default") -> None:
@@ -128,6 +207,7 @@ def apply(tenant_id: int | None, *, using: str = "default") -> None:
     from psycopg.pq import TransactionStatus
 
     if connection.connection.info.transaction_status == TransactionStatus.INERROR:
+        connection.rls_applied = None  # what the rollback puts back is not known here
         return
     try:
         _apply(connection, tenant_id)
@@ -136,27 +216,35 @@ def apply(tenant_id: int | None, *, using: str = "default") -> None:
             raise  # a scope that cannot be walled does not start
         # Ending a scope on a connection that broke: Django closes such a connection, and a new
         # one starts outside any scope. The error that broke it is the one to see.
+        connection.rls_applied = None
         logger.warning("row-level security: could not end the scope on a failed connection", exc_info=True)
 
 
 def _apply(connection, tenant_id: int | None) -> None:
-    role = _usable_role(connection)
+    wanted = "" if tenant_id is None else str(tenant_id)
+    # What the session holds is known outside a transaction only: a rollback puts back older values.
+    if not connection.in_atomic_block and getattr(connection, "rls_applied", None) == wanted:
+        return
+    role = _role_for_scopes(connection) if tenant_id is not None else ""
     with connection.cursor() as cursor:
         # set_config('role', ...) is SET ROLE as a function: one round trip for both.
         cursor.execute(
             "SELECT set_config(%s, %s, false), set_config('role', %s, false)",
-            [TENANT_SETTING, "" if tenant_id is None else str(tenant_id),
-             role if role and tenant_id is not None else "none"],
+            [TENANT_SETTING, wanted, role or "none"],
         )
+    connection.rls_applied = None if connection.in_atomic_block else wanted
 
 
 def on_connection_created(sender, connection, **kwargs) -> None:
-    """A connection opened inside a scope (the first query of a request, or one reopened after
-    Django closed it) starts walled."""
+    """A new session holds no tenant; one opened inside a scope (the first query of a request, or
+    a connection reopened after Django closed it) starts walled."""
     from tenants.scope import current_tenant_or_none
 
+    if connection.vendor != "postgresql":
+        return
+    connection.rls_applied = ""
     tenant = current_tenant_or_none()
-    if connection.vendor == "postgresql" and tenant is not None:
+    if tenant is not None:
         _apply(connection, tenant.pk)
 
 

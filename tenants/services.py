@@ -173,7 +173,8 @@ def api_key_revoke(*, tenant: Tenant, prefix: str) -> ApiKey:
 def api_key_mark_used(api_key: ApiKey) -> None:
     now = timezone.now()
     if api_key.last_used_at is None or now - api_key.last_used_at > LAST_USED_RESOLUTION:
-        ApiKey.all_tenants.filter(pk=api_key.pk).update(last_used_at=now)
+        with tenant_scope(api_key.tenant):  # whatever scope the request is in, the key is its tenant's
+            ApiKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
         api_key.last_used_at = now
 
 

@@ -105,7 +105,10 @@ def sandbox_delete(*, sandbox: Tenant) -> None:
     # What protects other rows (a variant its model version) goes first, as in a reset; the
     # tenant's cascade takes the rest.
     _lab_state_delete(sandbox)
-    sandbox.delete()
+    # In the sandbox's scope: the caller may be in its store's (a member removed there), whose
+    # row-level security would hide the sandbox's rows from the delete's cascade.
+    with tenant_scope(sandbox):
+        sandbox.delete()
 
 
 def _sandbox_name(tenant: Tenant) -> str:

@@ -104,9 +104,10 @@ DATABASES = {
 }
 DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 # On PostgreSQL, a tenant scope also switches the session to this role, which row-level security
-# walls to the scope's tenant (tenants/rls.py). "" where the database user may not create roles:
-# then connect as a user that is not a superuser, to whom the policies apply directly.
-TENANT_DATABASE_ROLE = env.str("TENANT_DATABASE_ROLE", default="platform_tenant")
+# walls to the scope's tenant (tenants/rls.py). Unset: `<database name>_tenant`, made by migrate
+# when the user is a superuser. "": no role, for a user that is not a superuser, whom the
+# policies hold directly.
+TENANT_DATABASE_ROLE = env.str("TENANT_DATABASE_ROLE", default=None)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the Celery worker write to the same file: wait for
     # the lock instead of failing at once, and let readers run beside a writer.

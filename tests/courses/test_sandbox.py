@@ -244,3 +244,21 @@ def test_someone_who_leaves_the_store_loses_their_sandbox_of_it(store, merchant_
     assert not Tenant.objects.filter(pk=leaving.pk).exists()
     assert not Event.all_tenants.filter(tenant_id=leaving.pk).exists()
     assert Tenant.objects.filter(pk=staying.pk).exists()
+
+
+def test_a_member_removed_by_a_manager_loses_their_sandbox_with_the_stores_scope_set(
+    store, merchant_user, member_with_role
+):
+    """The members page removes inside the store's scope; on PostgreSQL its row-level security
+    would hide the sandbox's rows from the delete unless the sandbox is deleted in its own."""
+    from tenants.services import member_remove
+
+    colleague = member_with_role(Role.ANALYST)
+    leaving = sandbox_for(tenant=store, user=colleague)
+    manager = Membership.all_tenants.get(tenant=store, user=merchant_user)
+    departing = Membership.all_tenants.get(tenant=store, user=colleague)
+
+    member_remove(tenant=store, membership_id=departing.pk, by=manager)
+
+    assert not Tenant.objects.filter(pk=leaving.pk).exists()
+    assert not Membership.all_tenants.filter(tenant_id=leaving.pk).exists()

@@ -2,7 +2,9 @@
 scope the database itself holds every query of a tenant-owned table to that tenant, whatever SQL
 the code sends. Runs in the PostgreSQL pass of CI."""
 import pytest
+from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Product
 from tenants import rls
@@ -117,4 +119,44 @@ def test_every_tenant_owned_table_forces_the_policy(db):
 def test_inside_a_scope_the_session_is_not_the_superuser_that_row_level_security_would_not_hold(tenant):
     with tenant_scope(tenant), connection.cursor() as cursor:
         cursor.execute("SELECT current_user, rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user")
-        assert cursor.fetchone() == ("platform_tenant", False, False)
+        assert cursor.fetchone() == (rls.tenant_role_name(connection), False, False)
+
+
+def test_a_scope_no_wall_would_hold_raises_instead_of_running_unwalled(tenant, settings, monkeypatch):
+    # The tests connect as a superuser, whom row-level security never holds: without its role,
+    # a scope must not start.
+    settings.TENANT_DATABASE_ROLE = "no_such_role_anywhere"
+    monkeypatch.setattr(rls, "_scope_role", {})
+    with pytest.raises(ImproperlyConfigured, match="cannot hold this session"), tenant_scope(tenant):
+        pass
+
+
+def test_each_database_has_a_tenant_role_of_its_own(db):
+    # Roles belong to the whole cluster; one shared by two databases would carry rights across them.
+    assert rls.tenant_role_name(connection) == f"{connection.settings_dict['NAME']}_tenant"
+
+
+def test_a_second_install_finds_everything_in_place_and_rewrites_no_policy(db):
+    def policy_versions():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT polrelid::regclass::text, xmin::text FROM pg_policy WHERE polname = %s",
+                           [rls.POLICY_NAME])
+            return dict(cursor.fetchall())
+
+    before = policy_versions()
+    rls.install()
+    assert policy_versions() == before and len(before) == len(rls.tenant_owned_tables())
+
+
+@pytest.mark.django_db(transaction=True)  # outside a test's transaction, as a real request runs
+def test_an_api_request_sets_the_session_twice_at_most(secret_client, tenant):
+    secret_client.get("/api/v1/catalog/products")  # the connection's first request
+    with CaptureQueriesContext(connection) as queries:
+        assert secret_client.get("/api/v1/catalog/products").status_code == 200
+    assert sum("set_config" in query["sql"] for query in queries.captured_queries) <= 2
+
+
+def test_a_key_of_another_store_works_beside_a_logged_in_members_session(owner_client, other_tenant_secret_key):
+    # The schema view is DRF's, not ours: the member's store scope is set when the key is looked up.
+    response = owner_client.get("/api/v1/schema", HTTP_AUTHORIZATION=f"Bearer {other_tenant_secret_key}")
+    assert response.status_code == 200
