@@ -31,6 +31,12 @@ LOG_LINES = {
     "measuring": gettext_lazy(
         "Training done: encoding the catalog and measuring the model against the baselines."
     ),
+    "measuring_encoding": gettext_lazy("Encoding the catalog with the trained model."),
+    "measuring_signals": gettext_lazy("Fitting the behaviour signals (what shoppers bought together)."),
+    "measuring_blending": gettext_lazy(
+        "Choosing the blend of content, behaviour and popularity on the validation shoppers."
+    ),
+    "measuring_baselines": gettext_lazy("Measuring the model and the baselines on the test shoppers."),
     "saved": gettext_lazy("Version v%(number)d saved."),
     "saved_live": gettext_lazy("Version v%(number)d saved; it is now live."),
     "saved_held_for_experiment": gettext_lazy(

@@ -48,6 +48,11 @@ class FineTuneOutcome:
         }
 
 
+# What follows training, in order: encoding the catalog, fitting the behaviour signals, fitting
+# the hybrid's blend on validation, and fitting and measuring the baselines beside ours.
+MEASURING_STAGES = ("encoding", "signals", "blending", "baselines")
+
+
 def fine_tune(
     config: TrainConfig,
     interactions: pd.DataFrame,
@@ -58,12 +63,14 @@ def fine_tune(
     should_cancel: Callable[[], bool] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
     on_training_done: Callable[[], None] | None = None,
+    on_measuring_stage: Callable[[str, int, int], None] | None = None,
     collaborative: str = "auto",
     baselines: Sequence[str] = BASELINES,
 ) -> FineTuneOutcome:
     """Train, blend, and measure the content model, the hybrid and the baselines on the same split.
 
-    `on_training_done` is called once training has stopped, before the measuring that follows.
+    `on_training_done` is called once training has stopped, before the measuring that follows;
+    `on_measuring_stage(stage, index, count)` as each stage of it starts (MEASURING_STAGES).
 
     `collaborative` is the hybrid's behaviour signal: "ease", "item_knn", or "auto" (the
     default): the hybrid is fitted with each, and EASE is kept unless another ranks new items
@@ -113,13 +120,18 @@ def fine_tune(
         if should_cancel is not None and should_cancel():
             raise TrainingCancelled(result.steps_done, result.history)
 
-    stop_if_cancelled()
+    def stage(name: str) -> None:
+        stop_if_cancelled()
+        if on_measuring_stage is not None:
+            on_measuring_stage(name, MEASURING_STAGES.index(name), len(MEASURING_STAGES))
+
+    stage("encoding")
     # Stored as float16: measure what will be served.
     embeddings = encode_items(result.model, result.tokens).astype(np.float16).astype(np.float32)
-    stop_if_cancelled()
+    stage("signals")
     signals = COLLABORATIVE_SIGNALS if collaborative == "auto" else (collaborative,)
     collaborative_models = fit_baselines(dataset, names=signals, seed=config.seed)
-    stop_if_cancelled()
+    stage("blending")
     fits = {
         name: HybridScorer.fit(
             item_embeddings=embeddings,
@@ -144,7 +156,7 @@ def fine_tune(
     }
     chosen, intervals = choose_behaviour_signal(on_new_items)
     scorer, grid = fits[chosen]
-    stop_if_cancelled()
+    stage("baselines")
     metrics = _measure(config, dataset, result, scorer, grid, embeddings, baselines, collaborative_models)
     metrics["hybrid_collaborative"] = chosen
     # None where no validation shopper bought anything new (a store of re-buys): no mean to show.

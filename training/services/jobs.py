@@ -347,6 +347,12 @@ class _JobReporter:
         self.log("measuring")
         self._update(progress=TRAINING_SHARE_OF_THE_BAR, eta_seconds=None)
 
+    def measuring_stage(self, stage: str, index: int, count: int) -> None:
+        """A stage of the measuring after training: the bar moves through the share left to it, and
+        the log says what is being done. Still no ETA: the stages' lengths are not known ahead."""
+        self.log(f"measuring_{stage}")
+        self._update(progress=TRAINING_SHARE_OF_THE_BAR + (1 - TRAINING_SHARE_OF_THE_BAR) * index / count)
+
     def cancel_requested(self) -> bool:
         """Stop before the next step: a member asked to cancel, or the job is no longer this run's
         (taken back as stuck, cancelled from the ops console, claimed by another worker)."""

@@ -100,6 +100,7 @@ def _train(job: TrainingJob, reporter: _JobReporter):
             should_cancel=reporter.cancel_requested,
             on_epoch=record_epoch,
             on_training_done=reporter.training_done,
+            on_measuring_stage=reporter.measuring_stage,
         )
 
     try:
