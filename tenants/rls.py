@@ -56,7 +56,11 @@ def tenant_role_name(connection) -> str:
     configured = settings.TENANT_DATABASE_ROLE
     if configured is not None:
         return configured
-    return f"{connection.settings_dict['NAME']}_tenant"[:63]
+    database = connection.settings_dict["NAME"]
+    role = f"{database}_tenant"
+    if len(role) > 63:  # PostgreSQL's limit; a hash keeps two long names from sharing a role
+        role = f"{database[:46]}_{hashlib.sha256(database.encode()).hexdigest()[:8]}_tenant"
+    return role
 
 
 def tenant_owned_tables() -> list[str]:
@@ -116,7 +120,10 @@ def _ensure_role(cursor, role: str) -> None:
     cursor.execute("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = %s", [role])
     found = cursor.fetchone()
     if found is None and superuser:
-        cursor.execute(f"CREATE ROLE {quote(role)} NOLOGIN NOINHERIT")
+        cursor.execute(  # two migrates at once: the second finds it made
+            f"DO $$ BEGIN CREATE ROLE {quote(role)} NOLOGIN NOINHERIT; "
+            "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+        )
         return
     if found is None:
         raise ImproperlyConfigured(_role_missing(role, cursor))
@@ -144,11 +151,14 @@ def _role_missing(role: str, cursor) -> str:
 
 def _grant_rows(cursor, role: str) -> None:
     quote = cursor.db.ops.quote_name
+    # One right at a time: has_table_privilege with a list is true when any one is held.
+    missing = " OR ".join(
+        f"NOT has_table_privilege(%(role)s, quote_ident(schemaname) || '.' || quote_ident(tablename), '{right}')"
+        for right in ("SELECT", "INSERT", "UPDATE", "DELETE")
+    )
     cursor.execute(
-        "SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema() AND NOT "
-        "has_table_privilege(%s, quote_ident(schemaname) || '.' || quote_ident(tablename), "
-        "'SELECT, INSERT, UPDATE, DELETE')",
-        [role],
+        f"SELECT quote_ident(tablename) FROM pg_tables WHERE schemaname = current_schema() AND ({missing})",
+        {"role": role},
     )
     tables = [row[0] for row in cursor.fetchall()]
     if tables:
@@ -183,16 +193,30 @@ def _role_for_scopes(connection) -> str:
             )
             found = cursor.fetchone()
             usable = bool(found and found[0])
-    if usable:
-        _scope_role[connection.alias] = role
-    elif not session_unwalled:
-        _scope_role[connection.alias] = ""
-    else:
+    if not usable and session_unwalled:
         raise ImproperlyConfigured(
             f"Row-level security cannot hold this session: the database user bypasses it and the role "
             f"{role!r} cannot be used (run `manage.py migrate`, or see TENANT_DATABASE_ROLE in the README)."
         )
+    if not _policies_in_place(connection):
+        raise ImproperlyConfigured(
+            "Row-level security is not in place on every tenant table: run `manage.py migrate`."
+        )
+    _scope_role[connection.alias] = role if usable else ""
     return _scope_role[connection.alias]
+
+
+def _policies_in_place(connection) -> bool:
+    tables = tenant_owned_tables()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_policy p ON p.polrelid = c.oid AND p.polname = %s "
+            "WHERE n.nspname = current_schema() AND c.relrowsecurity AND c.relforcerowsecurity "
+            "AND c.relname = ANY(%s)",
+            [POLICY_NAME, tables],
+        )
+        return cursor.fetchone()[0] == len(tables)
 
 
 def apply(tenant_id: int | None, *, using: str = "default") -> None:
@@ -244,8 +268,16 @@ def on_connection_created(sender, connection, **kwargs) -> None:
         return
     connection.rls_applied = ""
     tenant = current_tenant_or_none()
-    if tenant is not None:
+    if tenant is None:
+        return
+    try:
         _apply(connection, tenant.pk)
+    except BaseException:
+        # Django keeps a connection it opened even when this handler fails: closed here, the next
+        # query opens another and tries the wall again, instead of running unwalled on this one.
+        raw, connection.connection = connection.connection, None
+        raw.close()
+        raise
 
 
 def on_post_migrate(sender, using="default", **kwargs) -> None:

@@ -38,9 +38,25 @@ def test_a_fresh_clone_without_a_var_folder_opens_its_sqlite_database(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
     env.update(DJANGO_SETTINGS_MODULE="platform_site.settings.local", PLATFORM_VAR_DIR=str(var))
     result = subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.db import connection; "
-         "connection.ensure_connection(); print(connection.settings_dict['NAME'])"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", (
+            "import django; django.setup(); from django.db import connection; "
+            "connection.ensure_connection(); print(connection.settings_dict['NAME'])"
+        )],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
     )
     assert result.returncode == 0, result.stderr
     assert (var / "db.sqlite3").exists()
+
+
+def test_an_empty_tenant_database_role_means_no_role_not_the_default():
+    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    env.update(DJANGO_SETTINGS_MODULE="platform_site.settings.local", TENANT_DATABASE_ROLE="")
+    result = subprocess.run(
+        [sys.executable, "-c", (
+            "import django; django.setup(); from django.conf import settings; "
+            "print(repr(settings.TENANT_DATABASE_ROLE))"
+        )],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "''"

@@ -4,6 +4,7 @@ Every value is read from the environment through one `env` object, with a
 default that works on a laptop: SQLite under var/, a Celery broker that needs
 no server, caches in local memory. production.py only makes things stricter.
 """
+import os
 from pathlib import Path
 
 import environ
@@ -107,7 +108,8 @@ DATABASES["default"]["CONN_MAX_AGE"] = env.int("CONN_MAX_AGE", default=0)
 # walls to the scope's tenant (tenants/rls.py). Unset: `<database name>_tenant`, made by migrate
 # when the user is a superuser. "": no role, for a user that is not a superuser, whom the
 # policies hold directly.
-TENANT_DATABASE_ROLE = env.str("TENANT_DATABASE_ROLE", default=None)
+# os.environ, not env: django-environ reads an empty value as unset when the default is None.
+TENANT_DATABASE_ROLE = os.environ.get("TENANT_DATABASE_ROLE")
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # The web server and the Celery worker write to the same file: wait for
     # the lock instead of failing at once, and let readers run beside a writer.

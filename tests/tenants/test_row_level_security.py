@@ -160,3 +160,27 @@ def test_a_key_of_another_store_works_beside_a_logged_in_members_session(owner_c
     # The schema view is DRF's, not ours: the member's store scope is set when the key is looked up.
     response = owner_client.get("/api/v1/schema", HTTP_AUTHORIZATION=f"Bearer {other_tenant_secret_key}")
     assert response.status_code == 200
+
+
+def test_a_scope_raises_while_a_tenant_table_has_no_policy(tenant, monkeypatch):
+    # A migrate that failed halfway, say: a role alone would wall nothing on that table.
+    monkeypatch.setattr(rls, "_scope_role", {})
+    monkeypatch.setattr(rls, "tenant_owned_tables", lambda: ["catalog_product", "django_session"])
+    with pytest.raises(ImproperlyConfigured, match="not in place"), tenant_scope(tenant):
+        pass
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_connection_that_cannot_be_walled_when_it_opens_in_a_scope_is_not_kept(
+    tenant, two_stores_products, settings, monkeypatch
+):
+    monkeypatch.setattr(rls, "_scope_role", {})
+    settings.TENANT_DATABASE_ROLE = "no_such_role_anywhere"
+    connection.close()  # the scope starts with no connection: the first query opens one
+    with tenant_scope(tenant):
+        for _attempt in range(2):  # the second query must not find an unwalled connection kept
+            with pytest.raises(ImproperlyConfigured):
+                _skus_by_raw_sql()
+    settings.TENANT_DATABASE_ROLE = None
+    rls._scope_role.clear()
+    assert _skus_by_raw_sql() == {"ACME-1", "GLOBEX-1"}
