@@ -6,12 +6,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _load_settings(module: str, **extra_env) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+def _load_settings(
+    module: str, *, prints: str = "settings.DEBUG", unset: str = "SECRET_KEY", **extra_env
+) -> subprocess.CompletedProcess:
+    """Start Django in a fresh process with `module`, `unset` taken out of the environment and
+    `extra_env` added, and print `prints`."""
+    env = {k: v for k, v in os.environ.items() if k != unset}
     env.update(DJANGO_SETTINGS_MODULE=module, **extra_env)
+    code = f"import django; django.setup(); from django.conf import settings; print({prints})"
     return subprocess.run(
-        [sys.executable, "-c", "import django; django.setup(); from django.conf import settings; print(settings.DEBUG)"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False
     )
 
 
@@ -35,28 +39,17 @@ def test_laptop_settings_need_no_environment_at_all():
 def test_a_fresh_clone_without_a_var_folder_opens_its_sqlite_database(tmp_path):
     """`make run` on a fresh clone migrates before anything else made var/ (git ignores it)."""
     var = tmp_path / "var"
-    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
-    env.update(DJANGO_SETTINGS_MODULE="platform_site.settings.local", PLATFORM_VAR_DIR=str(var))
-    result = subprocess.run(
-        [sys.executable, "-c", (
-            "import django; django.setup(); from django.db import connection; "
-            "connection.ensure_connection(); print(connection.settings_dict['NAME'])"
-        )],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    result = _load_settings(
+        "platform_site.settings.local", unset="DATABASE_URL", PLATFORM_VAR_DIR=str(var),
+        prints="__import__('django.db').db.connection.ensure_connection()",
     )
     assert result.returncode == 0, result.stderr
     assert (var / "db.sqlite3").exists()
 
 
 def test_an_empty_tenant_database_role_means_no_role_not_the_default():
-    env = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
-    env.update(DJANGO_SETTINGS_MODULE="platform_site.settings.local", TENANT_DATABASE_ROLE="")
-    result = subprocess.run(
-        [sys.executable, "-c", (
-            "import django; django.setup(); from django.conf import settings; "
-            "print(repr(settings.TENANT_DATABASE_ROLE))"
-        )],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False,
+    result = _load_settings(
+        "platform_site.settings.local", TENANT_DATABASE_ROLE="", prints="repr(settings.TENANT_DATABASE_ROLE)"
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "''"
