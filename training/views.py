@@ -268,13 +268,16 @@ def training_job_cancel_view(request, job_id: int):
 @member_required(manage=True)
 def training_job_retry_view(request, job_id: int):
     try:
-        training_job_retry(tenant=request.tenant, job_id=job_id)
+        job = training_job_retry(tenant=request.tenant, job_id=job_id)
     except TrainingJob.DoesNotExist:
         raise Http404
     except JobStateError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, _("The job is queued again; it resumes from its last checkpoint."))
+        if job.data_as_of is None:  # it failed for its data, or never started: no checkpoint to go on from
+            messages.success(request, _("The job is queued again; it learns from your data as it is now."))
+        else:
+            messages.success(request, _("The job is queued again; it resumes from its last checkpoint."))
     return redirect("training-job-detail", job_id=job_id)
 
 

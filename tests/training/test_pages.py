@@ -395,6 +395,22 @@ def test_retrying_a_failed_job_queues_it_again(owner_client, tenant, django_capt
     assert job.status == JobStatus.QUEUED and job.error == ""
 
 
+@pytest.mark.parametrize(
+    ("error_code", "data_as_of", "said"),
+    [
+        ("crashed", timezone.now(), "it resumes from its last checkpoint"),
+        ("empty_validation_window", timezone.now(), "it learns from your data as it is now"),
+    ],
+)
+def test_a_retry_says_whether_it_resumes_or_learns_from_the_data_as_it_is_now(
+    owner_client, tenant, error_code, data_as_of, said
+):
+    job = make_job(tenant, status=JobStatus.FAILED, error="x", error_code=error_code, data_as_of=data_as_of)
+    with mock.patch("training.tasks.training_job_run_task.delay"):
+        response = owner_client.post(reverse("training-job-retry", args=[job.pk]), follow=True)
+    assert said in response.content.decode()
+
+
 def test_retrying_a_running_job_says_why_it_cannot(owner_client, tenant):
     job = make_job(tenant, status=JobStatus.RUNNING)
     response = owner_client.post(reverse("training-job-retry", args=[job.pk]), follow=True)
