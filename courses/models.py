@@ -58,6 +58,9 @@ class VisibleCourseManager(models.Manager.from_queryset(CourseQuerySet)):
 
 
 class Course(models.Model):
+    # Row-level security (tenants/rls.py): whose row this is; a NULL tenant is the platform's,
+    # read by every tenant.
+    tenant_path = "tenant"
     # NULL: a platform course, visible to every tenant.
     tenant = models.ForeignKey(
         "tenants.Tenant", null=True, blank=True, on_delete=models.CASCADE, related_name="+"
@@ -104,6 +107,7 @@ class Course(models.Model):
 
 
 class Module(models.Model):
+    tenant_path = "course__tenant"
     course = models.ForeignKey(Course, on_delete=models.CASCADE, related_name="modules")
     position = models.PositiveSmallIntegerField(_("position"))
     title = models.CharField(_("title"), max_length=200)
@@ -119,6 +123,7 @@ class Module(models.Model):
 
 
 class Lesson(models.Model):
+    tenant_path = "module__course__tenant"
     module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="lessons")
     position = models.PositiveSmallIntegerField(_("position"))
     title = models.CharField(_("title"), max_length=200)
@@ -142,6 +147,7 @@ class Lesson(models.Model):
 
 class Quiz(models.Model):
     """A quiz at the end of a module, or after one of its lessons (`lesson` set)."""
+    tenant_path = "module__course__tenant"
 
     module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="quizzes")
     lesson = models.ForeignKey(
@@ -174,6 +180,7 @@ class QuestionKind(models.TextChoices):
 
 
 class Question(models.Model):
+    tenant_path = "quiz__module__course__tenant"
     quiz = models.ForeignKey(Quiz, on_delete=models.CASCADE, related_name="questions")
     position = models.PositiveSmallIntegerField(_("position"))
     kind = models.CharField(_("kind"), max_length=16, choices=QuestionKind.choices)
@@ -212,6 +219,7 @@ class Question(models.Model):
 
 
 class Choice(models.Model):
+    tenant_path = "question__quiz__module__course__tenant"
     question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="choices")
     position = models.PositiveSmallIntegerField(_("position"), default=0)
     text = models.CharField(_("text"), max_length=500)
@@ -226,6 +234,7 @@ class Choice(models.Model):
 
 class Lab(models.Model):
     """A hands-on lab at the end of a module: steps the learner does in their sandbox store."""
+    tenant_path = "module__course__tenant"
 
     module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="labs")
     position = models.PositiveSmallIntegerField(_("position"))
@@ -249,6 +258,7 @@ class Lab(models.Model):
 class LabStep(models.Model):
     """One thing to do in the sandbox, graded by the registered check it names
     (courses.labs.checks.LAB_CHECKS); `full_clean` refuses a name that is not registered."""
+    tenant_path = "lab__module__course__tenant"
 
     lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveSmallIntegerField(_("position"))

@@ -60,9 +60,10 @@ def enrollment_create(*, tenant: Tenant, membership: Membership, course: Course)
 
 def _locked_enrollment(tenant: Tenant, enrollment: Enrollment) -> Enrollment:
     # The row lock serialises a learner's writes on one enrollment: attempt numbers and
-    # the one certificate are decided under it.
+    # the one certificate are decided under it. The enrollment's row alone: a platform course is
+    # read-only to a tenant (row-level security), and locking it would queue every learner.
     return (
-        Enrollment.objects.select_for_update()
+        Enrollment.objects.select_for_update(of=("self",))
         .select_related("course", "membership__user")
         .get(tenant=tenant, pk=enrollment.pk)
     )

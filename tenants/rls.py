@@ -6,6 +6,10 @@ related object read through Django's base manager, `raw()` or a cursor. The seco
 the database: while a tenant scope is set, the session carries the tenant's id in `app.tenant_id`
 and a policy on every tenant-owned table shows and accepts that tenant's rows only.
 
+Courses are shared: a course with no tenant is the platform's, which every tenant reads and none
+writes; a tenant's own course is its alone, and its modules, lessons, quizzes and labs follow it
+(`tenant_path` on those models names the way to the course's tenant).
+
 Outside a scope the setting is empty and the policy lets every row through: that is the code that
 works across tenants on purpose (the ops console, the reaper, API key lookup, migrations), which
 the first wall already makes name itself.
@@ -27,6 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from dataclasses import dataclass
 
 from django.apps import apps
 from django.conf import settings
@@ -37,13 +42,81 @@ logger = logging.getLogger(__name__)
 
 TENANT_SETTING = "app.tenant_id"
 POLICY_NAME = "tenant_wall"
+SHARED_POLICY_NAME = "platform_rows"
 # `NULLIF(...)::bigint` rather than `...::bigint`: PostgreSQL may evaluate both sides of the OR,
 # and '' does not cast.
 _TENANT_IN_SCOPE = f"NULLIF(current_setting('{TENANT_SETTING}', true), '')"
-POLICY_CONDITION = f"({_TENANT_IN_SCOPE} IS NULL OR tenant_id = {_TENANT_IN_SCOPE}::bigint)"
-# Stored as each policy's comment: a migrate finds the policies in place and touches nothing (a
-# policy dropped and made again would leave its table without one, denying every row, meanwhile).
-POLICY_MARK = f"{POLICY_NAME} {hashlib.sha256(POLICY_CONDITION.encode()).hexdigest()[:12]}"
+_OUTSIDE_A_SCOPE = f"{_TENANT_IN_SCOPE} IS NULL"
+
+
+def quote(name: str) -> str:
+    """A PostgreSQL identifier, quoted (policies are built before any connection is at hand)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True)
+class Policy:
+    table: str
+    name: str
+    command: str  # ALL, or SELECT for a policy that only adds rows to read
+    using: str
+    check: str | None
+
+    @property
+    def mark(self) -> str:
+        """Stored as the policy's comment: a migrate finds the policies in place and touches
+        nothing (a policy dropped and made again would leave its table without one, denying every
+        row, meanwhile)."""
+        rule = f"{self.command}|{self.using}|{self.check}"
+        return f"{self.name} {hashlib.sha256(rule.encode()).hexdigest()[:12]}"
+
+
+def _tenant_condition(model, path: str, test: str) -> str:
+    """`test` ("= <tenant>", "IS NULL") applied to the tenant column at the end of `path`, a
+    Django lookup path from `model` ("tenant", "module__course__tenant"); each hop is a join on a
+    primary key."""
+    *hops, last = path.split("__")
+    if not hops:
+        return f"{quote(model._meta.get_field(last).column)} {test}"
+    column = f"{quote(model._meta.db_table)}.{quote(model._meta.get_field(hops[0]).column)}"
+    tables, joins, current = [], [], model
+    for depth, hop in enumerate(hops, start=1):
+        field = current._meta.get_field(hop)
+        current = field.related_model
+        alias = f"hop{depth}"
+        tables.append(f"{quote(current._meta.db_table)} {alias}")
+        if depth > 1:
+            joins.append(f"{alias}.{quote(current._meta.pk.column)} = hop{depth - 1}.{quote(field.column)}")
+    tenant_column = f"hop{len(hops)}.{quote(current._meta.get_field(last).column)}"
+    first_pk = f"hop1.{quote(model._meta.get_field(hops[0]).related_model._meta.pk.column)}"
+    where = " AND ".join([f"{first_pk} = {column}", *joins, f"{tenant_column} {test}"])
+    return f"EXISTS (SELECT 1 FROM {', '.join(tables)} WHERE {where})"
+
+
+def policies() -> list[Policy]:
+    """Every tenant-owned table: its tenant's rows only. Every table shared with the platform (a
+    model with `tenant_path`, the courses: a NULL tenant is the platform's, read by every tenant):
+    its tenant's rows to read and write, and the platform's to read."""
+    from tenants.scope import TenantOwned
+
+    found = []
+    for model in apps.get_models():
+        if model._meta.proxy or not model._meta.managed:
+            continue
+        path = "tenant" if issubclass(model, TenantOwned) else getattr(model, "tenant_path", None)
+        if path is None:
+            continue
+        table = model._meta.db_table
+        own = f"({_OUTSIDE_A_SCOPE} OR {_tenant_condition(model, path, f'= {_TENANT_IN_SCOPE}::bigint')})"
+        found.append(Policy(table, POLICY_NAME, "ALL", own, own))
+        if not issubclass(model, TenantOwned):
+            found.append(Policy(table, SHARED_POLICY_NAME, "SELECT", _tenant_condition(model, path, "IS NULL"), None))
+    return sorted(found, key=lambda policy: (policy.table, policy.name))
+
+
+def walled_tables() -> list[str]:
+    return sorted({policy.table for policy in policies()})
+
 
 # The role scopes switch to, per database alias ("" when the session user is held directly). Only
 # an answer that walls is kept: a role created later is found by the next scope.
@@ -63,23 +136,12 @@ def tenant_role_name(connection) -> str:
     return role
 
 
-def tenant_owned_tables() -> list[str]:
-    from tenants.scope import TenantOwned
-
-    return sorted(
-        model._meta.db_table
-        for model in apps.get_models()
-        if issubclass(model, TenantOwned) and not model._meta.proxy and model._meta.managed
-    )
-
-
 def install(*, using: str = "default") -> None:
     """The tenant role's rights and the policies, in one transaction; run after every `migrate`,
     and idempotent: what is in place already is left as it is."""
     connection = connections[using]
     if connection.vendor != "postgresql":
         return
-    quote = connection.ops.quote_name
     role = tenant_role_name(connection)
     with transaction.atomic(using=using), connection.cursor() as cursor:
         # Waiting long on a busy table would hold every query queued behind the migrate.
@@ -88,33 +150,39 @@ def install(*, using: str = "default") -> None:
             _ensure_role(cursor, role)
             _grant_rows(cursor, role)
         cursor.execute(
-            "SELECT c.relname, c.relrowsecurity AND c.relforcerowsecurity, p.oid IS NOT NULL, "
-            "obj_description(p.oid, 'pg_policy') "
-            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "LEFT JOIN pg_policy p ON p.polrelid = c.oid AND p.polname = %s "
-            "WHERE n.nspname = current_schema() AND c.relkind = 'r'",
-            [POLICY_NAME],
+            "SELECT c.relname, c.relrowsecurity AND c.relforcerowsecurity FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = current_schema() AND c.relkind = 'r'"
         )
-        state = {name: (forced, has_policy, mark) for name, forced, has_policy, mark in cursor.fetchall()}
-        for table in tenant_owned_tables():
-            forced, has_policy, mark = state.get(table, (False, False, None))
-            if not forced:
-                cursor.execute(f"ALTER TABLE {quote(table)} ENABLE ROW LEVEL SECURITY")
-                cursor.execute(f"ALTER TABLE {quote(table)} FORCE ROW LEVEL SECURITY")
-            if mark != POLICY_MARK:
-                verb = "ALTER" if has_policy else "CREATE"
+        forced = dict(cursor.fetchall())
+        cursor.execute(
+            "SELECT c.relname, p.polname, obj_description(p.oid, 'pg_policy') FROM pg_policy p "
+            "JOIN pg_class c ON c.oid = p.polrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema()"
+        )
+        marks = {(table, name): mark for table, name, mark in cursor.fetchall()}
+        for policy in policies():
+            table = quote(policy.table)
+            if not forced.get(policy.table):
+                cursor.execute(f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY")
+                cursor.execute(f"ALTER TABLE {table} FORCE ROW LEVEL SECURITY")
+                forced[policy.table] = True
+            key = (policy.table, policy.name)
+            if marks.get(key) == policy.mark:
+                continue
+            check = f" WITH CHECK ({policy.check})" if policy.check else ""
+            if key in marks:
+                cursor.execute(f"ALTER POLICY {policy.name} ON {table} USING ({policy.using}){check}")
+            else:
                 cursor.execute(
-                    f"{verb} POLICY {POLICY_NAME} ON {quote(table)} "
-                    f"USING {POLICY_CONDITION} WITH CHECK {POLICY_CONDITION}"
+                    f"CREATE POLICY {policy.name} ON {table} FOR {policy.command} USING ({policy.using}){check}"
                 )
-                cursor.execute(f"COMMENT ON POLICY {POLICY_NAME} ON {quote(table)} IS %s", [POLICY_MARK])
+            cursor.execute(f"COMMENT ON POLICY {policy.name} ON {table} IS %s", [policy.mark])
     _scope_role.clear()
 
 
 def _ensure_role(cursor, role: str) -> None:
     """A superuser (development, CI) creates the role; anyone else must have been given it by a
     DBA, since creating roles takes rights no application should hold."""
-    quote = cursor.db.ops.quote_name
     cursor.execute("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
     superuser = cursor.fetchone()[0]
     cursor.execute("SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = %s", [role])
@@ -140,7 +208,6 @@ def _ensure_role(cursor, role: str) -> None:
 def _role_missing(role: str, cursor) -> str:
     cursor.execute("SELECT current_user")
     user = cursor.fetchone()[0]
-    quote = cursor.db.ops.quote_name
     return (
         f"Row-level security: the database role {role!r} is missing, or {user!r} may not use it. "
         f"Have a DBA run: CREATE ROLE {quote(role)} NOLOGIN NOINHERIT; GRANT {quote(role)} TO {quote(user)}; "
@@ -150,7 +217,6 @@ def _role_missing(role: str, cursor) -> str:
 
 
 def _grant_rows(cursor, role: str) -> None:
-    quote = cursor.db.ops.quote_name
     # One right at a time: has_table_privilege with a list is true when any one is held.
     missing = " OR ".join(
         f"NOT has_table_privilege(%(role)s, quote_ident(schemaname) || '.' || quote_ident(tablename), '{right}')"
@@ -207,16 +273,14 @@ def _role_for_scopes(connection) -> str:
 
 
 def _policies_in_place(connection) -> bool:
-    tables = tenant_owned_tables()
+    expected = {(policy.table, policy.name) for policy in policies()}
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-            "JOIN pg_policy p ON p.polrelid = c.oid AND p.polname = %s "
-            "WHERE n.nspname = current_schema() AND c.relrowsecurity AND c.relforcerowsecurity "
-            "AND c.relname = ANY(%s)",
-            [POLICY_NAME, tables],
+            "SELECT c.relname, p.polname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "JOIN pg_policy p ON p.polrelid = c.oid "
+            "WHERE n.nspname = current_schema() AND c.relrowsecurity AND c.relforcerowsecurity"
         )
-        return cursor.fetchone()[0] == len(tables)
+        return expected <= set(cursor.fetchall())
 
 
 def apply(tenant_id: int | None, *, using: str = "default") -> None:

@@ -1,9 +1,23 @@
 import factory
 
 from courses.models import Choice, Course, Lab, LabStep, Lesson, Module, Question, QuestionKind, Quiz
+from tenants.scope import outside_tenant_scope
 
 
-class CourseFactory(factory.django.DjangoModelFactory):
+class CurriculumFactory(factory.django.DjangoModelFactory):
+    """Curriculum is set up as its authors write it, outside any tenant scope: inside one, the
+    database refuses a platform course's rows or another tenant's (row-level security)."""
+
+    class Meta:
+        abstract = True
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        with outside_tenant_scope():
+            return super()._create(model_class, *args, **kwargs)
+
+
+class CourseFactory(CurriculumFactory):
     """A published platform course unless given a tenant."""
 
     class Meta:
@@ -19,10 +33,11 @@ class CourseFactory(factory.django.DjangoModelFactory):
     @classmethod
     def _create(cls, model_class, *args, **kwargs):
         # Platform courses have no tenant: created through the unscoped manager.
-        return model_class.all_tenants.create(*args, **kwargs)
+        with outside_tenant_scope():
+            return model_class.all_tenants.create(*args, **kwargs)
 
 
-class ModuleFactory(factory.django.DjangoModelFactory):
+class ModuleFactory(CurriculumFactory):
     class Meta:
         model = Module
 
@@ -31,7 +46,7 @@ class ModuleFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Module {n}")
 
 
-class LessonFactory(factory.django.DjangoModelFactory):
+class LessonFactory(CurriculumFactory):
     class Meta:
         model = Lesson
 
@@ -41,7 +56,7 @@ class LessonFactory(factory.django.DjangoModelFactory):
     body_markdown = "Read this."
 
 
-class QuizFactory(factory.django.DjangoModelFactory):
+class QuizFactory(CurriculumFactory):
     class Meta:
         model = Quiz
 
@@ -51,7 +66,7 @@ class QuizFactory(factory.django.DjangoModelFactory):
     attempts_allowed = 3
 
 
-class LabFactory(factory.django.DjangoModelFactory):
+class LabFactory(CurriculumFactory):
     class Meta:
         model = Lab
 
@@ -60,7 +75,7 @@ class LabFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Lab {n}")
 
 
-class LabStepFactory(factory.django.DjangoModelFactory):
+class LabStepFactory(CurriculumFactory):
     class Meta:
         model = LabStep
 
@@ -70,7 +85,7 @@ class LabStepFactory(factory.django.DjangoModelFactory):
     check_name = "catalog_import_of_50_products"
 
 
-class QuestionFactory(factory.django.DjangoModelFactory):
+class QuestionFactory(CurriculumFactory):
     class Meta:
         model = Question
 
@@ -82,7 +97,7 @@ class QuestionFactory(factory.django.DjangoModelFactory):
     correct_boolean = True
 
 
-class ChoiceFactory(factory.django.DjangoModelFactory):
+class ChoiceFactory(CurriculumFactory):
     class Meta:
         model = Choice
 

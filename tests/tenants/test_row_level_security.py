@@ -7,8 +7,10 @@ from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from catalog.models import Product
+from courses.models import Choice, Course, Lesson, Module
 from tenants import rls
 from tenants.scope import outside_tenant_scope, reset_current_tenant, set_current_tenant, tenant_scope
+from tests.courses.factories import ChoiceFactory, CourseFactory, LabStepFactory, LessonFactory
 from tests.factories import ProductFactory
 
 pytestmark = pytest.mark.needs_postgres
@@ -104,16 +106,18 @@ def test_a_transaction_rolled_back_inside_a_scope_leaves_the_scope_walled(tenant
         assert _skus_by_raw_sql() == {"ACME-1"}
 
 
-def test_every_tenant_owned_table_forces_the_policy(db):
-    tables = rls.tenant_owned_tables()
+def test_every_tenant_owned_table_and_every_course_table_forces_its_policies(db):
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT c.relname FROM pg_class c JOIN pg_policies p ON p.tablename = c.relname "
-            "WHERE c.relrowsecurity AND c.relforcerowsecurity AND p.policyname = %s",
-            [rls.POLICY_NAME],
+            "SELECT c.relname, p.polname FROM pg_class c JOIN pg_policy p ON p.polrelid = c.oid "
+            "WHERE c.relrowsecurity AND c.relforcerowsecurity"
         )
-        walled = {row[0] for row in cursor.fetchall()}
-    assert len(tables) > 20 and set(tables) <= walled
+        in_place = set(cursor.fetchall())
+    expected = {(policy.table, policy.name) for policy in rls.policies()}
+    assert expected <= in_place
+    assert len(rls.walled_tables()) > 25 and {"catalog_product", "courses_course", "courses_choice"} <= set(
+        rls.walled_tables()
+    )
 
 
 def test_inside_a_scope_the_session_is_not_the_superuser_that_row_level_security_would_not_hold(tenant):
@@ -139,13 +143,12 @@ def test_each_database_has_a_tenant_role_of_its_own(db):
 def test_a_second_install_finds_everything_in_place_and_rewrites_no_policy(db):
     def policy_versions():
         with connection.cursor() as cursor:
-            cursor.execute("SELECT polrelid::regclass::text, xmin::text FROM pg_policy WHERE polname = %s",
-                           [rls.POLICY_NAME])
-            return dict(cursor.fetchall())
+            cursor.execute("SELECT polrelid::regclass::text, polname, xmin::text FROM pg_policy")
+            return {(table, name): version for table, name, version in cursor.fetchall()}
 
     before = policy_versions()
     rls.install()
-    assert policy_versions() == before and len(before) == len(rls.tenant_owned_tables())
+    assert policy_versions() == before and len(before) == len(rls.policies())
 
 
 @pytest.mark.django_db(transaction=True)  # outside a test's transaction, as a real request runs
@@ -165,7 +168,8 @@ def test_a_key_of_another_store_works_beside_a_logged_in_members_session(owner_c
 def test_a_scope_raises_while_a_tenant_table_has_no_policy(tenant, monkeypatch):
     # A migrate that failed halfway, say: a role alone would wall nothing on that table.
     monkeypatch.setattr(rls, "_scope_role", {})
-    monkeypatch.setattr(rls, "tenant_owned_tables", lambda: ["catalog_product", "django_session"])
+    unwalled = rls.Policy("django_session", rls.POLICY_NAME, "ALL", "true", "true")
+    monkeypatch.setattr(rls, "policies", lambda: [unwalled])
     with pytest.raises(ImproperlyConfigured, match="not in place"), tenant_scope(tenant):
         pass
 
@@ -184,3 +188,55 @@ def test_a_connection_that_cannot_be_walled_when_it_opens_in_a_scope_is_not_kept
     settings.TENANT_DATABASE_ROLE = None
     rls._scope_role.clear()
     assert _skus_by_raw_sql() == {"ACME-1", "GLOBEX-1"}
+
+
+# Courses: a NULL tenant is the platform's course, which every tenant reads; a tenant's own course
+# is its alone. Lessons, quizzes, questions, choices and labs follow their course.
+
+
+@pytest.fixture
+def platform_and_two_stores_courses(tenant, other_tenant):
+    for owner, name in ((None, "platform"), (tenant, "acme"), (other_tenant, "globex")):
+        choice = ChoiceFactory(question__quiz__module__course=CourseFactory(tenant=owner, slug=name), text=name)
+        LessonFactory(module=choice.question.quiz.module, title=name)
+        LabStepFactory(lab__module=choice.question.quiz.module, title=name)
+
+
+def _read_by_raw_sql(query: str) -> set[str]:
+    with connection.cursor() as cursor:
+        cursor.execute(query)
+        return {row[0] for row in cursor.fetchall()}
+
+
+@pytest.mark.parametrize("query", [
+    "SELECT slug FROM courses_course",
+    "SELECT title FROM courses_lesson",
+    "SELECT text FROM courses_choice",
+    "SELECT title FROM courses_labstep",
+])
+def test_inside_a_scope_raw_sql_reads_the_platforms_courses_and_the_tenants_own_only(
+    tenant, platform_and_two_stores_courses, query
+):
+    with tenant_scope(tenant):
+        assert _read_by_raw_sql(query) == {"platform", "acme"}
+    assert _read_by_raw_sql(query) == {"platform", "acme", "globex"}
+
+
+def test_inside_a_scope_a_tenant_cannot_change_a_platform_course_or_another_tenants(
+    tenant, platform_and_two_stores_courses
+):
+    with tenant_scope(tenant):
+        assert Course.all_tenants.update(title="edited") == 1
+        assert Choice.objects.filter(text__in=["platform", "globex"]).update(text="edited") == 0
+        assert Choice.objects.filter(text="acme").update(text="edited") == 1
+    assert set(Course.all_tenants.values_list("slug", "title").filter(title="edited")) == {("acme", "edited")}
+
+
+@pytest.mark.parametrize("owner", ["platform", "globex"])
+def test_inside_a_scope_nothing_can_be_added_to_a_platform_course_or_another_tenants(
+    tenant, platform_and_two_stores_courses, owner
+):
+    module = Module.objects.get(course__slug=owner)
+    with tenant_scope(tenant), pytest.raises(DatabaseError, match="row-level security"), transaction.atomic():
+        Lesson.objects.create(module=module, position=99, title="planted")
+    assert not Lesson.objects.filter(title="planted").exists()
