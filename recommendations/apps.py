@@ -15,8 +15,8 @@ class RecommendationsConfig(AppConfig):
         # New products get embeddings from the live model; a new live model embeds what it lacks.
         products_changed.connect(tasks.item_embeddings_refresh_queue, dispatch_uid="embed-new-products")
         live_version_changed.connect(tasks.item_embeddings_refresh_queue, dispatch_uid="embed-for-new-live")
-        live_version_changed.connect(
-            lambda tenant_id, **kwargs: serving_state_forget(tenant_id=tenant_id),
-            dispatch_uid="serve-new-live-at-once",
-            weak=False,
-        )
+        # The storefront sees a change at once: a product just added can be asked about by the
+        # next request, and one just removed is not recommended any more.
+        forget = lambda tenant_id, **kwargs: serving_state_forget(tenant_id=tenant_id)
+        live_version_changed.connect(forget, dispatch_uid="serve-new-live-at-once", weak=False)
+        products_changed.connect(forget, dispatch_uid="serve-new-products-at-once", weak=False)

@@ -54,3 +54,10 @@ class ServingRateThrottle(ApiKeyRateThrottle):
     """The storefront's reads (recommendations, search) come at page-view rates: a higher limit of their own."""
 
     scope = "serving"
+
+
+class EventsRateThrottle(ApiKeyRateThrottle):
+    """Shopper events come from every shopper's browser under the store's one publishable key, at
+    page-view rates or more: a limit of their own, counted apart from the reads'."""
+
+    scope = "events"

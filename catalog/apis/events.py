@@ -15,6 +15,7 @@ from catalog.tasks import catalog_clean_queue
 from tenants import converters  # noqa: F401 - registers <external_id:>
 from tenants.api import TenantApiView
 from tenants.api_parsers import JSONParser
+from tenants.throttling import EventsRateThrottle
 
 
 class EventInputSerializer(serializers.Serializer):
@@ -115,6 +116,7 @@ class EventBatchApi(TenantApiView):
     # Storefront pages send their shoppers' events straight from the browser.
     publishable_key_allowed = True
     parser_classes = [JSONParser]
+    throttle_classes = [EventsRateThrottle]
 
     @extend_schema(
         operation_id="events_ingest",

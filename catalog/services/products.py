@@ -211,6 +211,7 @@ def product_delete(*, tenant: Tenant, external_id: str) -> None:
     """Raises Product.DoesNotExist when the SKU is not in the tenant's catalog.
     Shopper events keep the SKU, so the history survives the product."""
     Product.objects.get(tenant=tenant, external_id=external_id).delete()
+    transaction.on_commit(lambda: products_changed.send(sender=Product, tenant_id=tenant.pk))
 
 
 # --- Catalog files -----------------------------------------------------------

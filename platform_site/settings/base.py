@@ -176,6 +176,7 @@ REST_FRAMEWORK = {
     "DEFAULT_THROTTLE_RATES": {
         "api_key": env.str("API_THROTTLE_RATE", default="600/minute"),
         "serving": env.str("API_SERVING_THROTTLE_RATE", default="6000/minute"),
+        "events": env.str("API_EVENTS_THROTTLE_RATE", default="6000/minute"),
     },
     # DRF's three, the JSON one refusing a body nested too deeply with a 400 (not a 500):
     # https://www.django-rest-framework.org/api-guide/parsers/#setting-the-parsers

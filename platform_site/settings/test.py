@@ -6,7 +6,7 @@ from .base import *  # noqa: F401,F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 REST_FRAMEWORK = {**REST_FRAMEWORK}  # noqa: F405
-REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"api_key": "100000/minute", "serving": "100000/minute"}
+REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"] = {"api_key": "100000/minute", "serving": "100000/minute", "events": "100000/minute"}
 # Tests write the served-lists log themselves (served_log.flush()), inside their transaction.
 RECOMMENDATIONS_LOG_FLUSH_SECONDS = 3600.0
 STORAGES = {

@@ -21,6 +21,11 @@ MASK_MEMO_SIZE = 256
 SIZE_SAMPLE = 256
 
 
+def category_key(path: str) -> str:
+    """One spelling per category path: "grocery>Produce " -> "grocery > produce"."""
+    return CATEGORY_SEPARATOR.join(part.strip() for part in path.split(">") if part.strip()).casefold()
+
+
 class ServingCatalog:
     def __init__(self, products: Sequence[Mapping[str, Any]], revision: str = ""):
         """`products`: dicts with at least external_id, category, brand and in_stock (the answer's fields)."""
@@ -31,7 +36,7 @@ class ServingCatalog:
         self.in_stock = np.array(
             [bool(product.get("in_stock", True)) for product in self.products], dtype=bool
         )
-        self._categories = [product.get("category") or "" for product in self.products]
+        self._categories = [category_key(product.get("category") or "") for product in self.products]
         self._brands = [(product.get("brand") or "").casefold() for product in self.products]
         self._masks: dict[tuple[str, str], np.ndarray] = {}
         self._lock = threading.Lock()
@@ -44,8 +49,9 @@ class ServingCatalog:
         return np.array([self.index[i] for i in external_ids if i in self.index], dtype=np.int64)
 
     def category_mask(self, category: str) -> np.ndarray:
-        """Products in the category or under it: "Grocery > Produce" takes "Grocery > Produce > Apples"."""
-        return self._mask("category", category)
+        """Products in the category or under it: "Grocery > Produce" takes "Grocery > Produce > Apples".
+        Matched as the catalog API's filter matches: any case, any spacing around ">"."""
+        return self._mask("category", category_key(category))
 
     def brand_mask(self, brand: str) -> np.ndarray:
         return self._mask("brand", brand.casefold())

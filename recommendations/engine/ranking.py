@@ -35,6 +35,17 @@ def shift_by_rules(
     return shifted
 
 
+def lead_with(scores: np.ndarray, eligible: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """The masked items ahead of every other eligible item, each group in its own order (a
+    category's best sellers first, then the rest: a few best sellers would outscore a shift)."""
+    finite = eligible & np.isfinite(scores)
+    if not (finite & mask).any():
+        return scores
+    shifted = scores.copy()
+    shifted[mask & finite] += float(scores[finite].max() - scores[finite & mask].min()) + 1.0
+    return shifted
+
+
 def top_k(scores: np.ndarray, eligible: np.ndarray, k: int) -> np.ndarray:
     """The rows of the k best eligible, scored items, best first; ties go to the lower row."""
     candidates = np.flatnonzero(eligible & np.isfinite(scores))

@@ -21,6 +21,7 @@ from experiments.models import VariantKind
 from recommendations.engine.catalog import ServingCatalog
 from recommendations.engine.model import EncoderUnavailable, ServingModel
 from recommendations.engine.ranking import (
+    lead_with,
     maximal_marginal_relevance,
     reciprocal_rank_fusion,
     shift_by_rules,
@@ -45,8 +46,6 @@ DIVERSITY_POOL = 5
 SEARCH_POOL = 100
 # The shopper's own scores count half as much as the query's in a personalised search.
 SEARCH_PERSONAL_WEIGHT = 0.5
-# Without a model, products of the context product's category lead by this many standard deviations.
-CONTEXT_CATEGORY_SHIFT = 2.0
 
 
 class FallbackReason(models.TextChoices):
@@ -192,9 +191,8 @@ def recommendation_list(
         scores, version = popularity_scores(tenant=tenant, catalog=catalog), None
         if context_product:
             context_category = catalog.products[catalog.index[context_product]].get("category") or ""
-            scores = shift_by_rules(
-                scores, eligible, [(catalog.category_mask(context_category), CONTEXT_CATEGORY_SHIFT)]
-            )
+            if context_category:
+                scores = lead_with(scores, eligible, catalog.category_mask(context_category))
     scores = shift_by_rules(scores, eligible, rule_shifts(state, catalog))
     rows = _rank(scores, eligible, limit=limit, diversity=diversity, catalog=catalog, model=model)
     return _answer(
@@ -228,9 +226,8 @@ def similar_product_list(*, tenant: Tenant, external_id: str, limit: int = 10) -
         reason = reason or FallbackReason.UNKNOWN_TO_MODEL
         product_category = catalog.products[catalog.index[external_id]].get("category") or ""
         scores, version = popularity_scores(tenant=tenant, catalog=catalog), None
-        scores = shift_by_rules(
-            scores, eligible, [(catalog.category_mask(product_category), CONTEXT_CATEGORY_SHIFT)]
-        )
+        if product_category:
+            scores = lead_with(scores, eligible, catalog.category_mask(product_category))
     scores = shift_by_rules(scores, eligible, rule_shifts(state, catalog))
     rows = top_k(scores, eligible, limit)
     return _answer(

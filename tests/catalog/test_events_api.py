@@ -217,3 +217,16 @@ def test_the_number_of_queries_does_not_grow_with_the_batch(secret_client, catal
     # The products, and the event ids already stored: one query each, whatever the batch's size.
     assert len(_catalog_queries_but_event_inserts(small)) == 2
     assert len(_catalog_queries_but_event_inserts(large)) == 2
+
+
+def test_events_have_a_rate_of_their_own_apart_from_the_other_endpoints(publishable_client, catalog, monkeypatch):
+    # Every shopper's browser sends events under the store's one publishable key: the general
+    # per-key limit of the catalog endpoints would drop them at a busy store's page-view rate.
+    from tenants.throttling import ApiKeyRateThrottle, EventsRateThrottle
+
+    monkeypatch.setattr(ApiKeyRateThrottle, "rate", "1/minute", raising=False)
+    monkeypatch.setattr(EventsRateThrottle, "rate", "3/minute", raising=False)
+    statuses = [
+        publishable_client.post(URL, {"events": [_event(n)]}, format="json").status_code for n in range(4)
+    ]
+    assert statuses == [200, 200, 200, 429]

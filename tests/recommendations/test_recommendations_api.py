@@ -109,6 +109,17 @@ def test_a_category_filter_keeps_only_that_category(publishable_client, live_ver
     assert categories_of(response) == ["tea"] * 5
 
 
+def test_the_category_filter_matches_as_the_catalogs_does_in_any_case_and_spacing(
+    publishable_client, live_version, tenant
+):
+    Product.all_tenants.filter(tenant=tenant, category="tea").update(category="Drinks > Tea")
+    for spelling in ["drinks>tea", "DRINKS > Tea ", "drinks"]:
+        response = publishable_client.get(
+            RECOMMENDATIONS, {"shopper_id": "shopper-0", "category": spelling, "limit": 3}
+        )
+        assert categories_of(response) == ["Drinks > Tea"] * 3, spelling
+
+
 def test_products_added_since_the_model_was_trained_fill_the_list_instead_of_being_dropped(
     publishable_client, live_version, tenant
 ):

@@ -1,7 +1,11 @@
 """GET /api/v1/products/{sku}/similar and GET /api/v1/search."""
 
-from catalog.models import Product
-from tests.recommendations.conftest import SEARCH, similar_url
+from django.utils import timezone
+
+from catalog.models import Event, Product
+from tests.recommendations.conftest import RECOMMENDATIONS, SEARCH, similar_url
+
+PRODUCTS = "/api/v1/catalog/products"
 
 
 def skus_of(response) -> list[str]:
@@ -36,6 +40,38 @@ def test_without_a_model_similar_products_are_best_sellers_of_the_same_category(
     assert response.data["fallback"] is True and response.data["fallback_reason"] == "no_live_model"
     assert [item["category"] for item in response.data["items"]] == ["pasta"] * 3
     assert skus_of(response)[0] == "pasta-0"
+
+
+def test_without_a_model_the_categorys_best_sellers_lead_even_when_other_best_sellers_sell_far_more(
+    publishable_client, tiny_shop
+):
+    # A grocer's best sellers (milk, bananas) sell a hundred times more than the rest: a nudge
+    # by a few standard deviations left them above every product of the category.
+    Product.all_tenants.filter(tenant=tiny_shop, category="pasta").update(category="Grocery > Pasta")
+    best_seller = Product.all_tenants.get(tenant=tiny_shop, external_id="coffee-0")
+    Event.all_tenants.bulk_create([
+        Event(tenant=tiny_shop, event_id=f"rush-{n}", shopper_key=f"rush-{n}", type="purchase",
+              product=best_seller, product_external_id="coffee-0", occurred_at=timezone.now())
+        for n in range(300)
+    ])
+    assert skus_of(publishable_client.get(RECOMMENDATIONS, {"limit": 1})) == ["coffee-0"]  # the store's best seller
+    response = publishable_client.get(similar_url("pasta-4"), {"limit": 5})
+    assert [item["category"] for item in response.data["items"]] == ["Grocery > Pasta"] * 5
+
+
+def test_a_product_synced_a_moment_ago_can_be_asked_about_at_once(
+    publishable_client, secret_client, tiny_shop, django_capture_on_commit_callbacks
+):
+    assert publishable_client.get(similar_url("pasta-4")).status_code == 200  # what it serves is now cached
+    with django_capture_on_commit_callbacks(execute=True):
+        added = secret_client.post(PRODUCTS, {"products": [
+            {"external_id": "pasta-new", "title": "Fresh tagliatelle", "category": "pasta"},
+        ]}, format="json")
+    assert added.status_code == 200
+    assert publishable_client.get(similar_url("pasta-new"), {"limit": 3}).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        assert secret_client.delete(f"{PRODUCTS}/pasta-0").status_code == 204
+    assert "pasta-0" not in skus_of(publishable_client.get(similar_url("pasta-4"), {"limit": 3}))
 
 
 def test_similar_products_of_a_sku_with_a_slash_are_found(publishable_client, tiny_shop):
