@@ -1,9 +1,10 @@
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from ops.metrics import metrics_view
 from platform_site import health
+from tenants.api import api_not_found
 
 api_v1 = [
     # Before the catalog's: its shoppers/<external_id:shopper_id> would take shoppers/<id>/profile.
@@ -20,6 +21,8 @@ urlpatterns = [
     path("readyz", health.readyz, name="readyz"),
     path("metrics", metrics_view, name="metrics"),  # django-prometheus' page and the platform's figures
     path("api/v1/", include(api_v1)),
+    # After the API's routes: any other path under api/ (a trailing slash, a misspelling) is a JSON 404.
+    re_path(r"^api/", api_not_found, name="api-not-found"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("admin/", admin.site.urls),
     path("catalog/", include("catalog.urls")),

@@ -3,7 +3,11 @@
 Subclasses do not override `get_queryset` to find the tenant: the scope is set
 here, once, for the whole request, and the tenant-scoped managers read it.
 """
+from django.http import JsonResponse
+from django.urls import Resolver404, resolve, reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from django.views.decorators.csrf import csrf_exempt
 from rest_framework import exceptions, permissions
 from rest_framework.views import APIView
 
@@ -77,3 +81,21 @@ class TenantApiView(APIView):
                 )
                 % {"origin": origin}
             )
+
+
+@csrf_exempt  # as DRF's views are: a POST to a mistyped path is a 404, not a CSRF failure page
+def api_not_found(request, *args, **kwargs) -> JsonResponse:
+    """Any path under /api/ that no endpoint has: a 404 with a `detail` in the request's language,
+    like the API's other errors, not the merchant UI's HTML page, which a storefront's code cannot
+    read. Every method, and no key needed: the path is wrong whoever asks."""
+    message = gettext("There is no API endpoint at this path. The endpoints are listed at %(docs)s.")
+    if request.path_info.endswith("/"):
+        # Django and DRF habits add a trailing slash; ours take none.
+        try:
+            match = resolve(request.path_info.rstrip("/"))
+        except Resolver404:
+            match = None
+        if match is not None and match.func is not api_not_found:
+            message = gettext("There is no API endpoint at this path. Leave out the trailing slash: %(path)s")
+    path = request.path.rstrip("/")
+    return JsonResponse({"detail": message % {"docs": reverse("api-docs"), "path": path}}, status=404)

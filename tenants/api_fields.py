@@ -27,6 +27,16 @@ class FiniteFloatField(serializers.FloatField):
         return value
 
 
+class DecimalInputField(serializers.DecimalField):
+    """DRF's DecimalField, for a request body: the schema shows what DRF reads (tenants.schema).
+
+    DRF takes a JSON number as well as a string of digits, but drf-spectacular types every
+    DecimalField as the string DRF writes, with a pattern that lets in a minus sign whatever
+    min_value says. With `rounding`, DRF rounds digits past decimal_places rather than refusing
+    them, and the schema says so.
+    """
+
+
 class UnknownFieldsRefusedMixin:
     """For a Serializer: a key it has no field for is an error naming the key, not dropped.
 

@@ -3,6 +3,7 @@ no key or a bad key is a 401, a publishable key on a secret-only endpoint is
 a 403. (Another tenant's objects are a 404: each API module tests its own.)"""
 import pytest
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import translation
 from rest_framework.parsers import JSONParser as DRFJSONParser
 
 from tenants.api import TenantApiView
@@ -106,3 +107,49 @@ def test_an_id_in_a_url_with_a_nul_character_is_a_404_not_a_500(secret_client, u
     """No stored SKU or shopper id holds a NUL, and PostgreSQL refuses one even in a query."""
     assert secret_client.get(url).status_code == 404
     assert secret_client.delete(url).status_code == 404
+
+
+NO_ENDPOINT = "There is no API endpoint at this path. The endpoints are listed at %(docs)s."
+NO_TRAILING_SLASH = "There is no API endpoint at this path. Leave out the trailing slash: %(path)s"
+
+
+@pytest.mark.parametrize(
+    ("method", "url", "message", "values"),
+    [
+        ("get", "/api/v1/recommendations/", NO_TRAILING_SLASH, {"path": "/api/v1/recommendations"}),
+        ("get", "/api/v1/products/pasta/4/similar/", NO_TRAILING_SLASH, {"path": "/api/v1/products/pasta/4/similar"}),
+        ("get", "/api/v1/catalog/products/", NO_TRAILING_SLASH, {"path": "/api/v1/catalog/products"}),
+        ("post", "/api/v1/events/", NO_TRAILING_SLASH, {"path": "/api/v1/events"}),
+        ("get", "/api/v1/recomendations", NO_ENDPOINT, {"docs": "/api/v1/docs"}),
+        ("delete", "/api/v2/catalog/products", NO_ENDPOINT, {"docs": "/api/v1/docs"}),
+        ("get", "/api/v1/", NO_ENDPOINT, {"docs": "/api/v1/docs"}),
+    ],
+)
+def test_a_mistyped_api_path_is_a_json_404_in_the_readers_language(secret_client, method, url, message, values):
+    response = getattr(secret_client, method)(url, HTTP_ACCEPT_LANGUAGE="zh-hans")
+    assert response.status_code == 404
+    assert response["Content-Type"] == "application/json"
+    assert response["Content-Language"] == "zh-hans"
+    with translation.override("zh-hans"):
+        assert response.json() == {"detail": translation.gettext(message) % values}
+
+
+NOT_JSON_AT = "The request body is not valid JSON (line %(line)d, column %(column)d)."
+NOT_JSON = "The request body is not valid JSON."
+
+
+@pytest.mark.parametrize(
+    ("body", "message", "values"),
+    [
+        (b"{bad", NOT_JSON_AT, {"line": 1, "column": 2}),
+        (b'{"products": [\n  {"title": "Soap",}]}', NOT_JSON_AT, {"line": 2, "column": 20}),
+        (b'{"products": NaN}', NOT_JSON, {}),  # no position: json reads NaN, DRF's strict mode refuses it
+    ],
+)
+def test_a_body_that_is_not_json_is_refused_in_the_readers_language(secret_client, body, message, values):
+    response = secret_client.generic(
+        "POST", "/api/v1/catalog/products", body, content_type="application/json", HTTP_ACCEPT_LANGUAGE="zh-hans"
+    )
+    assert response.status_code == 400
+    with translation.override("zh-hans"):
+        assert response.json() == {"detail": translation.gettext(message) % values}

@@ -1,4 +1,8 @@
 import yaml
+from django.utils import timezone
+from jsonschema import Draft7Validator
+
+from tests.factories import ProductFactory
 
 
 def test_the_openapi_schema_lists_the_catalog_and_events_endpoints(client, db):
@@ -47,3 +51,72 @@ def test_the_schema_says_an_event_value_is_rounded_to_cents(client, db):
     """The ingest keeps two decimals: a storefront reading the docs must not learn it from its data."""
     schema = yaml.safe_load(client.get("/api/v1/schema").content)
     assert "rounded to cents" in schema["components"]["schemas"]["EventInput"]["properties"]["value"]["description"]
+
+
+def _schema(client) -> dict:
+    return yaml.safe_load(client.get("/api/v1/schema").content)
+
+
+def _operations(schema: dict):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            yield f"{method.upper()} {path}", operation
+
+
+def _refers_to_the_error_body(response: dict) -> bool:
+    return "#/components/schemas/Error" in str(response["content"]["application/json"]["schema"])
+
+
+def _event(n: int, value) -> dict:
+    return {
+        "event_id": f"evt-{n}", "shopper_id": "shopper-1", "type": "purchase", "product": "SKU-1",
+        "timestamp": timezone.now().isoformat(), "value": value,
+    }
+
+
+def test_the_schema_admits_exactly_the_event_values_that_the_api_takes(client, secret_client, tenant):
+    """A JSON number with float noise is taken and rounded to cents; a negative amount is not."""
+    ProductFactory(tenant=tenant, external_id="SKU-1")
+    value = Draft7Validator(_schema(client)["components"]["schemas"]["EventInput"]["properties"]["value"])
+    for n, sent in enumerate([29.990000000000002, "6.98", "29.999", 0, 12, -1, -0.01, "-1.00", "12abc"]):
+        answer = secret_client.post("/api/v1/events", {"events": [_event(n, sent)]}, format="json").json()
+        assert value.is_valid(sent) is (answer["accepted"] == 1), (sent, answer)
+
+
+def test_the_schema_admits_exactly_the_product_prices_that_the_api_takes(client, secret_client, tenant):
+    price = Draft7Validator(_schema(client)["components"]["schemas"]["ProductInput"]["properties"]["price"])
+    for sent in [3.49, "3.49", 0, "12", -1, "-0.01", "3.499", "cheap"]:
+        product = {"external_id": "SKU-1", "title": "Soap", "price": sent}
+        response = secret_client.post("/api/v1/catalog/products", {"products": [product]}, format="json")
+        assert price.is_valid(sent) is (response.status_code == 200), (sent, response.json())
+
+
+def test_every_endpoint_declares_the_401_without_a_valid_key_and_the_429_with_its_retry_after(client, db):
+    for operation_name, operation in _operations(_schema(client)):
+        responses = operation["responses"]
+        assert _refers_to_the_error_body(responses["401"]), operation_name
+        assert _refers_to_the_error_body(responses["429"]), operation_name
+        assert "Retry-After" in responses["429"]["headers"], operation_name
+
+
+def test_the_endpoints_that_take_publishable_keys_declare_the_403_of_a_web_origin_the_store_does_not_allow(
+    client, db
+):
+    schema = _schema(client)
+    for path, method in [
+        ("/api/v1/events", "post"),
+        ("/api/v1/recommendations", "get"),
+        ("/api/v1/products/{external_id}/similar", "get"),
+        ("/api/v1/search", "get"),
+    ]:
+        refused = schema["paths"][path][method]["responses"]["403"]
+        assert "origin" in refused["description"] and "API keys page" in refused["description"], path
+        assert _refers_to_the_error_body(refused), path
+
+
+def test_the_product_list_declares_the_404_it_answers_past_the_last_page(client, secret_client):
+    response = secret_client.get("/api/v1/catalog/products", {"page": 2})
+    assert response.status_code == 404
+    declared = _schema(client)["paths"]["/api/v1/catalog/products"]["get"]["responses"]["404"]
+    assert response.json()["detail"] in declared["description"]
+    assert _refers_to_the_error_body(declared)

@@ -1,4 +1,6 @@
 """The shopper events API: ingest a batch, erase a shopper, and the data cleaning runs and report."""
+from decimal import ROUND_HALF_UP
+
 from django.conf import settings
 from django.urls import path
 from django.utils.translation import gettext as _
@@ -14,6 +16,7 @@ from catalog.services.events import QUANTITY_MAX, QUANTITY_MIN, event_ingest_bat
 from catalog.tasks import catalog_clean_queue
 from tenants import converters  # noqa: F401 - registers <external_id:>
 from tenants.api import TenantApiView
+from tenants.api_fields import DecimalInputField
 from tenants.api_parsers import JSONParser
 from tenants.throttling import EventsRateThrottle
 
@@ -36,8 +39,10 @@ class EventInputSerializer(serializers.Serializer):
         help_text="ISO 8601. Without an offset, UTC. At most a few minutes in the future, not before 2000."
     )
     quantity = serializers.IntegerField(min_value=QUANTITY_MIN, max_value=QUANTITY_MAX, default=1)
-    value = serializers.DecimalField(
-        max_digits=12, decimal_places=2, min_value=0, default=0,
+    # A number or a string of digits, as the ingest reads it; `rounding` tells the schema that
+    # sub-cent digits are rounded off, not refused.
+    value = DecimalInputField(
+        max_digits=12, decimal_places=2, min_value=0, default=0, rounding=ROUND_HALF_UP,
         help_text="Money, in the product's currency, rounded to cents (half up): float arithmetic in "
         "browsers sends 29.990000000000002 for 29.99.",
     )

@@ -29,7 +29,7 @@ from rest_framework.settings import api_settings
 
 from catalog.models import ImportStatus, Product, ProductImport
 from catalog.signals import products_changed
-from tenants.api_fields import UnknownFieldsRefusedMixin
+from tenants.api_fields import DecimalInputField, UnknownFieldsRefusedMixin
 from tenants.models import Tenant
 from tenants.scope import TenantScopeMissing, current_tenant
 
@@ -72,7 +72,7 @@ class ProductRowSerializer(UnknownFieldsRefusedMixin, serializers.Serializer):
         help_text='A path, most general first: "Grocery > Produce > Apples".',
     )
     brand = serializers.CharField(max_length=200, allow_blank=True, default="")
-    price = serializers.DecimalField(
+    price = DecimalInputField(
         max_digits=12, decimal_places=2, min_value=0, allow_null=True, required=False
     )
     currency = serializers.CharField(

@@ -189,7 +189,8 @@ REST_FRAMEWORK = {
     # https://www.django-rest-framework.org/api-guide/pagination/#setting-the-pagination-style
     "DEFAULT_PAGINATION_CLASS": "tenants.api_params.PageNumberPagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # drf-spectacular's, declaring the refusals every tenant API view may answer (tenants/schema.py).
+    "DEFAULT_SCHEMA_CLASS": "tenants.schema.AutoSchema",
 }
 
 # CORS, for storefront pages calling the API with a publishable key:
@@ -200,6 +201,9 @@ CORS_URLS_REGEX = r"^/api/v1/.*$"
 # The default CORS_ALLOW_HEADERS already hold authorization and content-type.
 # Browsers re-ask after this many seconds, so a removed origin loses access soon.
 CORS_PREFLIGHT_MAX_AGE = 600
+# A browser shows a page's script only the CORS-safelisted response headers and these: a storefront
+# throttled with a 429 reads how long to wait from Retry-After.
+CORS_EXPOSE_HEADERS = ["Retry-After"]
 # Keys travel in a header, never in cookies: a storefront page must not ride on
 # a merchant's session in the same browser.
 CORS_ALLOW_CREDENTIALS = False

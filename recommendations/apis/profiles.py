@@ -114,7 +114,6 @@ class ShopperProfileApi(TenantApiView):
         ],
         responses={
             200: OutputSerializer,
-            403: OpenApiResponse(description="A publishable key, or a member whose role may not read."),
             404: OpenApiResponse(description="No events from this shopper."),
         },
         examples=[PROFILE_EXAMPLE],

@@ -178,6 +178,15 @@ def test_one_product_is_read_and_deleted_by_its_sku(secret_client, tenant):
     assert secret_client.delete(url).status_code == 404
 
 
+def test_a_sku_that_ends_in_a_slash_is_read_by_its_sku_not_taken_for_a_mistyped_path(secret_client, tenant):
+    # Nothing refuses such a SKU when it is stored, so the API must reach it (tenants/converters.py).
+    ProductFactory(tenant=tenant, external_id="MUG/", title="Any mug")
+    response = secret_client.get(f"{PRODUCTS}/MUG/")
+    assert response.status_code == 200
+    assert response.json()["external_id"] == "MUG/"
+    assert secret_client.get(f"{PRODUCTS}/MUG").status_code == 404
+
+
 def test_another_tenants_key_gets_404_for_a_product_of_the_first_tenant_and_does_not_list_it(
     other_tenant_client, tenant
 ):

@@ -149,3 +149,16 @@ def test_the_cached_origins_are_read_once_not_per_request(shops, django_assert_n
     assert cache.get("tenants:cors:allowed-origins") == {ACME_SHOP, GLOBEX_SHOP}
     with django_assert_num_queries(0):
         assert _preflight(GLOBEX_SHOP)["Access-Control-Allow-Origin"] == GLOBEX_SHOP
+
+
+def test_a_storefront_page_throttled_with_a_429_may_read_its_retry_after(shops, publishable_client, monkeypatch):
+    from tenants.throttling import EventsRateThrottle
+
+    monkeypatch.setattr(EventsRateThrottle, "rate", "1/minute", raising=False)
+    publishable_client.post(URL, NO_EVENTS, format="json", HTTP_ORIGIN=ACME_SHOP)
+    response = publishable_client.post(URL, NO_EVENTS, format="json", HTTP_ORIGIN=ACME_SHOP)
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert response["Access-Control-Allow-Origin"] == ACME_SHOP
+    exposed = [name.strip().lower() for name in response["Access-Control-Expose-Headers"].split(",")]
+    assert "retry-after" in exposed
