@@ -241,7 +241,9 @@ def format_relative(value: float | None) -> str:
 
 
 def format_interval(bounds: Bounds | None, format_bound) -> str:
-    if bounds is None or bounds.low is None or bounds.high is None:
+    # One of zero width is no certainty but no spread: every shopper's value is the same so far
+    # (nobody clicked, say), and "+0.00 pp to +0.00 pp" would read as a sure result.
+    if bounds is None or bounds.low is None or bounds.high is None or bounds.low == bounds.high:
         return DASH
     return _("%(low)s to %(high)s") % {"low": format_bound(bounds.low), "high": format_bound(bounds.high)}
 
@@ -325,6 +327,9 @@ class ResultsPage:
     primary: MetricTable
     guardrails: list[MetricTable]
     enough_data: bool  # at least one treatment has a verdict on the primary metric
+    # Why there is none: "no_shoppers", "few_shoppers" (a variant below the minimum), or
+    # "no_outcomes" (enough shoppers, but the metric does not vary yet); "" when there is one.
+    not_enough_because: str
     fewest_shoppers: int  # in any variant
     lift_chart: LiftChart | None
     time_chart: TimeChart | None
@@ -363,12 +368,23 @@ def results_page(results: ExperimentResults) -> ResultsPage:
     ]
     over_time = _primary_over_time(results, colours)
     metric, planner = results.primary.metric, results.planner
+    enough_data = any(c.verdict != Verdict.NOT_ENOUGH_DATA for c in results.primary.comparisons)
+    fewest_shoppers = min((variant.shoppers for variant in results.variants), default=0)
+    if enough_data:
+        not_enough_because = ""
+    elif results.shoppers == 0:
+        not_enough_because = "no_shoppers"
+    elif fewest_shoppers < results.min_shoppers_per_variant:
+        not_enough_because = "few_shoppers"
+    else:
+        not_enough_because = "no_outcomes"
     return ResultsPage(
         results=results,
         primary=primary,
         guardrails=[metric_table(result, results.variants) for result in results.guardrails],
-        enough_data=any(c.verdict != Verdict.NOT_ENOUGH_DATA for c in results.primary.comparisons),
-        fewest_shoppers=min((variant.shoppers for variant in results.variants), default=0),
+        enough_data=enough_data,
+        not_enough_because=not_enough_because,
+        fewest_shoppers=fewest_shoppers,
         lift_chart=lift_chart(lifts),
         time_chart=over_time,
         time_low=format_value(metric, over_time.low) if over_time else "",

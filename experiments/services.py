@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from courses.gating import certificate_requirement_check
 from experiments.models import Experiment, ExperimentStatus, Metric, Variant, VariantKind
 from tenants.models import Tenant
-from training.models import ModelVersion
+from training.models import ModelVersion, VersionStatus
 
 MAX_VARIANTS = 5
 
@@ -71,10 +71,15 @@ def _design_errors(
         errors["traffic_share"] = _traffic_share_message()
     if primary_metric not in Metric.values:
         errors["primary_metric"] = _("Choose one of: %(choices)s.") % {"choices": ", ".join(Metric.values)}
-    unknown = [m for m in guardrail_metrics if m not in Metric.values or m == primary_metric]
+    unknown = [m for m in guardrail_metrics if m not in Metric.values]
     if unknown:
-        errors["guardrail_metrics"] = _("Not a metric, or the primary metric itself: %(names)s.") % {
-            "names": ", ".join(unknown)
+        errors["guardrail_metrics"] = _("Not a metric: %(names)s. Choose from: %(choices)s.") % {
+            "names": ", ".join(map(str, unknown)), "choices": ", ".join(Metric.values)
+        }
+    elif primary_metric in guardrail_metrics:
+        # Named as the form shows it; an API caller sent the key, which the label's metric has.
+        errors["guardrail_metrics"] = _("%(metric)s is the primary metric, so it cannot be a guardrail too.") % {
+            "metric": Metric(primary_metric).label
         }
     if not 2 <= len(variants) <= MAX_VARIANTS:
         errors["variants"] = _("Give between 2 and %(most)d variants.") % {"most": MAX_VARIANTS}
@@ -262,6 +267,13 @@ def experiment_start(*, tenant: Tenant, experiment_id: int, by) -> Experiment:
     if running is not None:
         raise ExperimentStateError(
             _("%(key)s is running: stop it first (one experiment runs at a time).") % {"key": running.key}
+        )
+    live_arm = experiment.variants.filter(kind=VariantKind.LIVE).first()
+    if live_arm is not None and not ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.LIVE).exists():
+        # That arm would serve best sellers, the fallback: not the comparison anyone designed.
+        raise ExperimentStateError(
+            _("No model is live, so the variant “%(name)s” would serve best sellers, not a model. "
+              "Make a version live first, or compare with a popularity variant.") % {"name": live_arm.name}
         )
     experiment.status, experiment.started_at = ExperimentStatus.RUNNING, timezone.now()
     try:

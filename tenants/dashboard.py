@@ -190,6 +190,8 @@ def active_jobs(*, tenant: Tenant, limit: int = MAX_JOBS) -> ActiveJobs:
 class RunningExperiment:
     experiment: Experiment
     primary: MetricTable  # the experiment page's primary table: each treatment's verdict
+    # The split served differs from the design beyond chance: as on its page, no verdict holds.
+    sample_ratio_flagged: bool = False
 
     @property
     def control(self) -> str:
@@ -213,12 +215,13 @@ def running_experiments(*, tenant: Tenant, limit: int = MAX_EXPERIMENTS) -> list
         # started_at in the key: an experiment started again is analysed afresh.
         started = experiment.started_at.timestamp() if experiment.started_at else 0
         key = f"dashboard:verdict:{tenant.pk}:{experiment.pk}:{started}"
-        primary_and_variants = cache.get(key)
-        if primary_and_variants is None:
+        analysed = cache.get(key)
+        if analysed is None:
             results = experiment_results(tenant=tenant, experiment=experiment)
-            primary_and_variants = (results.primary, results.variants)
-            cache.set(key, primary_and_variants, VERDICT_CACHE_SECONDS)
-        summaries.append(RunningExperiment(experiment, metric_table(*primary_and_variants)))
+            analysed = (results.primary, results.variants, results.sample_ratio.flagged)
+            cache.set(key, analysed, VERDICT_CACHE_SECONDS)
+        primary, variants, flagged = analysed
+        summaries.append(RunningExperiment(experiment, metric_table(primary, variants), flagged))
     return summaries
 
 

@@ -383,7 +383,8 @@ class ModelVersionPromoteApi(TrainingApiView):
         operation_id="models_promote",
         summary="Make a version live",
         description=(
-            "The live version is archived, one rollback from coming back. Already live: a 409. When the "
+            "The live version is archived, one rollback from coming back. Already live, or a running "
+            "experiment compares the live model (stop it first): a 409. When the "
             "tenant requires a course certificate, a member without it gets a 403 naming the course; "
             "the tenant's secret key is no member and is not asked."
         ),
@@ -415,7 +416,10 @@ class ModelVersionRollbackApi(TrainingApiView):
     @extend_schema(
         operation_id="models_rollback",
         summary="Bring back the previous live version",
-        description="Returns the version now live. Nothing was live before the current one: a 409.",
+        description=(
+            "Returns the version now live. Nothing was live before the current one: a 409. A running "
+            "experiment that compares the live model is stopped, so that its results hold one model."
+        ),
         request=None,
         responses={200: ModelVersionOutputSerializer, 409: ConflictSerializer},
         examples=[
@@ -427,10 +431,10 @@ class ModelVersionRollbackApi(TrainingApiView):
     )
     def post(self, request):
         try:
-            version = model_version_rollback(tenant=request.tenant, by=_acting_user(request))
+            rollback = model_version_rollback(tenant=request.tenant, by=_acting_user(request))
         except PromotionError as error:
             return _conflict(error)
-        return Response(ModelVersionOutputSerializer(version).data)
+        return Response(ModelVersionOutputSerializer(rollback.version).data)
 
 
 urlpatterns = [

@@ -342,11 +342,17 @@ def model_version_promote_view(request, version_id: int):
 @member_required(manage=True)
 def model_version_rollback_view(request):
     try:
-        version = model_version_rollback(tenant=request.tenant, by=request.user)
+        rollback = model_version_rollback(tenant=request.tenant, by=request.user)
     except PromotionError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, _("Rolled back: v%(number)d is live again.") % {"number": version.number})
+        messages.success(request, _("Rolled back: v%(number)d is live again.") % {"number": rollback.version.number})
+        if rollback.stopped is not None:
+            messages.warning(
+                request,
+                _("The experiment %(key)s compared the live model, so it has stopped: its results hold the "
+                  "model it served until now.") % {"key": rollback.stopped.key},
+            )
     return redirect("model-version-list")
 
 

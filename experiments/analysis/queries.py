@@ -152,15 +152,20 @@ def _add_pre_experiment(shoppers: _Shoppers, rows) -> None:
 
 
 def _attributed_events(tenant: Tenant, experiment: Experiment):
-    """Clicks and purchases that carry a recommendation id, since the start, per list, shopper and day;
-    the caller keeps those of the experiment's lists."""
+    """Clicks and purchases that carry a recommendation id, from the start to the stop, per list,
+    shopper and day; the caller keeps those of the experiment's lists."""
     is_click, is_purchase = Q(type=EventType.CLICK), Q(type=EventType.PURCHASE)
+    events = Event.objects.filter(
+        tenant=tenant,
+        type__in=[EventType.CLICK, EventType.PURCHASE],
+        occurred_at__gte=experiment.started_at - EVENT_CLOCK_SKEW,
+    )
+    if experiment.stopped_at is not None:
+        # A stopped experiment's results hold still: what shoppers do later, with a list they were
+        # served before the stop, is not the test's. Events sent late still count, by their time.
+        events = events.filter(occurred_at__lte=experiment.stopped_at)
     return (
-        Event.objects.filter(
-            tenant=tenant,
-            type__in=[EventType.CLICK, EventType.PURCHASE],
-            occurred_at__gte=experiment.started_at - EVENT_CLOCK_SKEW,
-        )
+        events
         .exclude(recommendation_id="")
         .values("recommendation_id", "shopper_key", day=TruncDate("occurred_at"))
         .annotate(

@@ -21,7 +21,7 @@ from tenants.models import Membership, Role, Tenant
 from tenants.scope import tenant_scope
 from tests.courses.factories import CourseFactory, LessonFactory, ModuleFactory
 from tests.factories import MembershipFactory, UserFactory
-from tests.training.factories import ModelVersionFactory
+from tests.training.factories import ModelVersionFactory, a_live_model
 from training.models import ModelVersion, VersionStatus
 
 MODELS = "/api/v1/models"
@@ -78,6 +78,7 @@ def status_of(version: ModelVersion) -> str:
 
 
 def draft_experiment(tenant, key: str = "home-list") -> Experiment:
+    a_live_model(tenant)  # its control serves the live model
     with tenant_scope(tenant):
         return experiment_create(
             tenant=tenant, key=key, name="Home page list", primary_metric="click_through_rate",

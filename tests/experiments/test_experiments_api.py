@@ -11,9 +11,16 @@ from experiments.models import Experiment, ExperimentStatus
 from experiments.services import experiment_create
 from tenants.models import Role
 from tenants.scope import tenant_scope
-from tests.training.factories import ModelVersionFactory
+from tests.training.factories import ModelVersionFactory, a_live_model
+from training.models import ModelVersion, VersionStatus
 
 EXPERIMENTS = "/api/v1/experiments"
+
+
+@pytest.fixture(autouse=True)
+def model_live(tenant):
+    """A "live model" variant needs a live model to start."""
+    return a_live_model(tenant)
 
 
 def design(key: str = "home-list", **overrides) -> dict:
@@ -164,6 +171,20 @@ def test_a_weight_that_is_not_a_finite_number_is_refused_by_its_field_and_nothin
         assert not Experiment.objects.exists()
 
 
+@pytest.mark.parametrize("guardrails, says", [
+    (["click_through_rate"], "Click-through rate is the primary metric, so it cannot be a guardrail too."),
+    (["bounce_rate"], "Not a metric: bounce_rate. Choose from: "),
+])
+def test_a_guardrail_that_is_no_metric_or_the_primary_one_is_refused_by_name(
+    session_client, tenant, guardrails, says
+):
+    response = session_client.post(EXPERIMENTS, design(guardrail_metrics=guardrails), format="json")
+    assert response.status_code == 400 and set(response.data) == {"guardrail_metrics"}
+    assert says in response.data["guardrail_metrics"][0]
+    with tenant_scope(tenant):
+        assert not Experiment.objects.exists()
+
+
 @pytest.mark.parametrize("share", NOT_FINITE)
 def test_a_share_of_traffic_that_is_not_a_finite_number_is_refused_as_such(session_client, share):
     text = json.dumps(design(traffic_share="SHARE")).replace('"SHARE"', share)
@@ -260,6 +281,16 @@ def test_an_experiment_starts_once_and_stops_once_each_wrong_move_a_409(session_
     assert session_client.post(f"{EXPERIMENTS}/home-list/stop").status_code == 409
     assert session_client.post(f"{EXPERIMENTS}/home-list/start").status_code == 409
     assert status_in_database(tenant, "home-list") == ExperimentStatus.STOPPED
+
+
+def test_a_live_model_variant_does_not_start_while_no_model_is_live(session_client, tenant, model_live):
+    # It would serve best sellers, the fallback, and the test would compare popularity with itself.
+    ModelVersion.all_tenants.filter(pk=model_live.pk).update(status=VersionStatus.ARCHIVED)
+    created(session_client)
+    response = session_client.post(f"{EXPERIMENTS}/home-list/start")
+    assert response.status_code == 409
+    assert "No model is live" in response.data["detail"] and "“control”" in response.data["detail"]
+    assert status_in_database(tenant, "home-list") == ExperimentStatus.DRAFT
 
 
 def test_only_one_experiment_runs_at_a_time(session_client, tenant):

@@ -10,14 +10,20 @@ from catalog.models import Event
 from experiments.analysis import experiment_results
 from experiments.models import Experiment, ExperimentStatus, Variant
 from experiments.presentation import lift_chart, time_chart
-from experiments.services import experiment_create, experiment_start
+from experiments.services import experiment_create, experiment_start, experiment_stop
 from recommendations.models import ServedRecommendation
 from tenants.models import Role
 from tenants.scope import tenant_scope
-from tests.training.factories import ModelVersionFactory
+from tests.training.factories import ModelVersionFactory, a_live_model
 
 LIST = "/experiments/"
 NEW = "/experiments/new/"
+
+
+@pytest.fixture(autouse=True)
+def model_live(tenant):
+    """A "live model" variant needs a live model to start."""
+    return a_live_model(tenant)
 
 
 def detail_url(experiment: Experiment, action: str = "") -> str:
@@ -144,8 +150,8 @@ def test_every_bad_field_is_named_at_once_even_when_the_form_refused_one_itself(
     assert experiments_of(tenant) == []
 
 
-def test_another_tenants_model_version_is_not_offered_and_is_refused(owner_client, tenant, other_tenant):
-    ours = ModelVersionFactory(tenant=tenant, number=1)
+def test_another_tenants_model_version_is_not_offered_and_is_refused(owner_client, tenant, model_live, other_tenant):
+    ours = model_live
     theirs = ModelVersionFactory(tenant=other_tenant, number=7)
     html = owner_client.get(NEW).content.decode()
     offered = re.findall(r'<option value="(\d+)"', re.search(
@@ -260,6 +266,7 @@ def test_the_actions_only_take_posts(owner_client, tenant):
 
 def started(tenant, **changes) -> Experiment:
     experiment = an_experiment(tenant, **changes)
+    a_live_model(tenant)
     with tenant_scope(tenant):
         return experiment_start(tenant=tenant, experiment_id=experiment.pk, by=None)
 
@@ -309,6 +316,36 @@ def test_a_few_shoppers_show_their_numbers_but_no_verdict(owner_client, tenant):
     assert "a variant needs at least 100 shoppers before there is a verdict, and the smallest has 20" in html
     row = re.search(r'<tr class="result-row" data-variant="popular">(.*?)</tr>', html, re.S).group(1)
     assert "30.00%" in row and "Not enough data" in row
+
+
+def test_enough_shoppers_who_have_not_bought_yet_are_told_apart_from_too_few_shoppers(owner_client, tenant):
+    experiment = started(tenant)
+    shoppers_served(tenant, experiment, "control", shoppers=124, buyers=0)
+    shoppers_served(tenant, experiment, "popular", shoppers=136, buyers=0)
+    html = results_section(owner_client, experiment)
+    assert "every variant has enough shoppers, but “Conversion rate” is the same for every one of them" in html
+    assert "the smallest has" not in html
+    row = re.search(r'<tr class="result-row" data-variant="popular">(.*?)</tr>', html, re.S).group(1)
+    assert "pp to" not in row  # no interval of zero width, which would read as a certain result
+
+
+def test_shopper_counts_are_grouped_in_thousands_as_the_planner_is(owner_client, tenant):
+    experiment = started(tenant)
+    shoppers_served(tenant, experiment, "control", shoppers=1200, buyers=0)
+    html = results_section(owner_client, experiment)
+    assert "1,200 shoppers served in the experiment so far." in html
+    row = re.search(r'<tr class="result-row" data-variant="control">(.*?)</tr>', html, re.S).group(1)
+    assert "<td>1,200</td>" in row
+
+
+def test_a_stopped_experiment_without_a_verdict_is_not_said_to_be_still_changing(owner_client, tenant):
+    experiment = started(tenant)
+    shoppers_served(tenant, experiment, "control", shoppers=20, buyers=2)
+    with tenant_scope(tenant):
+        experiment_stop(tenant=tenant, experiment_id=experiment.pk)
+    html = results_section(owner_client, experiment)
+    assert "The experiment stopped before there was a verdict." in html
+    assert "can still change a lot" not in html
 
 
 def test_results_with_data_show_the_lift_its_interval_and_the_verdict(owner_client, tenant):

@@ -18,12 +18,14 @@ from experiments.services import experiment_create, experiment_start
 from recommendations.models import ServedRecommendation
 from tenants.models import ApiKey
 from tenants.scope import tenant_scope
+from tests.training.factories import a_live_model
 
 STARTED_AT = dt.datetime(2025, 3, 1, 12, tzinfo=dt.UTC)
 
 
 def running_experiment(tenant, *, weights: dict[str, float], key: str = "ranker") -> Experiment:
     """Started at STARTED_AT; the first variant is the control (the live model), the others popularity."""
+    a_live_model(tenant)
     with tenant_scope(tenant):
         experiment = experiment_create(
             tenant=tenant,
@@ -322,6 +324,25 @@ def test_a_shopper_served_by_two_variants_counts_in_the_first_with_everything_th
     control, treatment = results.variants
     assert (control.shoppers, control.exposures, control.impressions, control.clicks) == (1, 3, 15, 3)
     assert (treatment.shoppers, treatment.exposures, treatment.clicks) == (1, 1, 0)
+
+
+def test_a_stopped_experiment_counts_what_shoppers_did_until_the_stop_even_when_it_arrives_later(tenant):
+    experiment = running_experiment(tenant, weights={"control": 1, "a": 1})
+    built = HandBuilt(tenant, experiment)
+    built.shopper("control", "shopper", lists=[5], clicks=[1], purchases=[], pre_purchases=[], first_hour=1)
+    built.save()
+    stopped_at = STARTED_AT + dt.timedelta(hours=3)
+    Experiment.all_tenants.filter(pk=experiment.pk).update(status="stopped", stopped_at=stopped_at)
+    experiment.refresh_from_db()
+    # Sent after the stop: a click made before it (a storefront's delayed batch), and one made a week on.
+    built.events.clear()
+    built.event("shopper", "click", stopped_at - dt.timedelta(hours=1), recommendation_id="control-shopper-0")
+    built.event("shopper", "click", stopped_at + dt.timedelta(days=7), recommendation_id="control-shopper-0")
+    for number, event in enumerate(built.events):
+        event.event_id = f"late-{number}"
+    Event.all_tenants.bulk_create(built.events)
+    control, _treatment = results_of(tenant, experiment).variants
+    assert control.clicks == 2
 
 
 def test_below_the_minimum_of_shoppers_the_verdict_is_not_enough_data_though_the_numbers_show(tenant):

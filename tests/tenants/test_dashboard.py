@@ -23,7 +23,7 @@ from tenants.models import Membership, Role
 from tenants.scope import tenant_scope
 from tests.courses.factories import CourseFactory
 from tests.factories import MembershipFactory, ProductFactory, UserFactory
-from tests.training.factories import ModelVersionFactory, TrainingJobFactory
+from tests.training.factories import ModelVersionFactory, TrainingJobFactory, a_live_model
 from training.models import JobStatus, VersionStatus
 
 DASHBOARD = "/"
@@ -66,6 +66,7 @@ def running_experiment(tenant, *, key: str = "ranker-test", name: str = "Ranker 
             {"name": "popular", "kind": "popularity", "weight": 1},
         ],
     }
+    a_live_model(tenant)
     with tenant_scope(tenant):
         experiment = experiment_create(tenant=tenant, **design)
         return experiment_start(tenant=tenant, experiment_id=experiment.pk, by=None)
@@ -223,6 +224,17 @@ def test_a_running_experiment_shows_the_verdict_its_page_shows(owner_client, ten
     verdict = re.search(r'<li data-variant="popular">(.*?)</li>', experiments, re.DOTALL).group(1)
     assert "verdict-better" in verdict and "Better" in verdict and "+200.0%" in verdict
     assert f'href="/experiments/{experiment.pk}/"' in experiments
+
+
+def test_a_running_experiment_whose_split_is_off_the_design_shows_the_warning_not_a_verdict(owner_client, tenant):
+    experiment = running_experiment(tenant)
+    shoppers_served(tenant, experiment, "control", shoppers=300, buyers=30)
+    shoppers_served(tenant, experiment, "popular", shoppers=450, buyers=90)
+
+    experiments = tile(owner_client.get(DASHBOARD).content.decode(), "dashboard-experiments")
+
+    assert "data-sample-ratio-mismatch" in experiments and "Do not trust these results yet" in experiments
+    assert "verdict-" not in experiments
 
 
 def test_an_empty_tenant_is_told_what_to_do_next(owner_client, tenant):

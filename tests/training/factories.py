@@ -2,6 +2,7 @@
 from datetime import datetime, timedelta, timezone
 
 import factory
+from django.db.models import Max
 
 from catalog.models import Event
 from tests.factories import ProductFactory, TenantFactory
@@ -66,3 +67,12 @@ def encoder_folder(parent) -> str:
     folder.mkdir()
     (folder / "config.json").write_text('{"num_hidden_layers": 2}')
     return str(folder)
+
+
+def a_live_model(tenant) -> ModelVersion:
+    """The tenant's live version, made (with no artifacts) when there is none: what an experiment
+    with a "live model" variant needs before it may start."""
+    versions = ModelVersion.all_tenants.filter(tenant=tenant)
+    live = versions.filter(status=VersionStatus.LIVE).first()
+    number = (versions.aggregate(newest=Max("number"))["newest"] or 0) + 1
+    return live or ModelVersionFactory(tenant=tenant, status=VersionStatus.LIVE, number=number)

@@ -8,6 +8,7 @@ import pytest
 from django.utils import timezone
 
 from tenants.scope import tenant_scope
+from tests.training.factories import a_live_model
 from training.models import JobStatus, ModelVersion, TrainingJob, VersionStatus
 from training.selectors import training_frames
 from training.services.jobs import _Heartbeat, _JobReporter, training_job_claim
@@ -224,6 +225,8 @@ def test_a_tenant_without_automatic_promotion_keeps_new_versions_as_candidates(t
 def _experiment_on(tenant, *, arm_kind: str, start: bool = True):
     from experiments.services import experiment_create, experiment_start
 
+    if start and arm_kind == "live":
+        a_live_model(tenant)  # such an arm starts only with a model live
     with tenant_scope(tenant):
         experiment = experiment_create(
             tenant=tenant, key="ranker", name="Ranker", primary_metric="click_through_rate",
@@ -261,11 +264,37 @@ def test_rollback_brings_back_the_previous_live_version_one_step_at_a_time(tenan
         v1, v2, v3 = (make_version(tenant, n, 0.1 * n) for n in (1, 2, 3))
         for version in (v1, v2, v3):
             model_version_promote(tenant=tenant, version_id=version.id)
-        assert model_version_rollback(tenant=tenant).number == 2
-        assert model_version_rollback(tenant=tenant).number == 1
+        assert model_version_rollback(tenant=tenant).version.number == 2
+        assert model_version_rollback(tenant=tenant).version.number == 1
         assert ModelVersion.objects.get(status=VersionStatus.LIVE).number == 1
         with pytest.raises(PromotionError):
             model_version_rollback(tenant=tenant)
+
+
+def test_a_version_is_not_promoted_by_hand_while_a_running_experiment_compares_the_live_model(tenant):
+    # Its "live model" arm would serve two models in one test, and the comparison would mean nothing.
+    with tenant_scope(tenant):
+        v1, v2 = make_version(tenant, 1, 0.1), make_version(tenant, 2, 0.2)
+        model_version_promote(tenant=tenant, version_id=v1.id)
+    _experiment_on(tenant, arm_kind="live")
+    with tenant_scope(tenant), pytest.raises(PromotionError, match="ranker compares the live model: stop it"):
+        model_version_promote(tenant=tenant, version_id=v2.id)
+    assert ModelVersion.all_tenants.get(tenant=tenant, status=VersionStatus.LIVE) == v1
+
+
+def test_a_rollback_mid_experiment_stops_the_experiment_that_compares_the_live_model(tenant):
+    # Rollback is the emergency exit: it does not wait, and the experiment's results keep one model.
+    from experiments.models import ExperimentStatus
+
+    with tenant_scope(tenant):
+        for version in (make_version(tenant, 1, 0.1), make_version(tenant, 2, 0.2)):
+            model_version_promote(tenant=tenant, version_id=version.id)
+    experiment = _experiment_on(tenant, arm_kind="live")
+    with tenant_scope(tenant):
+        rollback = model_version_rollback(tenant=tenant)
+    experiment.refresh_from_db()
+    assert rollback.version.number == 1 and rollback.stopped == experiment
+    assert experiment.status == ExperimentStatus.STOPPED and experiment.stopped_at is not None
 
 
 def test_the_database_keeps_a_tenant_to_one_live_version(tenant):

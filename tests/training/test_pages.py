@@ -553,6 +553,35 @@ def test_rolling_back_through_the_page(owner_client, tenant):
     assert first.status == VersionStatus.LIVE and second.status == VersionStatus.ARCHIVED
 
 
+def test_rolling_back_mid_experiment_says_the_experiment_on_the_live_model_stopped(owner_client, tenant):
+    from tests.training.test_job_lifecycle import _experiment_on
+
+    make_version(tenant, 1, status=VersionStatus.ARCHIVED, promoted_at=timezone.now() - timedelta(days=1))
+    make_version(tenant, 2, status=VersionStatus.LIVE, promoted_at=timezone.now())
+    _experiment_on(tenant, arm_kind="live")
+    response = owner_client.post(reverse("model-version-rollback"), follow=True)
+    assert _messages(response) == [
+        "Rolled back: v1 is live again.",
+        (
+            "The experiment ranker compared the live model, so it has stopped: its results hold the model it "
+            "served until now."
+        ),
+    ]
+
+
+def test_promoting_mid_experiment_says_to_stop_the_experiment_first(owner_client, tenant):
+    from tests.training.test_job_lifecycle import _experiment_on
+
+    make_version(tenant, 1, status=VersionStatus.LIVE, promoted_at=timezone.now())
+    candidate = make_version(tenant, 2)
+    _experiment_on(tenant, arm_kind="live")
+    response = owner_client.post(reverse("model-version-promote", args=[candidate.pk]), follow=True)
+    assert _messages(response) == [(
+        "The experiment ranker compares the live model: stop it before another version goes live, or one "
+        "of its variants would serve two models in one test."
+    )]
+
+
 def test_rolling_back_with_nothing_to_go_back_to_says_so(owner_client, tenant):
     make_version(tenant, 1, status=VersionStatus.LIVE, promoted_at=timezone.now())
     response = owner_client.post(reverse("model-version-rollback"), follow=True)

@@ -234,7 +234,7 @@ def test_a_version_that_would_replace_the_live_model_mid_experiment_waits_and_th
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert ModelVersion.all_tenants.get(job=job).status == VersionStatus.CANDIDATE
     assert job.log_tail.endswith(
-        "Version v1 saved as a candidate: experiment ranker compares the live model, which does not "
+        "Version v2 saved as a candidate: experiment ranker compares the live model, which does not "
         "change while it runs. Promote it from the models page to serve it."
     )
 

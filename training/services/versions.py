@@ -1,12 +1,15 @@
 """Writes on model versions: promotion and rollback."""
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from courses.gating import certificate_requirement_check
 from experiments.models import Experiment, ExperimentStatus, VariantKind
+from experiments.services import experiment_stop
 from tenants.models import Tenant
 from training.models import ModelVersion, VersionStatus
 from training.signals import live_version_changed
@@ -42,6 +45,12 @@ def model_version_promote(*, tenant: Tenant, version_id: int, by=None) -> ModelV
         certificate_requirement_check(tenant=tenant, user=by)
     if version.status == VersionStatus.LIVE:
         raise PromotionError(_("v%(number)d is already live.") % {"number": version.number})
+    experiment = experiment_on_the_live_model(tenant=tenant)
+    if experiment is not None:
+        raise PromotionError(
+            _("The experiment %(key)s compares the live model: stop it before another version goes live, "
+              "or one of its variants would serve two models in one test.") % {"key": experiment.key}
+        )
     return _make_live(tenant=tenant, version=version, by=by)
 
 
@@ -71,12 +80,20 @@ def model_version_promote_if_better(*, tenant: Tenant, version: ModelVersion) ->
     return True
 
 
+@dataclass(frozen=True)
+class Rollback:
+    version: ModelVersion  # live again
+    stopped: Experiment | None  # the experiment on the live model that the rollback stopped
+
+
 @transaction.atomic
-def model_version_rollback(*, tenant: Tenant, by=None) -> ModelVersion:
+def model_version_rollback(*, tenant: Tenant, by=None) -> Rollback:
     """Bring back the version that was live before the current one.
 
     Not gated by the certificate requirement, on purpose: rollback is the emergency exit when
-    a live model misbehaves, and must stay one click away for whichever admin is on hand."""
+    a live model misbehaves, and must stay one click away for whichever admin is on hand. So,
+    unlike a promotion, it does not wait for an experiment that compares the live model: it
+    stops it, whose results then hold the one model it served."""
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
     live = ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.LIVE).first()
     previous = (
@@ -90,7 +107,10 @@ def model_version_rollback(*, tenant: Tenant, by=None) -> ModelVersion:
         # The rolled-back version must not be "previous" for the next rollback.
         live.status, live.promoted_at, live.promoted_by = VersionStatus.ARCHIVED, None, None
         live.save(update_fields=["status", "promoted_at", "promoted_by"])
-    return _make_live(tenant=tenant, version=previous, by=by)
+    stopped = experiment_on_the_live_model(tenant=tenant)
+    if stopped is not None:
+        stopped = experiment_stop(tenant=tenant, experiment_id=stopped.pk)
+    return Rollback(version=_make_live(tenant=tenant, version=previous, by=by), stopped=stopped)
 
 
 @transaction.atomic
