@@ -111,6 +111,8 @@ def _clean_id(raw: Mapping, name: str, max_length: int, problems: _Problems) -> 
     if not isinstance(value, str) or not value.strip():
         problems.add(name, _("Required: a non-empty string."), IngestRule.INVALID_ID)
         return None
+    # Trimmed as the catalog trims a SKU and the serving API a shopper id: " SKU-1" is SKU-1.
+    value = value.strip()
     if len(value) > max_length:
         problems.add(
             name,
@@ -290,9 +292,9 @@ def _ids_named(events: Sequence[Any], name: str, max_length: int) -> set[str]:
     """The ids the batch's events give under `name` that can be looked up: one that _clean_id
     refuses is not (PostgreSQL refuses a NUL in a query as in a row)."""
     return {
-        raw[name] for raw in events
+        raw[name].strip() for raw in events
         if isinstance(raw, Mapping) and isinstance(raw.get(name), str)
-        and len(raw[name]) <= max_length and NUL not in raw[name]
+        and len(raw[name].strip()) <= max_length and NUL not in raw[name]
     }
 
 

@@ -230,3 +230,18 @@ def test_events_have_a_rate_of_their_own_apart_from_the_other_endpoints(publisha
         publishable_client.post(URL, {"events": [_event(n)]}, format="json").status_code for n in range(4)
     ]
     assert statuses == [200, 200, 200, 429]
+
+
+def test_ids_with_spaces_around_them_are_read_as_the_catalog_and_the_serving_api_read_them(
+    secret_client, tenant, catalog
+):
+    # The catalog stores " APL-1 " as APL-1 and the recommendations API reads shopper " jane " as
+    # jane: an event that kept the spaces would name no product, or another shopper.
+    response = secret_client.post(
+        URL, {"events": [_event(0, product=" APL-1 ", shopper_id=" jane ", event_id=" evt-0 ")]}, format="json"
+    )
+    assert response.status_code == 200 and response.json()["accepted"] == 1, response.json()
+    with tenant_scope(tenant):
+        event = Event.objects.get()
+    assert (event.event_id, event.product_external_id) == ("evt-0", "APL-1")
+    assert event.shopper_key == tenant.pseudonymise_shopper("jane")
