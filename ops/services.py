@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from tenants.models import Tenant
 from training.models import JobStatus, TrainingJob
+from training.presentation import STAFF_ACTIONS
 from training.selectors import stuck_job_q
 from training.services.jobs import training_job_cancel, training_job_retry
 
@@ -26,7 +27,9 @@ logger = logging.getLogger(__name__)
 
 
 def _record(*, actor, job: TrainingJob, action: str) -> None:
-    """In the caller's transaction: an action that is rolled back leaves no record."""
+    """In the caller's transaction: an action that is rolled back leaves no record. `action`, a key
+    of STAFF_ACTIONS, starts the message: the merchant's job page reads it from there."""
+    assert action in STAFF_ACTIONS, action
     LogEntry.objects.log_actions(
         user_id=actor.pk, queryset=[job], action_flag=CHANGE,
         change_message=f"{action} from the ops console (job of tenant {job.tenant_id}, now {job.status})",

@@ -111,6 +111,38 @@ FAILURES = {
 }
 
 
+# What platform staff did to a merchant's job from the ops console (ops/services.py records each in
+# Django's admin log, its change message starting with the key), as the merchant reads it.
+STAFF_ACTIONS = {
+    "Retried": gettext_lazy("Platform support retried this job."),
+    "Cancelled": gettext_lazy("Platform support cancelled this job."),
+    "Asked to cancel": gettext_lazy("Platform support asked this job to stop; it stops within a training step."),
+}
+
+
+@dataclass(frozen=True)
+class StaffAction:
+    when: object  # datetime
+    what: str
+
+
+def staff_actions_on(job: TrainingJob) -> list[StaffAction]:
+    """The ops console's actions on this job, oldest first: a merchant sees who else acted on it,
+    though not which staff member (the admin log keeps that, for the platform's own audits)."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    entries = LogEntry.objects.filter(
+        content_type=ContentType.objects.get_for_model(TrainingJob), object_id=str(job.pk)
+    ).order_by("action_time", "id")
+    actions = []
+    for entry in entries:
+        key = next((key for key in STAFF_ACTIONS if entry.change_message.startswith(f"{key} ")), None)
+        if key is not None:
+            actions.append(StaffAction(when=entry.action_time, what=str(STAFF_ACTIONS[key])))
+    return actions
+
+
 def log_line(entry: dict) -> str:
     """One logged entry, {"code", "params"}, in the active language."""
     template = LOG_LINES.get(entry.get("code"))

@@ -33,6 +33,7 @@ from training.presentation import (
     job_failure_message,
     job_progress,
     log_line,
+    staff_actions_on,
     version_tables,
 )
 from training.selectors import (
@@ -218,6 +219,7 @@ def training_job_detail_view(request, job_id: int):
         "curves": epoch_curves(job.epoch_metrics),
         "can_cancel": job.is_active,
         "can_retry": job.status in (JobStatus.FAILED, JobStatus.CANCELLED),
+        "staff_actions": staff_actions_on(job),
     }
     return render(request, "training/job_detail.html", context)
 

@@ -6,6 +6,7 @@ from unittest import mock
 
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
+from django.test import Client
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -266,6 +267,23 @@ def test_a_staff_cancel_is_recorded_with_who_took_it(staff_client, staff_user, s
     staff_client.post(reverse("ops:job-cancel", args=[stuck_job.pk]))
     entry = LogEntry.objects.get(object_id=str(stuck_job.pk))
     assert entry.user == staff_user and entry.change_message.startswith("Cancelled from the ops console")
+
+
+@pytest.mark.parametrize("language, says", [
+    ("en", "Platform support cancelled this job."),
+    ("zh-hans", "平台支持团队取消了这个任务。"),
+])
+def test_the_merchant_reads_on_the_jobs_page_that_platform_support_acted_on_it(
+    staff_client, stuck_job, merchant_user, language, says
+):
+    staff_client.post(reverse("ops:job-cancel", args=[stuck_job.pk]))
+    merchant = Client()
+    merchant.force_login(merchant_user)
+    merchant.cookies["django_language"] = language
+    page = merchant.get(reverse("training-job-detail", args=[stuck_job.pk])).content.decode()
+    section = page[page.index('id="staff-actions"'):]
+    assert says in section
+    assert "ops@platform.test" not in section  # which staff member, the platform's admin log keeps
 
 
 def test_an_action_the_rules_refuse_leaves_no_record(staff_client, tenant, make_job):
