@@ -111,8 +111,6 @@ def _clean_id(raw: Mapping, name: str, max_length: int, problems: _Problems) -> 
     if not isinstance(value, str) or not value.strip():
         problems.add(name, _("Required: a non-empty string."), IngestRule.INVALID_ID)
         return None
-    # Trimmed as the catalog trims a SKU and the serving API a shopper id: " SKU-1" is SKU-1.
-    value = value.strip()
     if len(value) > max_length:
         problems.add(
             name,
@@ -272,7 +270,10 @@ def _clean_event(
             "type", _("Unknown event type. Use one of: %(types)s.") % {"types": ", ".join(EventType.values)},
             IngestRule.UNKNOWN_TYPE,
         )
+    # Trimmed as the catalog trims the SKUs it stores: " SKU-1" can only mean SKU-1. Event and
+    # shopper ids are taken as sent, as the serving API takes them and the merchant signs them.
     sku = _clean_id(raw, "product", PRODUCT_ID_MAX_LENGTH, problems)
+    sku = sku.strip() if sku is not None else None
     if sku is not None and sku not in products:
         problems.add("product", _("No product with this SKU in your catalog."), IngestRule.UNKNOWN_PRODUCT)
     clean.update(
@@ -292,14 +293,14 @@ def _ids_named(events: Sequence[Any], name: str, max_length: int) -> set[str]:
     """The ids the batch's events give under `name` that can be looked up: one that _clean_id
     refuses is not (PostgreSQL refuses a NUL in a query as in a row)."""
     return {
-        raw[name].strip() for raw in events
+        raw[name] for raw in events
         if isinstance(raw, Mapping) and isinstance(raw.get(name), str)
-        and len(raw[name].strip()) <= max_length and NUL not in raw[name]
+        and len(raw[name]) <= max_length and NUL not in raw[name]
     }
 
 
 def _skus_named(events: Sequence[Any]) -> set[str]:
-    return _ids_named(events, "product", PRODUCT_ID_MAX_LENGTH)
+    return {sku.strip() for sku in _ids_named(events, "product", PRODUCT_ID_MAX_LENGTH)}
 
 
 def _event_ids_named(events: Sequence[Any]) -> set[str]:
