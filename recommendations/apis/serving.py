@@ -172,6 +172,9 @@ def shopper_signature_check(request, *, shopper_id: str, signature: str) -> None
     """Raises ShopperSignatureRefused (a 403 with `detail` and `code`) when the request may not
     personalise for `shopper_id`: a signature that is sent must match; a publishable key must
     send one when the tenant requires it (TenantApiView.shopper_signatures_required)."""
+    if signature and not shopper_id:
+        # A signature of nobody: the storefront meant to personalise and lost the id on the way.
+        raise serializers.ValidationError({"shopper_signature": [_("Send it with the shopper_id it signs.")]})
     if not shopper_id:
         return
     if signature:

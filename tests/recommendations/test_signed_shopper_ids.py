@@ -75,6 +75,13 @@ def test_a_signature_that_is_not_64_hex_digits_is_a_400_naming_the_field(publish
         assert response.status_code == 400 and "shopper_signature" in response.data
 
 
+def test_a_signature_sent_without_its_shopper_id_is_a_400_naming_the_field(publishable_client, live_version):
+    for endpoint, query in ((RECOMMENDATIONS, {}), (SEARCH, {"q": "tea"})):
+        response = publishable_client.get(endpoint, {**query, "shopper_signature": "0" * 64})
+        assert response.status_code == 400
+        assert response.data == {"shopper_signature": ["Send it with the shopper_id it signs."]}
+
+
 def test_the_shopper_id_is_signed_exactly_as_sent(publishable_client, signatures_required):
     key = signatures_required.shopper_signing_key
     response = publishable_client.get(
