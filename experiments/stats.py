@@ -83,7 +83,8 @@ def welch_lift(control: np.ndarray, treatment: np.ndarray, alpha: float = 0.05) 
     """Difference of means by Welch's t-test, which does not assume equal variances.
 
     Each arm needs at least two shoppers. The relative lift's interval is the
-    delta method's (normal), and is undefined (nan) when the control mean is 0.
+    delta method's on the log of the ratio (see _relative_lift), and is
+    undefined (nan) when the control mean is 0.
     """
     control = _per_shopper_values(control, "control")
     treatment = _per_shopper_values(treatment, "treatment")
@@ -356,18 +357,30 @@ def _relative_lift(
     treatment_variance: np.ndarray,
     alpha: float,
 ) -> tuple[Estimate, Interval]:
-    """treatment / control - 1 with its delta-method interval; the arms are independent."""
+    """treatment / control - 1, with its interval from the delta method on the log of the ratio;
+    the arms are independent.
+
+    A ratio's sampling distribution is skewed when the control's value is uncertain (a small
+    conversion rate): the symmetric interval of the ratio itself then reaches below zero while the
+    difference's interval does not, and the two disagree on one result. On the log scale the
+    interval is asymmetric and keeps to the data's side of zero (Kohavi, Tang and Xu, "Trustworthy
+    Online Controlled Experiments", 2020, ch. 18: the log transformation of a ratio). Where a value
+    is not positive (a CUPED-adjusted mean can be), it falls back to the ratio's delta method.
+    """
+    z = stats.norm.ppf(1 - alpha / 2)
     with np.errstate(divide="ignore", invalid="ignore"):
         # A control of 0 has no relative lift: nan, not an error, so one such
         # experiment among many does not stop the others.
         relative = np.where(control_value == 0, np.nan, treatment_value / control_value - 1)
-        standard_error = np.sqrt(
+        linear_error = np.sqrt(
             treatment_variance / control_value**2 + treatment_value**2 * control_variance / control_value**4
         )
-    z = stats.norm.ppf(1 - alpha / 2)
-    return _float_or_array(relative), Interval(
-        _float_or_array(relative - z * standard_error), _float_or_array(relative + z * standard_error)
-    )
+        positive = (control_value > 0) & (treatment_value > 0)
+        log_ratio = np.log(np.where(positive, treatment_value / control_value, 1.0))
+        log_error = np.sqrt(treatment_variance / treatment_value**2 + control_variance / control_value**2)
+        low = np.where(positive, np.exp(log_ratio - z * log_error) - 1, relative - z * linear_error)
+        high = np.where(positive, np.exp(log_ratio + z * log_error) - 1, relative + z * linear_error)
+    return _float_or_array(relative), Interval(_float_or_array(low), _float_or_array(high))
 
 
 def _float_or_array(value):

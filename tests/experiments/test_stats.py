@@ -46,10 +46,22 @@ def test_welch_lift_matches_a_hand_worked_example():
     assert lift.p_value == pytest.approx(2 * stats.t.sf(3 / standard_error, degrees_of_freedom))
     assert lift.absolute_interval.low == pytest.approx(3 - t_quantile * standard_error)
     assert lift.absolute_interval.high == pytest.approx(3 + t_quantile * standard_error)
-    # Relative lift 6 / 3 - 1 = 1; delta method: sqrt(2 / 9 + 36 * 0.5 / 81) = 2 / 3.
+    # Relative lift 6 / 3 - 1 = 1; on the log scale, log 2 with standard error
+    # sqrt((10 / 5) / 6**2 + (2.5 / 5) / 3**2) = sqrt(1 / 18 + 1 / 18) = 1 / 3.
     assert lift.relative == pytest.approx(1.0)
-    assert lift.relative_interval.low == pytest.approx(1 - stats.norm.ppf(0.975) * 2 / 3)
-    assert lift.relative_interval.high == pytest.approx(1 + stats.norm.ppf(0.975) * 2 / 3)
+    z = stats.norm.ppf(0.975)
+    assert lift.relative_interval.low == pytest.approx(2 * math.exp(-z / 3) - 1)
+    assert lift.relative_interval.high == pytest.approx(2 * math.exp(z / 3) - 1)
+
+
+def test_the_relative_interval_agrees_with_the_difference_on_a_small_conversion_rate():
+    # 300 shoppers an arm, 9% against 15.3% converted: the difference's interval lies above zero.
+    # The ratio's symmetric interval reached below zero, telling the merchant the opposite.
+    control = np.array([1.0] * 27 + [0.0] * 273)
+    treatment = np.array([1.0] * 46 + [0.0] * 254)
+    lift = welch_lift(control, treatment)
+    assert lift.absolute_interval.low > 0
+    assert lift.relative_interval.low > 0 and lift.relative_interval.high > lift.relative > 0
 
 
 def test_welch_lift_agrees_with_scipy_ttest_ind_without_equal_variances():
