@@ -149,9 +149,10 @@ class ProductCollectionApi(TenantApiView):
 
     @extend_schema(
         operation_id="catalog_products_upsert",
-        summary="Create or replace products",
+        summary="Create or update products",
         description=(
-            "Creates the products whose SKU (`external_id`) is new and replaces the others. "
+            "Creates the products whose SKU (`external_id`) is new and updates the others: the fields "
+            "sent are set (`null` or an empty string clears one), the fields left out keep their values. "
             "All or nothing: if any product is invalid, nothing is stored and the 400 names "
             "each bad product by index, field and reason. At most `PRODUCTS_MAX_BATCH` "
             "(10,000) products per request."

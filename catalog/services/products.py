@@ -38,10 +38,11 @@ PRODUCT_FIELDS = (
     "price", "currency", "in_stock", "attributes",
 )
 REQUIRED_FIELDS = ("external_id", "title")
-# An upsert replaces the whole product: a field left out gets its default.
-# created_at is not here, so an update keeps the date the product first came.
-FIELDS_UPDATED_ON_CONFLICT = [name for name in PRODUCT_FIELDS if name != "external_id"] + ["updated_at"]
+# An upsert sets the fields given and keeps the others of a product already in the catalog (a
+# new one gets their defaults): a file or batch with only some columns must not wipe the rest.
+# created_at is never updated, so a product keeps the date it first came.
 CATEGORY_SEPARATOR = " > "
+CATEGORY_MAX_LENGTH = 500  # Product.category's
 ATTRIBUTE_COLUMN_PREFIX = "attr_"
 # A failed import keeps this many errors on its record (and counts them all):
 # enough to fix a file, small enough to show on one page.
@@ -68,7 +69,7 @@ class ProductRowSerializer(UnknownFieldsRefusedMixin, serializers.Serializer):
     title = serializers.CharField(max_length=500)
     description = serializers.CharField(allow_blank=True, default="")
     category = serializers.CharField(
-        max_length=500, allow_blank=True, default="",
+        max_length=CATEGORY_MAX_LENGTH, allow_blank=True, default="",
         help_text='A path, most general first: "Grocery > Produce > Apples".',
     )
     brand = serializers.CharField(max_length=200, allow_blank=True, default="")
@@ -89,7 +90,14 @@ class ProductRowSerializer(UnknownFieldsRefusedMixin, serializers.Serializer):
         return _("Unknown field. Product fields are: %(fields)s.") % {"fields": ", ".join(PRODUCT_FIELDS)}
 
     def validate_category(self, value: str) -> str:
-        return category_path_normalize(value)
+        # Checked again once spelled out: "a>b" becomes "a > b", which may pass the limit.
+        normalized = category_path_normalize(value)
+        if len(normalized) > CATEGORY_MAX_LENGTH:
+            raise serializers.ValidationError(
+                _("At most %(limit)d characters once written as “A > B”; this one has %(length)d.")
+                % {"limit": CATEGORY_MAX_LENGTH, "length": len(normalized)}
+            )
+        return normalized
 
     def validate_currency(self, value: str) -> str:
         if value and not _CURRENCY_CODE.match(value):
@@ -116,6 +124,12 @@ class ProductRowsInvalid(Exception):
 
 
 @dataclass(frozen=True)
+class ValidProduct:
+    values: dict  # the validated fields, defaults included, as a new product is created
+    given: frozenset[str]  # the fields sent, which an existing product's update sets
+
+
+@dataclass(frozen=True)
 class ProductUpsertResult:
     created: int
     updated: int
@@ -135,10 +149,13 @@ def _error_messages(detail: Any, field_name: str = "") -> Iterator[tuple[str, st
         yield field_name or PRODUCT_FIELD, str(detail)
 
 
-def product_rows_validate(rows: Sequence[Any]) -> tuple[list[dict], list[ProductRowError]]:
+def product_rows_validate(
+    rows: Sequence[Any], *, given: frozenset[str] | None = None
+) -> tuple[list[ValidProduct], list[ProductRowError]]:
     """The clean products and the errors of a batch: every error, not only the first,
-    so a merchant can fix a whole file at once."""
-    cleaned: list[dict] = []
+    so a merchant can fix a whole file at once. `given`: the fields every row gives (a CSV
+    file's columns, an empty cell included); by default, each row's own keys."""
+    cleaned: list[ValidProduct] = []
     errors: list[ProductRowError] = []
     first_position_of_sku: dict[str, int] = {}
     # One serializer for every row: building its fields for each of 10,000
@@ -161,7 +178,8 @@ def product_rows_validate(rows: Sequence[Any]) -> tuple[list[dict], list[Product
                 _("The SKU %(sku)s appears more than once; send each product once.") % {"sku": sku},
             ))
             continue
-        cleaned.append(product)
+        fields_given = given if given is not None else frozenset(row) & frozenset(PRODUCT_FIELDS)
+        cleaned.append(ValidProduct(product, fields_given))
     return cleaned, errors
 
 
@@ -173,22 +191,29 @@ def _require_scope_of(tenant: Tenant) -> None:
         raise TenantScopeMissing(f"Writing products of tenant {tenant.pk} in the scope of another tenant.")
 
 
-def _products_store(*, tenant: Tenant, products: list[dict]) -> ProductUpsertResult:
-    """Insert or update validated products, SKUs unique among them."""
+def _products_store(*, tenant: Tenant, products: list[ValidProduct]) -> ProductUpsertResult:
+    """Insert or update validated products, SKUs unique among them: an existing product's update
+    sets the fields given and keeps the others."""
     _require_scope_of(tenant)
-    skus = [product["external_id"] for product in products]
+    skus = [product.values["external_id"] for product in products]
     # One query, only to count: the upsert below does not say which rows it inserted.
     # A product created by a concurrent request in between is counted as created.
     existing = set(
         Product.objects.filter(tenant=tenant, external_id__in=skus).values_list("external_id", flat=True)
     )
-    Product.objects.bulk_create(
-        [Product(tenant=tenant, **product) for product in products],
-        update_conflicts=True,
-        unique_fields=["tenant", "external_id"],
-        update_fields=FIELDS_UPDATED_ON_CONFLICT,
-        batch_size=1000,
-    )
+    # One upsert per set of fields given: a file's rows share one, an API batch mostly does.
+    by_fields: dict[frozenset[str], list[ValidProduct]] = {}
+    for product in products:
+        by_fields.setdefault(product.given, []).append(product)
+    for given, group in by_fields.items():
+        Product.objects.bulk_create(
+            [Product(tenant=tenant, **product.values) for product in group],
+            update_conflicts=True,
+            unique_fields=["tenant", "external_id"],
+            update_fields=[name for name in PRODUCT_FIELDS if name in given and name != "external_id"]
+            + ["updated_at"],
+            batch_size=1000,
+        )
     transaction.on_commit(lambda: products_changed.send(sender=Product, tenant_id=tenant.pk))
     return ProductUpsertResult(created=len(products) - len(existing), updated=len(existing))
 
@@ -277,6 +302,9 @@ class ParsedCatalogFile:
     """The products read from a file, with the row number the merchant sees for each."""
 
     rows: list[dict] = field(default_factory=list)
+    # A CSV file's product fields, named by its header: each row gives them all, an empty cell
+    # a field set to its default. None for JSON, whose products each give their own keys.
+    given: frozenset[str] | None = None
     row_numbers: list[int] = field(default_factory=list)
     errors: list[dict] = field(default_factory=list)
 
@@ -386,6 +414,9 @@ def _catalog_csv_parse(text: str) -> ParsedCatalogFile:
         parsed.errors.extend(_csv_header_errors(columns))
         if parsed.errors:
             return parsed
+        parsed.given = frozenset(
+            "attributes" if column.startswith(ATTRIBUTE_COLUMN_PREFIX) else column for column in columns
+        ) & frozenset(PRODUCT_FIELDS)
         for row_number, cells in enumerate(records, start=2):
             if not any(cell.strip() for cell in cells):
                 continue
@@ -446,10 +477,12 @@ def catalog_file_parse(uploaded_file: File, file_format: str) -> ParsedCatalogFi
 
 
 @transaction.atomic
-def _file_checked(uploaded_file: File, file_format: str) -> tuple[ParsedCatalogFile, list[dict], list[dict]]:
+def _file_checked(
+    uploaded_file: File, file_format: str
+) -> tuple[ParsedCatalogFile, list[ValidProduct], list[dict]]:
     """The file parsed, its valid products, and its errors (row order), in the active language."""
     parsed = catalog_file_parse(uploaded_file, file_format)
-    products, row_errors = product_rows_validate(parsed.rows)
+    products, row_errors = product_rows_validate(parsed.rows, given=parsed.given)
     errors = parsed.errors + [
         _import_error(parsed.row_numbers[error.position], error.field, error.reason) for error in row_errors
     ]

@@ -58,6 +58,34 @@ def test_a_csv_catalog_is_imported_with_created_and_updated_counts(secret_client
     assert products["TEA-GREEN"].attributes == {"origin": "CN"}
 
 
+def test_a_file_with_only_some_columns_updates_those_and_keeps_the_rest_of_each_product(secret_client, tenant):
+    ProductFactory(
+        tenant=tenant, external_id="SKU-2", title="Green pear", category="Produce > Pears", brand="Orchard",
+        price="2.50", currency="USD", in_stock=False, attributes={"origin": "CN"},
+    )
+    response = _upload(secret_client, "titles.csv", b"external_id,title\nSKU-2,Green pear (renamed)\n")
+    assert response.json()["updated_count"] == 1
+    pear = _products_of(tenant)["SKU-2"]
+    assert pear.title == "Green pear (renamed)"
+    assert (pear.category, pear.brand, str(pear.price), pear.currency) == ("Produce > Pears", "Orchard", "2.50", "USD")
+    assert pear.in_stock is False and pear.attributes == {"origin": "CN"}
+
+
+def test_an_empty_cell_in_a_column_of_the_file_clears_that_field(secret_client, tenant):
+    ProductFactory(tenant=tenant, external_id="SKU-2", title="Green pear", brand="Orchard", price="2.50")
+    _upload(secret_client, "clear.csv", b"external_id,title,brand,price\nSKU-2,Green pear,,\n")
+    pear = _products_of(tenant)["SKU-2"]
+    assert (pear.brand, pear.price) == ("", None)
+
+
+def test_a_json_product_updates_the_fields_it_gives(secret_client, tenant):
+    ProductFactory(tenant=tenant, external_id="SKU-2", title="Green pear", brand="Orchard")
+    body = json.dumps([{"external_id": "SKU-2", "title": "Pear", "in_stock": False}]).encode()
+    _upload(secret_client, "stock.json", body)
+    pear = _products_of(tenant)["SKU-2"]
+    assert (pear.title, pear.brand, pear.in_stock) == ("Pear", "Orchard", False)
+
+
 def test_a_catalog_file_with_one_bad_row_stores_nothing_and_names_the_row(secret_client, tenant):
     response = _upload_sample(secret_client, "catalog_bad_row.csv")
     assert response.status_code == 400

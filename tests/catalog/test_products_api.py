@@ -1,4 +1,6 @@
 """The product catalog API: batch upsert, list and filters, read and delete, who may call it."""
+from decimal import Decimal
+
 import pytest
 import yaml
 from django.conf import settings
@@ -37,8 +39,13 @@ def test_an_upsert_creates_new_products_then_updates_them_by_sku(secret_client, 
     apples = products["APL-1"]
     assert apples.title == "Gala apples"
     assert apples.in_stock is False
-    # An upsert replaces the product: the price it no longer sends is gone.
-    assert apples.price is None
+    # An update sets the fields sent and keeps the others: a storefront that syncs only titles
+    # and stock must not wipe the prices.
+    assert (apples.price, apples.currency) == (Decimal("3.49"), "USD")
+
+    secret_client.post(PRODUCTS, {"products": [{"external_id": "APL-1", "title": "Gala apples", "price": None}]},
+                       format="json")
+    assert _products_of(tenant)["APL-1"].price is None  # sent empty: cleared
 
 
 def test_an_upserted_product_keeps_every_field_and_is_normalised(secret_client, tenant):
@@ -276,3 +283,14 @@ def test_the_openapi_schema_documents_the_product_fields_and_the_paginated_list(
     assert "/api/v1/catalog/products/{external_id}" in schema["paths"]
     assert "/api/v1/catalog/imports/{import_id}" in schema["paths"]
     assert "multipart/form-data" in imports["post"]["requestBody"]["content"]
+
+
+def test_a_category_that_outgrows_its_limit_once_spelled_out_is_refused_by_field(secret_client, tenant):
+    # "a>a>...": 499 characters as sent, 997 once written "a > a > ...", which the column cannot hold.
+    response = secret_client.post(
+        PRODUCTS, {"products": [{"external_id": "X-1", "title": "X", "category": ">".join(["a"] * 250)}]},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert "once written as" in str(response.json()) and "category" in str(response.json())
+    assert _products_of(tenant) == {}
