@@ -163,7 +163,8 @@ def _course_rule_errors(tenant: Tenant, course: Course) -> Errors:
     errors: Errors = {}
     if course.pass_mark is not None and not 0 <= course.pass_mark <= 1:
         _add(errors, "pass_mark", _("The pass mark is a share from 0 to 1: 0.7 is 70%."))
-    same_slug = Course.objects.visible_to(tenant).filter(slug=course.slug).exclude(pk=course.pk)
+    # Case-insensitively: a course saved before slugs were lower-cased may still have capitals.
+    same_slug = Course.objects.visible_to(tenant).filter(slug__iexact=course.slug).exclude(pk=course.pk)
     if same_slug.filter(tenant=tenant, language=course.language).exists():
         _add(errors, "slug", _("Another of your courses in this language has this slug."))
     elif same_slug.filter(tenant__isnull=True).exists():
@@ -177,9 +178,10 @@ def _course_rule_errors(tenant: Tenant, course: Course) -> Errors:
 def course_create(
     *, tenant: Tenant, slug: str, language: str, title: str, summary: str = "", pass_mark: float = 0.7
 ) -> Course:
-    """A new course of the tenant's, unpublished: learners see it once it is published."""
+    """A new course of the tenant's, unpublished: learners see it once it is published. The slug is
+    lower-cased, as the platform's are."""
     course = Course(
-        tenant=tenant, slug=slug, language=language, title=title, summary=summary, pass_mark=pass_mark,
+        tenant=tenant, slug=slug.lower(), language=language, title=title, summary=summary, pass_mark=pass_mark,
         published=False,
     )
     _full_clean(course, _course_rule_errors(tenant, course))
@@ -191,8 +193,12 @@ def course_create(
 def course_update(
     *, tenant: Tenant, course_id: int, slug: str, language: str, title: str, summary: str, pass_mark: float
 ) -> Course:
+    """Change a course, with course_create's rules. A slug the author changes is lower-cased; one left as
+    it was is kept, capitals and all, from before slugs were lower-cased: a certificate requirement
+    (courses.gating) may name it as it is."""
     course = _course_locked(tenant, course_id)
-    course.slug, course.language, course.title = slug, language, title
+    course.slug = slug if slug == course.slug else slug.lower()
+    course.language, course.title = language, title
     course.summary, course.pass_mark = summary, pass_mark
     _full_clean(course, _course_rule_errors(tenant, course))
     course.save()

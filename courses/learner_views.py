@@ -49,6 +49,7 @@ from courses.selectors import (
 )
 from courses.services import (
     QuizAttemptLimitReached,
+    answer_as_shown,
     answer_is_right,
     certificate_issue_if_earned,
     enrollment_create,
@@ -61,7 +62,9 @@ from tenants.scope import outside_tenant_scope
 from tenants.selectors import ACTIVE_TENANT_SESSION_KEY
 from tenants.web import member_required
 
-# Where "Back to the course" returns from the sandbox: the lab page the learner came from.
+# Where "Back to the course" returns from a sandbox: the lab page the learner came from, per store
+# ({"<store id>": url}). A learner of two stores may open one's sandbox from a lab, then switch to the
+# other's: that store's own course is a 404 in the first, so a page is returned to only in its store.
 SANDBOX_RETURN_SESSION_KEY = "courses_sandbox_return_to"
 
 
@@ -145,17 +148,21 @@ def course_detail_view(request, course_id: int):
             attempts_used[attempt.quiz_id] = attempts_used.get(attempt.quiz_id, 0) + 1
     modules = []
     for module in course.modules.all():
+        # A quiz placed after a lesson (Quiz.lesson) is listed right after it; the others end the module.
+        quizzes_after: dict[int | None, list[dict]] = {}
+        for quiz in module.quizzes.all():
+            quizzes_after.setdefault(quiz.lesson_id, []).append({
+                "quiz": quiz,
+                "best": progress.best_scores.get(quiz.pk) if progress else None,
+                "attempts_used": attempts_used.get(quiz.pk, 0),
+            })
         modules.append({
             "module": module,
-            "lessons": [(lesson, lesson.pk in completed_lessons) for lesson in module.lessons.all()],
-            "quizzes": [
-                {
-                    "quiz": quiz,
-                    "best": progress.best_scores.get(quiz.pk) if progress else None,
-                    "attempts_used": attempts_used.get(quiz.pk, 0),
-                }
-                for quiz in module.quizzes.all()
+            "lessons": [
+                {"lesson": lesson, "done": lesson.pk in completed_lessons, "quizzes": quizzes_after.get(lesson.pk, [])}
+                for lesson in module.lessons.all()
             ],
+            "quizzes": quizzes_after.get(None, []),
             "labs": [
                 {"lab": lab, "steps": len(lab.steps.all()),
                  "passed": sum(step.pk in passed_steps for step in lab.steps.all())}
@@ -213,7 +220,9 @@ def lesson_view(request, course_id: int, lesson_id: int):
     completed = enrollment is not None and LessonCompletion.objects.filter(
         enrollment=enrollment, lesson=lesson
     ).exists()
-    module_quizzes = list(Quiz.objects.filter(module=lesson.module).order_by("position", "id"))
+    # A quiz placed after a lesson (Quiz.lesson) comes right after it; the others end the module.
+    lesson_quizzes = list(Quiz.objects.filter(lesson=lesson).order_by("position", "id"))
+    module_quizzes = list(Quiz.objects.filter(module=lesson.module, lesson__isnull=True).order_by("position", "id"))
     module_labs = list(Lab.objects.filter(module=lesson.module).order_by("position"))
     is_last_of_module = index + 1 == len(lessons) or lessons[index + 1].module_id != lesson.module_id
     return render(request, "courses/lesson.html", {
@@ -225,6 +234,7 @@ def lesson_view(request, course_id: int, lesson_id: int):
         "next": lessons[index + 1] if index + 1 < len(lessons) else None,
         "position": index + 1,
         "total": len(lessons),
+        "lesson_quizzes": lesson_quizzes,
         # At the end of a module, its quizzes and labs come before the next module's lessons.
         "module_quizzes": module_quizzes if is_last_of_module else [],
         "module_labs": module_labs if is_last_of_module else [],
@@ -320,8 +330,7 @@ def attempt_view(request, course_id: int, attempt_id: int):
     quiz = attempt.quiz
     own_attempts = list(quiz_attempt_list_for_learner(tenant=request.tenant, learner=request.membership, quiz=quiz))
     reveal = any(a.passed for a in own_attempts) or len(own_attempts) >= quiz.attempts_allowed
-    feedback = [_question_feedback(question, attempt.answers.get(str(question.pk)), reveal)
-                for question in quiz.questions.prefetch_related("choices")]
+    feedback = _attempt_feedback(attempt, list(quiz.questions.prefetch_related("choices")), reveal)
     return render(request, "courses/attempt.html", {
         "course": course,
         "quiz": quiz,
@@ -332,35 +341,56 @@ def attempt_view(request, course_id: int, attempt_id: int):
     })
 
 
-def _question_feedback(question: Question, answer, reveal: bool) -> dict:
-    """Right or wrong (graded by the service's rule), the learner's answer and, when `reveal`,
-    the right one, for the page.
+def _attempt_feedback(attempt: QuizAttempt, questions: list[Question], reveal: bool) -> list[dict]:
+    """Each question of the attempt, right or wrong as it was graded, with the learner's answer and,
+    when `reveal`, the right one, for the page.
 
-    `answer` is as stored at the attempt. A curriculum reload can change a question's kind
-    after it was answered; an answer of another shape is then shown as given, and not right.
+    The attempt keeps each question as graded (QuizAttempt.answers), so an author's edit since (a new
+    right answer, a choice removed, a question added or deleted) changes nothing here; only the
+    explanation is today's, the author's latest word on it. An older attempt kept only its answers: it
+    is read against the questions as they are now, except that a 100% or a 0% attempt was right, or
+    wrong, on every question it answered, whatever was edited since. A question added since was not
+    part of it.
     """
-    choices = list(question.choices.all())
-    your_answer: list[str] = [str(answer)] if answer is not None else []
-    if question.kind in ("single", "multiple"):
-        given = set(answer) if isinstance(answer, list) else {answer}
-        your_answer = [choice.text for choice in choices if choice.pk in given]
-        correct_answer = [choice.text for choice in choices if choice.is_correct]
-    elif question.kind == "true_false":
-        if isinstance(answer, bool):
-            your_answer = [_("True") if answer else _("False")]
-        correct_answer = [_("True") if question.correct_boolean else _("False")]
-    else:
-        if isinstance(answer, (int, float)) and not isinstance(answer, bool):
-            your_answer = [f"{answer:g}"]
-        correct_answer = [f"{question.numeric_answer:g}" + (
-            f" ± {question.numeric_tolerance:g}" if question.numeric_tolerance else ""
-        )]
+    if attempt.graded_per_question:
+        explanations = {str(question.pk): question.explanation for question in questions}
+        records = sorted(attempt.answers.items(), key=lambda item: (item[1]["position"], int(item[0])))
+        return [
+            _feedback_row(int(key), record["prompt"], explanations.get(key, ""), record["right"],
+                          record["given"], record["expected"], reveal)
+            for key, record in records
+        ]
+    rows = []
+    for question in questions:
+        key = str(question.pk)
+        if key not in attempt.answers:
+            continue
+        answer = attempt.answers[key]
+        right = attempt.score == 1.0 if attempt.score in (0.0, 1.0) else answer_is_right(question, answer)
+        given, expected = answer_as_shown(question, answer)
+        rows.append(_feedback_row(question.pk, question.prompt, question.explanation, right, given, expected, reveal))
+    return rows
+
+
+def _feedback_row(question_id: int, prompt: str, explanation: str, right: bool, given: list, expected: list,
+                  reveal: bool) -> dict:
     return {
-        "question": question,
-        "right": answer_is_right(question, answer),
-        "your_answer": your_answer,
-        "correct_answer": correct_answer if reveal else None,
+        "question_id": question_id,
+        "prompt": prompt,
+        "explanation": explanation,
+        "right": right,
+        "your_answer": [_answer_text(value) for value in given],
+        "correct_answer": [_answer_text(value) for value in expected] if reveal else None,
     }
+
+
+def _answer_text(value) -> str:
+    """One part of an answer as services.answer_as_shown gives it, in the reader's language."""
+    if value is None:
+        return _("a choice removed since")
+    if isinstance(value, bool):
+        return _("True") if value else _("False")
+    return value
 
 
 def _lab_or_404(course: Course, lab_id: int) -> Lab:
@@ -423,9 +453,10 @@ def sandbox_open_view(request, course_id: int, lab_id: int):
         messages.error(request, str(error))
         return redirect("courses:lab", course_id=course.pk, lab_id=lab.pk)
     request.session[ACTIVE_TENANT_SESSION_KEY] = sandbox.pk
-    request.session[SANDBOX_RETURN_SESSION_KEY] = reverse(
-        "courses:lab", kwargs={"course_id": course.pk, "lab_id": lab.pk}
-    )
+    return_to = request.session.get(SANDBOX_RETURN_SESSION_KEY)
+    return_to = return_to if isinstance(return_to, dict) else {}  # a session from before: a bare url
+    return_to[str(request.tenant.pk)] = reverse("courses:lab", kwargs={"course_id": course.pk, "lab_id": lab.pk})
+    request.session[SANDBOX_RETURN_SESSION_KEY] = return_to
     messages.success(
         request,
         _("You are in your sandbox of %(store)s: anything you do here leaves your store untouched. "
@@ -450,14 +481,19 @@ def sandbox_reset_view(request, course_id: int, lab_id: int):
 @require_POST
 @member_required
 def sandbox_leave_view(request):
-    """Back from the sandbox to its store, on the lab page the learner came from."""
+    """Back from the sandbox to its store, on the lab page of that store the learner came from; to
+    the course list when they came from none (they switched to this sandbox from another store's)."""
     store_id = request.tenant.sandbox_of_id
     with outside_tenant_scope():  # the request is in the sandbox's scope; this asks about the store
         is_member = store_id is not None and Membership.all_tenants.filter(tenant_id=store_id, user=request.user).exists()
     if not is_member:
         raise Http404
     request.session[ACTIVE_TENANT_SESSION_KEY] = store_id
-    return_to = request.session.pop(SANDBOX_RETURN_SESSION_KEY, None)
+    return_to_by_store = request.session.get(SANDBOX_RETURN_SESSION_KEY)
+    return_to = None
+    if isinstance(return_to_by_store, dict):
+        return_to = return_to_by_store.pop(str(store_id), None)
+        request.session[SANDBOX_RETURN_SESSION_KEY] = return_to_by_store
     if not return_to or not url_has_allowed_host_and_scheme(return_to, allowed_hosts={request.get_host()}):
         return_to = reverse("courses:list")
     return redirect(return_to)

@@ -334,7 +334,13 @@ class QuizAttempt(TenantOwned):
     quiz = models.ForeignKey(Quiz, on_delete=models.PROTECT, related_name="+")
     # 1 for the first attempt at this quiz in this enrollment, 2 for the second...
     number = models.PositiveSmallIntegerField()
-    # {"<question id>": answer}, as validated by services.quiz_attempt_submit.
+    # {"<question id>": {"answer": the answer as validated by services.quiz_attempt_submit,
+    #   "right": whether it earned the question's credit, and the question as graded: "position",
+    #   "prompt", "given" and "expected" (the answer and the right one as the feedback shows them,
+    #   services.answer_as_shown)}}. Copied at submit, as a certificate's title is at issue: an author
+    # who edits the question later (a new right answer, a choice removed) does not regrade the attempt
+    # on screen, as they do not regrade its score. Attempts stored before these records were kept
+    # hold the bare answers, {"<question id>": answer}: see `graded_per_question`.
     answers = models.JSONField()
     score = models.FloatField()
     passed = models.BooleanField()
@@ -350,6 +356,12 @@ class QuizAttempt(TenantOwned):
             models.CheckConstraint(condition=Q(number__gte=1), name="quiz_attempt_number_positive"),
             models.CheckConstraint(condition=Q(score__gte=0) & Q(score__lte=1), name="quiz_attempt_score_range"),
         ]
+
+    @property
+    def graded_per_question(self) -> bool:
+        """Whether `answers` holds each question as graded at submit, not only the bare answers
+        (an older attempt's): a bare answer is a choice id, a list, true/false or a number, never an object."""
+        return all(isinstance(entry, dict) for entry in self.answers.values())
 
 
 class LabStepCompletion(TenantOwned):

@@ -209,7 +209,8 @@ def certificate_get_by_code_across_tenants(*, code: str) -> Certificate:
     """The certificate with this public code, in whichever tenant issued it.
 
     Cross-tenant by nature: the public verification page has no tenant, the
-    unguessable code is the whole key. Raises Certificate.DoesNotExist.
+    unguessable code is the whole key. The course and its store come along (read here, outside
+    the visitor's scope): the page names who issued the certificate. Raises Certificate.DoesNotExist.
     """
     with outside_tenant_scope():  # a visitor logged in to another store has its scope set
-        return Certificate.all_tenants.get(code=code)
+        return Certificate.all_tenants.select_related("enrollment__course__tenant").get(code=code)

@@ -22,6 +22,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from courses.labs.checks import CheckResult, lab_check_run
 from courses.labs.sandbox import sandbox_get
@@ -100,20 +101,25 @@ def quiz_attempt_submit(
     used = QuizAttempt.objects.filter(tenant=tenant, enrollment=enrollment, quiz=quiz).count()
     if used >= quiz.attempts_allowed:
         raise QuizAttemptLimitReached(
-            _("“%(quiz)s” allows %(allowed)d attempts, and all of them are used.")
+            ngettext(
+                "“%(quiz)s” allows %(allowed)d attempt, and it has been used.",
+                "“%(quiz)s” allows %(allowed)d attempts, and all of them are used.",
+                quiz.attempts_allowed,
+            )
             % {"quiz": quiz.title, "allowed": quiz.attempts_allowed}
         )
     questions = list(quiz.questions.prefetch_related("choices"))
     if not questions:
         raise ValidationError({"quiz": _("This quiz has no questions yet.")})
     normalised = _answers_validated(questions, answers)
-    score = _score(questions, normalised)
+    graded = {str(question.pk): _graded(question, normalised[str(question.pk)]) for question in questions}
+    score = _score(questions, graded)
     attempt = QuizAttempt.objects.create(
         tenant=tenant,
         enrollment=enrollment,
         quiz=quiz,
         number=used + 1,
-        answers=normalised,
+        answers=graded,
         score=score,
         passed=score >= enrollment.course.pass_mark,
     )
@@ -222,9 +228,53 @@ def _is_right(question: Question, answer: Any) -> bool:
     return abs(answer - question.numeric_answer) <= question.numeric_tolerance + 1e-9
 
 
-def _score(questions: list[Question], answers: dict[str, Any]) -> float:
+def answer_as_shown(question: Question, answer: Any) -> tuple[list, list]:
+    """(given, expected): the learner's answer and the right one as an attempt's feedback shows them.
+
+    Choices by their text, in the question's order (None for a choice no longer there: an attempt
+    stored before the question's state was kept with it); true or false as a boolean, which the page
+    words in the reader's language; a number as written. An answer not of the question's shape
+    (answered before a curriculum reload changed its kind) is shown as given.
+    """
+    given: list = [] if answer is None else [str(answer)]
+    if question.kind in (QuestionKind.SINGLE, QuestionKind.MULTIPLE):
+        choices = list(question.choices.all())
+        picked = answer if isinstance(answer, list) else [answer]
+        if answer is not None and all(isinstance(pk, int) and not isinstance(pk, bool) for pk in picked):
+            texts = {choice.pk: choice.text for choice in choices}
+            order = {choice.pk: number for number, choice in enumerate(choices)}
+            given = [texts.get(pk) for pk in sorted(picked, key=lambda pk: (order.get(pk, len(order)), pk))]
+        expected = [choice.text for choice in choices if choice.is_correct]
+    elif question.kind == QuestionKind.TRUE_FALSE:
+        if isinstance(answer, bool):
+            given = [answer]
+        expected = [question.correct_boolean]
+    else:
+        if _is_number(answer):
+            given = [f"{answer:g}"]
+        expected = [f"{question.numeric_answer:g}" + (
+            f" ± {question.numeric_tolerance:g}" if question.numeric_tolerance else ""
+        )]
+    return given, expected
+
+
+def _graded(question: Question, answer: Any) -> dict[str, Any]:
+    """What an attempt keeps of one question (QuizAttempt.answers): the answer, whether it was right,
+    and the question as graded."""
+    given, expected = answer_as_shown(question, answer)
+    return {
+        "answer": answer,
+        "right": _is_right(question, answer),
+        "position": question.position,
+        "prompt": question.prompt,
+        "given": given,
+        "expected": expected,
+    }
+
+
+def _score(questions: list[Question], graded: dict[str, dict[str, Any]]) -> float:
     total = sum(question.weight for question in questions)
-    earned = sum(question.weight for question in questions if _is_right(question, answers[str(question.pk)]))
+    earned = sum(question.weight for question in questions if graded[str(question.pk)]["right"])
     return min(1.0, earned / total)
 
 

@@ -10,12 +10,21 @@ from courses.selectors import certificate_get_by_code_across_tenants
 
 @require_GET
 def certificate_verify(request: HttpRequest, code: str) -> HttpResponse:
-    """No login: the code is the key. Shows the learner's name, the course and the date, nothing else."""
+    """No login: the code is the key. Shows the learner's name, the course, the date and who issued
+    it, nothing else.
+
+    The issuer is the course's author: the platform for a platform course, the store for a store's
+    own course. A store may title its course as the platform titles one; the issuer tells them apart.
+    For a platform course the learner's store stays unnamed, as it is nobody's business where they work.
+    """
     try:
         certificate = certificate_get_by_code_across_tenants(code=code)
     except Certificate.DoesNotExist:
         raise Http404 from None
-    response = render(request, "courses/certificate.html", {"certificate": certificate})
+    response = render(request, "courses/certificate.html", {
+        "certificate": certificate,
+        "issuing_store": certificate.enrollment.course.tenant,  # None: a platform course
+    })
     # A verification page is not a page to index: the code travels by link, not by search.
     response["X-Robots-Tag"] = "noindex"
     return response

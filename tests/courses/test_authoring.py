@@ -354,6 +354,42 @@ def test_a_course_may_not_take_the_slug_of_a_platform_course(admin_client, cours
     assert not Course.all_tenants.filter(tenant__isnull=False).exists()
 
 
+def test_a_slug_typed_with_capitals_is_saved_in_lowercase(admin_client, tenant):
+    admin_client.post(reverse("courses:author-course-new"), {
+        "title": "Our returns policy", "slug": "Returns-Policy", "language": "en", "pass_mark": "0.7",
+    })
+
+    assert Course.all_tenants.get(tenant=tenant).slug == "returns-policy"
+
+
+def test_a_course_may_not_take_the_slug_of_a_platform_course_in_capitals(admin_client, course):
+    response = admin_client.post(reverse("courses:author-course-new"), {
+        "title": "Easy certificate", "slug": course.slug.upper(), "language": "zh-hans", "pass_mark": "0",
+    })
+
+    assert field_error(response.content.decode(), "slug") == PLATFORM_SLUG_ERROR
+    assert not Course.all_tenants.filter(tenant__isnull=False).exists()
+
+
+def test_an_own_course_saved_with_capitals_before_still_holds_its_slug_against_lowercase(in_tenant):
+    CourseFactory(tenant=in_tenant, slug="Returns", language="en")
+
+    with pytest.raises(ValidationError) as refused:
+        authoring.course_create(tenant=in_tenant, slug="returns", language="en", title="Returns again")
+
+    assert refused.value.message_dict["slug"] == ["Another of your courses in this language has this slug."]
+
+
+def test_editing_an_old_course_keeps_its_capitalised_slug_unless_the_author_changes_it(in_tenant):
+    # A certificate requirement may name the slug as it is (courses.gating).
+    own = CourseFactory(tenant=in_tenant, slug="Returns")
+    unchanged = {"tenant": in_tenant, "course_id": own.pk, "language": "en", "title": "Returns", "summary": "",
+                 "pass_mark": 0.7}
+
+    assert authoring.course_update(slug="Returns", **unchanged).slug == "Returns"
+    assert authoring.course_update(slug="Refunds", **unchanged).slug == "refunds"
+
+
 # --- Publishing and deleting ---------------------------------------------------------------------------
 
 

@@ -1,10 +1,17 @@
+import re
+
 import pytest
 from django.urls import reverse
 
 from courses.models import Certificate
-from courses.services import certificate_issue_if_earned, lesson_complete, quiz_attempt_submit
+from courses.services import (
+    certificate_issue_if_earned,
+    enrollment_create,
+    lesson_complete,
+    quiz_attempt_submit,
+)
 from tenants.scope import tenant_scope
-from tests.courses.factories import QuestionFactory
+from tests.courses.factories import CourseFactory, LessonFactory, ModuleFactory, QuestionFactory
 from tests.factories import MembershipFactory, UserFactory
 
 
@@ -90,6 +97,36 @@ def test_the_public_page_shows_nothing_else_about_the_learner_or_tenant(client, 
 
     for private in ("mei@acme.test", tenant.name, "Check yourself", "score"):
         assert private not in page
+
+
+def issuer_on_page(page: str) -> str:
+    match = re.search(r'<dd class="issuer">(.*?)</dd>', page, re.DOTALL)
+    return " ".join(re.sub(r"<[^>]+>", " ", match.group(1)).split()) if match else ""
+
+
+@pytest.mark.urls("tests.courses.urls")
+def test_a_platform_courses_certificate_names_the_platform_as_its_issuer(client, certificate):
+    page = client.get(reverse("courses:certificate-verify", args=[certificate.code])).content.decode()
+
+    assert "Issued by" in page
+    assert issuer_on_page(page) == "Recommendation platform"
+
+
+@pytest.mark.urls("tests.courses.urls")
+def test_a_stores_own_course_titled_as_a_platform_course_names_the_store_as_its_issuer(
+    client, in_tenant, learner, course
+):
+    own = CourseFactory(tenant=in_tenant, title=course.title)
+    LessonFactory(module=ModuleFactory(course=own, position=1), position=1)
+    enrollment = enrollment_create(tenant=in_tenant, membership=learner, course=own)
+    lesson_complete(tenant=in_tenant, enrollment=enrollment, lesson=own.modules.get().lessons.get())
+    certificate = Certificate.objects.get(enrollment=enrollment)
+
+    page = client.get(reverse("courses:certificate-verify", args=[certificate.code])).content.decode()
+
+    assert "Recommender basics" in page
+    assert issuer_on_page(page).startswith("Acme Grocer, a store on the Recommendation platform")
+    assert "not one of the platform's courses" in issuer_on_page(page)
 
 
 @pytest.mark.urls("tests.courses.urls")

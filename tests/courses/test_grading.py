@@ -43,6 +43,19 @@ def test_below_the_pass_mark_an_attempt_is_not_passed(in_tenant, enrollment, qui
     assert not attempt.passed
 
 
+def test_an_attempt_keeps_each_answer_with_whether_it_was_right(in_tenant, enrollment, quiz):
+    right = QuestionFactory(quiz=quiz, correct_boolean=True)
+    wrong = QuestionFactory(quiz=quiz, correct_boolean=True)
+
+    attempt = quiz_attempt_submit(
+        tenant=in_tenant, enrollment=enrollment, quiz=quiz, answers={str(right.pk): True, str(wrong.pk): False}
+    )
+
+    attempt.refresh_from_db()
+    kept = {key: (record["answer"], record["right"]) for key, record in attempt.answers.items()}
+    assert kept == {str(right.pk): (True, True), str(wrong.pk): (False, False)}
+
+
 def test_a_numeric_answer_within_the_tolerance_is_right_and_outside_it_wrong(in_tenant, enrollment, quiz):
     question = QuestionFactory(
         quiz=quiz, kind=QuestionKind.NUMERIC, correct_boolean=None, numeric_answer=3.14, numeric_tolerance=0.01
@@ -101,6 +114,19 @@ def test_an_attempt_past_the_limit_is_refused_with_a_clear_message(in_tenant, en
 
     assert str(refused.value) == "“Check yourself” allows 2 attempts, and all of them are used."
     assert QuizAttempt.objects.filter(quiz=quiz).count() == 2
+
+
+def test_a_quiz_of_one_attempt_refuses_a_second_in_the_singular(in_tenant, enrollment, quiz):
+    with outside_tenant_scope():
+        Quiz.objects.filter(pk=quiz.pk).update(attempts_allowed=1)
+    quiz.refresh_from_db()
+    answers = {str(QuestionFactory(quiz=quiz, correct_boolean=True).pk): False}
+    quiz_attempt_submit(tenant=in_tenant, enrollment=enrollment, quiz=quiz, answers=answers)
+
+    with pytest.raises(QuizAttemptLimitReached) as refused:
+        quiz_attempt_submit(tenant=in_tenant, enrollment=enrollment, quiz=quiz, answers=answers)
+
+    assert str(refused.value) == "“Check yourself” allows 1 attempt, and it has been used."
 
 
 def test_bad_answers_are_refused_naming_the_question_and_the_reason(in_tenant, enrollment, quiz):

@@ -1,8 +1,12 @@
 """The learner's pages: course list, lessons, quizzes with feedback, labs with "check my work" in a
 sandbox, and another tenant's or another learner's things as 404s."""
 
+import html
+import re
+
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from catalog.models import ImportStatus, ProductImport
 from courses.labs.sandbox import sandbox_for, sandbox_get
@@ -172,6 +176,8 @@ def test_a_course_of_one_lesson_counts_it_in_the_singular(learner_client, course
     course.modules.get().lessons.order_by("position").last().delete()
     enroll(learner_client, course)
     assert "0 of 1 lesson read" in learner_client.get(reverse("courses:detail", args=[course.pk])).content.decode()
+    listed = learner_client.get(reverse("courses:list")).content.decode()
+    assert "0 of 1 lesson" in listed and "0 of 1 lessons" not in listed
 
 
 def test_a_lesson_page_renders_markdown_without_its_script(learner_client, course):
@@ -190,6 +196,31 @@ def test_marking_a_lesson_read_without_enrolling_asks_to_enroll_and_records_noth
 
     assert response.url == reverse("courses:detail", args=[course.pk])
     assert not LessonCompletion.all_tenants.exists()
+
+
+def test_a_quiz_placed_after_a_lesson_is_offered_on_that_lessons_page_not_at_the_modules_end(
+    learner_client, course
+):
+    module = course.modules.get()
+    first, last = module.lessons.order_by("position")
+    QuizFactory(module=module, lesson=first, title="Warm-up quiz")
+
+    after_first = learner_client.get(reverse("courses:lesson", args=[course.pk, first.pk])).content.decode()
+    at_the_end = learner_client.get(reverse("courses:lesson", args=[course.pk, last.pk])).content.decode()
+
+    assert "Warm-up quiz" in after_first and "Check yourself" not in after_first
+    assert "Check yourself" in at_the_end and "Warm-up quiz" not in at_the_end
+
+
+def test_the_course_page_lists_a_quiz_placed_after_a_lesson_right_after_that_lesson(learner_client, course):
+    module = course.modules.get()
+    first = module.lessons.get(position=1)
+    QuizFactory(module=module, lesson=first, title="Warm-up quiz")
+
+    page = learner_client.get(reverse("courses:detail", args=[course.pk])).content.decode()
+
+    order = ["What a recommendation is", "Warm-up quiz", "Measuring it", "Check yourself"]
+    assert [page.index(title) for title in order] == sorted(page.index(title) for title in order)
 
 
 # Quizzes and feedback
@@ -251,6 +282,21 @@ def test_past_the_attempt_limit_the_quiz_refuses_and_stores_nothing(learner_clie
     assert "You have used every attempt" in learner_client.get(url).content.decode()
 
 
+def test_a_quiz_of_one_attempt_counts_it_in_the_singular(learner_client, course):
+    quiz, _by_kind = questions(course)
+    quiz.attempts_allowed = 1
+    quiz.save()
+    enroll(learner_client, course)
+    url = reverse("courses:quiz", args=[course.pk, quiz.pk])
+    assert "1 of 1 attempt left." in learner_client.get(url).content.decode()
+
+    learner_client.post(url, wrong_answers_post(course))
+
+    page = learner_client.get(url).content.decode()
+    assert "0 of 1 attempt left." in page and "Your best attempt counts" not in page
+    assert "1 of 1 attempt used" in learner_client.get(reverse("courses:detail", args=[course.pk])).content.decode()
+
+
 def test_another_learners_attempt_is_404(learner_client, course, tenant):
     quiz, by_kind = questions(course)
     other = MembershipFactory(tenant=tenant, user=UserFactory(username="raj@acme.test"), role=Role.LEARNER)
@@ -310,6 +356,44 @@ def test_opening_the_sandbox_switches_to_it_and_the_banner_leads_back_to_the_lab
 
     assert back.url == reverse("courses:lab", args=[course.pk, lab.pk])
     assert learner_client.session[ACTIVE_TENANT_SESSION_KEY] == tenant.pk
+
+
+def test_back_to_the_course_from_another_stores_sandbox_goes_to_the_course_list_not_the_first_stores_lab(
+    learner_client, tenant, other_tenant, learner_user
+):
+    own_course = CourseFactory(tenant=tenant, title="Our returns policy")
+    lab = LabFactory(module=ModuleFactory(course=own_course, position=1), position=1)
+    MembershipFactory(tenant=other_tenant, user=learner_user, role=Role.LEARNER)
+    other_sandbox = sandbox_for(tenant=other_tenant, user=learner_user)
+    learner_client.post(reverse("courses:sandbox-open", args=[own_course.pk, lab.pk]))
+
+    learner_client.post(reverse("tenant-switch"), {"tenant_id": other_sandbox.pk})
+    back = learner_client.post(reverse("courses:sandbox-leave"))
+
+    assert learner_client.session[ACTIVE_TENANT_SESSION_KEY] == other_tenant.pk
+    assert back.url == reverse("courses:list")
+    assert learner_client.get(back.url).status_code == 200
+    # The first store's sandbox still leads back to its lab.
+    learner_client.post(reverse("tenant-switch"), {"tenant_id": sandbox_get(tenant=tenant, user=learner_user).pk})
+    assert learner_client.post(reverse("courses:sandbox-leave")).url == reverse(
+        "courses:lab", args=[own_course.pk, lab.pk]
+    )
+
+
+def test_the_lab_page_in_chinese_names_the_sandbox_in_chinese_though_it_was_opened_in_english(
+    learner_client, course, tenant, learner_user
+):
+    lab = course.modules.get().labs.get()
+    learner_client.post(reverse("courses:sandbox-open", args=[course.pk, lab.pk]))  # in English
+    learner_client.post(reverse("courses:sandbox-leave"))
+
+    page = learner_client.get(reverse("courses:lab", args=[course.pk, lab.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    sandbox = sandbox_get(tenant=tenant, user=learner_user)
+    with translation.override("zh-hans"):
+        in_chinese = sandbox.display_name
+    assert in_chinese != sandbox.name == "Acme Grocer (sandbox)"
+    assert f"<strong>{in_chinese}</strong>" in page.content.decode()
 
 
 def test_a_step_fails_with_the_checks_advice_then_passes_once_the_work_is_done(
@@ -452,3 +536,55 @@ def test_an_attempt_answered_before_a_question_changed_kind_still_shows(learner_
     response = learner_client.get(attempt_url)
 
     assert response.status_code == 200
+
+
+def feedback_rows(page: str) -> dict[str, tuple[str, str]]:
+    """prompt → (right or wrong, "Your answer" as shown), for each question of a feedback page."""
+    rows = re.findall(
+        r'<li class="question (right|wrong)"[^>]*>\s*<p><strong>(.*?)</strong>.*?Your answer: (.*?)</p>', page, re.DOTALL
+    )
+    return {html.unescape(prompt): (verdict, html.unescape(answer)) for verdict, prompt, answer in rows}
+
+
+def an_author_edits_the_quiz(course):
+    """A new numeric answer, a picked right choice deleted, and a question added."""
+    quiz, by_kind = questions(course)
+    by_kind["numeric"].numeric_answer = 6000
+    by_kind["numeric"].save()
+    by_kind["multiple"].choices.get(text="Recall@10").delete()
+    QuestionFactory(quiz=quiz, position=5, prompt="Added after the attempt?")
+
+
+def test_a_past_attempt_shows_what_was_graded_after_the_author_changes_an_answer_and_deletes_a_choice(
+    learner_client, course
+):
+    quiz, _by_kind = questions(course)
+    enroll(learner_client, course)
+    attempt_url = learner_client.post(reverse("courses:quiz", args=[course.pk, quiz.pk]), right_answers_post(course)).url
+    an_author_edits_the_quiz(course)
+
+    page = learner_client.get(attempt_url).content.decode()
+
+    assert feedback_rows(page) == {
+        "Which is ranked?": ("right", "The whole catalog"),
+        "Which are metrics?": ("right", "NDCG@10; Recall@10"),
+        "LoRA trains every weight.": ("right", "False"),
+        "Parameters of a rank-8 LoRA on 384×384?": ("right", "6144"),
+    }
+    assert "Right answer: 6144" in page  # the key it was graded by, not today's 6000
+
+
+def test_an_attempt_stored_before_grading_was_kept_reads_a_full_score_as_every_answer_right(learner_client, course):
+    quiz, _by_kind = questions(course)
+    enroll(learner_client, course)
+    attempt_url = learner_client.post(reverse("courses:quiz", args=[course.pk, quiz.pk]), right_answers_post(course)).url
+    attempt = QuizAttempt.all_tenants.get()
+    bare = {key: record["answer"] for key, record in attempt.answers.items()}  # as attempts were stored before
+    QuizAttempt.all_tenants.filter(pk=attempt.pk).update(answers=bare)
+    an_author_edits_the_quiz(course)
+
+    rows = feedback_rows(learner_client.get(attempt_url).content.decode())
+
+    assert {verdict for verdict, _answer in rows.values()} == {"right"}
+    assert rows["Which are metrics?"] == ("right", "NDCG@10; a choice removed since")
+    assert "Added after the attempt?" not in rows
