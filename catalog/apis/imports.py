@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from catalog.models import ImportStatus, ProductImport
 from catalog.selectors.products import product_import_get, product_import_list
-from catalog.services.products import catalog_import_file
+from catalog.services.imports import catalog_import_file
 from tenants.api import TenantApiView
 from tenants.api_params import PageNumberPagination, PageQuerySerializer, validated_query
 

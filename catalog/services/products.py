@@ -1,33 +1,23 @@
-"""Writes on the product catalog: batches from the API, and catalog files.
+"""Writes on the product catalog: batches from the API, and the rules of one product.
 
-Both ways in hold a product to the same rules: every product goes through
-`ProductRowSerializer` (in `product_rows_validate`), so an API batch and a
-spreadsheet row are refused for the same reasons, in the same words.
-Both are all or nothing: one bad product and nothing of its batch or file is
-stored.
+Both ways in, an API batch and a catalog file (catalog.services.imports), hold a product to the
+same rules: every product goes through `ProductRowSerializer` (in `product_rows_validate`), so an
+API batch and a spreadsheet row are refused for the same reasons, in the same words. Both are all
+or nothing: one bad product and nothing of its batch or file is stored.
 """
 from __future__ import annotations
 
-import csv
-import io
-import json
-import math
 import re
-from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
-from django.core.files import File
 from django.db import transaction
-from django.utils.translation import get_language, override
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 from rest_framework.settings import api_settings
 
-from catalog.models import ImportStatus, Product, ProductImport
+from catalog.models import Product
 from catalog.signals import products_changed
 from tenants.api_fields import DecimalInputField, UnknownFieldsRefusedMixin
 from tenants.models import Tenant
@@ -44,9 +34,6 @@ REQUIRED_FIELDS = ("external_id", "title")
 CATEGORY_SEPARATOR = " > "
 CATEGORY_MAX_LENGTH = 500  # Product.category's
 ATTRIBUTE_COLUMN_PREFIX = "attr_"
-# A failed import keeps this many errors on its record (and counts them all):
-# enough to fix a file, small enough to show on one page.
-IMPORT_ERRORS_KEPT = 200
 # The error's "field" when the problem is the file, or a whole product.
 FILE_FIELD = "file"
 PRODUCT_FIELD = "product"
@@ -88,6 +75,21 @@ class ProductRowSerializer(UnknownFieldsRefusedMixin, serializers.Serializer):
     def unknown_field_reason(self) -> str:
         # A typo ("pirce") would otherwise silently lose the merchant's data (UnknownFieldsRefusedMixin).
         return _("Unknown field. Product fields are: %(fields)s.") % {"fields": ", ".join(PRODUCT_FIELDS)}
+
+    def to_internal_value(self, data):
+        try:
+            return super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            price_errors = error.detail.get("price") if isinstance(error.detail, dict) else None
+            if price_errors and price_errors[0].code == "invalid":
+                # DRF's "A valid number is required." left a merchant guessing what was wrong with 1,99
+                # or ¥12. Here, not in a DecimalInputField subclass: the API schema is that class's.
+                error.detail["price"] = [serializers.ErrorDetail(_(
+                    "“%(value)s” is not a price. Write a plain number such as 1234.50: a dot before the "
+                    "decimals, no thousands separator, no currency sign (the currency goes in the currency "
+                    "field)."
+                ) % {"value": str(data["price"]).strip()}, code="invalid")]
+            raise
 
     def validate_category(self, value: str) -> str:
         # Checked again once spelled out: "a>b" becomes "a > b", which may pass the limit.
@@ -183,7 +185,7 @@ def product_rows_validate(
     return cleaned, errors
 
 
-def _require_scope_of(tenant: Tenant) -> None:
+def require_scope_of(tenant: Tenant) -> None:
     # bulk_create bypasses TenantOwned.save(), the check that a row belongs to
     # the scope it is written in: without this, a caller mixing up tenants
     # would write into another merchant's catalog.
@@ -191,10 +193,10 @@ def _require_scope_of(tenant: Tenant) -> None:
         raise TenantScopeMissing(f"Writing products of tenant {tenant.pk} in the scope of another tenant.")
 
 
-def _products_store(*, tenant: Tenant, products: list[ValidProduct]) -> ProductUpsertResult:
+def products_store(*, tenant: Tenant, products: list[ValidProduct]) -> ProductUpsertResult:
     """Insert or update validated products, SKUs unique among them: an existing product's update
     sets the fields given and keeps the others."""
-    _require_scope_of(tenant)
+    require_scope_of(tenant)
     skus = [product.values["external_id"] for product in products]
     # One query, only to count: the upsert below does not say which rows it inserted.
     # A product created by a concurrent request in between is counted as created.
@@ -228,7 +230,7 @@ def product_upsert_many(*, tenant: Tenant, rows: Sequence[Any]) -> ProductUpsert
     products, errors = product_rows_validate(rows)
     if errors:
         raise ProductRowsInvalid(errors)
-    return _products_store(tenant=tenant, products=products)
+    return products_store(tenant=tenant, products=products)
 
 
 @transaction.atomic
@@ -238,304 +240,3 @@ def product_delete(*, tenant: Tenant, external_id: str) -> None:
     Product.objects.get(tenant=tenant, external_id=external_id).delete()
     transaction.on_commit(lambda: products_changed.send(sender=Product, tenant_id=tenant.pk))
 
-
-# --- Catalog files -----------------------------------------------------------
-
-
-def _import_error(row: int | None, field_name: str, reason: str) -> dict:
-    """An error as a ProductImport stores it: row None means the whole file."""
-    return {"row": row, "field": field_name, "reason": reason}
-
-
-class _UnstorableNumber:
-    """Stands, in JSON read from a catalog file, for NaN, Infinity, -Infinity or a number too
-    large for a float (1e999). Python's json reads them all as floats, which no JSON column of
-    the database holds: saving the products failed (a 500), and no failed import was recorded."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-
-def _float_or_unstorable(text: str) -> float | _UnstorableNumber:
-    value = float(text)
-    return value if math.isfinite(value) else _UnstorableNumber(text)
-
-
-def _file_json_loads(text: str) -> Any:
-    """json.loads, each number the database cannot store read as an _UnstorableNumber, for
-    `_unstorable_numbers` to name. Raises json.JSONDecodeError, and RecursionError when lists or
-    objects nest deeper than Python's stack allows."""
-    return json.loads(text, parse_constant=_UnstorableNumber, parse_float=_float_or_unstorable)
-
-
-def _unstorable_numbers(value: Any, field_name: str) -> list[tuple[str, str]]:
-    """(field, the number as written) for each _UnstorableNumber in `value`, read from JSON.
-    A loop, not recursion: the value may nest as deeply as json.loads could read."""
-    found = []
-    pending = deque([(field_name, value)])
-    while pending:
-        name, item = pending.popleft()
-        if isinstance(item, _UnstorableNumber):
-            found.append((name or PRODUCT_FIELD, item.text))
-        elif isinstance(item, dict):
-            pending.extend((f"{name}.{key}" if name else str(key), nested) for key, nested in item.items())
-        elif isinstance(item, list):
-            pending.extend((name, nested) for nested in item)
-    return found
-
-
-def _unstorable_number_errors(value: Any, field_name: str, row: int) -> list[dict]:
-    return [
-        _import_error(row, name, _(
-            "%(number)s is not a number that can be stored: use a finite number, at most about 1.8e308."
-        ) % {"number": number})
-        for name, number in _unstorable_numbers(value, field_name)
-    ]
-
-
-def _too_deep_message() -> str:
-    return _("The JSON nests lists or objects too deeply to read.")
-
-
-@dataclass
-class ParsedCatalogFile:
-    """The products read from a file, with the row number the merchant sees for each."""
-
-    rows: list[dict] = field(default_factory=list)
-    # A CSV file's product fields, named by its header: each row gives them all, an empty cell
-    # a field set to its default. None for JSON, whose products each give their own keys.
-    given: frozenset[str] | None = None
-    row_numbers: list[int] = field(default_factory=list)
-    errors: list[dict] = field(default_factory=list)
-
-
-def catalog_file_format(uploaded_file: File) -> str:
-    """'csv' or 'json', from the file name's extension, else its content type; '' if neither says."""
-    extension = Path(uploaded_file.name or "").suffix.lower().lstrip(".")
-    if extension in {"csv", "json"}:
-        return extension
-    content_type = (getattr(uploaded_file, "content_type", None) or "").split(";")[0].strip().lower()
-    return {"text/csv": "csv", "application/csv": "csv", "application/json": "json"}.get(content_type, "")
-
-
-def _csv_header_errors(columns: list[str]) -> list[dict]:
-    errors = []
-    for required in REQUIRED_FIELDS:
-        if required not in columns:
-            errors.append(_import_error(1, required, _("The required column %(column)s is missing.") % {
-                "column": required}))
-    seen: set[str] = set()
-    for column in columns:
-        if not column:
-            continue
-        if column in seen:
-            errors.append(_import_error(1, column, _("The column appears more than once.")))
-        seen.add(column)
-        is_attribute = column.startswith(ATTRIBUTE_COLUMN_PREFIX) and column != ATTRIBUTE_COLUMN_PREFIX
-        if column not in PRODUCT_FIELDS and not is_attribute:
-            errors.append(_import_error(1, column, _(
-                "Unknown column. Use the product fields (%(fields)s), or start the column's name "
-                "with attr_ to keep it as an attribute."
-            ) % {"fields": ", ".join(PRODUCT_FIELDS)}))
-    return errors
-
-
-def _csv_column_key(header_cell: str) -> str:
-    # Spreadsheets capitalise headers; attribute names keep the case they were given.
-    name = header_cell.strip()
-    if name.lower() in PRODUCT_FIELDS:
-        return name.lower()
-    if name.lower().startswith(ATTRIBUTE_COLUMN_PREFIX):
-        return ATTRIBUTE_COLUMN_PREFIX + name[len(ATTRIBUTE_COLUMN_PREFIX):]
-    return name
-
-
-def _csv_row_to_product(columns: list[str], cells: list[str], row_number: int, errors: list[dict]) -> dict:
-    """The product of one CSV row; problems of the cells themselves go to `errors`."""
-    if len(cells) > len(columns):
-        errors.append(_import_error(row_number, PRODUCT_FIELD, _(
-            "The row has %(cells)d cells but the header has %(columns)d columns."
-        ) % {"cells": len(cells), "columns": len(columns)}))
-    product: dict[str, Any] = {}
-    attributes_from_columns: dict[str, str] = {}
-    for column, cell in zip(columns, cells):
-        value = cell.strip()
-        if not value:
-            continue  # an empty cell is a field left out: its default applies
-        if not column:
-            errors.append(_import_error(
-                row_number, PRODUCT_FIELD, _("A value stands in a column with no name.")))
-        elif column.startswith(ATTRIBUTE_COLUMN_PREFIX):
-            attributes_from_columns[column[len(ATTRIBUTE_COLUMN_PREFIX):]] = value
-        elif column == "attributes":
-            attributes = _csv_attributes_cell(value, row_number, errors)
-            if attributes is not None:
-                product["attributes"] = attributes
-        else:
-            product[column] = value
-    from_json = product.get("attributes", {})
-    # A non-object attributes cell is left alone, for the validation to name it.
-    if attributes_from_columns and isinstance(from_json, dict):
-        # An attr_ column wins over the same key in the attributes JSON: it is the more specific.
-        product["attributes"] = {**from_json, **attributes_from_columns}
-    return product
-
-
-def _csv_attributes_cell(value: str, row_number: int, errors: list[dict]) -> Any | None:
-    """The JSON of an attributes cell, or None, its problems in `errors`."""
-    try:
-        attributes = _file_json_loads(value)
-    except json.JSONDecodeError as error:
-        errors.append(_import_error(row_number, "attributes", _(
-            "Not valid JSON: %(message)s.") % {"message": error.msg}))
-        return None
-    except RecursionError:
-        errors.append(_import_error(row_number, "attributes", _too_deep_message()))
-        return None
-    unstorable = _unstorable_number_errors(attributes, "attributes", row_number)
-    errors.extend(unstorable)
-    return None if unstorable else attributes
-
-
-def _catalog_csv_parse(text: str) -> ParsedCatalogFile:
-    parsed = ParsedCatalogFile()
-    # csv.reader yields one record per spreadsheet row, a quoted cell spanning
-    # several lines included, so counting records gives the row numbers the
-    # merchant sees (header = row 1). Blank rows are skipped but still counted.
-    records = csv.reader(io.StringIO(text, newline=""))
-    row_number = 0  # the last row read
-    try:
-        header = next(records, [])
-        row_number = 1
-        columns = [_csv_column_key(cell) for cell in header]
-        if not any(columns):
-            parsed.errors.append(_import_error(1, FILE_FIELD, _("The first row must name the columns.")))
-            return parsed
-        parsed.errors.extend(_csv_header_errors(columns))
-        if parsed.errors:
-            return parsed
-        parsed.given = frozenset(
-            "attributes" if column.startswith(ATTRIBUTE_COLUMN_PREFIX) else column for column in columns
-        ) & frozenset(PRODUCT_FIELDS)
-        for row_number, cells in enumerate(records, start=2):
-            if not any(cell.strip() for cell in cells):
-                continue
-            parsed.rows.append(_csv_row_to_product(columns, cells, row_number, parsed.errors))
-            parsed.row_numbers.append(row_number)
-    except csv.Error as error:
-        parsed.errors.append(_import_error(row_number + 1, FILE_FIELD, _(
-            "The file is not readable CSV: %(message)s.") % {"message": error}))
-    return parsed
-
-
-def _catalog_json_parse(text: str) -> ParsedCatalogFile:
-    parsed = ParsedCatalogFile()
-    try:
-        data = _file_json_loads(text)
-    except json.JSONDecodeError as error:
-        parsed.errors.append(_import_error(None, FILE_FIELD, _(
-            "The file is not valid JSON (line %(line)d, column %(column)d): %(message)s."
-        ) % {"line": error.lineno, "column": error.colno, "message": error.msg}))
-        return parsed
-    except RecursionError:
-        parsed.errors.append(_import_error(None, FILE_FIELD, _too_deep_message()))
-        return parsed
-    if isinstance(data, dict) and "products" in data:
-        data = data["products"]
-    if not isinstance(data, list):
-        parsed.errors.append(_import_error(None, FILE_FIELD, _(
-            'The file must hold a list of products, or an object with a "products" list.')))
-        return parsed
-    parsed.rows = data
-    parsed.row_numbers = list(range(1, len(data) + 1))
-    for row_number, row in zip(parsed.row_numbers, data):
-        # Validation then names the same fields again where it refuses them too (a price); but
-        # it takes any value in the attributes, where these numbers mostly are.
-        parsed.errors.extend(_unstorable_number_errors(row, "", row_number))
-    return parsed
-
-
-def catalog_file_parse(uploaded_file: File, file_format: str) -> ParsedCatalogFile:
-    """The products of a CSV or JSON catalog file, not validated yet."""
-    if file_format not in {"csv", "json"}:
-        return ParsedCatalogFile(errors=[_import_error(None, FILE_FIELD, _(
-            "Upload a .csv or .json file."))])
-    content = b"".join(uploaded_file.chunks())
-    try:
-        # utf-8-sig drops the byte order mark that Excel puts before a UTF-8 CSV.
-        text = content.decode("utf-8-sig")
-    except UnicodeDecodeError as error:
-        return ParsedCatalogFile(errors=[_import_error(None, FILE_FIELD, _(
-            "The file is not UTF-8 text (byte %(position)d). Save it as UTF-8 and upload it again."
-        ) % {"position": error.start})])
-    if not text.strip():
-        return ParsedCatalogFile(errors=[_import_error(None, FILE_FIELD, _("The file is empty."))])
-    parsed = _catalog_csv_parse(text) if file_format == "csv" else _catalog_json_parse(text)
-    if not parsed.errors and not parsed.rows:
-        parsed.errors.append(_import_error(None, FILE_FIELD, _("The file holds no product.")))
-    return parsed
-
-
-@transaction.atomic
-def _file_checked(
-    uploaded_file: File, file_format: str
-) -> tuple[ParsedCatalogFile, list[ValidProduct], list[dict]]:
-    """The file parsed, its valid products, and its errors (row order), in the active language."""
-    parsed = catalog_file_parse(uploaded_file, file_format)
-    products, row_errors = product_rows_validate(parsed.rows, given=parsed.given)
-    errors = parsed.errors + [
-        _import_error(parsed.row_numbers[error.position], error.field, error.reason) for error in row_errors
-    ]
-    # Stable: the cell problems of a row stay before its field problems.
-    errors.sort(key=lambda error: error["row"] or 0)
-    return parsed, products, errors
-
-
-def _reasons_in_every_language(errors: list[dict], uploaded_file: File, file_format: str) -> None:
-    """Give each error its reason in every language of the UI, so that whoever reads the failed
-    import reads it in theirs, not in the uploader's. The file is checked again in each other
-    language: the same file gives the same errors in the same order, and only a failed import,
-    which stored nothing, pays for it."""
-    current = get_language()
-    for error in errors:
-        error["reasons"] = {current: error["reason"]}
-    for language, _name in settings.LANGUAGES:
-        if language == current:
-            continue
-        uploaded_file.seek(0)
-        with override(language):
-            _parsed, _products, again = _file_checked(uploaded_file, file_format)
-        if len(again) != len(errors):  # not expected; the uploader's language stands alone then
-            continue
-        for error, translated in zip(errors, again, strict=True):
-            error["reasons"][language] = translated["reason"]
-
-
-def catalog_import_file(*, tenant: Tenant, uploaded_file: File, created_by=None) -> ProductImport:
-    """Import a catalog file (CSV or JSON) and record the outcome as a ProductImport.
-
-    Runs inside `tenant`'s scope. All or nothing: with any error the import is
-    stored as failed, with its errors, and no product is written.
-    """
-    _require_scope_of(tenant)
-    file_format = catalog_file_format(uploaded_file)
-    parsed, products, errors = _file_checked(uploaded_file, file_format)
-    if errors:
-        _reasons_in_every_language(errors, uploaded_file, file_format)
-    record = ProductImport(
-        tenant=tenant,
-        filename=Path(uploaded_file.name or "").name[:255],
-        file_format=file_format,
-        row_count=len(parsed.rows),
-        created_by=created_by,
-    )
-    if errors:
-        record.status = ImportStatus.FAILED
-        record.errors = errors[:IMPORT_ERRORS_KEPT]
-        record.error_count = len(errors)
-    else:
-        result = _products_store(tenant=tenant, products=products)
-        record.status = ImportStatus.SUCCEEDED
-        record.created_count, record.updated_count = result.created, result.updated
-    record.save()
-    return record

@@ -13,7 +13,7 @@ from catalog.selectors.products import (
     product_import_list,
     product_list,
 )
-from catalog.services.products import IMPORT_ERRORS_KEPT, catalog_import_file
+from catalog.services.imports import IMPORT_ERRORS_KEPT, catalog_import_file
 from tenants.web import member_required
 
 PRODUCTS_PER_PAGE = 50

@@ -1,11 +1,13 @@
 """Catalog file imports: CSV and JSON through the API, the record of each import, the command."""
 import io
 import json
+import zipfile
 from pathlib import Path
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.urls import reverse
 
 from catalog.models import ImportStatus, Product, ProductImport
 from tenants.scope import tenant_scope
@@ -106,7 +108,8 @@ def test_a_failed_import_is_explained_in_the_readers_language_whatever_the_uploa
 ):
     from django.utils import translation
 
-    response = _upload_sample(secret_client, "catalog_bad_row.csv")  # the key's request: in English
+    # A reason with no value of the file in it, for gettext to find it whole. The key's request: in English.
+    response = _upload(secret_client, "catalog.csv", b"external_id,title,\nA-1,Mug,in no column\n")
     english = response.json()["errors"][0]["reason"]
     with translation.override("zh-hans"):
         chinese = translation.gettext(english)
@@ -124,6 +127,23 @@ def test_a_file_row_and_an_api_product_are_refused_for_the_same_reason(secret_cl
         {"external_id": "MUG-2", "title": "Glass mug", "price": "not-a-price"},
     ]}, format="json").json()["errors"][0]
     assert (from_file["field"], from_file["reason"]) == (from_api["field"], from_api["reason"])
+
+
+@pytest.mark.parametrize("price", ["1,99", "¥12", "$4"])
+def test_a_price_that_is_no_plain_number_is_quoted_back_with_what_a_price_looks_like(secret_client, tenant, price):
+    response = _upload(secret_client, "catalog.csv", f'external_id,title,price\nA-1,Tea,"{price}"\n'.encode())
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert (error["row"], error["field"]) == (2, "price")
+    assert f"“{price}”" in error["reason"]
+    assert "1234.50" in error["reason"] and "currency field" in error["reason"]
+
+
+def test_a_price_no_database_can_store_in_a_json_file_is_quoted_as_written(secret_client, tenant):
+    response = _upload(secret_client, "catalog.json", b'[{"external_id": "A", "title": "Tea", "price": NaN}]')
+    reasons = [error["reason"] for error in response.json()["errors"] if error["field"] == "price"]
+    assert len(reasons) == 2  # not storable, and not a price
+    assert all("NaN" in reason and "object at" not in reason for reason in reasons)
 
 
 def test_every_bad_row_of_a_csv_file_is_reported_with_its_spreadsheet_row(secret_client, tenant):
@@ -144,6 +164,34 @@ def test_every_bad_row_of_a_csv_file_is_reported_with_its_spreadsheet_row(secret
         (4, "title"), (5, "attributes"), (6, "external_id"), (7, "product"), (8, "attributes"),
     ]
     assert _products_of(tenant) == {}
+
+
+def test_a_bad_attributes_cell_names_where_its_json_breaks_without_pythons_english_message(secret_client, tenant):
+    response = _upload(secret_client, "catalog.csv", b"external_id,title,attributes\nA-1,Tea,{not json}\n")
+    (error,) = response.json()["errors"]
+    assert (error["row"], error["field"]) == (2, "attributes")
+    assert "character 2 of the cell" in error["reason"]
+    assert "Expecting" not in error["reason"]
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t"])
+def test_a_semicolon_or_tab_separated_csv_is_read_like_a_comma_separated_one(secret_client, tenant, delimiter):
+    # The header's comma does not make it comma-separated: its columns say what separates them.
+    header = delimiter.join(["external_id", "title", "price", "attr_size, cm"])
+    row = delimiter.join(["A-1", "Tea, green", "1.99", "20"])
+    response = _upload(secret_client, "catalog.csv", f"{header}\r\n{row}\r\n".encode())
+    assert response.status_code == 201, response.content
+    tea = _products_of(tenant)["A-1"]
+    assert (tea.title, str(tea.price), tea.attributes) == ("Tea, green", "1.99", {"size, cm": "20"})
+
+
+def test_a_comma_separated_csv_keeps_its_quoted_commas_and_its_semicolons(secret_client, tenant):
+    content = b'external_id,title,description\nA-1,"Tea, green",Loose; 250 g\nA-2,"Tea; black, strong",Bags\n'
+    response = _upload(secret_client, "catalog.csv", content)
+    assert response.status_code == 201, response.content
+    products = _products_of(tenant)
+    assert (products["A-1"].title, products["A-1"].description) == ("Tea, green", "Loose; 250 g")
+    assert products["A-2"].title == "Tea; black, strong"
 
 
 def test_a_missing_required_column_is_a_clear_error(secret_client, tenant):
@@ -191,6 +239,50 @@ def test_a_file_that_is_not_utf8_is_refused(secret_client, tenant):
     assert _products_of(tenant) == {}
 
 
+def test_a_csv_saved_in_gbk_names_the_row_of_its_first_other_character_and_how_to_save_it_as_utf8(
+    secret_client, tenant
+):
+    # What a Chinese Excel's "CSV" holds. Row 3 is line 4: the quoted description spans two lines.
+    content = 'external_id,title,description\nA-1,Tea,"Two\nlines"\nA-2,绿茶,Green tea\n'.encode("gbk")
+    response = _upload(secret_client, "catalog.csv", content)
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert (error["row"], error["field"]) == (3, "file")
+    assert "Save As → “CSV UTF-8 (Comma delimited)”" in error["reason"]
+    assert "byte" not in error["reason"]
+    assert _products_of(tenant) == {}
+
+
+def test_a_json_file_that_is_not_utf8_names_the_line_of_its_first_other_character(secret_client, tenant):
+    content = '[\n{"external_id": "A-1", "title": "绿茶"}\n]'.encode("gb18030")
+    (error,) = _upload(secret_client, "catalog.json", content).json()["errors"]
+    assert (error["row"], error["field"]) == (None, "file")
+    assert error["reason"].startswith("Line 2 ")
+
+
+def _xlsx_bytes() -> bytes:
+    workbook = io.BytesIO()
+    with zipfile.ZipFile(workbook, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/workbook.xml", "<workbook/>")
+    return workbook.getvalue()
+
+
+@pytest.mark.parametrize("filename", ["catalog.csv", "catalog.json"])
+@pytest.mark.parametrize("workbook", [
+    _xlsx_bytes(),
+    b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504),  # the header of an .xls
+], ids=["xlsx", "xls"])
+def test_an_excel_workbook_renamed_csv_or_json_is_called_a_workbook_to_save_as_csv(
+    secret_client, tenant, filename, workbook
+):
+    response = _upload(secret_client, filename, workbook)
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]
+    assert (error["row"], error["field"]) == (None, "file")
+    assert "Excel workbook" in error["reason"] and "“CSV UTF-8 (Comma delimited)”" in error["reason"]
+
+
 def test_a_json_catalog_is_imported(secret_client, tenant):
     response = _upload_sample(secret_client, "catalog.json")
     assert response.status_code == 201, response.content
@@ -224,6 +316,12 @@ def test_invalid_json_is_a_clear_error(secret_client, tenant):
     response = _upload(secret_client, "catalog.json", b'[{"external_id": "A",')
     assert response.status_code == 400
     assert "JSON" in response.json()["errors"][0]["reason"]
+
+
+def test_invalid_json_names_its_line_and_column_without_pythons_english_message(secret_client, tenant):
+    (error,) = _upload(secret_client, "catalog.json", b'[{"external_id": "A",\n  "title": }]').json()["errors"]
+    assert "(line 2, column 12)" in error["reason"]
+    assert "Expecting" not in error["reason"]
 
 
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e999"])
@@ -277,6 +375,29 @@ def test_a_file_of_another_type_is_refused(secret_client, tenant):
     response = _upload(secret_client, "catalog.xlsx", b"PK\x03\x04", content_type="application/vnd.ms-excel")
     assert response.status_code == 400
     assert ".csv" in response.json()["errors"][0]["reason"]
+
+
+def test_a_one_row_import_says_row_and_product_in_the_singular(owner_client, tenant):
+    upload = SimpleUploadedFile("one.csv", b"external_id,title\nA-1,Tea\n", "text/csv")
+    html = owner_client.post(reverse("product-import"), {"file": upload}).content.decode()
+    assert "1 row imported: 1 product created, 0 updated." in html
+
+
+def test_the_counts_of_a_large_import_are_shown_with_their_thousands_grouped(owner_client, tenant):
+    with tenant_scope(tenant):
+        recorded = ProductImport.objects.create(
+            tenant=tenant, filename="big.csv", file_format="csv", status=ImportStatus.SUCCEEDED,
+            row_count=110_557, created_count=110_000, updated_count=557,
+        )
+    detail = owner_client.get(reverse("product-import-detail", args=[recorded.pk])).content.decode()
+    assert "110,557 rows imported: 110,000 products created, 557 updated." in detail
+    listed = owner_client.get(reverse("product-import")).content.decode()
+    assert "<td>110,557</td>" in listed and "<td>110,000</td>" in listed
+
+
+def test_the_import_page_says_how_to_save_a_sheet_from_excel(owner_client):
+    html = owner_client.get(reverse("product-import")).content.decode()
+    assert "Save As → “CSV UTF-8 (Comma delimited)”" in html and "semicolons or tabs" in html
 
 
 def test_a_failed_import_keeps_its_first_errors_and_counts_them_all(secret_client, tenant):
@@ -340,9 +461,17 @@ def test_the_management_command_imports_a_file_and_prints_counts(tenant):
     ProductFactory(tenant=tenant, external_id="TEA-GREEN")
     out = io.StringIO()
     call_command("import_catalog", str(DATA / "catalog.csv"), tenant="acme", stdout=out)
-    assert "3" in out.getvalue() and "2 products created, 1 updated" in out.getvalue()
+    assert "Imported 3 rows: 2 products created, 1 updated." in out.getvalue()
     assert sorted(_products_of(tenant)) == ["APL-GALA", "BAN-1KG", "TEA-GREEN"]
     assert _imports_of(tenant)[0].status == ImportStatus.SUCCEEDED
+
+
+def test_the_management_command_says_row_and_product_in_the_singular_for_one(tenant, tmp_path):
+    out = io.StringIO()
+    one = tmp_path / "one.csv"
+    one.write_text("external_id,title\nONE-1,One\n", encoding="utf-8")
+    call_command("import_catalog", str(one), tenant="acme", stdout=out)
+    assert "Imported 1 row: 1 product created, 0 updated." in out.getvalue()
 
 
 def test_the_management_command_exits_non_zero_and_prints_the_row_errors(tenant):

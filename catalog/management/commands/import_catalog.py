@@ -7,7 +7,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from catalog.models import ImportStatus
-from catalog.services.products import catalog_import_file
+from catalog.services.imports import catalog_import_file
 from tenants.models import Tenant
 from tenants.scope import tenant_scope
 
@@ -33,10 +33,14 @@ class Command(BaseCommand):
                 tenant=found, uploaded_file=File(opened, name=file.name), created_by=None
             )
         if product_import.status == ImportStatus.SUCCEEDED:
-            self.stdout.write(self.style.SUCCESS(_(
-                "Imported %(rows)d rows: %(created)d products created, %(updated)d updated."
-            ) % {"rows": product_import.row_count, "created": product_import.created_count,
-                 "updated": product_import.updated_count}))
+            rows = ngettext("Imported %(rows)d row", "Imported %(rows)d rows", product_import.row_count) % {
+                "rows": product_import.row_count}
+            created = ngettext(
+                "%(created)d product created", "%(created)d products created", product_import.created_count
+            ) % {"created": product_import.created_count}
+            # Translators: the two counts above, then how many products were updated.
+            self.stdout.write(self.style.SUCCESS(_("%(rows_imported)s: %(products_created)s, %(updated)d updated.") % {
+                "rows_imported": rows, "products_created": created, "updated": product_import.updated_count}))
             return
         for error in product_import.errors:
             row = error["row"] if error["row"] is not None else _("file")
