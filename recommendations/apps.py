@@ -7,8 +7,9 @@ class RecommendationsConfig(AppConfig):
     verbose_name = _("Recommendations")
 
     def ready(self):
-        from catalog.signals import products_changed
+        from catalog.signals import products_changed, shopper_erased
         from recommendations import tasks
+        from recommendations.attribution import served_lists_erase
         from recommendations.serving import serving_state_forget
         from training.signals import live_version_changed
 
@@ -20,3 +21,4 @@ class RecommendationsConfig(AppConfig):
         forget = lambda tenant_id, **kwargs: serving_state_forget(tenant_id=tenant_id)
         live_version_changed.connect(forget, dispatch_uid="serve-new-live-at-once", weak=False)
         products_changed.connect(forget, dispatch_uid="serve-new-products-at-once", weak=False)
+        shopper_erased.connect(served_lists_erase, dispatch_uid="erase-served-lists", weak=False)

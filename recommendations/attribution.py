@@ -116,6 +116,14 @@ class ServedLog:
         with self._lock:
             self._entries = []
 
+    def forget_shopper(self, tenant_id: int, shopper_key: str) -> None:
+        """Drop what this process still holds of a shopper being erased."""
+        with self._lock:
+            self._entries = [
+                (tenant, entry) for tenant, entry in self._entries
+                if not (tenant == tenant_id and entry["shopper_key"] == shopper_key)
+            ]
+
     def _start_writer(self) -> None:
         self._writer = threading.Thread(target=self._write_forever, name="served-log-writer", daemon=True)
         self._writer.start()
@@ -134,3 +142,11 @@ class ServedLog:
 
 
 served_log = ServedLog()
+
+
+def served_lists_erase(*, tenant_id: int, shopper_key: str, **kwargs) -> None:
+    """A shopper's erasure (catalog.signals.shopper_erased): the lists served to them go too. A
+    list another web process served them in the last moment, still in its buffer, is written
+    after; buffers are written every RECOMMENDATIONS_LOG_FLUSH_SECONDS."""
+    served_log.forget_shopper(tenant_id, shopper_key)
+    ServedRecommendation.objects.filter(tenant_id=tenant_id, shopper_key=shopper_key).delete()

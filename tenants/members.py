@@ -13,12 +13,12 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.debug import sensitive_post_parameters
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from tenants.models import Invitation, Membership, Role
+from tenants.models import Invitation, Membership, Role, Tenant
 from tenants.selectors import ACTIVE_TENANT_SESSION_KEY
 from tenants.services import (
     invitation_accept,
@@ -183,10 +183,13 @@ def member_role_view(request, membership_id: int):
     return redirect("members")
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @member_required(manage=True)
 def member_remove_view(request, membership_id: int):
+    """GET: what removing the member deletes with them, and the button; POST: remove them."""
     _in_this_store(Membership, membership_id)
+    if request.method == "GET":
+        return _member_remove_confirm(request, Membership.objects.select_related("user").get(pk=membership_id))
     removed = _carried_out(
         request,
         lambda: member_remove(tenant=request.tenant, membership_id=membership_id, by=request.membership),
@@ -195,6 +198,35 @@ def member_remove_view(request, membership_id: int):
     if removed is not None and membership_id == request.membership.pk:
         return redirect("dashboard")  # they left: this store's pages are closed to them now
     return redirect("members")
+
+
+def _member_remove_confirm(request, membership: Membership):
+    from courses.models import Certificate, Enrollment
+
+    # What goes with the membership (the enrollments hang on it): said before, as course deletion says it.
+    certificates = Certificate.objects.filter(enrollment__membership=membership).count()
+    consequences = [_("Their account stays, with their other stores. In this store they lose access.")]
+    enrollments = Enrollment.objects.filter(membership=membership).count()
+    if enrollments:
+        consequences.append(ngettext(
+            "Their progress and quiz scores in the %(count)d course they started here are deleted.",
+            "Their progress and quiz scores in the %(count)d courses they started here are deleted.",
+            enrollments,
+        ) % {"count": enrollments})
+    if certificates:
+        consequences.append(ngettext(
+            "Their %(count)d certificate is deleted too: its public link stops working.",
+            "Their %(count)d certificates are deleted too: their public links stop working.",
+            certificates,
+        ) % {"count": certificates})
+    if Tenant.objects.filter(sandbox_of=request.tenant, sandbox_owner=membership.user).exists():
+        consequences.append(_("Their sandbox store of this store is deleted, with everything they did in it."))
+    return render(request, "_confirm.html", {
+        "question": _("Remove %(email)s from %(store)s?") % {"email": _name_of(membership), "store": request.tenant.name},
+        "consequences": consequences,
+        "action": _("Remove"),
+        "back": reverse("members"),
+    })
 
 
 @require_POST

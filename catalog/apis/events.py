@@ -184,7 +184,9 @@ class ShopperEraseApi(TenantApiView):
         summary="Erase a shopper's events",
         description=(
             "Deletes every stored event of the shopper (the id your storefront sends as shopper_id), "
-            "for a privacy request. A shopper with no events deletes nothing and still answers 200."
+            "with the recommendation lists served to them, for a privacy request. A shopper with no "
+            "events deletes nothing and still answers 200. Owners and admins can do the same on the "
+            "events page."
         ),
         parameters=[OpenApiParameter("shopper_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
         responses={200: ShopperEraseOutputSerializer},

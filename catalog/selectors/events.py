@@ -39,7 +39,9 @@ class EventDay:
 
 
 def event_counts_per_day(*, tenant: Tenant, days: int = 30) -> list[EventDay]:
-    """Events per type on each of the last `days` days (today included) that has any, newest first.
+    """Events per type on each of the last `days` days (today included), newest first: every day,
+    those without events too (a day of nothing is a storefront feed that broke), or none at all
+    when the window has no event.
 
     Days are counted in the site's time zone, by when the shopper acted.
     Aggregated by the database: the rows never come to Python.
@@ -57,7 +59,10 @@ def event_counts_per_day(*, tenant: Tenant, days: int = 30) -> list[EventDay]:
     for row in rows:
         event_day = per_day.setdefault(row["day"], EventDay(day=row["day"]))
         event_day.per_type[row["type"]] = row["count"]
-    return sorted(per_day.values(), key=lambda event_day: event_day.day, reverse=True)
+    if not per_day:
+        return []
+    window = (today - dt.timedelta(days=back) for back in range(days))
+    return [per_day.get(day) or EventDay(day=day) for day in window]
 
 
 def event_count(*, tenant: Tenant) -> int:

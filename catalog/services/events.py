@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from catalog.models import Event, EventType, FlaggedShopper, IngestTally, Product
+from catalog.signals import shopper_erased
 from tenants.models import Tenant
 from tenants.scope import TenantScopeMissing, current_tenant
 
@@ -385,7 +386,8 @@ def event_ingest_batch(
 
 @transaction.atomic
 def shopper_erase(*, tenant: Tenant, shopper_id: str) -> int:
-    """Erase every event of a shopper (and their bot flag); returns how many events were deleted.
+    """Erase every event of a shopper, their bot flag and what other apps keep of them (the
+    recommendation lists served to them); returns how many events were deleted.
 
     The shopper is found by the same HMAC as at ingest, so the raw id needs no
     storing for this to work. Erasing a shopper the tenant never saw deletes
@@ -395,4 +397,12 @@ def shopper_erase(*, tenant: Tenant, shopper_id: str) -> int:
     shopper_key = tenant.pseudonymise_shopper(shopper_id)
     _total, deleted_per_model = Event.objects.filter(tenant=tenant, shopper_key=shopper_key).delete()
     FlaggedShopper.objects.filter(tenant=tenant, shopper_key=shopper_key).delete()
+    # The lists served to them, say, which carry the same pseudonym (recommendations.apps).
+    shopper_erased.send(sender=Event, tenant_id=tenant.pk, shopper_key=shopper_key)
     return deleted_per_model.get(Event._meta.label, 0)
+
+
+def shopper_event_count(*, tenant: Tenant, shopper_id: str) -> int:
+    """How many events the shopper with this id (as the storefront sends it) has: what an erasure
+    would delete."""
+    return Event.objects.filter(tenant=tenant, shopper_key=tenant.pseudonymise_shopper(shopper_id)).count()

@@ -126,3 +126,47 @@ def test_an_owner_may_erase_from_the_web_session_but_an_analyst_may_not(
 def test_no_key_cannot_erase_a_shopper(api_client, history):
     assert api_client.delete(f"/api/v1/shoppers/{JANE}").status_code == 401
     assert _shopper_event_count(history, JANE) == 5
+
+
+# The same from the web UI, for a merchant with no developer at hand.
+
+ERASE_PAGE = "/catalog/events/erase-shopper/"
+
+
+def test_an_owner_erases_a_shopper_from_the_events_page_after_seeing_how_many_events_go(owner_client, history):
+    assert ERASE_PAGE in owner_client.get("/catalog/events/").content.decode()
+    assert owner_client.get(ERASE_PAGE).status_code == 200
+
+    confirm = owner_client.get(ERASE_PAGE, {"shopper_id": JANE}).content.decode()
+    assert "Their 5 events are deleted for good" in confirm
+    assert f'name="shopper_id" value="{JANE}"' in confirm
+    assert _shopper_event_count(history, JANE) == 5  # nothing yet
+
+    page = owner_client.post(ERASE_PAGE, {"shopper_id": JANE}, follow=True).content.decode()
+    assert "The shopper is erased: 5 events deleted." in page
+    assert _shopper_event_count(history, JANE) == 0 and _shopper_event_count(history, JOHN) == 3
+
+
+def test_an_id_with_no_events_is_said_to_have_none_before_anything_is_erased(owner_client, history):
+    confirm = owner_client.get(ERASE_PAGE, {"shopper_id": "JANE@example.com"}).content.decode()
+    assert "No event is stored under this id" in confirm
+
+
+def test_an_analyst_cannot_erase_from_the_page(analyst_client, history):
+    assert analyst_client.get(ERASE_PAGE, {"shopper_id": JANE}).status_code == 403
+    assert analyst_client.post(ERASE_PAGE, {"shopper_id": JANE}).status_code == 403
+    assert _shopper_event_count(history, JANE) == 5
+
+
+def test_erasure_deletes_the_recommendation_lists_served_to_the_shopper_too(secret_client, history):
+    from recommendations.models import ServedRecommendation
+
+    with tenant_scope(history):
+        for number, shopper in enumerate((JANE, JOHN)):
+            ServedRecommendation.objects.create(
+                tenant=history, recommendation_id=f"r{number}", endpoint="recommendations",
+                shopper_key=history.pseudonymise_shopper(shopper), served_at=timezone.now(),
+            )
+    secret_client.delete(f"/api/v1/shoppers/{JANE}")
+    with tenant_scope(history):
+        assert list(ServedRecommendation.objects.values_list("recommendation_id", flat=True)) == ["r1"]

@@ -36,7 +36,7 @@ def _ingest(tenant, counts_per_day: dict[int, dict[str, int]], prefix: str = "e"
         assert event_ingest_batch(tenant=tenant, events=events).rejected == 0
 
 
-def _row(day: dt.date, *cells: int) -> str:
+def _row(day: dt.date, *cells: int | str) -> str:
     """A table row as the page writes it: the day, then view, click, add to cart, purchase, total."""
     counts = "".join(f"<td>{count}</td>" for count in cells)
     return f"<tr><td>{date_format(day, 'SHORT_DATE_FORMAT')}</td>{counts}</tr>"
@@ -67,10 +67,24 @@ def test_the_page_counts_each_type_per_day_for_this_tenant_only(owner_client, te
     html = response.content.decode()
     assert _row(_day(1), 3, 2, 0, 1, 6) in html
     assert _row(_day(4), 5, 0, 2, 0, 7) in html
-    assert date_format(_day(2), "SHORT_DATE_FORMAT") not in html  # only the other tenant was active then
+    assert _row(_day(2), 0, 0, 0, 0, 0) in html  # only the other tenant was active then: a day of nothing here
     assert 'class="figure">13<' in html
     assert "<tfoot><tr><th>Total</th><th>8</th><th>2</th><th>2</th><th>1</th><th>13</th></tr></tfoot>" in html
     assert html.index(_row(_day(1), 3, 2, 0, 1, 6)) < html.index(_row(_day(4), 5, 0, 2, 0, 7))  # newest first
+
+
+def test_every_day_of_the_window_has_its_row_so_a_day_without_events_shows(owner_client, tenant):
+    # A day of nothing is a storefront feed that broke: hidden, it could not be seen.
+    _ingest(tenant, {1: {"view": 2}, 3: {"view": 1}})
+    html = owner_client.get(URL).content.decode()
+    assert _row(_day(2), 0, 0, 0, 0, 0) in html
+    assert html.count("<tr><td>") == 30
+
+
+def test_large_counts_are_grouped_in_thousands(owner_client, tenant):
+    _ingest(tenant, {1: {"view": 600, "click": 600}})
+    html = owner_client.get(URL).content.decode()
+    assert 'class="figure">1,200<' in html and _row(_day(1), 600, 600, 0, 0, "1,200") in html
 
 
 def test_events_older_than_30_days_count_in_the_total_but_not_in_the_table(owner_client, tenant):
@@ -97,6 +111,18 @@ def test_the_page_shows_the_latest_cleaning_report_with_its_counts(owner_client,
     assert "Run cleaning now" in html
 
 
+def test_events_refused_as_they_arrived_show_at_once_not_only_after_a_cleaning_run(owner_client, tenant):
+    _ingest(tenant, {1: {"view": 1}})
+    with tenant_scope(tenant):
+        event_ingest_batch(tenant=tenant, events=[
+            {"event_id": "bad-1", "shopper_id": "s", "type": "view", "product": "NOPE",
+             "timestamp": timezone.now().isoformat()},
+        ])
+    html = owner_client.get(URL).content.decode()
+    section = html[html.index('id="refused-since-report"'):]
+    assert "Refused at ingest: SKU not in the catalog</td><td>1<" in section
+
+
 @pytest.fixture
 def queued(monkeypatch):
     sent = []
@@ -107,6 +133,13 @@ def queued(monkeypatch):
 def test_an_owner_starts_a_cleaning_run_from_the_page(
     owner_client, tenant, queued, django_capture_on_commit_callbacks
 ):
+    # First a page that says what cleaning deletes, which queues nothing.
+    html = owner_client.get(URL).content.decode()
+    assert f'href="{reverse("event-cleaning-run")}"' in html
+    confirm = owner_client.get(reverse("event-cleaning-run")).content.decode()
+    assert "Exact duplicates are deleted" in confirm and "This cannot be undone." in confirm
+    assert queued == []
+
     with django_capture_on_commit_callbacks(execute=True):
         response = owner_client.post(reverse("event-cleaning-run"))
 

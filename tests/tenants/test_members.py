@@ -168,6 +168,30 @@ def test_an_owner_changes_a_role_and_removes_a_member(client, merchant_user, mem
     assert again.status_code == 404
 
 
+def test_removing_a_member_first_says_what_goes_with_them_and_removes_nothing_until_confirmed(
+    client, merchant_user, member_with_role, tenant
+):
+    from courses.models import Certificate, Enrollment
+    from tests.courses.factories import CourseFactory
+    from tests.factories import TenantFactory
+
+    learner = Membership.all_tenants.get(user=member_with_role(Role.LEARNER))
+    enrollment = Enrollment.all_tenants.create(tenant=tenant, membership=learner, course=CourseFactory())
+    Certificate.all_tenants.create(tenant=tenant, enrollment=enrollment, learner_name="L", course_title="C")
+    TenantFactory(name="Sandbox", slug="sandbox-1", sandbox_of=tenant, sandbox_owner=learner.user)
+    client.force_login(merchant_user)
+
+    assert f'href="{MEMBERS}{learner.pk}/remove/"' in client.get(MEMBERS).content.decode()
+    page = client.get(f"{MEMBERS}{learner.pk}/remove/").content.decode()
+    assert "Remove learner@acme.test from Acme Grocer?" in page
+    assert "Their 1 certificate is deleted too: its public link stops working." in page
+    assert "Their sandbox store of this store is deleted" in page
+    assert Membership.all_tenants.filter(pk=learner.pk).exists()
+
+    client.post(f"{MEMBERS}{learner.pk}/remove/")
+    assert not Membership.all_tenants.filter(pk=learner.pk).exists()
+
+
 @pytest.mark.parametrize("role", [Role.ANALYST, Role.LEARNER])
 def test_members_who_do_not_manage_the_store_cannot_see_or_change_members(client, member_with_role, role):
     user = member_with_role(role)
