@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Q
 from django.db.models.functions import TruncDate
@@ -28,7 +29,7 @@ from experiments.selectors import experiment_list
 from tenants.models import ApiKey, Tenant
 from training.models import ACTIVE_JOB_STATUSES, ModelVersion
 from training.presentation import TABLE_METRICS, MetricRow, job_progress, metrics_table
-from training.selectors import live_version, training_job_list
+from training.selectors import live_version, training_data_size, training_job_list
 
 EVENT_DAYS = 30
 # A tenant runs one experiment at a time (a database constraint); the cap keeps the page cheap
@@ -244,3 +245,43 @@ def learning_summary(*, tenant: Tenant) -> LearningSummary:
         completed=Count("id", filter=Q(completed_at__isnull=False)),
     )
     return LearningSummary(**enrollments, certificates=Certificate.objects.filter(tenant=tenant).count())
+
+
+# --- Getting started -------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class GettingStarted:
+    """A new store's way to its first live model, step by step: shown until the model is live."""
+
+    products: int
+    events: int  # that training may learn from
+    shoppers: int
+    needed_events: int
+    needed_shoppers: int
+    model_trained: bool
+    model_live: bool
+
+    @property
+    def catalog_done(self) -> bool:
+        return self.products > 0
+
+    @property
+    def events_done(self) -> bool:
+        return self.events >= self.needed_events and self.shoppers >= self.needed_shoppers
+
+    @property
+    def all_done(self) -> bool:
+        return self.catalog_done and self.events_done and self.model_trained and self.model_live
+
+
+def getting_started(*, tenant: Tenant, products: int, versions_exist: bool, model_live: bool) -> GettingStarted | None:
+    """None once the store has a live model: nothing left to start."""
+    if model_live:
+        return None
+    events, shoppers = training_data_size(tenant=tenant)
+    return GettingStarted(
+        products=products, events=events, shoppers=shoppers,
+        needed_events=settings.TRAINING_MIN_EVENTS, needed_shoppers=settings.TRAINING_MIN_SHOPPERS,
+        model_trained=versions_exist, model_live=model_live,
+    )

@@ -1,4 +1,7 @@
+import zoneinfo
+
 from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
 
 from tenants.scope import tenant_scope
 from tenants.selectors import membership_for_session
@@ -6,7 +9,7 @@ from tenants.selectors import membership_for_session
 
 class ActiveTenantMiddleware:
     """For the web UI: the logged-in user's active tenant, as `request.tenant`,
-    with the tenant scope set for the rest of the request."""
+    with the tenant scope and the store's time zone set for the rest of the request."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -22,8 +25,15 @@ class ActiveTenantMiddleware:
         request.tenant = membership.tenant if membership else None
         if request.tenant is None:
             return self.get_response(request)
-        with tenant_scope(request.tenant):
-            return self.get_response(request)
+        try:
+            timezone.activate(zoneinfo.ZoneInfo(request.tenant.time_zone))
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):  # the service refuses these; a row set by hand
+            timezone.deactivate()
+        try:
+            with tenant_scope(request.tenant):
+                return self.get_response(request)
+        finally:
+            timezone.deactivate()  # the next request on this thread may be another store's
 
 
 def _in_the_admin(request) -> bool:

@@ -51,6 +51,9 @@ class Tenant(models.Model):
     sandbox_owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
     )
+    # Where the store's day starts and ends: the events per day, the dashboard, the experiments'
+    # daily charts and every time shown to its members (tenants.middleware activates it).
+    time_zone = models.CharField(_("time zone"), max_length=64, default="UTC")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

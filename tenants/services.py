@@ -2,6 +2,7 @@
 import hashlib
 import re
 import secrets
+import zoneinfo
 from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlsplit
@@ -87,6 +88,20 @@ def tenant_shopper_signatures_set(*, tenant: Tenant, required: bool) -> Tenant:
     """Whether a publishable key's personalised requests must carry `shopper_signature`."""
     tenant.shopper_signatures_required = bool(required)
     tenant.save(update_fields=["shopper_signatures_required"])
+    return tenant
+
+
+def time_zone_names() -> list[str]:
+    """The IANA zones this machine knows ("Asia/Shanghai"), sorted; the store's is one of them."""
+    return sorted(zoneinfo.available_timezones() - {"localtime"})
+
+
+def tenant_time_zone_set(*, tenant: Tenant, time_zone: str) -> Tenant:
+    """The zone the store's days and times are in. Raises ValidationError naming the field."""
+    if time_zone not in zoneinfo.available_timezones() or time_zone == "localtime":
+        raise ValidationError({"time_zone": _("Not a time zone; choose one such as Asia/Shanghai or Europe/Berlin.")})
+    tenant.time_zone = time_zone
+    tenant.save(update_fields=["time_zone"])
     return tenant
 
 

@@ -18,6 +18,7 @@ urlpatterns = [
     ),
     path("password-reset/complete/", accounts.PasswordResetCompleteView.as_view(), name="password-reset-complete"),
     path("tenant/switch/", views.tenant_switch, name="tenant-switch"),
+    path("settings/store/", views.store_settings_view, name="store-settings"),
     path("settings/api-keys/", views.api_key_list, name="api-keys"),
     path("settings/api-keys/<str:prefix>/revoke/", views.api_key_revoke_view, name="api-key-revoke"),
     path("settings/members/", members.member_list_view, name="members"),

@@ -1,7 +1,7 @@
 """The tenant pages of the merchant UI: dashboard, tenant switch, API keys."""
 from django import forms
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,6 +16,7 @@ from tenants.dashboard import (
     active_jobs,
     catalog_summary,
     event_counts_by_day,
+    getting_started,
     learning_summary,
     live_model_summary,
     model_versions_exist,
@@ -29,6 +30,8 @@ from tenants.services import (
     tenant_allowed_origins_set,
     tenant_shopper_signatures_set,
     tenant_shopper_signing_key_rotate,
+    tenant_time_zone_set,
+    time_zone_names,
 )
 from tenants.web import member_required
 from training.presentation import TABLE_METRICS
@@ -38,11 +41,16 @@ from training.presentation import TABLE_METRICS
 def dashboard(request):
     tenant = request.tenant
     live_model = live_model_summary(tenant=tenant)
+    catalog = catalog_summary(tenant=tenant)
+    versions_exist = live_model is not None or model_versions_exist(tenant=tenant)
     context = {
-        "catalog": catalog_summary(tenant=tenant),
+        "getting_started": getting_started(
+            tenant=tenant, products=catalog.products, versions_exist=versions_exist, model_live=live_model is not None
+        ),
+        "catalog": catalog,
         "events": event_counts_by_day(tenant=tenant),
         "live_model": live_model,
-        "versions_exist": live_model is not None or model_versions_exist(tenant=tenant),
+        "versions_exist": versions_exist,
         "metric_labels": list(TABLE_METRICS.values()),
         "jobs": active_jobs(tenant=tenant),
         "experiments": running_experiments(tenant=tenant),
@@ -195,6 +203,42 @@ def shopper_signatures_view(request):
     else:
         messages.success(request, _("Publishable keys may now ask for a shopper without a signature."))
     return redirect(reverse("api-keys") + "#shopper-signatures")
+
+
+class StoreTimeZoneForm(forms.Form):
+    time_zone = forms.ChoiceField(
+        label=gettext_lazy("Time zone"),
+        help_text=gettext_lazy(
+            "Where your store's days begin and end: the events per day, the dashboard, the experiments' "
+            "daily figures, and every time shown here."
+        ),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["time_zone"].choices = [(name, name) for name in time_zone_names()]
+
+
+@member_required
+def store_settings_view(request):
+    """The store's own settings; members see them, owners and admins change them."""
+    if request.method == "POST":
+        if not request.membership.can_manage:
+            raise PermissionDenied
+        form = StoreTimeZoneForm(request.POST)
+        if form.is_valid():
+            try:
+                tenant_time_zone_set(tenant=request.tenant, time_zone=form.cleaned_data["time_zone"])
+            except ValidationError as error:
+                form.add_error(None, error)
+            else:
+                messages.success(request, _("Your store's days now follow %(zone)s.") % {
+                    "zone": form.cleaned_data["time_zone"]})
+                return redirect("store-settings")
+        status = 400
+    else:
+        form, status = StoreTimeZoneForm(initial={"time_zone": request.tenant.time_zone}), 200
+    return render(request, "tenants/store_settings.html", {"form": form}, status=status)
 
 
 @require_POST

@@ -237,6 +237,26 @@ def test_a_running_experiment_whose_split_is_off_the_design_shows_the_warning_no
     assert "verdict-" not in experiments
 
 
+def test_a_new_store_sees_its_steps_to_a_first_model_in_order_with_the_data_it_still_needs(owner_client, tenant):
+    from tests.factories import ProductFactory
+
+    ProductFactory(tenant=tenant)
+    html = owner_client.get(DASHBOARD).content.decode()
+    steps = tile(html, "getting-started")
+    assert [step for step in ("catalog", "events", "train", "live") if f'data-step="{step}"' in steps] == [
+        "catalog", "events", "train", "live"]
+    assert 'class="done" data-step="catalog"' in steps and 'class="todo" data-step="events"' in steps
+    assert "You have 0 events from 0 shoppers; fine-tuning needs at least 200 events from 20 shoppers." in steps
+    assert 'href="/training/jobs/new/"' not in steps  # not before there is enough to learn from
+
+
+def test_a_store_with_a_live_model_no_longer_sees_the_first_steps(owner_client, tenant):
+    from tests.training.factories import a_live_model
+
+    a_live_model(tenant)
+    assert 'id="getting-started"' not in owner_client.get(DASHBOARD).content.decode()
+
+
 def test_an_empty_tenant_is_told_what_to_do_next(owner_client, tenant):
     html = owner_client.get(DASHBOARD).content.decode()
 
