@@ -222,7 +222,7 @@ def products_store(*, tenant: Tenant, products: list[ValidProduct]) -> ProductUp
 
 @transaction.atomic
 def product_upsert_many(*, tenant: Tenant, rows: Sequence[Any]) -> ProductUpsertResult:
-    """Create the products whose SKU is new and replace those that exist.
+    """Create the products whose SKU is new and update those that exist (the fields given).
 
     Runs inside `tenant`'s scope. Raises ProductRowsInvalid, storing nothing,
     when any product is invalid.
@@ -231,6 +231,20 @@ def product_upsert_many(*, tenant: Tenant, rows: Sequence[Any]) -> ProductUpsert
     if errors:
         raise ProductRowsInvalid(errors)
     return products_store(tenant=tenant, products=products)
+
+
+@transaction.atomic
+def product_update(*, tenant: Tenant, external_id: str, fields: dict[str, Any]) -> Product:
+    """Change one product's fields (the merchant UI's form), held to the rules of every product.
+    Raises Product.DoesNotExist, or ProductRowsInvalid naming each bad field; stores nothing then."""
+    require_scope_of(tenant)
+    product = Product.objects.select_for_update().get(tenant=tenant, external_id=external_id)
+    products, errors = product_rows_validate([{**fields, "external_id": product.external_id}])
+    if errors:
+        raise ProductRowsInvalid(errors)
+    products_store(tenant=tenant, products=products)
+    product.refresh_from_db()
+    return product
 
 
 @transaction.atomic

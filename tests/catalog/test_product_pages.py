@@ -134,3 +134,71 @@ def test_the_upload_form_says_it_is_busy_while_a_file_is_checked_in_the_readers_
             "Uploading and checking every row: a large file takes a minute or two. Keep this page open."
         )
     assert f'data-busy-message="{busy}"' in html and "/static/js/busy.js" in html
+
+
+# --- One product: read, change, delete ---------------------------------------------------------
+
+
+def _product(tenant, **fields) -> Product:
+    return ProductFactory(tenant=tenant, external_id="PEAR-1", title="Green pear", category="Produce > Pears",
+                          brand="Orchard", price="2.50", currency="USD", **fields)
+
+
+def test_an_owner_changes_a_product_from_its_page_held_to_the_rules_of_every_product(owner_client, tenant):
+    pear = _product(tenant)
+    page = owner_client.get(reverse("product-list")).content.decode()
+    assert f'href="{reverse("product-detail", args=[pear.pk])}"' in page
+
+    response = owner_client.post(reverse("product-detail", args=[pear.pk]), {
+        "title": "Conference pear", "category": "Produce>Pears ", "brand": "Orchard", "price": "2.75",
+        "currency": "eur", "attributes": '{"origin": "BE"}',
+    }, follow=True)
+    assert "The product is saved." in response.content.decode()
+    pear.refresh_from_db()
+    assert (pear.title, pear.category, str(pear.price), pear.currency) == (
+        "Conference pear", "Produce > Pears", "2.75", "EUR")
+    assert pear.in_stock is False and pear.attributes == {"origin": "BE"}  # an unticked box is out of stock
+
+
+def test_a_bad_price_is_named_beside_its_field_the_input_is_kept_and_nothing_changes(owner_client, tenant):
+    pear = _product(tenant)
+    response = owner_client.post(reverse("product-detail", args=[pear.pk]), {
+        "title": "Renamed pear", "price": "1,99", "in_stock": "on", "attributes": "{not json",
+    })
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "Write a JSON object" in html and 'value="Renamed pear"' in html
+    pear.refresh_from_db()
+    assert pear.title == "Green pear"
+    response = owner_client.post(reverse("product-detail", args=[pear.pk]), {"title": "Renamed pear", "price": "1,99"})
+    assert response.status_code == 400 and "“1,99” is not a price" in response.content.decode()
+    pear.refresh_from_db()
+    assert pear.title == "Green pear"
+
+
+def test_an_owner_deletes_a_product_after_a_page_that_says_what_it_does(owner_client, tenant):
+    pear = _product(tenant)
+    confirm = owner_client.get(reverse("product-delete", args=[pear.pk])).content.decode()
+    assert "Delete the product PEAR-1?" in confirm and "Shopper events keep its SKU" in confirm
+    assert Product.all_tenants.filter(pk=pear.pk).exists()
+    response = owner_client.post(reverse("product-delete", args=[pear.pk]), follow=True)
+    assert "The product PEAR-1 is deleted." in response.content.decode()
+    assert not Product.all_tenants.filter(pk=pear.pk).exists()
+
+
+def test_an_analyst_reads_a_product_but_can_neither_change_nor_delete_it(client, member_with_role, tenant):
+    pear = _product(tenant)
+    client.force_login(member_with_role(Role.ANALYST))
+    page = client.get(reverse("product-detail", args=[pear.pk])).content.decode()
+    assert "Produce &gt; Pears" in page and "<form method=\"post\"" not in page.split('id="product-form"')[1]
+    assert client.post(reverse("product-detail", args=[pear.pk]), {"title": "x"}).status_code == 403
+    assert client.post(reverse("product-delete", args=[pear.pk])).status_code == 403
+    assert Product.all_tenants.get(pk=pear.pk).title == "Green pear"
+
+
+def test_another_stores_product_is_a_404_on_every_product_page(owner_client, other_tenant):
+    theirs = _product(other_tenant)
+    for name in ("product-detail", "product-delete"):
+        assert owner_client.get(reverse(name, args=[theirs.pk])).status_code == 404
+        assert owner_client.post(reverse(name, args=[theirs.pk]), {"title": "hijacked"}).status_code == 404
+    assert Product.all_tenants.get(pk=theirs.pk).title == "Green pear"
