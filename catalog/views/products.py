@@ -25,7 +25,7 @@ from catalog.services.products import ProductRowsInvalid, product_delete, produc
 from tenants.web import member_required
 
 PRODUCTS_PER_PAGE = 50
-RECENT_IMPORTS_SHOWN = 20
+IMPORTS_PER_PAGE = 20
 
 
 class ProductFilterForm(forms.Form):
@@ -184,7 +184,8 @@ def product_import_view(request):
     context = {
         "form": form,
         "outcome": outcome,
-        "recent_imports": product_import_list(tenant=request.tenant)[:RECENT_IMPORTS_SHOWN],
+        # Every import, newest first, in pages: an older failure stays a click away.
+        "page": Paginator(product_import_list(tenant=request.tenant), IMPORTS_PER_PAGE).get_page(request.GET.get("page")),
         "errors_kept": IMPORT_ERRORS_KEPT,
         "FAILED": ImportStatus.FAILED,
     }

@@ -92,6 +92,22 @@ def test_the_import_page_lists_recent_imports(owner_client, tenant):
     assert reverse("product-import-detail", args=[recorded.pk]) in html
 
 
+def test_every_import_stays_reachable_page_by_page_and_the_dashboard_links_the_last_one(owner_client, tenant):
+    with tenant_scope(tenant):
+        imports = [
+            ProductImport.objects.create(tenant=tenant, filename=f"file-{n:02d}.csv", file_format="csv",
+                                         status=ImportStatus.FAILED)
+            for n in range(25)
+        ]
+    first = owner_client.get(reverse("product-import")).content.decode()
+    second = owner_client.get(reverse("product-import"), {"page": 2}).content.decode()
+    shown = [f"file-{n:02d}.csv" for n in range(25)]
+    assert sum(name in first for name in shown) == 20 and sum(name in second for name in shown) == 5
+    assert "Page 1 of 2" in first
+    dashboard = owner_client.get(reverse("dashboard")).content.decode()
+    assert reverse("product-import-detail", args=[imports[-1].pk]) in dashboard
+
+
 def test_an_analyst_may_see_the_catalog_but_not_import(client, member_with_role):
     client.force_login(member_with_role(Role.ANALYST))
     assert client.get(reverse("product-list")).status_code == 200
