@@ -382,14 +382,27 @@ class LabStepCompletion(TenantOwned):
 class Certificate(TenantOwned):
     """Proof that a learner passed a course, shown to anyone who has its code.
 
-    Name and title are copied at issue: the certificate states what was true
-    that day, even if the course is renamed later.
+    Everything the public page shows is copied at issue (name, title, who issued it): the
+    certificate states what was true that day, even if the course is renamed later, and it
+    outlives the enrollment. A member removed from the store takes their enrollments with them,
+    but what they learned stays proven: the certificate keeps its code and its tenant (the store
+    it was earned in), and `enrollment` becomes NULL. Such a certificate belongs to nobody in the
+    store any more: the learner's pages, the team's analytics and the certificate requirement
+    (courses.gating) all reach certificates through a member's enrollments, so they leave it out;
+    the dashboard's count of certificates issued (tenants.dashboard) keeps it: the store did issue it.
     """
 
-    enrollment = models.OneToOneField(Enrollment, on_delete=models.CASCADE, related_name="certificate")
+    # NULL once the enrollment is deleted (its member removed from the store).
+    enrollment = models.OneToOneField(
+        Enrollment, null=True, blank=True, on_delete=models.SET_NULL, related_name="certificate"
+    )
     code = models.CharField(max_length=32, unique=True, default=_new_certificate_code, editable=False)
     learner_name = models.CharField(_("learner"), max_length=200)
     course_title = models.CharField(_("course"), max_length=200)
+    # The course was the store's own (`tenant` issued the certificate); False: a platform course,
+    # issued by the platform. A store's course is visible to that store only, so its learners'
+    # certificates always belong to the store that wrote it.
+    issued_by_store = models.BooleanField(default=False)
     issued_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -209,8 +209,9 @@ def certificate_get_by_code_across_tenants(*, code: str) -> Certificate:
     """The certificate with this public code, in whichever tenant issued it.
 
     Cross-tenant by nature: the public verification page has no tenant, the
-    unguessable code is the whole key. The course and its store come along (read here, outside
-    the visitor's scope): the page names who issued the certificate. Raises Certificate.DoesNotExist.
+    unguessable code is the whole key. The store comes along (read here, outside the visitor's
+    scope): the page names it when it issued the certificate. Nothing is read through the
+    enrollment, which is gone once its member has left the store. Raises Certificate.DoesNotExist.
     """
     with outside_tenant_scope():  # a visitor logged in to another store has its scope set
-        return Certificate.all_tenants.select_related("enrollment__course__tenant").get(code=code)
+        return Certificate.all_tenants.select_related("tenant").get(code=code)

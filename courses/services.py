@@ -302,6 +302,7 @@ def certificate_issue_if_earned(*, tenant: Tenant, enrollment: Enrollment) -> Ce
         enrollment=enrollment,
         learner_name=_learner_display_name(enrollment.membership),
         course_title=enrollment.course.title,
+        issued_by_store=not enrollment.course.is_platform_course,
     )
     enrollment.completed_at = timezone.now()
     enrollment.save(update_fields=["completed_at"])

@@ -14,7 +14,9 @@ def certificate_verify(request: HttpRequest, code: str) -> HttpResponse:
     it, nothing else.
 
     The issuer is the course's author: the platform for a platform course, the store for a store's
-    own course. A store may title its course as the platform titles one; the issuer tells them apart.
+    own course, as recorded at issue (Certificate.issued_by_store): the page reads nothing through the
+    enrollment, which goes when its member leaves the store. A store may title its course as the
+    platform titles one; the issuer tells them apart.
     For a platform course the learner's store stays unnamed, as it is nobody's business where they work.
     """
     try:
@@ -23,7 +25,7 @@ def certificate_verify(request: HttpRequest, code: str) -> HttpResponse:
         raise Http404 from None
     response = render(request, "courses/certificate.html", {
         "certificate": certificate,
-        "issuing_store": certificate.enrollment.course.tenant,  # None: a platform course
+        "issuing_store": certificate.tenant if certificate.issued_by_store else None,  # None: the platform
     })
     # A verification page is not a page to index: the code travels by link, not by search.
     response["X-Robots-Tag"] = "noindex"

@@ -203,7 +203,8 @@ def member_remove_view(request, membership_id: int):
 def _member_remove_confirm(request, membership: Membership):
     from courses.models import Certificate, Enrollment
 
-    # What goes with the membership (the enrollments hang on it): said before, as course deletion says it.
+    # What goes with the membership (the enrollments hang on it), said before, as course deletion
+    # says it; and what stays: the certificates, public proofs that outlive the enrollment.
     certificates = Certificate.objects.filter(enrollment__membership=membership).count()
     consequences = [_("Their account stays, with their other stores. In this store they lose access.")]
     enrollments = Enrollment.objects.filter(membership=membership).count()
@@ -215,8 +216,8 @@ def _member_remove_confirm(request, membership: Membership):
         ) % {"count": enrollments})
     if certificates:
         consequences.append(ngettext(
-            "Their %(count)d certificate is deleted too: its public link stops working.",
-            "Their %(count)d certificates are deleted too: their public links stop working.",
+            "Their %(count)d certificate stays valid at its public link.",
+            "Their %(count)d certificates stay valid at their public links.",
             certificates,
         ) % {"count": certificates})
     if Tenant.objects.filter(sandbox_of=request.tenant, sandbox_owner=membership.user).exists():

@@ -385,7 +385,11 @@ def _invitations_they_can_no_longer_send(membership: Membership):
 
 @transaction.atomic
 def member_remove(*, tenant: Tenant, membership_id: int, by: Membership) -> Membership:
-    """Take a member out of the store (their account stays, and any other store's membership)."""
+    """Take a member out of the store (their account stays, and any other store's membership).
+
+    Their course enrollments go with the membership; their certificates stay, valid at their
+    public links (courses.models.Certificate).
+    """
     _tenant_locked(tenant)
     with tenant_scope(tenant):
         membership = _member(membership_id)

@@ -184,12 +184,14 @@ def test_removing_a_member_first_says_what_goes_with_them_and_removes_nothing_un
     assert f'href="{MEMBERS}{learner.pk}/remove/"' in client.get(MEMBERS).content.decode()
     page = client.get(f"{MEMBERS}{learner.pk}/remove/").content.decode()
     assert "Remove learner@acme.test from Acme Grocer?" in page
-    assert "Their 1 certificate is deleted too: its public link stops working." in page
+    assert "Their 1 certificate stays valid at its public link." in page
     assert "Their sandbox store of this store is deleted" in page
     assert Membership.all_tenants.filter(pk=learner.pk).exists()
 
     client.post(f"{MEMBERS}{learner.pk}/remove/")
     assert not Membership.all_tenants.filter(pk=learner.pk).exists()
+    assert not Enrollment.all_tenants.filter(pk=enrollment.pk).exists()
+    assert Certificate.all_tenants.filter(tenant=tenant, learner_name="L", enrollment=None).exists()
 
 
 @pytest.mark.parametrize("role", [Role.ANALYST, Role.LEARNER])
