@@ -43,13 +43,17 @@ class IssuedKey:
 
 
 @transaction.atomic
-def tenant_create(*, slug: str, name: str = "", owner_email: str, owner_password: str | None = None) -> Tenant:
+def tenant_create(
+    *, slug: str, name: str = "", owner_email: str, owner_password: str | None = None, time_zone: str = "UTC"
+) -> Tenant:
     """Create a tenant and its owner (an existing user with that email, or a new one)."""
     if slug != slugify(slug):
         raise ValidationError({"slug": _("Use lowercase letters, digits and hyphens only.")})
     if Tenant.objects.filter(slug=slug).exists():
         raise ValidationError({"slug": _("A tenant with this slug already exists.")})
     tenant = Tenant.objects.create(slug=slug, name=name or slug)
+    if time_zone != tenant.time_zone:
+        tenant_time_zone_set(tenant=tenant, time_zone=time_zone)
     owner = User.objects.filter(email__iexact=owner_email).first()
     if owner is None:
         owner = User.objects.create_user(username=owner_email, email=owner_email, password=owner_password)

@@ -262,9 +262,11 @@ def _catalog_csv_parse(text: str) -> ParsedCatalogFile:
                 continue
             parsed.rows.append(_csv_row_to_product(columns, cells, row_number, parsed.errors))
             parsed.row_numbers.append(row_number)
-    except csv.Error as error:
+    except csv.Error:
+        # csv's own message is English whatever the reader's language; the row says where.
         parsed.errors.append(_import_error(row_number + 1, FILE_FIELD, _(
-            "The file is not readable CSV: %(message)s.") % {"message": error}))
+            "This row is not readable CSV: one of its cells runs on past what a cell may hold. A quote that "
+            "opens and never closes makes the rest of the file one cell, for one. Check the row in a text editor.")))
     return parsed
 
 

@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import F
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.utils.translation import gettext_lazy
 
 from catalog.models import ImportStatus, ProductImport
@@ -107,15 +108,22 @@ def catalog_import_of_50_products(sandbox: Tenant) -> CheckResult:
     if latest.status == ImportStatus.FAILED:
         return CheckResult(
             False,
-            _(
+            ngettext(
+                "Your last import (%(file)s) failed with %(errors)d error and stored nothing: fix the row it "
+                "names and import it again.",
                 "Your last import (%(file)s) failed with %(errors)d errors and stored nothing: fix the rows it "
-                "names and import it again."
+                "names and import it again.",
+                latest.error_count,
             )
             % {"file": latest.filename, "errors": latest.error_count},
         )
     return CheckResult(
         False,
-        _("Your largest import brought %(count)d products; import a file with at least %(least)d.")
+        ngettext(
+            "Your largest import brought %(count)d product; import a file with at least %(least)d.",
+            "Your largest import brought %(count)d products; import a file with at least %(least)d.",
+            best.products if best else 0,
+        )
         % {"count": best.products if best else 0, "least": CATALOG_MIN_PRODUCTS},
     )
 

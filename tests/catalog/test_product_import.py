@@ -498,3 +498,12 @@ def test_the_management_command_exits_non_zero_from_the_shell(tenant, capsys):
 def test_the_management_command_refuses_an_unknown_tenant(db):
     with pytest.raises(CommandError, match="nope"):
         call_command("import_catalog", str(DATA / "catalog.csv"), tenant="nope")
+
+
+def test_a_quote_that_never_closes_names_its_row_in_the_readers_words_not_pythons(secret_client, tenant):
+    body = b'external_id,title\nA-1,Apple\nB-1,"Banana\n' + b"x" * 140_000 + b"\n"
+    response = _upload(secret_client, "quote.csv", body)
+    errors = response.json()["errors"]
+    assert [(error["row"], error["field"]) for error in errors] == [(3, "file")]
+    assert "one of its cells runs on" in errors[0]["reason"] and "field limit" not in errors[0]["reason"]
+    assert _products_of(tenant) == {}

@@ -101,6 +101,17 @@ def test_a_failed_import_fails_pointing_at_its_errors(sandbox):
     assert not result.passed and "failed with 3 errors" in result.message
 
 
+def test_an_import_of_one_product_or_with_one_error_is_said_in_the_singular(sandbox):
+    imported(sandbox, products=1)
+    assert run("catalog_import_of_50_products", sandbox).message == (
+        "Your largest import brought 1 product; import a file with at least 50."
+    )
+    imported(sandbox, products=80, status=ImportStatus.FAILED, errors=1)
+    assert "failed with 1 error and stored nothing: fix the row it names" in run(
+        "catalog_import_of_50_products", sandbox
+    ).message
+
+
 def test_the_stores_imports_do_not_count_for_the_sandbox(tenant, sandbox):
     imported(tenant, products=60)
 

@@ -81,3 +81,11 @@ def test_invalid_owner_email_fails_and_creates_nothing():
         run_create_tenant("corner-shop", "--owner", "not-an-email")
 
     assert not Tenant.objects.exists()
+
+
+def test_a_store_is_created_in_its_time_zone_and_an_unknown_zone_creates_nothing(db):
+    run_create_tenant("shanghai-shop", "--owner", "owner@sh.test", "--time-zone", "Asia/Shanghai")
+    assert Tenant.objects.get(slug="shanghai-shop").time_zone == "Asia/Shanghai"
+    with pytest.raises(CommandError, match="time_zone: Not a time zone"):
+        run_create_tenant("lost-shop", "--owner", "owner@lost.test", "--time-zone", "Mars/Olympus")
+    assert not Tenant.objects.filter(slug="lost-shop").exists()

@@ -27,13 +27,17 @@ class Command(BaseCommand):
             help="The owner's password. Without it a new owner cannot log in until one is set.",
         )
         parser.add_argument(
+            "--time-zone", default="UTC", metavar="ZONE",
+            help="Where the store's days begin and end, such as Asia/Shanghai (default: UTC).",
+        )
+        parser.add_argument(
             "--json",
             action="store_true",
             dest="as_json",
             help='Print only {"tenant", "secret_key", "publishable_key"} as JSON on stdout.',
         )
 
-    def handle(self, *args, slug, owner, name, password, as_json: bool, **options):
+    def handle(self, *args, slug, owner, name, password, time_zone, as_json: bool, **options):
         try:
             validate_email(owner)
         except ValidationError as error:
@@ -41,7 +45,9 @@ class Command(BaseCommand):
         try:
             # One transaction: a failure after the tenant exists (a key) leaves nothing behind.
             with transaction.atomic():
-                tenant = tenant_create(slug=slug, name=name, owner_email=owner, owner_password=password)
+                tenant = tenant_create(
+                    slug=slug, name=name, owner_email=owner, owner_password=password, time_zone=time_zone
+                )
                 secret = api_key_issue(tenant=tenant, kind=ApiKeyKind.SECRET, name="server (create_tenant)")
                 publishable = api_key_issue(
                     tenant=tenant, kind=ApiKeyKind.PUBLISHABLE, name="browser (create_tenant)"
