@@ -297,6 +297,11 @@ def results_section(client, experiment: Experiment) -> str:
     return section(client.get(detail_url(experiment)).content.decode(), "experiment-results")
 
 
+def result_row(html: str, variant: str) -> str:
+    """The cells of a variant's row in the results table."""
+    return re.search(rf'<tr class="result-row" data-variant="{variant}">(.*?)</tr>', html, re.DOTALL).group(1)
+
+
 def test_a_draft_has_no_results_yet(owner_client, tenant):
     html = results_section(owner_client, an_experiment(tenant))
     assert "Not enough data yet: the experiment has not started." in html
@@ -314,7 +319,7 @@ def test_a_few_shoppers_show_their_numbers_but_no_verdict(owner_client, tenant):
     shoppers_served(tenant, experiment, "popular", shoppers=20, buyers=6)
     html = results_section(owner_client, experiment)
     assert "a variant needs at least 100 shoppers before there is a verdict, and the smallest has 20" in html
-    row = re.search(r'<tr class="result-row" data-variant="popular">(.*?)</tr>', html, re.S).group(1)
+    row = result_row(html, "popular")
     assert "30.00%" in row and "Not enough data" in row
 
 
@@ -325,7 +330,7 @@ def test_enough_shoppers_who_have_not_bought_yet_are_told_apart_from_too_few_sho
     html = results_section(owner_client, experiment)
     assert "every variant has enough shoppers, but “Conversion rate” is the same for every one of them" in html
     assert "the smallest has" not in html
-    row = re.search(r'<tr class="result-row" data-variant="popular">(.*?)</tr>', html, re.S).group(1)
+    row = result_row(html, "popular")
     assert "pp to" not in row  # no interval of zero width, which would read as a certain result
 
 
@@ -334,7 +339,7 @@ def test_shopper_counts_are_grouped_in_thousands_as_the_planner_is(owner_client,
     shoppers_served(tenant, experiment, "control", shoppers=1200, buyers=0)
     html = results_section(owner_client, experiment)
     assert "1,200 shoppers served in the experiment so far." in html
-    row = re.search(r'<tr class="result-row" data-variant="control">(.*?)</tr>', html, re.S).group(1)
+    row = result_row(html, "control")
     assert "<td>1,200</td>" in row
 
 
@@ -357,9 +362,9 @@ def test_results_with_data_show_the_lift_its_interval_and_the_verdict(owner_clie
     html = results_section(owner_client, experiment)
 
     assert "Not enough data" not in html
-    control = re.search(r'<tr class="result-row" data-variant="control">(.*?)</tr>', html, re.S).group(1)
+    control = result_row(html, "control")
     assert "10.00%" in control
-    row = re.search(r'<tr class="result-row" data-variant="popular">(.*?)</tr>', html, re.S).group(1)
+    row = result_row(html, "popular")
     low, high = comparison.absolute_interval.low, comparison.absolute_interval.high
     assert "30.00%" in row and "+20.00 pp" in row and "+200.0%" in row
     assert f"{low * 100:+.2f} pp to {high * 100:+.2f} pp" in row and low > 0
