@@ -10,8 +10,11 @@ import math
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils.translation import gettext as _
 
+from catalog.models import Product
+from catalog.services.products import CATEGORY_SEPARATOR, category_path_normalize
 from recommendations.models import RankingRule, RuleAction, RuleField
 from recommendations.serving import serving_state_forget
 from tenants.models import Tenant
@@ -56,14 +59,16 @@ def ranking_rule_create(
     """Add a rule; raises ValidationError naming the field at fault. The tenant scope is set.
 
     One rule per category or brand: two would add up, which nobody reading the
-    list would expect. Brands match ignoring case, so "Acme" and "acme" are the same.
+    list would expect. Both match as serving matches them, ignoring case; a category is also
+    written as the catalog writes it ("Grocery>Cereal" is "Grocery > Cereal").
     """
     value = (value or "").strip()
+    if field == RuleField.CATEGORY:
+        value = category_path_normalize(value)
     errors = _rule_errors(field=field, value=value, action=action, strength=strength)
     if errors:
         raise ValidationError(errors)
-    same = RankingRule.objects.filter(tenant=tenant, field=field)
-    same = same.filter(value__iexact=value) if field == RuleField.BRAND else same.filter(value=value)
+    same = RankingRule.objects.filter(tenant=tenant, field=field, value__iexact=value)
     if same.exists():
         raise _duplicate_error(field)
     try:
@@ -77,11 +82,23 @@ def ranking_rule_create(
     return rule
 
 
+def ranking_rule_matches(*, tenant: Tenant, rule: RankingRule) -> int:
+    """How many products of the catalog the rule reaches (a category: and those below it)."""
+    products = Product.objects.filter(tenant=tenant)
+    if rule.field == RuleField.BRAND:
+        return products.filter(brand__iexact=rule.value).count()
+    return products.filter(
+        Q(category__iexact=rule.value) | Q(category__istartswith=rule.value + CATEGORY_SEPARATOR)
+    ).count()
+
+
 @transaction.atomic
-def ranking_rule_delete(*, tenant: Tenant, rule_id: int) -> None:
-    """Raises RankingRule.DoesNotExist for a rule that is not the tenant's."""
-    RankingRule.objects.get(tenant=tenant, pk=rule_id).delete()
+def ranking_rule_delete(*, tenant: Tenant, rule_id: int) -> RankingRule:
+    """Raises RankingRule.DoesNotExist for a rule that is not the tenant's; returns the rule gone."""
+    rule = RankingRule.objects.get(tenant=tenant, pk=rule_id)
+    rule.delete()
     _forget_on_commit(tenant)
+    return rule
 
 
 @transaction.atomic

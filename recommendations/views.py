@@ -24,6 +24,7 @@ from recommendations.rules import (
     MAX_STRENGTH,
     ranking_rule_create,
     ranking_rule_delete,
+    ranking_rule_matches,
     tenant_recommend_purchased_set,
 )
 from recommendations.selectors.recommendations import (
@@ -216,6 +217,10 @@ def rule_create_view(request):
                 request,
                 _("The rule for %(value)s is saved: it is served from now on.") % {"value": rule.value},
             )
+            if not ranking_rule_matches(tenant=request.tenant, rule=rule):
+                messages.warning(request, _(
+                    "No product of your catalog has %(value)s for now: the rule changes nothing until one has."
+                ) % {"value": rule.value})
             return redirect("recommendations:rules")
     return _rules_page(request, form)
 
@@ -224,10 +229,11 @@ def rule_create_view(request):
 @member_required(manage=True)
 def rule_delete_view(request, rule_id: int):
     try:
-        ranking_rule_delete(tenant=request.tenant, rule_id=rule_id)
+        rule = ranking_rule_delete(tenant=request.tenant, rule_id=rule_id)
     except RankingRule.DoesNotExist:
         raise Http404
-    messages.success(request, _("The rule is deleted."))
+    messages.success(request, _("The rule to %(action)s %(value)s (strength %(strength)s) is deleted.") % {
+        "action": rule.get_action_display().lower(), "value": rule.value, "strength": f"{rule.strength:g}"})
     return redirect("recommendations:rules")
 
 

@@ -74,6 +74,19 @@ class AnswerSerializer(serializers.Serializer):
         ref_name = "RecommendationAnswer"
 
 
+class SearchAnswerSerializer(AnswerSerializer):
+    word_matches = serializers.IntegerField(
+        help_text=(
+            "How many in-stock products hold the query's words (counted up to 100). 0 with a model: no "
+            "product has these words, and the items are the model's closest by meaning alone; say so to "
+            "the shopper (\"No product has these words; here are related ones\") or show none."
+        )
+    )
+
+    class Meta:
+        ref_name = "SearchAnswer"
+
+
 EXAMPLE_ITEM = {
     "external_id": "APL-GALA-1KG",
     "title": "Gala apples, 1 kg",
@@ -199,6 +212,8 @@ class _ServingApi(TenantApiView):
     throttle_classes = [ServingRateThrottle]
     endpoint = ""
 
+    answer_serializer = AnswerSerializer
+
     def respond(self, request, answer: Answer, *, shopper_id: str = "") -> Response:
         served_log.record(
             tenant=request.tenant,
@@ -211,7 +226,7 @@ class _ServingApi(TenantApiView):
             fallback=answer.fallback,
             product_ids=answer.product_ids,
         )
-        return Response(AnswerSerializer(answer).data)
+        return Response(self.answer_serializer(answer).data)
 
 
 class RecommendationsApi(_ServingApi):
@@ -353,6 +368,7 @@ class SimilarProductsApi(_ServingApi):
 
 class SearchApi(_ServingApi):
     endpoint = "search"
+    answer_serializer = SearchAnswerSerializer
 
     class QuerySerializer(serializers.Serializer):
         q = serializers.CharField(max_length=200, help_text="What the shopper typed.")
@@ -380,7 +396,7 @@ class SearchApi(_ServingApi):
             OpenApiParameter("shopper_id", str, description="Personalise the ranking for this shopper."),
             SHOPPER_SIGNATURE,
         ],
-        responses={200: AnswerSerializer, 400: BAD_PARAMETERS, 403: SIGNATURE_REFUSED},
+        responses={200: SearchAnswerSerializer, 400: BAD_PARAMETERS, 403: SIGNATURE_REFUSED},
         examples=[
             _answer_example("Matches", items=[{**EXAMPLE_ITEM, "score": 0.032787}]),
         ],

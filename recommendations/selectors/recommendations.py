@@ -72,6 +72,9 @@ class Answer:
     fallback_reason: str = ""
     variant: str = ""
     experiment_id: int | None = None  # the running experiment the shopper is in
+    # Search only: how many in-stock products hold the query's words (up to SEARCH_POOL). 0 with a
+    # model: the items are the model's closest by meaning alone, which a shopper should be told.
+    word_matches: int | None = None
     recommendation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
     @property
@@ -280,6 +283,7 @@ def search_result_list(*, tenant: Tenant, query: str, limit: int = 10, shopper_i
         model_version=version,
         fallback=version is None,
         fallback_reason=reason if version is None else "",
+        word_matches=len(lexical),
     )
 
 

@@ -71,13 +71,13 @@ def test_the_search_box_finds_earl_grey_tea_in_the_models_column(owner_client, l
 def test_without_a_live_model_the_page_says_popularity_answered_and_why(owner_client, tiny_shop):
     html = owner_client.get(TRY, {"shopper_id": "shopper-0"}).content.decode()
     status = re.search(r'id="model-answer-status">(.*?)</p>', html, re.S).group(1)
-    assert "Popularity answered: No model is live yet." in status
+    assert "Popularity answered (No model is live yet)." in status
     assert len(column_skus(html, "model")) == 10
 
 
 def test_a_new_shopper_is_shown_the_reason_the_model_stood_aside(owner_client, live_version):
     html = owner_client.get(TRY, {"shopper_id": "never-seen-before"}).content.decode()
-    assert "Popularity answered: A shopper without history: trending products." in html
+    assert "Popularity answered (A shopper without history: trending products)." in html
 
 
 def test_an_unknown_product_sku_is_named_beside_its_field(owner_client, live_version):
@@ -153,6 +153,29 @@ def test_a_brand_rule_is_a_duplicate_whatever_its_case(owner_client, tenant):
     assert len(rules_of(tenant)) == 1
 
 
+def test_a_category_rule_is_a_duplicate_whatever_its_case_and_spacing_as_serving_matches_it(owner_client, tenant):
+    owner_client.post(RULE_NEW, {"field": "category", "value": "Grocery > Cold Cereal", "action": "boost", "strength": 5})
+    response = owner_client.post(
+        RULE_NEW, {"field": "category", "value": "grocery>cold cereal", "action": "bury", "strength": 2}
+    )
+    assert "There is already a rule for this category" in field_error(response.content.decode(), "value")
+    assert rules_of(tenant) == [("category", "Grocery > Cold Cereal", "boost", 5.0)]
+
+
+def test_a_rule_that_reaches_no_product_is_saved_with_a_warning(owner_client, tenant):
+    from tests.factories import ProductFactory
+
+    ProductFactory(tenant=tenant, category="Grocery > Tea")
+    page = owner_client.post(
+        RULE_NEW, {"field": "category", "value": "Does Not Exist", "action": "boost", "strength": 3}, follow=True
+    ).content.decode()
+    assert "No product of your catalog has Does Not Exist for now" in page
+    page = owner_client.post(
+        RULE_NEW, {"field": "category", "value": "grocery", "action": "boost", "strength": 3}, follow=True
+    ).content.decode()
+    assert "No product of your catalog has" not in page  # "grocery" reaches "Grocery > Tea"
+
+
 @pytest.mark.parametrize("strength", [0, -1, 10.5])
 def test_a_strength_outside_0_to_10_is_refused_beside_the_strength_field(owner_client, tenant, strength):
     response = bury_coffee(owner_client, strength=strength)
@@ -182,6 +205,8 @@ def test_the_owner_deletes_a_rule(owner_client, tenant):
     response = owner_client.post(f"/recommendations/rules/{rule.pk}/delete/")
     assert response.status_code == 302
     assert rules_of(tenant) == []
+    page = owner_client.get(RULES).content.decode()
+    assert "The rule to boost tea (strength 1) is deleted." in page  # which one, since it cannot come back
     assert "tea" not in re.search(
         r'<table class="data" id="rules">.*?</table>', owner_client.get(RULES).content.decode(), re.S
     ).group(0)

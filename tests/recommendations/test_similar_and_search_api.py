@@ -177,3 +177,21 @@ def test_search_without_a_model_fills_its_places_with_products_in_stock(
     response = publishable_client.get(SEARCH, {"q": "tea", "limit": 3})
     assert len(skus_of(response)) == 3
     assert not {product.external_id for product in matches[:3]} & set(skus_of(response))
+
+
+def test_a_search_whose_words_no_product_holds_says_so_beside_the_models_closest_products(
+    publishable_client, live_version
+):
+    # Semantic matches still come (what search by meaning is for), but a storefront must be able to
+    # tell "related products" from products that hold the words.
+    found = publishable_client.get(SEARCH, {"q": "earl grey tea"})
+    nothing = publishable_client.get(SEARCH, {"q": "zzqqxx"})
+    assert found.data["word_matches"] >= 1 and nothing.data["word_matches"] == 0
+    assert nothing.data["items"] and nothing.data["model_version"] == 1
+
+
+def test_the_try_page_warns_when_no_product_holds_the_searched_words(owner_client, live_version):
+    html = owner_client.get("/recommendations/try/", {"query": "zzqqxx"}).content.decode()
+    assert 'id="no-word-matches"' in html
+    html = owner_client.get("/recommendations/try/", {"query": "earl grey tea"}).content.decode()
+    assert 'id="no-word-matches"' not in html
