@@ -28,6 +28,11 @@ LOG_LINES = {
         "The checkpoint was written with other settings (%(settings)s): training starts over."
     ),
     "cancelled": gettext_lazy("Cancelled after step %(step)d."),
+    "kept_epoch": gettext_lazy("The version keeps epoch %(epoch)d, the best on validation (%(value)s)."),
+    "kept_pretrained": gettext_lazy(
+        "Fine-tuning did not beat the pretrained encoder on validation (%(value)s): the version keeps the "
+        "pretrained weights. More data, or another learning rate, may help."
+    ),
     "measuring": gettext_lazy(
         "Training done: encoding the catalog and measuring the model against the baselines."
     ),

@@ -262,7 +262,7 @@ def test_a_second_job_while_one_runs_is_refused_above_the_form(
         reverse("training-job-new"), {"preset": "quick_lora", "base_model": base_model_dir}
     )
     assert response.status_code == 200
-    assert "already queued or running" in response.content.decode()
+    assert "1 job is already queued or running; wait for it to finish or cancel it." in response.content.decode()
     assert len(_jobs_of(tenant)) == 1
 
 

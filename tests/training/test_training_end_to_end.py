@@ -239,6 +239,18 @@ def test_a_version_that_would_replace_the_live_model_mid_experiment_waits_and_th
     )
 
 
+def test_a_job_whose_fine_tuning_made_things_worse_says_it_kept_the_pretrained_weights(
+    tenant_with_shop, tiny_job_settings
+):
+    tenant = tenant_with_shop
+    with tenant_scope(tenant):
+        job = training_job_create(tenant=tenant, settings_given={**tiny_job_settings, "learning_rate": 0.5})
+    job = _run_here(job)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert "Fine-tuning did not beat the pretrained encoder on validation (0." in job.log_tail
+    assert ModelVersion.all_tenants.get(job=job).metrics["best_epoch"] == 0
+
+
 def test_a_version_that_cannot_be_written_fails_the_job_with_the_reason(
     tenant_with_shop, tiny_job_settings, settings
 ):

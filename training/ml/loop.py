@@ -324,9 +324,11 @@ def target_log_probabilities(targets: np.ndarray, n_items: int) -> torch.Tensor:
 
 
 def _validate(item_vectors: np.ndarray, dataset: Dataset, config: TrainConfig) -> dict[str, float]:
-    scorer = ContentScorer(
-        item_vectors, history_length=config.history_length, recency_decay=config.recency_decay
-    )
+    # At the precision a version stores and serves (float16, training.ml.pipeline): the curve, early
+    # stopping and the version's validation table then measure the same vectors. On 17,821 products of
+    # The Complete Journey, float32 read 5% higher (validation NDCG@10 0.0333 against 0.0317).
+    served = item_vectors.astype(np.float16).astype(np.float32)
+    scorer = ContentScorer(served, history_length=config.history_length, recency_decay=config.recency_decay)
     return evaluate(
         scorer,
         dataset.validation,

@@ -62,14 +62,14 @@ def fine_tune(
     progress: ProgressCallback | None = None,
     should_cancel: Callable[[], bool] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
-    on_training_done: Callable[[], None] | None = None,
+    on_training_done: Callable[[TrainResult], None] | None = None,
     on_measuring_stage: Callable[[str, int, int], None] | None = None,
     collaborative: str = "auto",
     baselines: Sequence[str] = BASELINES,
 ) -> FineTuneOutcome:
     """Train, blend, and measure the content model, the hybrid and the baselines on the same split.
 
-    `on_training_done` is called once training has stopped, before the measuring that follows;
+    `on_training_done(result)` is called once training has stopped, before the measuring that follows;
     `on_measuring_stage(stage, index, count)` as each stage of it starts (MEASURING_STAGES).
 
     `collaborative` is the hybrid's behaviour signal: "ease", "item_knn", or "auto" (the
@@ -112,7 +112,7 @@ def fine_tune(
     )
 
     if on_training_done is not None:
-        on_training_done()  # the last step, or an early stop: what follows has no steps to count
+        on_training_done(result)  # the last step, or an early stop: what follows has no steps to count
 
     def stop_if_cancelled() -> None:
         # What follows the last step (encoding the catalog, fitting the behaviour signals and

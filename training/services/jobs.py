@@ -17,6 +17,7 @@ from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from tenants.models import Tenant
@@ -140,8 +141,10 @@ def training_job_create(
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
     active = TrainingJob.objects.filter(tenant=tenant, status__in=ACTIVE_JOB_STATUSES).count()
     if active >= settings.TRAINING_MAX_ACTIVE_JOBS_PER_TENANT:
-        raise ValidationError({"jobs": _(
-            "%(active)d job(s) already queued or running; wait for it to finish or cancel it."
+        raise ValidationError({"jobs": ngettext(
+            "%(active)d job is already queued or running; wait for it to finish or cancel it.",
+            "%(active)d jobs are already queued or running; wait for them to finish or cancel one.",
+            active,
         ) % {"active": active}})
     job = TrainingJob.objects.create(tenant=tenant, config=config.to_dict(), created_by=created_by)
     training_job_enqueue(job)
@@ -340,10 +343,13 @@ class _JobReporter:
             progress=TRAINING_SHARE_OF_THE_BAR * min(step / max(total_steps, 1), 1.0),
         )
 
-    def training_done(self) -> None:
-        """Training has stopped (its last step, or early): the bar waits at the end of training's share
-        while the catalog is encoded and the model measured against the baselines, which has no steps
-        to count or time."""
+    def training_done(self, result) -> None:
+        """Training has stopped (its last step, or early): the log says which epoch the version keeps,
+        and the bar waits at the end of training's share while the catalog is encoded and the model
+        measured against the baselines, which has no steps to count or time."""
+        if result.history:
+            code = "kept_pretrained" if result.best_epoch == 0 else "kept_epoch"
+            self.log(code, epoch=result.best_epoch, value=f"{result.best_metric:.4f}")
         self.log("measuring")
         self._update(progress=TRAINING_SHARE_OF_THE_BAR, eta_seconds=None)
 

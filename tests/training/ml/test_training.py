@@ -294,3 +294,17 @@ def test_a_checkpoint_write_that_fails_leaves_the_previous_one_and_no_temporary_
         checkpoints._write("last.pt", {"epoch": 2})
     assert [path.name for path in tmp_path.iterdir()] == ["last.pt"]
     assert loop.torch.load(tmp_path / "last.pt")["epoch"] == 1
+
+
+def test_the_versions_validation_figure_is_the_kept_epochs_own(tiny_model_dir, shop_items, shop_interactions):
+    # A learning rate far too high makes the pretrained encoder (epoch 0) the best: the version keeps
+    # it, and its validation table must read what the curve read for it, not another precision's figure.
+    from tests.training.ml.conftest import tiny_training_settings
+    from training.ml.config import TrainConfig
+    from training.ml.pipeline import fine_tune
+
+    settings = {**tiny_training_settings(tiny_model_dir, epochs=2), "learning_rate": 0.5}
+    metrics = fine_tune(TrainConfig(**settings), shop_interactions, shop_items).metrics
+    kept = metrics["epochs"][metrics["best_epoch"]]
+    assert metrics["best_epoch"] == 0
+    assert metrics["validation"]["content"]["ndcg@10"] == pytest.approx(kept["validation"]["ndcg@10"], abs=1e-12)
