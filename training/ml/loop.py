@@ -133,22 +133,27 @@ def train(
     checkpoints = _Checkpoints(checkpoint_dir, config, run.fingerprint) if checkpoint_dir else None
     state = checkpoints.restore(run.model, run.optimizer, run.scheduler) if checkpoints else None
     resumed_from = state.last_epoch if state else None
+    done = state.last_epoch * run.steps_per_epoch if state else 0
+    clock = _Clock(run.total_steps, already_done=done, epochs=config.epochs)
     if state is None:
         state = _State()
-        run.evaluate_and_record(state, epoch=0, train_loss=None, started=time.monotonic())
+        validation_started = time.monotonic()
+        run.evaluate_and_record(state, epoch=0, train_loss=None, started=validation_started)
+        clock.validated(time.monotonic() - validation_started)
         if on_epoch is not None:
             on_epoch(state.history[-1])
         if checkpoints:
             checkpoints.save(state, run.model, run.optimizer, run.scheduler, new_best=True)
 
-    clock = _Clock(run.total_steps, already_done=state.last_epoch * run.steps_per_epoch)
     for epoch in range(state.last_epoch + 1, config.epochs + 1):
         patience = config.early_stopping_patience
         if patience and state.epochs_without_improvement >= patience:
             break
         started = time.monotonic()
         loss = run.train_epoch(epoch, clock, progress, should_cancel, state)
+        validation_started = time.monotonic()
         is_best = run.evaluate_and_record(state, epoch=epoch, train_loss=loss, started=started)
+        clock.validated(time.monotonic() - validation_started)
         if on_epoch is not None:
             on_epoch(state.history[-1])
         if checkpoints:
@@ -260,7 +265,7 @@ class _Run:
                 raise TrainingCancelled(clock.step, state.history)
             batch = order[start : start + config.batch_size]
             losses.append(self._step([examples.histories[i] for i in batch], examples.targets[batch]))
-            eta = clock.tick()
+            eta = clock.tick(epoch)
             if progress is not None:
                 progress(clock.step, clock.total_steps, epoch, losses[-1], eta)
         return float(np.mean(losses))
@@ -300,18 +305,31 @@ def _optimizer(model: ItemEncoder, config: TrainConfig) -> torch.optim.Optimizer
 
 
 class _Clock:
-    def __init__(self, total_steps: int, already_done: int):
+    def __init__(self, total_steps: int, already_done: int, epochs: int):
         self.total_steps = total_steps
         self.step = already_done
         self.done_here = 0
-        self.started = time.monotonic()
+        self.epochs = epochs
+        # How long the last validation took (encoding the whole catalog): every epoch ends with one,
+        # and on a CPU with a large catalog it outlasts the epoch's steps.
+        self.validation_seconds = 0.0
+        self._training_seconds = 0.0
+        self._since = time.monotonic()
 
-    def tick(self) -> float:
-        """Count a step; return the estimated seconds left."""
+    def tick(self, epoch: int) -> float:
+        """Count a step of `epoch`; return the estimated seconds left: the steps, and the validation
+        that ends this epoch and each one after."""
         self.step += 1
         self.done_here += 1
-        per_step = (time.monotonic() - self.started) / self.done_here
-        return per_step * (self.total_steps - self.step)
+        now = time.monotonic()
+        self._training_seconds += now - self._since
+        self._since = now
+        per_step = self._training_seconds / self.done_here
+        return per_step * (self.total_steps - self.step) + self.validation_seconds * (self.epochs - epoch + 1)
+
+    def validated(self, seconds: float) -> None:
+        self.validation_seconds = seconds
+        self._since = time.monotonic()  # the validation is not a step's time
 
 
 def target_log_probabilities(targets: np.ndarray, n_items: int) -> torch.Tensor:
