@@ -85,6 +85,7 @@ PRESETS = {
     ),
 }
 CUSTOM_PRESET = "custom"
+DEFAULT_METHOD = next(item.default for item in dataclasses.fields(TrainConfig) if item.name == "method")
 
 
 class TrainingJobForm(forms.Form):
@@ -129,15 +130,37 @@ class TrainingJobForm(forms.Form):
     def advanced_fields(self):
         return [self[name] for name in self.ADVANCED]
 
-    def settings_given(self) -> dict:
-        """The preset's settings, then the advanced ones that were filled in; nothing else."""
+    def _preset_and_given(self) -> tuple[dict, dict]:
         preset = PRESETS.get(self.cleaned_data.get("preset") or CUSTOM_PRESET)
         given = {
             name: self.cleaned_data[name]
             for name in self.ADVANCED
             if self.cleaned_data.get(name) not in (None, "")
         }
-        return {**(preset.settings if preset else {}), **given}
+        settings = dict(preset.settings) if preset else {}
+        if given.get("method") and given["method"] != settings.get("method", given["method"]):
+            # Another method than the preset's: its learning rate and layers were chosen for its own
+            # method (a LoRA rate is ten times a full fine-tuning one); only its epochs carry over.
+            settings = {"epochs": settings["epochs"]} if "epochs" in settings else {}
+        return settings, given
+
+    def clean(self):
+        cleaned = super().clean()
+        if self.errors:
+            return cleaned
+        settings, given = self._preset_and_given()
+        method = given.get("method") or settings.get("method") or DEFAULT_METHOD
+        # A setting of the other method would be stored and never used: said, not kept silently.
+        if method == "lora" and given.get("freeze_layers"):
+            self.add_error("freeze_layers", gettext_lazy("Frozen layers apply to full fine-tuning only; this job uses LoRA."))
+        if method == "full" and given.get("lora_rank"):
+            self.add_error("lora_rank", gettext_lazy("The LoRA rank applies to LoRA only; this job fine-tunes every weight."))
+        return cleaned
+
+    def settings_given(self) -> dict:
+        """The preset's settings, then the advanced ones that were filled in; nothing else."""
+        settings, given = self._preset_and_given()
+        return {**settings, **given}
 
 
 def _add_service_errors(form: forms.Form, error: ValidationError) -> None:
@@ -211,10 +234,29 @@ def _job_progress_context(job: TrainingJob) -> dict:
     }
 
 
+def _job_settings(job: TrainingJob) -> list[tuple[str, object]]:
+    """The settings the job trains with, as the new-job form names them: what was asked for,
+    presets and defaults included."""
+    config = job.config
+    rows = [
+        (_("Method"), _("LoRA adapters") if config.get("method") == "lora" else _("Full fine-tuning")),
+        (_("Epochs"), config.get("epochs")),
+        (_("Learning rate"), f"{config.get('learning_rate', 0):g}"),
+        (_("Batch size"), config.get("batch_size")),
+    ]
+    if config.get("method") == "lora":
+        rows.append((_("LoRA rank"), config.get("lora_rank")))
+    else:
+        rows.append((_("Frozen layers"), config.get("freeze_layers")))
+    rows.append((_("Base model folder"), config.get("base_model")))
+    return rows
+
+
 @member_required
 def training_job_detail_view(request, job_id: int):
     job = _job_or_404(request, job_id)
     context = {
+        "settings": _job_settings(job),
         **_job_progress_context(job),
         "curves": epoch_curves(job.epoch_metrics),
         "can_cancel": job.is_active,

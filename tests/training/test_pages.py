@@ -254,6 +254,43 @@ def test_a_good_form_queues_a_job_and_opens_its_page(
     assert job.created_by == merchant_user
 
 
+def test_another_method_than_the_presets_keeps_only_the_presets_epochs_not_its_learning_rate(
+    owner_client, tenant, any_data_will_do, base_model_dir
+):
+    # Thorough LoRA's 5e-4 would be ten times what full fine-tuning takes.
+    with mock.patch("training.tasks.training_job_run_task.delay"):
+        owner_client.post(
+            reverse("training-job-new"), {"preset": "thorough_lora", "method": "full", "base_model": base_model_dir}
+        )
+    [job] = _jobs_of(tenant)
+    assert job.config["method"] == "full" and job.config["epochs"] == 5
+    assert job.config["learning_rate"] != 5e-4
+
+
+@pytest.mark.parametrize("preset, setting, says", [
+    ("quick_lora", {"freeze_layers": "3"}, "Frozen layers apply to full fine-tuning only"),
+    ("full", {"lora_rank": "16"}, "The LoRA rank applies to LoRA only"),
+])
+def test_a_setting_of_the_other_method_is_refused_beside_its_field_not_stored_and_ignored(
+    owner_client, tenant, any_data_will_do, base_model_dir, preset, setting, says
+):
+    response = owner_client.post(
+        reverse("training-job-new"), {"preset": preset, "base_model": base_model_dir, **setting}
+    )
+    assert response.status_code == 200 and says in response.content.decode()
+    assert _jobs_of(tenant) == []
+
+
+def test_a_jobs_page_lists_the_settings_it_trains_with(owner_client, tenant):
+    job = make_job(tenant, status=JobStatus.QUEUED)
+    job.config = {**job.config, "method": "lora", "epochs": 5, "learning_rate": 5e-4, "batch_size": 64, "lora_rank": 8}
+    job.save(update_fields=["config"])
+    page = owner_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
+    settings = page[page.index('id="job-settings"'):]
+    for expected in ("LoRA adapters", "<td>5</td>", "<td>0.0005</td>", "<td>64</td>", "<td>8</td>"):
+        assert expected in settings, expected
+
+
 def test_a_second_job_while_one_runs_is_refused_above_the_form(
     owner_client, tenant, any_data_will_do, base_model_dir
 ):
