@@ -245,8 +245,8 @@ def course_delete(*, tenant: Tenant, course_id: int) -> None:
     """
     course = _course_locked(tenant, course_id)
     refused = DeleteRefused(
-        _("Members have enrolled in “%(course)s”, so deleting it would delete their progress and "
-          "certificates. Unpublish it instead: new learners will no longer find it.")
+        _("Members have enrolled in “%(course)s”, so deleting it would delete their progress. "
+          "Unpublish it instead: new learners will no longer find it.")
         % {"course": course.title}
     )
     if Enrollment.objects.filter(tenant=tenant, course=course).exists():

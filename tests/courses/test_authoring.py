@@ -416,7 +416,7 @@ def test_a_course_with_enrollments_is_kept_and_the_author_is_told_to_unpublish_i
 
     response = admin_client.post(reverse("courses:author-course-delete", args=[own.pk]), follow=True)
 
-    assert "Unpublish it instead" in response.content.decode()
+    assert "so deleting it would delete their progress. Unpublish it instead" in response.content.decode()
     assert Course.all_tenants.filter(pk=own.pk).exists()
 
 
