@@ -104,8 +104,12 @@ def _delete_page(
         except ObjectDoesNotExist:
             raise Http404 from None
         return _done(request, _("“%(title)s” is deleted.") % {"title": title}, done)
-    context = {"title": title, "consequence": consequence, "back": back}
-    return render(request, "courses/author/confirm_delete.html", context)
+    return render(request, "_confirm.html", {
+        "question": _("Delete “%(title)s”?") % {"title": title},
+        "consequences": [consequence],
+        "action": _("Delete"),
+        "back": back,
+    })
 
 
 def _course_url(course_id: int) -> str:

@@ -24,25 +24,17 @@ logger = logging.getLogger(__name__)
 OVERVIEW_DAYS = 30
 
 
-def _report_rows(report) -> list[tuple[str, int]]:
-    """(label, count) for each count of a report, in the order of REPORT_COUNT_LABELS (PostgreSQL's
-    jsonb keeps no key order); a key this version does not know comes last, under its own name."""
-    if report is None:
-        return []
-    known = [
-        (label, report.counts[key]) for key, label in REPORT_COUNT_LABELS.items() if key in report.counts
-    ]
-    unknown = [(key, count) for key, count in sorted(report.counts.items()) if key not in REPORT_COUNT_LABELS]
-    return known + unknown
+def _count_rows(counts: dict[str, int]) -> list[tuple[str, int]]:
+    """(label, count) in the order of REPORT_COUNT_LABELS (PostgreSQL's jsonb keeps no key order);
+    a key this version does not know comes last, under its own name."""
+    known = [(label, counts[key]) for key, label in REPORT_COUNT_LABELS.items() if key in counts]
+    return known + [(key, count) for key, count in sorted(counts.items()) if key not in REPORT_COUNT_LABELS]
 
 
 def _refused_since_report(tenant) -> list[tuple[str, int]]:
-    """(label, count) of the events refused as they arrived since the last cleaning run, which
-    the next run's report will hold: a merchant sees a broken storefront feed at once."""
-    counts = dict(IngestTally.objects.filter(tenant=tenant, count__gt=0).values_list("rule", "count"))
-    return [(label, counts[rule]) for rule, label in REPORT_COUNT_LABELS.items() if rule in counts] + [
-        (rule, count) for rule, count in sorted(counts.items()) if rule not in REPORT_COUNT_LABELS
-    ]
+    """The events refused as they arrived since the last cleaning run, which the next run's report
+    will hold: a merchant sees a broken storefront feed at once."""
+    return _count_rows(dict(IngestTally.objects.filter(tenant=tenant, count__gt=0).values_list("rule", "count")))
 
 
 @member_required
@@ -57,7 +49,7 @@ def event_overview_view(request):
         "recent_total": sum(day.total for day in days),
         "event_count": event_count(tenant=request.tenant),
         "report": report,
-        "report_rows": _report_rows(report),
+        "report_rows": _count_rows(report.counts) if report is not None else [],
         "refused_since_report": _refused_since_report(request.tenant),
         "cleaning_run": _cleaning_run(cleaning_run_pending()),
         "cleaning_run_unfinished": cleaning_run_unfinished_since_report(),

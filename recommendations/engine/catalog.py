@@ -22,7 +22,9 @@ SIZE_SAMPLE = 256
 
 
 def category_key(path: str) -> str:
-    """One spelling per category path: "grocery>Produce " -> "grocery > produce"."""
+    """One spelling per category path: "grocery>Produce " -> "grocery > produce". The catalog's
+    spelling (catalog.services.products.category_path_normalize), case folded; written again here
+    because the engine imports no Django."""
     return CATEGORY_SEPARATOR.join(part.strip() for part in path.split(">") if part.strip()).casefold()
 
 
