@@ -170,3 +170,13 @@ def test_erasure_deletes_the_recommendation_lists_served_to_the_shopper_too(secr
     secret_client.delete(f"/api/v1/shoppers/{JANE}")
     with tenant_scope(history):
         assert list(ServedRecommendation.objects.values_list("recommendation_id", flat=True)) == ["r1"]
+
+
+def test_erasing_from_the_page_touches_no_other_stores_shopper_of_the_same_id(owner_client, history, other_tenant):
+    ProductFactory(tenant=other_tenant, external_id="APL-1")
+    _ingest(other_tenant, _events(JANE, 2, "globex"))
+    confirm = owner_client.get(ERASE_PAGE, {"shopper_id": JANE}).content.decode()
+    assert "Their 5 events are deleted for good" in confirm  # this store's five, not the other's two
+    owner_client.post(ERASE_PAGE, {"shopper_id": JANE})
+    assert _shopper_event_count(history, JANE) == 0
+    assert _shopper_event_count(other_tenant, JANE) == 2
