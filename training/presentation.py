@@ -20,14 +20,14 @@ from training.models import FINISHED_JOB_STATUSES, JobStatus, ModelVersion, Trai
 
 # What a worker logs, by code ("params" fill the blanks), in the reader's language.
 LOG_LINES = {
-    "data": gettext_lazy("Data: %(events)d events, %(products)d products; device %(device)s."),
+    "data": gettext_lazy("Data: %(events)s events, %(products)s products; device %(device)s."),
     "epoch": gettext_lazy("Epoch %(epoch)d: training loss %(loss)s, validation %(metric)s %(value)s."),
     "resumed": gettext_lazy("Resumed from the checkpoint of epoch %(epoch)d."),
     "other_data": gettext_lazy("The data changed since the checkpoint was written: training starts over."),
     "other_settings": gettext_lazy(
         "The checkpoint was written with other settings (%(settings)s): training starts over."
     ),
-    "cancelled": gettext_lazy("Cancelled after step %(step)d."),
+    "cancelled": gettext_lazy("Cancelled after step %(step)s."),
     "kept_epoch": gettext_lazy("The version keeps epoch %(epoch)d, the best on validation (%(value)s)."),
     "kept_pretrained": gettext_lazy(
         "Fine-tuning did not beat the pretrained encoder on validation (%(value)s): the version keeps the "
@@ -148,10 +148,20 @@ def staff_actions_on(job: TrainingJob) -> list[StaffAction]:
     return actions
 
 
+# Counts that run into the thousands, said with separators (73,851), as the other pages say them.
+GROUPED_LOG_PARAMS = frozenset({"events", "products", "step"})
+
+
 def log_line(entry: dict) -> str:
     """One logged entry, {"code", "params"}, in the active language."""
     template = LOG_LINES.get(entry.get("code"))
-    return str(template) % entry.get("params", {}) if template is not None else str(entry)
+    if template is None:
+        return str(entry)
+    params = {
+        name: f"{value:,}" if name in GROUPED_LOG_PARAMS and isinstance(value, int) else value
+        for name, value in entry.get("params", {}).items()
+    }
+    return str(template) % params
 
 
 def job_failure_message(job: TrainingJob) -> str:

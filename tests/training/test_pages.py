@@ -393,6 +393,20 @@ def test_a_jobs_log_reads_in_the_readers_language(owner_client, tenant):
     assert "数据：640 个事件，60 个商品；设备 cpu。" in chinese and "版本 v3 已保存，现已上线。" in chinese
 
 
+def test_a_jobs_log_says_large_counts_with_thousands_separators(owner_client, tenant):
+    entries = [
+        {"code": "data", "params": {"events": 73851, "products": 17821, "device": "cuda"}},
+        {"code": "cancelled", "params": {"step": 1205}},
+    ]
+    job = make_job(tenant, status=JobStatus.CANCELLED, log_entries=entries)
+    page = reverse("training-job-detail", args=[job.pk])
+    english = owner_client.get(page).content.decode()
+    assert "Data: 73,851 events, 17,821 products; device cuda." in english
+    assert "Cancelled after step 1,205." in english
+    chinese = owner_client.get(page, HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
+    assert "73,851" in chinese and "17,821" in chinese and "1,205" in chinese
+
+
 def test_cancelling_a_queued_job_through_the_page(owner_client, tenant):
     job = make_job(tenant)
     response = owner_client.post(reverse("training-job-cancel", args=[job.pk]), follow=True)
