@@ -46,6 +46,10 @@ class TrainingJob(TenantOwned):
     worker_host = models.CharField(max_length=200, blank=True)
     device = models.CharField(max_length=32, blank=True)
     compute_seconds = models.FloatField(default=0.0)
+    # How long each stage after the training steps took ({"products": N, "stages": {stage: seconds}},
+    # training.ml.pipeline.MEASURING_STAGES): the store's next job on this device estimates its own
+    # from them, since those stages have no steps to count.
+    measuring_times = models.JSONField(default=dict, blank=True)
     # How many times a worker started it: the reaper gives up after a few.
     attempts = models.PositiveIntegerField(default=0)
     # Which claim the running worker holds: every claim adds one and nothing resets it (a retry

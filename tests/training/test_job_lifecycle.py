@@ -383,3 +383,89 @@ def test_two_retries_at_once_do_not_both_pass_the_active_job_limit(tenant, setti
             thread.join(timeout=30)
     assert sorted(outcomes) == ["queued", "refused"]
     assert TrainingJob.all_tenants.filter(status=JobStatus.QUEUED).count() == 1
+
+
+FOUR_STAGES = [("encoding", 10.0), ("signals", 5.0), ("blending", 3.0), ("baselines", 2.0)]
+
+
+def a_finished_job_that_measured(tenant, *, products=100, device="cpu", stages=FOUR_STAGES) -> TrainingJob:
+    return make_job(
+        tenant, status=JobStatus.SUCCEEDED, device=device, finished_at=timezone.now(),
+        measuring_times={"products": products, "stages": [{"stage": n, "seconds": s} for n, s in stages]},
+    )
+
+
+def a_claimed_job(tenant) -> TrainingJob:
+    job = make_job(tenant)
+    assert training_job_claim(job_id=job.pk)
+    job.refresh_from_db()
+    return job
+
+
+def eta_of(job) -> float | None:
+    return TrainingJob.all_tenants.get(pk=job.pk).eta_seconds
+
+
+def test_the_measuring_after_training_is_timed_by_the_stores_last_job_scaled_to_the_catalog(tenant, in_tenant):
+    a_finished_job_that_measured(tenant, products=100)
+    job = a_claimed_job(tenant)
+    now = [1000.0]
+    with mock.patch("training.services.jobs.time.monotonic", lambda: now[0]):
+        run = _JobReporter(job_id=job.pk, run_number=job.run_number, started=0.0)
+        run.expect_measuring(device="cpu", products=200)  # twice the products: twice the 20 s
+
+        run.progress(step=10, total_steps=20, epoch=1, loss=1.0, eta_seconds=30.0)
+        assert eta_of(job) == 30.0 + 40.0  # the steps left, then the measuring
+        run.measuring_stage("encoding", 0, 4)
+        assert eta_of(job) == 40.0
+        now[0] += 15.0
+        assert run.heartbeat_fields() == {"eta_seconds": 5.0 + 20.0}  # counts down between stages
+        run.measuring_stage("signals", 1, 4)
+        assert eta_of(job) == 10.0 + 6.0 + 4.0
+        now[0] += 30.0  # three times its estimate: what is left is anyone's guess
+        assert run.heartbeat_fields() == {"eta_seconds": None}
+        run.measuring_stage("blending", 2, 4)
+        now[0] += 1.0
+        assert run.measuring_done() == {
+            "measuring_times": {
+                "products": 200,
+                "stages": [
+                    {"stage": "encoding", "seconds": 15.0},
+                    {"stage": "signals", "seconds": 30.0},
+                    {"stage": "blending", "seconds": 1.0},
+                ],
+            }
+        }
+    assert run.heartbeat_fields() == {}  # the version is saved: the ETA is the finished job's
+
+
+def test_with_no_earlier_job_the_measuring_shows_no_eta_rather_than_a_guess(tenant, in_tenant):
+    job = a_claimed_job(tenant)
+    run = _JobReporter(job_id=job.pk, run_number=job.run_number, started=0.0)
+    run.expect_measuring(device="cpu", products=200)
+    run.progress(step=20, total_steps=20, epoch=1, loss=1.0, eta_seconds=3.0)
+    assert eta_of(job) is None
+    run.measuring_stage("encoding", 0, 4)
+    assert eta_of(job) is None
+
+
+def test_the_measuring_estimate_reads_only_this_stores_jobs_on_the_same_device(tenant, other_tenant):
+    a_finished_job_that_measured(other_tenant, device="cpu")
+    a_finished_job_that_measured(tenant, device="cuda")
+    with tenant_scope(tenant):  # as the worker runs it
+        job = a_claimed_job(tenant)
+        run = _JobReporter(job_id=job.pk, run_number=job.run_number, started=0.0)
+        run.expect_measuring(device="cpu", products=100)
+        assert run.stage_estimates is None
+        run.expect_measuring(device="cuda", products=100)
+        assert run.stage_estimates == dict(FOUR_STAGES)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_heartbeat_writes_the_measurings_eta_as_it_counts_down(tenant):
+    job = make_job(tenant, status=JobStatus.RUNNING, run_number=1)
+    with _Heartbeat(job.pk, run_number=1, every=0.05, fields=lambda: {"eta_seconds": 42.0}):
+        deadline = time.monotonic() + 10
+        while eta_of(job) != 42.0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert eta_of(job) == 42.0

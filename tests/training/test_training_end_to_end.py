@@ -105,9 +105,12 @@ def test_cancel_stops_a_running_job_within_one_step(tenant_with_shop, tiny_job_s
     assert not ModelVersion.all_tenants.filter(job=job).exists()
 
 
-def test_while_the_model_is_measured_the_bar_moves_through_its_last_tenth_with_no_eta(tenant_with_shop, tiny_job_settings):
+def test_while_the_model_is_measured_the_bar_moves_through_its_last_tenth_and_the_stages_are_timed(
+    tenant_with_shop, tiny_job_settings
+):
     """Encoding the catalog and fitting the baselines follow the last step and can take minutes:
-    100% and "about 0 s left" would say the job is stuck."""
+    100% and "about 0 s left" would say the job is stuck. The store's first job has no ETA for
+    them; it times them for the next one."""
     import training.ml.pipeline as pipeline
     from training.presentation import job_progress
 
@@ -136,6 +139,9 @@ def test_while_the_model_is_measured_the_bar_moves_through_its_last_tenth_with_n
     ]
     assert [log.index(line) for line in stages] == sorted(log.index(line) for line in stages)
     assert job.progress == 1.0
+    timed = job.measuring_times
+    assert [entry["stage"] for entry in timed["stages"]] == ["encoding", "signals", "blending", "baselines"]
+    assert all(entry["seconds"] >= 0 for entry in timed["stages"]) and timed["products"] > 0
 
 
 def test_a_retried_job_shows_no_eta_until_its_new_run_steps(tenant_with_shop, tiny_job_settings):

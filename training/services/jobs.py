@@ -249,8 +249,16 @@ class _Heartbeat:
     too long the beats stop, and the reaper takes the job back, or cancels it if asked to.
     """
 
-    def __init__(self, job_id: int, run_number: int, every: float, alive: Callable[[], bool] = lambda: True):
+    def __init__(
+        self,
+        job_id: int,
+        run_number: int,
+        every: float,
+        alive: Callable[[], bool] = lambda: True,
+        fields: Callable[[], dict] = dict,
+    ):
         self.job_id, self.run_number, self.every, self.alive = job_id, run_number, every, alive
+        self.fields = fields  # more to write with each beat: the ETA counting down between stages
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name=f"heartbeat-job-{job_id}", daemon=True)
 
@@ -277,7 +285,7 @@ class _Heartbeat:
                     continue
                 said_silent = False
                 try:
-                    this_run_here.update(heartbeat_at=timezone.now())
+                    this_run_here.update(heartbeat_at=timezone.now(), **self.fields())
                 except DatabaseError:  # e.g. SQLite busy: the next beat tries again
                     logger.warning("job %s: heartbeat not written", self.job_id, exc_info=True)
         finally:
@@ -305,6 +313,14 @@ class _JobReporter:
     log_entries: list[dict] | None = None
     # When the run last showed it moves (a write, a cancel check): see _Heartbeat's `alive`.
     last_activity: float = field(default_factory=time.monotonic)
+    # The measuring after the training steps: its stages have no steps to count, so their ETA is
+    # the store's last job's times for them (expect_measuring), and this run's times are kept
+    # for the next job. `stage` is the one running (None before and after them).
+    stage_estimates: dict[str, float] | None = None
+    products: int = 0
+    stage: str | None = None
+    stage_started: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)
 
     def silent_for(self) -> float:
         return time.monotonic() - self.last_activity
@@ -336,28 +352,79 @@ class _JobReporter:
         if now - self.last_write < self.min_interval and step != total_steps:
             return
         self.last_write = now
+        # The whole job's: the steps and validations left (the loop's clock), then the measuring.
+        measuring = self.measuring_estimate()
+        if measuring is not None:
+            eta_seconds += measuring
+        elif step == total_steps:
+            eta_seconds = None  # only the measuring is left, and nothing says how long it takes
         self._update(
-            step=step, total_steps=total_steps, epoch=epoch, loss=loss,
-            # The ETA counts the steps; the measuring after them shows none (training_done).
-            eta_seconds=None if step == total_steps else eta_seconds,
+            step=step, total_steps=total_steps, epoch=epoch, loss=loss, eta_seconds=eta_seconds,
             progress=TRAINING_SHARE_OF_THE_BAR * min(step / max(total_steps, 1), 1.0),
         )
 
     def training_done(self, result) -> None:
         """Training has stopped (its last step, or early): the log says which epoch the version keeps,
         and the bar waits at the end of training's share while the catalog is encoded and the model
-        measured against the baselines, which has no steps to count or time."""
+        measured against the baselines."""
         if result.history:
             code = "kept_pretrained" if result.best_epoch == 0 else "kept_epoch"
             self.log(code, epoch=result.best_epoch, value=f"{result.best_metric:.4f}")
         self.log("measuring")
-        self._update(progress=TRAINING_SHARE_OF_THE_BAR, eta_seconds=None)
+        self._update(progress=TRAINING_SHARE_OF_THE_BAR, eta_seconds=self.measuring_estimate())
+
+    def expect_measuring(self, *, device: str, products: int) -> None:
+        """Read how long the measuring stages took the store's last job on this device, scaled to
+        this catalog: encoding it and ranking it for every shopper grow with its products."""
+        self.products = products
+        self.stage_estimates = measuring_estimates(job_id=self.job_id, device=device, products=products)
+
+    def measuring_estimate(self) -> float | None:
+        """Seconds left of the measuring: all of it before it starts; None without a last job's times,
+        or once the running stage has outlasted its estimate (there is then nothing honest to say)."""
+        estimates = self.stage_estimates
+        if not estimates:
+            return None
+        if self.stage is None:
+            return sum(estimates.values())
+        if self.stage not in estimates:
+            return None
+        left_in_this_stage = estimates[self.stage] - (time.monotonic() - self.stage_started)
+        if left_in_this_stage <= 0:
+            return None
+        stages = list(estimates)
+        return left_in_this_stage + sum(estimates[name] for name in stages[stages.index(self.stage) + 1 :])
 
     def measuring_stage(self, stage: str, index: int, count: int) -> None:
-        """A stage of the measuring after training: the bar moves through the share left to it, and
-        the log says what is being done. Still no ETA: the stages' lengths are not known ahead."""
+        """A stage of the measuring after training: the bar moves through the share left to it, the
+        log says what is being done, and the ETA is the last job's times for what is left."""
+        self._end_stage()
+        self.stage, self.stage_started = stage, time.monotonic()
         self.log(f"measuring_{stage}")
-        self._update(progress=TRAINING_SHARE_OF_THE_BAR + (1 - TRAINING_SHARE_OF_THE_BAR) * index / count)
+        self._update(
+            progress=TRAINING_SHARE_OF_THE_BAR + (1 - TRAINING_SHARE_OF_THE_BAR) * index / count,
+            eta_seconds=self.measuring_estimate(),
+            measuring_times=self.measuring_times(),
+        )
+
+    def heartbeat_fields(self) -> dict:
+        """Between two stages the ETA counts down with the heartbeats (see _Heartbeat)."""
+        return {} if self.stage is None else {"eta_seconds": self.measuring_estimate()}
+
+    def measuring_done(self) -> dict:
+        """The fields that record the measuring's times, its last stage ended now (the version saved)."""
+        self._end_stage()
+        self.stage = None
+        return {"measuring_times": self.measuring_times()}
+
+    def measuring_times(self) -> dict:
+        # A list, not an object: PostgreSQL's jsonb does not keep the stages' order.
+        stages = [{"stage": name, "seconds": round(seconds, 1)} for name, seconds in self.stage_seconds.items()]
+        return {"products": self.products, "stages": stages}
+
+    def _end_stage(self) -> None:
+        if self.stage is not None:
+            self.stage_seconds[self.stage] = time.monotonic() - self.stage_started
 
     def cancel_requested(self) -> bool:
         """Stop before the next step: a member asked to cancel, or the job is no longer this run's
@@ -365,3 +432,20 @@ class _JobReporter:
         # One indexed read per step; between the last stages too (training.ml.pipeline).
         self.last_activity = time.monotonic()
         return not this_run(self.job_id, self.run_number).filter(cancel_requested=False).exists()
+
+
+def measuring_estimates(*, job_id: int, device: str, products: int) -> dict[str, float] | None:
+    """{stage: seconds}, in the stages' order, from the store's last succeeded job on `device` that
+    timed them, scaled by how many products this catalog has against that job's; None without one."""
+    last = (
+        TrainingJob.objects.filter(status=JobStatus.SUCCEEDED, device=device)
+        .exclude(pk=job_id)
+        .exclude(measuring_times={})
+        .order_by("-finished_at")
+        .values_list("measuring_times", flat=True)
+        .first()
+    )
+    if not last or not last.get("stages") or not last.get("products") or not products:
+        return None
+    scale = products / last["products"]
+    return {entry["stage"]: entry["seconds"] * scale for entry in last["stages"]}

@@ -54,7 +54,9 @@ def training_job_run(*, job_id: int) -> ModelVersion | None:
     def still_moving() -> bool:
         return reporter.silent_for() < settings.TRAINING_MAX_SILENT_SECONDS
 
-    with _Heartbeat(job.pk, job.run_number, every=heartbeat_interval(), alive=still_moving):
+    with _Heartbeat(
+        job.pk, job.run_number, every=heartbeat_interval(), alive=still_moving, fields=reporter.heartbeat_fields
+    ):
         try:
             outcome = _train(job, reporter)
             return _store_version(job, outcome, reporter)
@@ -80,6 +82,7 @@ def _train(job: TrainingJob, reporter: _JobReporter):
     this_run(job.pk, job.run_number).update(device=device)
     interactions, items = training_frames(tenant=job.tenant, as_of=job.data_as_of)
     reporter.log("data", events=len(interactions), products=len(items), device=device)
+    reporter.expect_measuring(device=device, products=len(items))
     metric = f"ndcg@{config.eval_k}"
 
     def record_epoch(record) -> None:
@@ -163,7 +166,7 @@ def _publish_version(
             finished = this_run(job.pk, job.run_number).filter(cancel_requested=False).update(
                 status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, eta_seconds=0,
                 epoch_metrics=outcome.metrics["epochs"], heartbeat_at=timezone.now(),
-                compute_seconds=time.monotonic() - reporter.started, **log,
+                compute_seconds=time.monotonic() - reporter.started, **log, **reporter.measuring_done(),
             )
             if not finished:
                 # Taken back meanwhile (keep nothing of this run), or cancelled during the last
