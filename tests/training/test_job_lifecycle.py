@@ -469,3 +469,42 @@ def test_the_heartbeat_writes_the_measurings_eta_as_it_counts_down(tenant):
         while eta_of(job) != 42.0 and time.monotonic() < deadline:
             time.sleep(0.05)
     assert eta_of(job) == 42.0
+
+
+def test_full_fine_tuning_without_a_learning_rate_gets_its_own_not_loras(tenant):
+    from training.services.jobs import training_config_build
+
+    def rate(**given) -> float:
+        return training_config_build(tenant=tenant, settings_given=given, any_base_model=True).learning_rate
+
+    assert rate(method="full") == 5e-5
+    assert rate(method="lora") == 1e-3
+    assert rate() == 1e-3  # LoRA, the default method
+    assert rate(method="full", learning_rate=2e-4) == 2e-4  # a rate given is kept
+
+
+def test_the_log_names_the_validation_metric_as_people_write_it():
+    from training.presentation import log_line
+
+    entry = {"code": "epoch", "params": {"epoch": 2, "loss": "3.1200", "metric": "ndcg@10", "value": "0.0970"}}
+    assert log_line(entry) == "Epoch 2: training loss 3.1200, validation NDCG@10 0.0970."
+
+
+def test_a_merchant_names_a_base_model_by_its_folders_name_in_the_base_model_folders(
+    tenant, tiny_model_dir, settings
+):
+    from pathlib import Path
+
+    from django.core.exceptions import ValidationError
+
+    from training.services.jobs import training_config_build
+
+    folder = Path(tiny_model_dir)
+    settings.TRAINING_BASE_MODEL_DIRS = [folder.parent]
+    config = training_config_build(tenant=tenant, settings_given={"base_model": folder.name})
+    assert config.base_model == str(folder.resolve())
+    with pytest.raises(ValidationError) as refused:
+        training_config_build(tenant=tenant, settings_given={"base_model": "no-such-model"})
+    assert "base_model" in refused.value.message_dict
+    with pytest.raises(ValidationError):  # a name does not lead out of the base-model folders
+        training_config_build(tenant=tenant, settings_given={"base_model": f"../{folder.parent.name}/{folder.name}/.."})

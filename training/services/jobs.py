@@ -21,7 +21,7 @@ from django.utils.translation import ngettext
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from tenants.models import Tenant
-from training.ml.config import ConfigError, TrainConfig, default_base_model
+from training.ml.config import ConfigError, TrainConfig, default_base_model, default_learning_rate
 from training.models import ACTIVE_JOB_STATUSES, JobStatus, TrainingJob
 from training.presentation import config_error_message, log_line
 from training.selectors import training_data_size
@@ -67,6 +67,16 @@ def base_model_allowed(folder: str, *, tenant: Tenant) -> bool:
     return any(path.is_relative_to(Path(root).resolve()) for root in settings.TRAINING_BASE_MODEL_DIRS)
 
 
+def base_model_named(name: str) -> str | None:
+    """The folder called `name` in one of TRAINING_BASE_MODEL_DIRS, the first that has one: a
+    merchant knows the model by its folder's name, not by where the platform keeps it."""
+    for root in settings.TRAINING_BASE_MODEL_DIRS:
+        candidate = Path(root) / name
+        if candidate.is_dir():
+            return str(candidate)
+    return None
+
+
 def training_config_build(*, tenant: Tenant, settings_given: dict, any_base_model: bool = False) -> TrainConfig:
     """The job's config: the defaults, the tenant's base model, then what the merchant chose.
 
@@ -86,9 +96,18 @@ def training_config_build(*, tenant: Tenant, settings_given: dict, any_base_mode
     if settings_given.get("base_model") == "":  # an emptied field: the default, as the form does
         settings_given = {name: value for name, value in settings_given.items() if name != "base_model"}
     values = {"base_model": tenant_base_model(tenant), **settings_given}
+    if "learning_rate" not in values and isinstance(values.get("method"), str):
+        # The dataclass's default is LoRA's: full fine-tuning at it would wreck the encoder.
+        values["learning_rate"] = default_learning_rate(values["method"])
     chosen = settings_given.get("base_model")
     if isinstance(chosen, str) and "\x00" in chosen:
         raise ValidationError({"base_model": _("A folder's name cannot hold a NUL character.")})
+    # A name: a folder of the base-model folders. (An operator's relative path that exists from
+    # where the command runs is that path.) ".." and links are judged once resolved, below.
+    operators_path = any_base_model and isinstance(chosen, str) and Path(chosen).exists()
+    if isinstance(chosen, str) and chosen and not Path(chosen).is_absolute() and not operators_path:
+        chosen = base_model_named(chosen) or chosen
+        values["base_model"] = chosen
     if isinstance(chosen, str) and chosen and not any_base_model:
         if not base_model_allowed(chosen, tenant=tenant):
             raise ValidationError({"base_model": _(
@@ -395,12 +414,12 @@ class _JobReporter:
         stages = list(estimates)
         return left_in_this_stage + sum(estimates[name] for name in stages[stages.index(self.stage) + 1 :])
 
-    def measuring_stage(self, stage: str, index: int, count: int) -> None:
+    def measuring_stage(self, stage: str, index: int, count: int, **params) -> None:
         """A stage of the measuring after training: the bar moves through the share left to it, the
         log says what is being done, and the ETA is the last job's times for what is left."""
         self._end_stage()
         self.stage, self.stage_started = stage, time.monotonic()
-        self.log(f"measuring_{stage}")
+        self.log(f"measuring_{stage}", **params)
         self._update(
             progress=TRAINING_SHARE_OF_THE_BAR + (1 - TRAINING_SHARE_OF_THE_BAR) * index / count,
             eta_seconds=self.measuring_estimate(),
