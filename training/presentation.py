@@ -44,6 +44,23 @@ LOG_LINES = {
     "measuring_baselines": gettext_lazy("Measuring the model and the baselines on the test shoppers."),
     "saved": gettext_lazy("Version v%(number)d saved."),
     "saved_live": gettext_lazy("Version v%(number)d saved; it is now live."),
+    "measuring_live": gettext_lazy(
+        "Measuring the live version v%(number)d on the same validation shoppers, to compare the two."
+    ),
+    "live_not_measured": gettext_lazy(
+        "The live version v%(number)d could not be measured on these shoppers (%(reason)s): the "
+        "comparison reads its own figure, measured on the shoppers of its own training."
+    ),
+    "saved_not_better": gettext_lazy(
+        "Version v%(number)d saved as a candidate: its recommendations score %(value)s NDCG@10 on the "
+        "validation shoppers, not above the live v%(live)d's %(live_value)s. These are the "
+        "recommendations served (the fine-tuned model blended with what shoppers bought), not the "
+        "fine-tuned model alone of the epochs above. Promote it from the models page to serve it anyway."
+    ),
+    "saved_auto_promotion_off": gettext_lazy(
+        "Version v%(number)d saved as a candidate: automatic promotion is off. Promote it from the models "
+        "page to serve it."
+    ),
     "saved_held_for_experiment": gettext_lazy(
         "Version v%(number)d saved as a candidate: experiment %(experiment)s compares the live model, "
         "which does not change while it runs. Promote it from the models page to serve it."
@@ -161,6 +178,8 @@ def log_line(entry: dict) -> str:
         name: f"{value:,}" if name in GROUPED_LOG_PARAMS and isinstance(value, int) else value
         for name, value in entry.get("params", {}).items()
     }
+    if isinstance(params.get("metric"), str):
+        params["metric"] = params["metric"].upper()  # "ndcg@10" is a key; people read NDCG@10
     return str(template) % params
 
 
@@ -412,6 +431,8 @@ def version_tables(version: ModelVersion) -> dict:
         "test": metrics_table(test),
         "behaviour_signal": str(SCORER_LABELS.get(signal, signal)) if signal else "",
         "comparison": comparison_summary(metrics.get("comparison")),
+        # Early stopping kept epoch 0: the version serves the base encoder, not a fine-tuned one.
+        "kept_pretrained": metrics.get("best_epoch") == 0,
     }
 
 

@@ -103,6 +103,8 @@ def test_cancel_stops_a_running_job_within_one_step(tenant_with_shop, tiny_job_s
     assert job.status == JobStatus.CANCELLED
     assert max(steps_seen) == 3
     assert not ModelVersion.all_tenants.filter(job=job).exists()
+    # The page says where it stopped, though progress is written once a second at most.
+    assert job.step == 3 and job.eta_seconds is None
 
 
 def test_while_the_model_is_measured_the_bar_moves_through_its_last_tenth_and_the_stages_are_timed(
@@ -150,7 +152,7 @@ def test_a_retried_job_shows_no_eta_until_its_new_run_steps(tenant_with_shop, ti
     with tenant_scope(tenant_with_shop):
         job = training_job_create(tenant=tenant_with_shop, settings_given=tiny_job_settings)
     job = _run_cancelled_in_the_second_epoch(job)
-    assert job.eta_seconds is not None
+    assert job.eta_seconds is None  # a finished run has nothing left
     with tenant_scope(tenant_with_shop):
         job = training_job_retry(tenant=tenant_with_shop, job_id=job.id)
     assert job.status == JobStatus.QUEUED and job_progress(job)["eta_display"] == ""
@@ -183,7 +185,10 @@ def test_a_retried_job_resumes_from_its_last_checkpoint(tenant_with_shop, tiny_j
     job = _run_here(job)
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert "Resumed from the checkpoint of epoch 1." in job.log_tail
-    assert job.log_tail.index("Cancelled after step") < job.log_tail.index("Resumed")  # one log, both runs
+    log = job.log_tail
+    assert log.index("Cancelled after step") < log.index("Resumed")  # one log, both runs
+    # Said when it happened: before the epochs it trained and the measuring that followed.
+    assert log.index("Resumed") < log.index("Epoch 2:") < log.index("Training done")
     assert not checkpoint_dir(job).exists()  # a finished job leaves no checkpoint behind
 
 
@@ -225,6 +230,70 @@ def test_automatic_promotion_turned_off_during_a_run_is_respected(tenant_with_sh
     job = _run_with_fine_tune_then(job, turn_it_off)
     assert job.status == JobStatus.SUCCEEDED, job.error
     assert ModelVersion.all_tenants.get(job=job).status == VersionStatus.CANDIDATE
+    assert job.log_tail.endswith(
+        "Version v1 saved as a candidate: automatic promotion is off. Promote it from the models page to serve it."
+    )
+
+
+def test_a_version_that_does_not_beat_the_live_one_waits_and_the_log_gives_both_figures(
+    tenant_with_shop, tiny_job_settings
+):
+    from tests.training.factories import ModelVersionFactory
+
+    tenant = tenant_with_shop
+    ModelVersionFactory(
+        tenant=tenant, number=1, status=VersionStatus.LIVE, metrics={"validation": {"hybrid": {"ndcg@10": 0.999}}}
+    )
+    with tenant_scope(tenant):
+        job = training_job_create(tenant=tenant, settings_given=tiny_job_settings)
+    job = _run_here(job)
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    version = ModelVersion.all_tenants.get(job=job)
+    assert version.status == VersionStatus.CANDIDATE
+    ours = f"{version.validation_metric('ndcg@10'):.4f}"
+    # This live version has no files to load: it is held against its own figure, and the log says so.
+    assert (
+        "The live version v1 could not be measured on these shoppers (FileNotFoundError): the comparison "
+        "reads its own figure, measured on the shoppers of its own training."
+    ) in job.log_tail
+    assert (
+        f"Version v2 saved as a candidate: its recommendations score {ours} NDCG@10 on the validation "
+        "shoppers, not above the live v1's 0.9990."
+    ) in job.log_tail
+
+
+def test_the_live_version_is_measured_again_on_the_new_versions_validation_shoppers(
+    tenant_with_shop, tiny_job_settings
+):
+    """A stored figure is of its own split's shoppers: one measured on an easier or harder window
+    would promote, or hold back, a new version for the wrong reason."""
+    from catalog.models import Product
+    from training.services.versions import live_validation_figure
+
+    tenant = tenant_with_shop
+    with tenant_scope(tenant):
+        first = _run_here(training_job_create(tenant=tenant, settings_given=tiny_job_settings))
+    live = ModelVersion.all_tenants.get(job=first)
+    assert live.status == VersionStatus.LIVE
+    own_figure = live.validation_metric("ndcg@10")
+    # Its stored figure as if measured on a window where it did badly: a second version would
+    # beat it, whatever that version is worth.
+    ModelVersion.all_tenants.filter(pk=live.pk).update(metrics={**live.metrics, "validation": {"hybrid": {"ndcg@10": 0.0}}})
+    # A product added since: the live version embeds it with its own encoder, as serving does.
+    Product.all_tenants.create(tenant=tenant, external_id="new-1", title="Sparkling water lemon")
+
+    with tenant_scope(tenant):
+        second = _run_here(training_job_create(tenant=tenant, settings_given=tiny_job_settings))
+    assert second.status == JobStatus.SUCCEEDED, second.error
+    version = ModelVersion.all_tenants.get(job=second)
+    again = version.metrics["live_on_this_validation"]
+    assert (again["version_id"], again["number"]) == (live.pk, 1)
+    # The same events, one product more that no shopper bought: about the figure it had.
+    assert again["ndcg@10"] == pytest.approx(own_figure, abs=0.02)
+    live.refresh_from_db()
+    assert live_validation_figure(version, live) == again["ndcg@10"]
+    assert (version.status == VersionStatus.LIVE) == (version.validation_metric("ndcg@10") > again["ndcg@10"])
+    assert "Measuring the live version v1 on the same validation shoppers, to compare the two." in second.log_tail
 
 
 def test_a_version_that_would_replace_the_live_model_mid_experiment_waits_and_the_log_says_why(

@@ -117,11 +117,14 @@ def train(
     progress: ProgressCallback | None = None,
     should_cancel: Callable[[], bool] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    on_resumed: Callable[[int], None] | None = None,
 ) -> TrainResult:
     """Fine-tune on `dataset`'s training window; see the module docstring.
 
     `on_epoch(record)` is called after each evaluated epoch (epoch 0 included;
     not again for epochs a resumed run restored from its checkpoint).
+    `on_resumed(epoch)` is called, before any step, when the run goes on from the
+    checkpoint of that epoch.
 
     Raises `TrainingCancelled` when `should_cancel()` turns true (it is asked
     before every step), `CheckpointMismatch` when `checkpoint_dir` holds
@@ -133,6 +136,8 @@ def train(
     checkpoints = _Checkpoints(checkpoint_dir, config, run.fingerprint) if checkpoint_dir else None
     state = checkpoints.restore(run.model, run.optimizer, run.scheduler) if checkpoints else None
     resumed_from = state.last_epoch if state else None
+    if resumed_from is not None and on_resumed is not None:
+        on_resumed(resumed_from)
     done = state.last_epoch * run.steps_per_epoch if state else 0
     clock = _Clock(run.total_steps, already_done=done, epochs=config.epochs)
     if state is None:

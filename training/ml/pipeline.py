@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .artifacts import base_model_identity
+from .artifacts import LoadedVersion, base_model_identity
 from .baselines import BASELINES, fit_baselines
 from .config import TrainConfig
 from .data import Dataset, prepare_dataset
-from .evaluate import evaluate_modes, ndcg_by_shopper, ratio_interval
+from .evaluate import evaluate, evaluate_modes, ndcg_by_shopper, ratio_interval
 from .loop import EpochRecord, ProgressCallback, TrainingCancelled, TrainResult, train
 from .model import encode_items
 from .scorer import ContentScorer, HybridScorer
@@ -48,6 +48,34 @@ class FineTuneOutcome:
         }
 
 
+def measure_version_on(loaded: LoadedVersion, dataset: Dataset, config: TrainConfig) -> float:
+    """The headline validation figure (NDCG@k) of a saved version, the live one, on `dataset`'s
+    validation shoppers and over its catalog: what a new version's own figure is measured on.
+
+    Each version's stored figure is of its own split, which moves as events arrive: a live
+    version measured months ago on other shoppers does not compare with a new one. Products the
+    version was not trained with are embedded with its own encoder, as serving does.
+    """
+    catalog = dataset.catalog
+    known = loaded.item_index
+    unknown = [row for row, item_id in enumerate(catalog.item_ids) if item_id not in known]
+    scorer, item_ids = loaded.scorer, list(loaded.item_ids)
+    if unknown:
+        scorer = scorer.with_items(loaded.encode_texts([catalog.texts[row] for row in unknown]))
+        item_ids += [catalog.item_ids[row] for row in unknown]
+    position = {item_id: column for column, item_id in enumerate(item_ids)}
+    # The version's column of each catalog item; products it knows that left the catalog are not ranked.
+    columns = np.array([position[item_id] for item_id in catalog.item_ids], dtype=np.int64)
+
+    def in_catalog_order(histories: Sequence[Sequence[int]]) -> np.ndarray:
+        return scorer([columns[np.asarray(history, dtype=np.int64)] for history in histories])[:, columns]
+
+    k = config.eval_k
+    return evaluate(
+        in_catalog_order, dataset.validation, n_items=len(catalog), k=k, exclude_seen=config.exclude_seen
+    )[f"ndcg@{k}"]
+
+
 # What follows training, in order: encoding the catalog, fitting the behaviour signals, fitting
 # the hybrid's blend on validation, and fitting and measuring the baselines beside ours.
 MEASURING_STAGES = ("encoding", "signals", "blending", "baselines")
@@ -62,6 +90,7 @@ def fine_tune(
     progress: ProgressCallback | None = None,
     should_cancel: Callable[[], bool] | None = None,
     on_epoch: Callable[[EpochRecord], None] | None = None,
+    on_resumed: Callable[[int], None] | None = None,
     on_training_done: Callable[[TrainResult], None] | None = None,
     on_measuring_stage: Callable[[str, int, int], None] | None = None,
     collaborative: str = "auto",
@@ -69,6 +98,7 @@ def fine_tune(
 ) -> FineTuneOutcome:
     """Train, blend, and measure the content model, the hybrid and the baselines on the same split.
 
+    `on_resumed(epoch)` as training goes on from a checkpoint (see `train`);
     `on_training_done(result)` is called once training has stopped, before the measuring that follows;
     `on_measuring_stage(stage, index, count)` as each stage of it starts (MEASURING_STAGES).
 
@@ -109,6 +139,7 @@ def fine_tune(
         progress=progress,
         should_cancel=should_cancel,
         on_epoch=on_epoch,
+        on_resumed=on_resumed,
     )
 
     if on_training_done is not None:

@@ -22,11 +22,23 @@ from tenants.models import Tenant
 from training.ml.config import ConfigError, TrainConfig, resolve_device
 from training.ml.data import DataError
 from training.ml.loop import CheckpointMismatch, TrainingCancelled
-from training.models import JobStatus, ModelVersion, TrainingJob
+from training.models import JobStatus, ModelVersion, TrainingJob, VersionStatus
 from training.presentation import config_error_params
 from training.selectors import training_frames
-from training.services.jobs import _Heartbeat, _JobReporter, checkpoint_dir, heartbeat_interval, this_run
-from training.services.versions import experiment_on_the_live_model, model_version_promote_if_better
+from training.services.jobs import (
+    _Heartbeat,
+    _JobReporter,
+    base_model_search_folders,
+    checkpoint_dir,
+    heartbeat_interval,
+    this_run,
+)
+from training.services.versions import (
+    HEADLINE_METRIC,
+    experiment_on_the_live_model,
+    live_validation_figure,
+    model_version_promote_if_better,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +48,8 @@ def _folder_bytes(folder: Path) -> int:
 
 
 def _finish(job: TrainingJob, status: str, **fields) -> None:
-    this_run(job.pk, job.run_number).update(status=status, finished_at=timezone.now(), **fields)
+    # A finished job has nothing left: no ETA (the last one written was for a run that went on).
+    this_run(job.pk, job.run_number).update(status=status, finished_at=timezone.now(), eta_seconds=None, **fields)
 
 
 def training_job_run(*, job_id: int) -> ModelVersion | None:
@@ -59,10 +72,12 @@ def training_job_run(*, job_id: int) -> ModelVersion | None:
     ):
         try:
             outcome = _train(job, reporter)
+            _measure_the_live_version_again(job, outcome, reporter)
             return _store_version(job, outcome, reporter)
         except TrainingCancelled as cancelled:
             reporter.log("cancelled", step=cancelled.step)
-            _finish(job, JobStatus.CANCELLED, cancel_requested=False)
+            # Progress is written once a second at most: the step it stopped after, not the last written.
+            _finish(job, JobStatus.CANCELLED, cancel_requested=False, step=cancelled.step)
         except DataError as error:
             _finish(job, JobStatus.FAILED, error=str(error), error_code=error.code, error_params=error.params)
         except ConfigError as error:  # one the checks before queueing could not make (another machine's folders)
@@ -102,6 +117,8 @@ def _train(job: TrainingJob, reporter: _JobReporter):
             progress=reporter.progress,
             should_cancel=reporter.cancel_requested,
             on_epoch=record_epoch,
+            # Said as it happens: before the steps it resumes, and in a run that is cancelled again.
+            on_resumed=lambda epoch: reporter.log("resumed", epoch=epoch),
             on_training_done=reporter.training_done,
             on_measuring_stage=reporter.measuring_stage,
         )
@@ -118,9 +135,32 @@ def _train(job: TrainingJob, reporter: _JobReporter):
         shutil.rmtree(checkpoint_dir(job), ignore_errors=True)
         job.epoch_metrics = []
         outcome = run()
-    if outcome.training.resumed_from_epoch is not None:
-        reporter.log("resumed", epoch=outcome.training.resumed_from_epoch)
     return outcome
+
+
+def _measure_the_live_version_again(job: TrainingJob, outcome, reporter: _JobReporter) -> None:
+    """Measure the live version on this job's validation shoppers, so that promotion compares the
+    two on the same shoppers and items (training.ml.pipeline.measure_version_on); kept in the new
+    version's metrics as `live_on_this_validation`. Where the live version cannot be loaded (its
+    base model moved, its files were removed), the log says so and promotion reads its own figure."""
+    from training.ml.artifacts import load_version
+    from training.ml.pipeline import MEASURING_STAGES, measure_version_on
+
+    live = ModelVersion.objects.filter(tenant=job.tenant, status=VersionStatus.LIVE).first()
+    if live is None:
+        return
+    stages = len(MEASURING_STAGES)
+    reporter.measuring_stage("live", stages, stages + 1, number=live.number)
+    try:
+        loaded = load_version(live.artifact_path, base_model_search=base_model_search_folders(job.tenant))
+        value = measure_version_on(loaded, outcome.dataset, outcome.config)
+    except Exception as error:  # a comparison that cannot be made must not cost the new version
+        logger.warning("job %s: live version v%s not measured again", job.pk, live.number, exc_info=True)
+        reporter.log("live_not_measured", number=live.number, reason=type(error).__name__)
+        return
+    outcome.metrics["live_on_this_validation"] = {
+        "version_id": live.pk, "number": live.number, HEADLINE_METRIC: value,
+    }
 
 
 def _store_version(job: TrainingJob, outcome, reporter: _JobReporter) -> ModelVersion | None:
@@ -135,6 +175,29 @@ def _store_version(job: TrainingJob, outcome, reporter: _JobReporter) -> ModelVe
         return _publish_version(job, outcome, reporter, staging, tenant_folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)  # renamed away when published
+
+
+def _saved_line(tenant: Tenant, version: ModelVersion, *, promoted: bool, held_for) -> tuple[str, dict]:
+    """The log line that says where the new version stands, and why it is not live when it is not."""
+    number = version.number
+    if promoted:
+        return "saved_live", {"number": number}
+    if held_for is not None:
+        return "saved_held_for_experiment", {"number": number, "experiment": held_for.key}
+    if not tenant.auto_promote_models:
+        return "saved_auto_promotion_off", {"number": number}
+    live = ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.LIVE).exclude(pk=version.pk).first()
+    if live is None:
+        return "saved", {"number": number}
+    return "saved_not_better", {
+        "number": number, "live": live.number,
+        "value": _figure(version.validation_metric(HEADLINE_METRIC)),
+        "live_value": _figure(live_validation_figure(version, live)),
+    }
+
+
+def _figure(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"
 
 
 def _publish_version(
@@ -159,10 +222,8 @@ def _publish_version(
             held_for = None if promoted or not tenant.auto_promote_models else experiment_on_the_live_model(
                 tenant=tenant
             )
-            if held_for is not None:
-                log = reporter.log_fields("saved_held_for_experiment", number=number, experiment=held_for.key)
-            else:
-                log = reporter.log_fields("saved_live" if promoted else "saved", number=number)
+            code, params = _saved_line(tenant, version, promoted=promoted, held_for=held_for)
+            log = reporter.log_fields(code, **params)
             finished = this_run(job.pk, job.run_number).filter(cancel_requested=False).update(
                 status=JobStatus.SUCCEEDED, finished_at=timezone.now(), progress=1.0, eta_seconds=0,
                 epoch_metrics=outcome.metrics["epochs"], heartbeat_at=timezone.now(),

@@ -74,10 +74,20 @@ def model_version_promote_if_better(*, tenant: Tenant, version: ModelVersion) ->
         return False
     live = ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.LIVE).first()
     new_score = version.validation_metric(HEADLINE_METRIC) or 0.0
-    if live is not None and new_score <= (live.validation_metric(HEADLINE_METRIC) or 0.0):
+    if live is not None and new_score <= (live_validation_figure(version, live) or 0.0):
         return False
     _make_live(tenant=tenant, version=version)
     return True
+
+
+def live_validation_figure(version: ModelVersion, live: ModelVersion) -> float | None:
+    """The live version's validation figure to hold a new version against: measured again on the
+    new version's validation shoppers where the worker could (training.services.runs), else the
+    live version's own, of the shoppers of its own split."""
+    again = version.metrics.get("live_on_this_validation") or {}
+    if again.get("version_id") == live.pk and again.get(HEADLINE_METRIC) is not None:
+        return again[HEADLINE_METRIC]
+    return live.validation_metric(HEADLINE_METRIC)
 
 
 @dataclass(frozen=True)
