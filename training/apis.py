@@ -20,7 +20,6 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    extend_schema_field,
 )
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
@@ -48,8 +47,20 @@ from training.services.versions import PromotionError, model_version_promote, mo
 
 class TrainingJobOutputSerializer(serializers.ModelSerializer):
     method = serializers.CharField(read_only=True, help_text="lora or full, from the config.")
-    version = serializers.SerializerMethodField(
-        help_text="The number of the model version the job produced; null until it succeeds."
+    # A version's id and number coincide only on an install with one store: a client promoting by
+    # the number passes its tests and promotes another version (or gets a 404) in production. So
+    # `version` is the id the endpoints take, as a version's `job` is the job's, and the number
+    # has a name that says so. A job without a version raises RelatedObjectDoesNotExist, an
+    # AttributeError, which DRF turns into null (allow_null).
+    version = serializers.IntegerField(
+        source="version.id", read_only=True, allow_null=True,
+        help_text="`id` of the model version this job made: the id the /api/v1/models/{version_id}/... "
+        "endpoints take (`id` in GET /api/v1/models). Null until the job succeeds.",
+    )
+    version_number = serializers.IntegerField(
+        source="version.number", read_only=True, allow_null=True,
+        help_text="The number of that version in the tenant (3 for v3), as the pages and the log say it; "
+        "not an id the endpoints take. Null until the job succeeds.",
     )
 
     class Meta:
@@ -57,8 +68,8 @@ class TrainingJobOutputSerializer(serializers.ModelSerializer):
         fields = [
             "id", "status", "method", "progress", "epoch", "step", "total_steps", "eta_seconds", "loss",
             "epoch_metrics", "log_tail", "cancel_requested", "heartbeat_at", "worker_host", "device",
-            "compute_seconds", "attempts", "error", "error_code", "config", "version", "created_at",
-            "started_at", "finished_at",
+            "compute_seconds", "attempts", "error", "error_code", "config", "version", "version_number",
+            "created_at", "started_at", "finished_at",
         ]
         extra_kwargs = {
             "progress": {"help_text": "From 0 to 1."},
@@ -78,24 +89,21 @@ class TrainingJobOutputSerializer(serializers.ModelSerializer):
         }
         ref_name = "TrainingJob"
 
-    @extend_schema_field(OpenApiTypes.INT)
-    def get_version(self, job: TrainingJob) -> int | None:
-        try:
-            return job.version.number
-        except ModelVersion.DoesNotExist:
-            return None
-
 
 class ModelVersionOutputSerializer(serializers.ModelSerializer):
     promoted_by = serializers.SlugRelatedField(
         slug_field="username", read_only=True, help_text="Who made it live by hand; null when automatic."
     )
+    kept_pretrained = serializers.SerializerMethodField(
+        help_text="True when fine-tuning did not beat the pretrained encoder on validation, so the version "
+        "serves the base model's weights (early stopping kept epoch 0)."
+    )
 
     class Meta:
         model = ModelVersion
         fields = [
-            "id", "number", "status", "method", "base_model", "metrics", "artifact_bytes", "promoted_by",
-            "promoted_at", "job", "created_at",
+            "id", "number", "status", "method", "kept_pretrained", "base_model", "metrics", "artifact_bytes",
+            "promoted_by", "promoted_at", "job", "created_at",
         ]
         extra_kwargs = {
             "metrics": {
@@ -105,9 +113,14 @@ class ModelVersionOutputSerializer(serializers.ModelSerializer):
                 '"comparison": {"baseline", "ratio", "low", "high", "shoppers", ...}: the hybrid\'s '
                 'test NDCG@10 over that of the baseline best on validation, with its 95% interval}, ...}.'
             },
-            "job": {"help_text": "The training job that produced it."},
+            "id": {"help_text": "What the /api/v1/models/{version_id}/... endpoints take."},
+            "number": {"help_text": "Its number in the tenant (3 for v3), as the pages say it; not an id."},
+            "job": {"help_text": "`id` of the training job that made it; null when none did."},
         }
         ref_name = "ModelVersion"
+
+    def get_kept_pretrained(self, version: ModelVersion) -> bool:
+        return (version.metrics or {}).get("best_epoch") == 0
 
 
 class ConflictSerializer(serializers.Serializer):
@@ -151,25 +164,41 @@ TrainingJobSettingsSerializer = type(
 
 # --- Examples --------------------------------------------------------------------------------
 
+EXAMPLE_EPOCHS = [
+    {"epoch": 1, "train_loss": 3.91, "validation": {"ndcg@10": 0.081, "recall@10": 0.142}, "seconds": 95.2},
+    {"epoch": 2, "train_loss": 3.12, "validation": {"ndcg@10": 0.097, "recall@10": 0.168}, "seconds": 94.8},
+    {"epoch": 3, "train_loss": 2.79, "validation": {"ndcg@10": 0.103, "recall@10": 0.177}, "seconds": 95.0},
+    {"epoch": 4, "train_loss": 2.61, "validation": {"ndcg@10": 0.106, "recall@10": 0.181}, "seconds": 94.9},
+    {"epoch": 5, "train_loss": 2.52, "validation": {"ndcg@10": 0.105, "recall@10": 0.180}, "seconds": 95.1},
+]
+# The lines as training.presentation.LOG_LINES writes them, from the epochs above.
+EXAMPLE_LOG_LINES = [
+    "Data: 48,210 events, 17,821 products; device cuda.",
+    "Epoch 1: training loss 3.9100, validation NDCG@10 0.0810.",
+    "Epoch 2: training loss 3.1200, validation NDCG@10 0.0970.",
+    "Epoch 3: training loss 2.7900, validation NDCG@10 0.1030.",
+    "Epoch 4: training loss 2.6100, validation NDCG@10 0.1060.",
+    "Epoch 5: training loss 2.5200, validation NDCG@10 0.1050.",
+    "The version keeps epoch 4, the best on validation (0.1060).",
+    "Training done: encoding the catalog and measuring the model against the baselines.",
+    "Encoding the catalog with the trained model.",
+    "Fitting the behaviour signals (what shoppers bought together).",
+    "Choosing the blend of content, behaviour and popularity on the validation shoppers.",
+    "Measuring the model and the baselines on the test shoppers.",
+    "Version v3 saved.",
+]
+
 JOB_EXAMPLE_VALUE = {
     "id": 42, "status": JobStatus.RUNNING, "method": "lora", "progress": 0.46, "epoch": 3, "step": 690,
     "total_steps": 1500, "eta_seconds": 212.0, "loss": 2.8731,
-    "epoch_metrics": [
-        {"epoch": 1, "train_loss": 3.91, "validation": {"ndcg@10": 0.081, "recall@10": 0.142},
-         "seconds": 95.2},
-        {"epoch": 2, "train_loss": 3.12, "validation": {"ndcg@10": 0.097, "recall@10": 0.168},
-         "seconds": 94.8},
-    ],
-    "log_tail": (
-        "data: 48210 events, 3120 products; device cuda\n"
-        "epoch 2: train loss 3.12, validation NDCG@10 0.0970"
-    ),
+    "epoch_metrics": EXAMPLE_EPOCHS[:2],
+    "log_tail": "\n".join(EXAMPLE_LOG_LINES[:3]),
     "cancel_requested": False, "heartbeat_at": "2025-02-03T10:14:05Z", "worker_host": "gpu-worker-1",
-    "device": "cuda", "compute_seconds": 201.4, "attempts": 1, "error": "",
+    "device": "cuda", "compute_seconds": 201.4, "attempts": 1, "error": "", "error_code": "",
     "config": {"method": "lora", "epochs": 5, "learning_rate": 0.001, "batch_size": 64,
                "base_model": "/srv/models/all-MiniLM-L6-v2", "...": "..."},
-    "version": None, "created_at": "2025-02-03T10:10:12Z", "started_at": "2025-02-03T10:10:40Z",
-    "finished_at": None,
+    "version": None, "version_number": None, "created_at": "2025-02-03T10:10:12Z",
+    "started_at": "2025-02-03T10:10:40Z", "finished_at": None,
 }
 JOB_EXAMPLE = OpenApiExample("A running job", response_only=True, value=JOB_EXAMPLE_VALUE)
 
@@ -188,10 +217,30 @@ VERSION_EXAMPLE_VALUE = {
 }
 VERSION_EXAMPLE = OpenApiExample("A live version", response_only=True, value=VERSION_EXAMPLE_VALUE)
 
+# The same job once it made the version above: its id (7) and its number (v3) differ, as they do
+# in any store but a new one.
+SUCCEEDED_JOB_EXAMPLE = OpenApiExample(
+    "A job that made a version",
+    response_only=True,
+    value={
+        **JOB_EXAMPLE_VALUE, "status": JobStatus.SUCCEEDED, "progress": 1.0, "epoch": 5, "step": 1500,
+        "eta_seconds": 0.0, "loss": 2.5174, "epoch_metrics": EXAMPLE_EPOCHS,
+        "log_tail": "\n".join(EXAMPLE_LOG_LINES), "heartbeat_at": "2025-02-03T10:58:31Z",
+        "compute_seconds": 2841.0, "finished_at": "2025-02-03T10:58:31Z",
+        "version": VERSION_EXAMPLE_VALUE["id"], "version_number": VERSION_EXAMPLE_VALUE["number"],
+    },
+)
+
 NO_SUCH_JOB = OpenApiResponse(description="No training job with this id in the tenant.")
-NO_SUCH_VERSION = OpenApiResponse(description="No model version with this id in the tenant.")
+NO_SUCH_VERSION = OpenApiResponse(
+    description="No model version with this id in the tenant. The URL takes the version's id, not its number."
+)
 JOB_ID = OpenApiParameter("job_id", OpenApiTypes.INT, OpenApiParameter.PATH)
-VERSION_ID = OpenApiParameter("version_id", OpenApiTypes.INT, OpenApiParameter.PATH)
+VERSION_ID = OpenApiParameter(
+    "version_id", OpenApiTypes.INT, OpenApiParameter.PATH,
+    description="The version's id: `id` in GET /api/v1/models, or `version` of a training job. Not its "
+    "number (v1, v2…): the two differ in all but a new store.",
+)
 
 
 def _job_not_found() -> NotFound:
@@ -199,7 +248,10 @@ def _job_not_found() -> NotFound:
 
 
 def _version_not_found() -> NotFound:
-    return NotFound(_("No model version with this id."))
+    return NotFound(_(
+        "No model version with this id. The URL takes the version's id (`id` in GET /api/v1/models, "
+        "`version` of a training job), not its number (v1, v2…)."
+    ))
 
 
 def _conflict(error: Exception) -> Response:
@@ -238,7 +290,7 @@ class TrainingJobCollectionApi(TrainingApiView):
             200: TrainingJobOutputSerializer(many=True),
             400: OpenApiResponse(description="An unknown query parameter, or an unknown status."),
         },
-        examples=[JOB_EXAMPLE],
+        examples=[JOB_EXAMPLE, SUCCEEDED_JOB_EXAMPLE],
     )
     def get(self, request):
         filters = validated_query(request, self.FilterSerializer)
@@ -291,7 +343,7 @@ class TrainingJobDetailApi(TrainingApiView):
         description="Its progress while it runs, its metrics per epoch, its error if it failed.",
         parameters=[JOB_ID],
         responses={200: TrainingJobOutputSerializer, 404: NO_SUCH_JOB},
-        examples=[JOB_EXAMPLE],
+        examples=[JOB_EXAMPLE, SUCCEEDED_JOB_EXAMPLE],
     )
     def get(self, request, job_id: int):
         try:

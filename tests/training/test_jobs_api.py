@@ -5,13 +5,16 @@ from pathlib import Path
 from unittest import mock
 
 import pytest
-from django.utils import timezone
+import yaml
+from django.utils import timezone, translation
 
 from tenants.models import Role
 from tests.training.factories import ModelVersionFactory, TrainingJobFactory, encoder_folder, purchases_create
-from training.models import JobStatus, TrainingJob
+from training.models import JobStatus, TrainingJob, VersionStatus
+from training.presentation import LOG_LINES, log_line
 
 JOBS = "/api/v1/training/jobs"
+MODELS = "/api/v1/models"
 
 
 @pytest.fixture
@@ -287,10 +290,11 @@ def test_a_job_shows_its_progress_and_the_version_it_produced(session_client, te
         device="cuda",
         compute_seconds=8.5,
     )
-    ModelVersionFactory(tenant=tenant, number=4, job=job)
+    version = ModelVersionFactory(tenant=tenant, number=4, job=job)
 
     data = session_client.get(f"{JOBS}/{job.id}").data
-    assert data["status"] == JobStatus.SUCCEEDED and data["version"] == 4
+    assert data["status"] == JobStatus.SUCCEEDED
+    assert (data["version"], data["version_number"]) == (version.id, 4)
     position = (data["progress"], data["epoch"], data["step"], data["total_steps"], data["loss"])
     assert position == (1.0, 2, 40, 40, 2.5)
     assert data["epoch_metrics"][0]["validation"]["ndcg@10"] == 0.1
@@ -302,7 +306,66 @@ def test_a_job_shows_its_progress_and_the_version_it_produced(session_client, te
 
 def test_a_job_without_a_version_says_so(session_client, tenant):
     job = TrainingJobFactory(tenant=tenant)
-    assert session_client.get(f"{JOBS}/{job.id}").data["version"] is None
+    data = session_client.get(f"{JOBS}/{job.id}").data
+    assert (data["version"], data["version_number"]) == (None, None)
+
+
+@pytest.fixture
+def job_that_made_v2(tenant, other_tenant):
+    """A job that made the tenant's v2, after another store's versions: its id is not 2, as in
+    production, where ids run across every store and numbers per store."""
+    ModelVersionFactory(tenant=other_tenant, number=1)
+    ModelVersionFactory(tenant=other_tenant, number=2)
+    ModelVersionFactory(tenant=tenant, number=1)
+    job = TrainingJobFactory(tenant=tenant, status=JobStatus.SUCCEEDED)
+    made = ModelVersionFactory(tenant=tenant, number=2, job=job)
+    assert made.id != made.number  # else the tests below would pass with the number too
+    return job
+
+
+def test_promoting_a_jobs_version_makes_the_version_that_job_made_live(session_client, job_that_made_v2):
+    version = session_client.get(f"{JOBS}/{job_that_made_v2.id}").data["version"]
+
+    response = session_client.post(f"{MODELS}/{version}/promote")
+    assert response.status_code == 200, response.data
+    made = job_that_made_v2.version
+    made.refresh_from_db()
+    assert made.status == VersionStatus.LIVE and response.data["id"] == made.id
+
+
+def test_a_jobs_version_number_is_the_number_the_pages_show_not_its_id(session_client, job_that_made_v2):
+    listed = session_client.get(JOBS).data["results"][0]
+    assert listed["version_number"] == 2
+    assert listed["version"] == job_that_made_v2.version.id
+
+
+def test_the_schema_tells_a_jobs_version_id_from_its_number(client, db):
+    job = yaml.safe_load(client.get("/api/v1/schema").content)["components"]["schemas"]["TrainingJob"]
+    version, number = job["properties"]["version"], job["properties"]["version_number"]
+    assert "`id` of the model version" in version["description"]
+    assert "/api/v1/models/{version_id}" in version["description"]
+    assert "number" in number["description"] and "not an id" in number["description"]
+    assert version["type"] == number["type"] == "integer" and version["nullable"] and number["nullable"]
+
+
+def test_the_documented_log_tail_reads_as_a_jobs_log_does(client, db):
+    schema = yaml.safe_load(client.get("/api/v1/schema").content)
+    content = schema["paths"][f"{JOBS}/{{job_id}}"]["get"]["responses"]["200"]["content"]
+    examples = content["application/json"]["examples"].values()
+    documented = [example["value"]["log_tail"].splitlines() for example in examples]
+    first_epoch = {"epoch": 1, "metric": "ndcg@10", "loss": "3.9100", "value": "0.0810"}
+    with translation.override("en"):  # the log tail is in English
+        written = [
+            log_line({"code": "data", "params": {"events": 48_210, "products": 17_821, "device": "cuda"}}),
+            log_line({"code": "epoch", "params": first_epoch}),
+        ]
+    assert documented and [lines[:2] for lines in documented] == [written] * len(documented)
+    with translation.override("en"):
+        templates = [re.split(r"%\(\w+\)[sd]", str(template)) for template in LOG_LINES.values()]
+    patterns = [".+?".join(re.escape(part) for part in parts) for parts in templates]
+    unwritten = [line for lines in documented for line in lines
+                 if not any(re.fullmatch(pattern, line) for pattern in patterns)]
+    assert not unwritten  # every documented line is one a job can write
 
 
 def test_cancelling_a_queued_job_cancels_it(session_client, tenant):

@@ -1,5 +1,6 @@
 """The model versions API: list versions with their metrics, promote one, roll back."""
 import pytest
+import yaml
 
 from tenants.models import Role
 from tests.training.factories import ModelVersionFactory, TrainingJobFactory
@@ -97,6 +98,13 @@ def test_members_who_do_not_manage_the_tenant_get_403(api_client, member_with_ro
     assert status_of(v1) == VersionStatus.CANDIDATE
 
 
+def test_a_version_that_kept_the_pretrained_weights_says_so(session_client, tenant):
+    ModelVersionFactory(tenant=tenant, number=1, metrics={"best_epoch": 0, "validation": {}})
+    ModelVersionFactory(tenant=tenant, number=2, metrics={"best_epoch": 2, "validation": {}})
+    newest, oldest = session_client.get(MODELS).data["results"]
+    assert (newest["kept_pretrained"], oldest["kept_pretrained"]) == (False, True)
+
+
 def test_another_tenants_version_is_a_404_and_absent_from_the_list(session_client, tenant, other_tenant):
     mine = ModelVersionFactory(tenant=tenant, number=1)
     theirs = ModelVersionFactory(tenant=other_tenant, number=1)
@@ -120,3 +128,20 @@ def test_a_bad_page_or_an_unknown_parameter_of_the_model_list_is_a_400_naming_it
     response = session_client.get(f"{MODELS}?{query}")
     assert response.status_code == 400
     assert field in response.data
+
+
+def test_an_unknown_version_id_is_a_404_that_says_the_url_takes_the_id_not_the_number(session_client, tenant):
+    newest = ModelVersionFactory(tenant=tenant, number=1)  # made last: no version has the id after its own
+    response = session_client.post(f"{MODELS}/{newest.id + 1}/promote")
+    assert response.status_code == 404
+    assert "takes the version's id" in response.data["detail"] and "not its number" in response.data["detail"]
+
+
+def test_the_schema_says_the_promote_url_takes_the_versions_id_not_its_number(client, db):
+    paths = yaml.safe_load(client.get("/api/v1/schema").content)["paths"]
+    promote = paths[f"{MODELS}/{{version_id}}/promote"]
+    (parameter,) = [item for item in promote["post"]["parameters"] if item["name"] == "version_id"]
+    assert parameter["in"] == "path"
+    assert "`id` in GET /api/v1/models" in parameter["description"]
+    assert "`version` of a training job" in parameter["description"]
+    assert "Not its number (v1, v2" in parameter["description"]
