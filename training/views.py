@@ -14,16 +14,17 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
+from django.views.generic import RedirectView
 from django_htmx.http import HttpResponseClientRefresh
 
 from courses.gating import CertificateRequired
 from courses.gating_views import certificate_required_message
 from tenants.web import member_required
-from training.ml.config import TrainConfig
+from training.ml.config import TrainConfig, default_learning_rate
 from training.models import JobStatus, ModelVersion, TrainingJob
 from training.presentation import (
     TABLE_METRICS,
@@ -55,6 +56,9 @@ from training.services.versions import (
 JOBS_PER_PAGE = 25
 VERSIONS_PER_PAGE = 10
 CONFIG_FIELDS = frozenset(item.name for item in dataclasses.fields(TrainConfig))
+CONFIG_DEFAULTS = {
+    item.name: item.default for item in dataclasses.fields(TrainConfig) if item.default is not dataclasses.MISSING
+}
 
 
 # --- The new-job form ------------------------------------------------------------------------
@@ -85,7 +89,7 @@ PRESETS = {
     ),
 }
 CUSTOM_PRESET = "custom"
-DEFAULT_METHOD = next(item.default for item in dataclasses.fields(TrainConfig) if item.name == "method")
+DEFAULT_METHOD = CONFIG_DEFAULTS["method"]
 
 
 class TrainingJobForm(forms.Form):
@@ -121,11 +125,25 @@ class TrainingJobForm(forms.Form):
     )
     base_model = forms.CharField(
         label=gettext_lazy("Base model folder"), required=False, max_length=500,
-        help_text=gettext_lazy("A folder with a Hugging Face encoder (its config.json), in the "
-                               "platform's base-model folders. Empty: your usual base model."),
+        help_text=gettext_lazy("The name of a folder with a Hugging Face encoder (its config.json) in "
+                               "the platform's base-model folders, or its full path. Empty: your usual "
+                               "base model."),
     )
 
     ADVANCED = ("method", "epochs", "learning_rate", "batch_size", "lora_rank", "freeze_layers", "base_model")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The page says an empty setting keeps the default: each input shows which value that is,
+        # read from TrainConfig so that the page cannot drift from what the job gets.
+        for name in ("epochs", "batch_size", "lora_rank", "freeze_layers"):
+            self.fields[name].widget.attrs["placeholder"] = str(CONFIG_DEFAULTS[name])
+        # The learning rate's default depends on the method, which the preset or the field above picks.
+        # Translators: the empty learning-rate input's hint: the default rate of each method.
+        self.fields["learning_rate"].widget.attrs["placeholder"] = _("%(lora)s (LoRA), %(full)s (full)") % {
+            "lora": f"{default_learning_rate('lora'):g}",
+            "full": f"{default_learning_rate('full'):g}",
+        }
 
     def advanced_fields(self):
         return [self[name] for name in self.ADVANCED]
@@ -214,6 +232,16 @@ def training_job_new_view(request):
     return render(request, "training/job_new.html", {"form": form, "presets": PRESETS})
 
 
+def _version_url(version: ModelVersion) -> str:
+    """The version's card on the models page, on the page of the list that holds it: the list is
+    paginated, so an older version's anchor is not on the first page."""
+    # The selector the list view pages through, so that both count the same versions in the same order.
+    ids = list(model_version_list(tenant=version.tenant).values_list("pk", flat=True))
+    page_number = ids.index(version.pk) // VERSIONS_PER_PAGE + 1
+    query = f"?page={page_number}" if page_number > 1 else ""
+    return f"{reverse('model-version-list')}{query}#version-{version.pk}"
+
+
 def _job_progress_context(job: TrainingJob) -> dict:
     """What templates/training/_job_progress.html shows: the page and its fragment share it."""
     try:
@@ -226,6 +254,7 @@ def _job_progress_context(job: TrainingJob) -> dict:
         "duration": humanise_seconds(job_duration_seconds(job)),
         "compute": humanise_seconds(job.compute_seconds) if job.compute_seconds else "",
         "version": version,
+        "version_url": _version_url(version) if version else "",
         "failure": job_failure_message(job),
         # The English text where no reason in the reader's language says it all: a crash's
         # traceback, or a job that failed before reasons had codes.
@@ -401,6 +430,8 @@ def model_version_rollback_view(request):
 
 
 urlpatterns = [
+    # The README and people who type the address call the fine-tuning area /training/.
+    path("", RedirectView.as_view(pattern_name="training-job-list"), name="training-home"),
     path("jobs/", training_job_list_view, name="training-job-list"),
     path("jobs/new/", training_job_new_view, name="training-job-new"),
     path("jobs/<int:job_id>/", training_job_detail_view, name="training-job-detail"),

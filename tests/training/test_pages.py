@@ -762,3 +762,100 @@ def test_the_models_page_in_chinese_says_what_automatic_promotion_does(owner_cli
     owner_client.cookies["django_language"] = "zh-hans"
     page = owner_client.get(reverse("model-version-list")).content.decode()
     assert "Promote better models automatically" not in page
+
+
+# --- What the job pages say, and where their links lead ----------------------------------------
+
+
+def test_the_loss_caption_reads_from_the_first_epochs_value_to_the_last_ones(owner_client, tenant):
+    # The loss fell: a caption that printed the lowest value first read as a rise.
+    job = make_job(
+        tenant,
+        status=JobStatus.SUCCEEDED,
+        epoch_metrics=[
+            {"epoch": 1, "train_loss": 4.1300, "validation": {"ndcg@10": 0.05}},
+            {"epoch": 2, "train_loss": 4.1156, "validation": {"ndcg@10": 0.07}},
+        ],
+    )
+    html = owner_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
+    captions = re.findall(r'<p class="empty chart-range">(.*?)</p>', html, re.DOTALL)
+    assert captions == ["Epochs 1 to 2; from 4.1300 to 4.1156.", "Epochs 1 to 2; from 0.0500 to 0.0700."]
+
+
+def test_a_curve_of_one_epoch_is_captioned_with_its_one_value(owner_client, tenant):
+    job = make_job(tenant, status=JobStatus.RUNNING, epoch_metrics=[{"epoch": 1, "train_loss": 4.13}])
+    html = owner_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
+    assert re.findall(r'<p class="empty chart-range">(.*?)</p>', html, re.DOTALL) == ["Epoch 1: 4.1300"]
+
+
+def test_an_older_versions_link_opens_the_page_of_the_models_list_that_holds_it(owner_client, tenant):
+    from training.views import VERSIONS_PER_PAGE
+
+    job = make_job(tenant, status=JobStatus.SUCCEEDED, progress=1.0)
+    oldest = make_version(tenant, 1, job=job)
+    for number in range(2, VERSIONS_PER_PAGE + 2):
+        make_version(tenant, number)
+    html = owner_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
+    link = f"{reverse('model-version-list')}?page=2#version-{oldest.pk}"
+    assert f'href="{link}"' in html
+    models_page = owner_client.get(link.split("#")[0]).content.decode()
+    assert f'id="version-{oldest.pk}"' in models_page
+
+
+def test_another_tenants_versions_do_not_move_a_version_to_a_later_page(owner_client, tenant, other_tenant):
+    from training.views import VERSIONS_PER_PAGE
+
+    job = make_job(tenant, status=JobStatus.SUCCEEDED, progress=1.0)
+    oldest = make_version(tenant, 1, job=job)
+    for number in range(2, VERSIONS_PER_PAGE + 1):
+        make_version(tenant, number)
+    for number in range(1, VERSIONS_PER_PAGE + 1):
+        make_version(other_tenant, number + 100)
+    html = owner_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
+    assert f'href="{reverse("model-version-list")}#version-{oldest.pk}"' in html
+
+
+def test_the_new_job_forms_empty_settings_show_the_defaults_they_keep(owner_client):
+    import dataclasses
+
+    from training.ml.config import TrainConfig, default_learning_rate
+
+    defaults = {item.name: item.default for item in dataclasses.fields(TrainConfig)}
+    html = owner_client.get(reverse("training-job-new")).content.decode()
+
+    def placeholder(name: str) -> str:
+        tag = re.search(rf'<input[^>]*name="{name}"[^>]*>', html).group(0)
+        return re.search(r'placeholder="([^"]*)"', tag).group(1)
+
+    for name in ("epochs", "batch_size", "lora_rank", "freeze_layers"):
+        assert placeholder(name) == str(defaults[name]), name
+    # Each method has its own default learning rate: the placeholder names both.
+    learning_rate = placeholder("learning_rate")
+    assert f"{default_learning_rate('lora'):g} (LoRA)" in learning_rate
+    assert f"{default_learning_rate('full'):g} (full)" in learning_rate
+
+
+def test_the_fine_tuning_area_opens_on_the_jobs_list(owner_client):
+    response = owner_client.get("/training/")
+    assert response.status_code == 302 and response["Location"] == reverse("training-job-list")
+
+
+def test_a_retried_jobs_page_counts_its_runs_and_says_the_duration_is_the_latest_runs(owner_client, tenant):
+    finished = timezone.now()
+    job = make_job(
+        tenant, status=JobStatus.SUCCEEDED, run_number=3, attempts=1, compute_seconds=13,
+        started_at=finished - timedelta(seconds=5), finished_at=finished,
+    )
+    page = owner_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
+    assert re.search(r'<dd id="job-runs">3</dd>', page)
+    assert "<dt>Compute time</dt><dd>13 s</dd>" in page
+    assert "<dt>Duration of the latest run</dt><dd>5 s</dd>" in page
+
+
+def test_a_version_that_kept_the_pretrained_weights_says_so_on_the_models_page(owner_client, tenant):
+    make_version(tenant, 1, metrics={**VERSION_METRICS, "best_epoch": 0})
+    make_version(tenant, 2, metrics={**VERSION_METRICS, "best_epoch": 3})
+    page = owner_client.get(reverse("model-version-list")).content.decode()
+    kept = "kept the pretrained weights: fine-tuning did not beat them on validation"
+    assert page.count(kept) == 1
+    assert page.index(kept) > page.index('id="version-') and kept in page.split("<h2>v1 ")[1]
