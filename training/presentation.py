@@ -76,7 +76,11 @@ CONFIG_REASONS = {
     "not_negative": gettext_lazy("Must not be negative."),
     "folder_missing": gettext_lazy("The folder %(folder)s does not exist."),
     "not_a_model": gettext_lazy("The folder %(folder)s has no config.json: it is not a Hugging Face model."),
-    "wrong_type": gettext_lazy("This value has the wrong type."),
+    "wrong_type": gettext_lazy("This value has the wrong type."),  # jobs that failed before the codes below
+    "whole_number": gettext_lazy("Must be a whole number."),
+    "number": gettext_lazy("Must be a number."),
+    "text": gettext_lazy("Must be text."),
+    "true_or_false": gettext_lazy("Must be true or false."),
     "unknown_device": gettext_lazy("Unknown device %(value)s: choose auto, cpu or cuda."),
     "at_most": gettext_lazy("Must be at most %(limit)d."),
     "from_zero_below_one": gettext_lazy("Must be at least 0 and below 1."),
@@ -142,6 +146,9 @@ STAFF_ACTIONS = {
 }
 
 
+STAFF_ACTIONS_SINCE_DONE = {"Asked to cancel": gettext_lazy("Platform support asked this job to stop.")}
+
+
 @dataclass(frozen=True)
 class StaffAction:
     when: object  # datetime
@@ -161,7 +168,10 @@ def staff_actions_on(job: TrainingJob) -> list[StaffAction]:
     for entry in entries:
         key = next((key for key in STAFF_ACTIONS if entry.change_message.startswith(f"{key} ")), None)
         if key is not None:
-            actions.append(StaffAction(when=entry.action_time, what=str(STAFF_ACTIONS[key])))
+            what = STAFF_ACTIONS[key]
+            if job.status != JobStatus.RUNNING:  # "it stops within a step" is only news while it runs
+                what = STAFF_ACTIONS_SINCE_DONE.get(key, what)
+            actions.append(StaffAction(when=entry.action_time, what=str(what)))
     return actions
 
 
@@ -225,6 +235,18 @@ def job_duration_seconds(job: TrainingJob) -> float | None:
     return (end - job.started_at).total_seconds() if end else None
 
 
+# A queued job's page says how long it has waited once the wait is longer than a worker's pick-up.
+QUEUE_WAIT_WORTH_SAYING = 60.0
+
+
+def queued_for_seconds(job: TrainingJob) -> float | None:
+    """How long a queued job has waited for a worker (since it was last handed to the queue)."""
+    if job.status != JobStatus.QUEUED:
+        return None
+    since = job.enqueued_at or job.created_at
+    return (timezone.now() - since).total_seconds() if since else None
+
+
 def job_progress(job: TrainingJob) -> dict:
     """What the progress bar shows, raw and as text: the job page and its live fragment, the
     dashboard's jobs tile and the ops console share it, so each says the same."""
@@ -239,6 +261,12 @@ def job_progress(job: TrainingJob) -> dict:
     eta = ""
     if job.status == JobStatus.RUNNING and job.eta_seconds is not None:  # a queued job's is a last run's
         eta = _("about %(duration)s left") % {"duration": humanise_seconds(job.eta_seconds)}
+    waiting = queued_for_seconds(job)
+    if waiting is not None and waiting >= QUEUE_WAIT_WORTH_SAYING:
+        eta = _(
+            "Waiting %(duration)s for a training worker: each trains one job at a time, so this one starts "
+            "when one is free."
+        ) % {"duration": humanise_seconds(waiting)}
     return {
         "status": job.status,
         "status_display": job.get_status_display(),

@@ -72,8 +72,10 @@ def model_version_list(*, tenant: Tenant) -> QuerySet[ModelVersion]:
     return ModelVersion.objects.filter(tenant=tenant).select_related("job", "promoted_by")
 
 
-def model_version_can_roll_back(*, tenant: Tenant) -> bool:
-    """Whether an earlier live version exists to bring back (see model_version_rollback)."""
-    return ModelVersion.objects.filter(
-        tenant=tenant, status=VersionStatus.ARCHIVED, promoted_at__isnull=False
-    ).exists()
+def model_version_rollback_target(*, tenant: Tenant) -> ModelVersion | None:
+    """The version a rollback brings back: the one live most recently before the current one."""
+    return (
+        ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.ARCHIVED, promoted_at__isnull=False)
+        .order_by("-promoted_at")
+        .first()
+    )

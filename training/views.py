@@ -39,7 +39,7 @@ from training.presentation import (
 )
 from training.selectors import (
     live_version,
-    model_version_can_roll_back,
+    model_version_rollback_target,
     model_version_list,
     training_job_get,
     training_job_list,
@@ -374,7 +374,7 @@ def model_version_list_view(request):
         "page": page,
         "versions": [version_tables(version) for version in page.object_list],
         "live": live_version(tenant=request.tenant),
-        "can_roll_back": model_version_can_roll_back(tenant=request.tenant),
+        "roll_back_to": model_version_rollback_target(tenant=request.tenant),
         "metric_labels": list(TABLE_METRICS.values()),
         "auto_promote_form": AutoPromoteForm(initial={"auto_promote_models": request.tenant.auto_promote_models}),
         "held_for": experiment_on_the_live_model(tenant=request.tenant) if request.tenant.auto_promote_models else None,

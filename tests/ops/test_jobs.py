@@ -286,6 +286,20 @@ def test_the_merchant_reads_on_the_jobs_page_that_platform_support_acted_on_it(
     assert "ops@platform.test" not in section  # which staff member, the platform's admin log keeps
 
 
+def test_a_stop_asked_by_platform_support_is_said_in_the_past_once_the_job_has_stopped(
+    staff_client, tenant, make_job, merchant_user
+):
+    running = make_job(tenant, status=JobStatus.RUNNING, worker_host="gpu-1", heartbeat_at=timezone.now())
+    staff_client.post(reverse("ops:job-cancel", args=[running.pk]))
+    merchant = Client()
+    merchant.force_login(merchant_user)
+    page = merchant.get(reverse("training-job-detail", args=[running.pk])).content.decode()
+    assert "Platform support asked this job to stop; it stops within a training step." in page
+    TrainingJob.all_tenants.filter(pk=running.pk).update(status=JobStatus.CANCELLED)
+    page = merchant.get(reverse("training-job-detail", args=[running.pk])).content.decode()
+    assert "Platform support asked this job to stop." in page and "within a training step" not in page
+
+
 def test_an_action_the_rules_refuse_leaves_no_record(staff_client, tenant, make_job):
     done = make_job(tenant, status=JobStatus.SUCCEEDED)
     staff_client.post(reverse("ops:job-cancel", args=[done.pk]))

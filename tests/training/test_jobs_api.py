@@ -505,3 +505,22 @@ def test_every_refused_setting_is_explained_in_the_users_language(bad, tmp_path)
     assert refused.value.code in CONFIG_REASONS
     with translation.override("zh-hans"):
         assert re.search("[\u4e00-\u9fff]", config_error_message(refused.value))  # said in Chinese
+
+
+@pytest.mark.parametrize(
+    "body,reason",
+    [
+        ({"epochs": "two"}, "Must be a whole number."),
+        ({"learning_rate": "fast"}, "Must be a number."),
+        ({"exclude_seen": "yes"}, "Must be true or false."),
+        ({"device": 5}, "Must be text."),
+    ],
+    ids=["epochs", "learning_rate", "exclude_seen", "device"],
+)
+def test_a_setting_of_the_wrong_kind_is_told_what_kind_it_must_be(
+    session_client, ready_tenant, task_delay, body, reason
+):
+    response = session_client.post(JOBS, body, format="json")
+    assert response.status_code == 400
+    (field,) = body
+    assert response.data == {field: [reason]}

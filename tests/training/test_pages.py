@@ -859,3 +859,29 @@ def test_a_version_that_kept_the_pretrained_weights_says_so_on_the_models_page(o
     kept = "kept the pretrained weights: fine-tuning did not beat them on validation"
     assert page.count(kept) == 1
     assert page.index(kept) > page.index('id="version-') and kept in page.split("<h2>v1 ")[1]
+
+
+def test_a_job_queued_for_minutes_says_it_waits_for_a_worker(owner_client, tenant):
+    job = make_job(tenant, status=JobStatus.QUEUED)
+    TrainingJob.all_tenants.filter(pk=job.pk).update(enqueued_at=timezone.now() - timedelta(minutes=5))
+    page = owner_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
+    assert "Waiting 5 min 00 s for a training worker" in page
+    just_queued = make_job(tenant, status=JobStatus.QUEUED, enqueued_at=timezone.now())
+    page = owner_client.get(reverse("training-job-detail", args=[just_queued.pk])).content.decode()
+    assert "for a training worker" not in page
+
+
+def test_the_rollback_button_names_the_version_it_brings_back(owner_client, tenant):
+    make_version(tenant, 1, status=VersionStatus.ARCHIVED, promoted_at=timezone.now() - timedelta(days=2))
+    make_version(tenant, 2, status=VersionStatus.ARCHIVED, promoted_at=timezone.now() - timedelta(days=1))
+    make_version(tenant, 3, status=VersionStatus.LIVE, promoted_at=timezone.now())
+    page = owner_client.get(reverse("model-version-list")).content.decode()
+    assert "Roll back to v2, the previous live version" in page
+
+
+def test_a_finished_jobs_loss_is_said_to_be_its_last_steps(owner_client, tenant):
+    running = make_job(tenant, status=JobStatus.RUNNING, loss=2.5)
+    finished = make_job(tenant, status=JobStatus.SUCCEEDED, loss=2.5)
+    assert "Current loss" in owner_client.get(reverse("training-job-detail", args=[running.pk])).content.decode()
+    page = owner_client.get(reverse("training-job-detail", args=[finished.pk])).content.decode()
+    assert "Loss at the last step" in page and "Current loss" not in page

@@ -232,8 +232,10 @@ class TrainConfig:
             if expected and (
                 not isinstance(value, expected) or (expected is not bool and isinstance(value, bool))
             ):
+                # The code says what the value must be, so the merchant reads "a whole number", not "wrong type".
+                code = {"int": "whole_number", "float": "number", "str": "text", "bool": "true_or_false"}
                 raise ConfigError(
-                    item.name, f"must be of type {item.type}, not {type(value).__name__}", "wrong_type"
+                    item.name, f"must be of type {item.type}, not {type(value).__name__}", code[str(item.type)]
                 )
             # JSON's 1e400 reads as infinity, and NaN passes every comparison below as false.
             if expected == (int, float) and not _finite(value):

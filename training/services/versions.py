@@ -12,6 +12,7 @@ from experiments.models import Experiment, ExperimentStatus, VariantKind
 from experiments.services import experiment_stop
 from tenants.models import Tenant
 from training.models import ModelVersion, VersionStatus
+from training.selectors import model_version_rollback_target
 from training.signals import live_version_changed
 
 HEADLINE_METRIC = "ndcg@10"
@@ -106,11 +107,7 @@ def model_version_rollback(*, tenant: Tenant, by=None) -> Rollback:
     stops it, whose results then hold the one model it served."""
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
     live = ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.LIVE).first()
-    previous = (
-        ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.ARCHIVED, promoted_at__isnull=False)
-        .order_by("-promoted_at")
-        .first()
-    )
+    previous = model_version_rollback_target(tenant=tenant)
     if previous is None:
         raise PromotionError(_("No earlier live version to roll back to."))
     if live is not None:
