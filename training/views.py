@@ -39,8 +39,8 @@ from training.presentation import (
 )
 from training.selectors import (
     live_version,
-    model_version_rollback_target,
     model_version_list,
+    model_version_rollback_target,
     training_job_get,
     training_job_list,
 )

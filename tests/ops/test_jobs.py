@@ -6,8 +6,8 @@ from unittest import mock
 
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
-from django.test import Client
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
