@@ -206,13 +206,34 @@ def _job_or_404(request, job_id: int) -> TrainingJob:
 
 @member_required
 def training_job_list_view(request):
-    page = Paginator(training_job_list(tenant=request.tenant), JOBS_PER_PAGE).get_page(request.GET.get("page"))
-    rows = [
-        {"job": job, "progress": job_progress(job), "duration": humanise_seconds(job_duration_seconds(job))}
-        for job in page.object_list
-    ]
+    status = request.GET.get("status", "")
+    if status not in JobStatus.values:
+        status = ""  # an unknown filter shows every job rather than none
+    jobs = training_job_list(tenant=request.tenant, status=status)
+    page = Paginator(jobs, JOBS_PER_PAGE).get_page(request.GET.get("page"))
+    positions = _version_positions(request.tenant)
+    rows = []
+    for job in page.object_list:
+        version = _version_of(job)
+        rows.append({
+            "job": job, "progress": job_progress(job), "duration": humanise_seconds(job_duration_seconds(job)),
+            # What came of it, at a glance: its version, or why it failed.
+            "version": version, "version_url": _version_url(version, positions) if version else "",
+            "failure": job_failure_message(job),
+        })
     any_active = any(row["job"].is_active for row in rows)
-    return render(request, "training/job_list.html", {"page": page, "rows": rows, "any_active": any_active})
+    return render(request, "training/job_list.html", {
+        "page": page, "rows": rows, "any_active": any_active,
+        "status": status, "statuses": JobStatus.choices,
+        "filtered_empty": bool(status) and not rows,
+    })
+
+
+def _version_of(job: TrainingJob) -> ModelVersion | None:
+    try:
+        return job.version
+    except ModelVersion.DoesNotExist:
+        return None
 
 
 @member_required(manage=True)
@@ -232,22 +253,23 @@ def training_job_new_view(request):
     return render(request, "training/job_new.html", {"form": form, "presets": PRESETS})
 
 
-def _version_url(version: ModelVersion) -> str:
+def _version_positions(tenant) -> dict[int, int]:
+    # The selector the list view pages through, so that both count the same versions in the same order.
+    return {pk: position for position, pk in enumerate(model_version_list(tenant=tenant).values_list("pk", flat=True))}
+
+
+def _version_url(version: ModelVersion, positions: dict[int, int] | None = None) -> str:
     """The version's card on the models page, on the page of the list that holds it: the list is
     paginated, so an older version's anchor is not on the first page."""
-    # The selector the list view pages through, so that both count the same versions in the same order.
-    ids = list(model_version_list(tenant=version.tenant).values_list("pk", flat=True))
-    page_number = ids.index(version.pk) // VERSIONS_PER_PAGE + 1
+    positions = positions if positions is not None else _version_positions(version.tenant)
+    page_number = positions[version.pk] // VERSIONS_PER_PAGE + 1
     query = f"?page={page_number}" if page_number > 1 else ""
     return f"{reverse('model-version-list')}{query}#version-{version.pk}"
 
 
 def _job_progress_context(job: TrainingJob) -> dict:
     """What templates/training/_job_progress.html shows: the page and its fragment share it."""
-    try:
-        version = job.version
-    except ModelVersion.DoesNotExist:
-        version = None
+    version = _version_of(job)
     return {
         "job": job,
         "progress": job_progress(job),

@@ -885,3 +885,17 @@ def test_a_finished_jobs_loss_is_said_to_be_its_last_steps(owner_client, tenant)
     assert "Current loss" in owner_client.get(reverse("training-job-detail", args=[running.pk])).content.decode()
     page = owner_client.get(reverse("training-job-detail", args=[finished.pk])).content.decode()
     assert "Loss at the last step" in page and "Current loss" not in page
+
+
+def test_the_jobs_list_says_what_came_of_each_job_and_filters_by_status(owner_client, tenant):
+    made = make_job(tenant, status=JobStatus.SUCCEEDED)
+    make_version(tenant, 1, job=made, status=VersionStatus.LIVE)
+    make_job(tenant, status=JobStatus.FAILED, error_code="nothing_to_learn")
+    make_job(tenant, status=JobStatus.QUEUED)
+    page = owner_client.get(reverse("training-job-list")).content.decode()
+    assert re.search(r'<a href="/training/models/#version-\d+">v1</a> <span class="badge status-live">Live</span>', page)
+    assert "No shopper has two events in the training window: there is nothing to learn from." in page
+    failed_only = owner_client.get(reverse("training-job-list"), {"status": "failed"}).content.decode()
+    assert failed_only.count('<tr>\n    <td><a href="/training/jobs/') == 1 and "nothing to learn" in failed_only
+    none = owner_client.get(reverse("training-job-list"), {"status": "cancelled"}).content.decode()
+    assert "No job has this status." in none and 'id="jobs-empty"' not in none

@@ -112,8 +112,12 @@ def test_wait_shows_the_progress_then_the_version_beside_the_baselines(ready_ten
             "popularity": {"ndcg@10": 0.0512, "recall@10": 0.12},
         }})
 
+    log = [
+        {"code": "kept_pretrained", "params": {"value": "0.1200"}},
+        {"code": "saved_auto_promotion_off", "params": {"number": 1}},
+    ]
     running = _move_job(status=JobStatus.RUNNING, progress=0.5, epoch=2, step=15, total_steps=30,
-                        loss=1.23, eta_seconds=65)
+                        loss=1.23, eta_seconds=65, log_entries=log)
     with sleeps_that(running, finish):
         out, _ = train("--tenant", "acme", "--epochs", "3", "--wait")
 
@@ -123,6 +127,8 @@ def test_wait_shows_the_progress_then_the_version_beside_the_baselines(ready_ten
     hybrid = next(line for line in out.splitlines() if line.startswith("Hybrid (ours)"))
     popularity = next(line for line in out.splitlines() if line.startswith("Popularity"))
     assert "0.2345*" in hybrid and "0.0512" in popularity
+    assert "Fine-tuning did not beat the pretrained encoder on validation (0.1200)" in out
+    assert "Version v1 saved as a candidate: automatic promotion is off." in out
 
 
 def test_wait_ends_with_the_hybrid_against_the_best_baseline_and_its_interval(ready_tenant, task_delay):

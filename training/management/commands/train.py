@@ -19,6 +19,7 @@ from training.presentation import (
     comparison_summary,
     humanise_seconds,
     job_failure_message,
+    log_line,
     metrics_table,
 )
 from training.services.jobs import JobStateError, training_job_cancel, training_job_create
@@ -70,6 +71,13 @@ def metrics_lines(by_scorer: dict) -> list[str]:
         ]
         lines.append(row.label.ljust(label_width) + "".join(cells))
     return lines
+
+
+# The lines of a job's log that `--wait` repeats at the end (training.presentation.LOG_LINES).
+REPORTED_LOG_LINES = frozenset({
+    "kept_epoch", "kept_pretrained", "live_not_measured", "saved", "saved_live", "saved_not_better",
+    "saved_auto_promotion_off", "saved_held_for_experiment",
+})
 
 
 class Command(BaseCommand):
@@ -209,6 +217,11 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(_(
             "Job %(id)d succeeded: model version v%(number)d (%(status)s)."
         ) % {"id": job.pk, "number": version.number, "status": version.get_status_display()}))
+        # Which epoch the version keeps (or that it kept the pretrained weights), and why it is or is
+        # not live: the job's own log says both, as its page does.
+        for entry in job.log_entries:
+            if entry.get("code") in REPORTED_LOG_LINES:
+                self.stdout.write(log_line(entry))
         self.stdout.write(_("Validation metrics, the fine-tuned model beside the baselines (* the best):"))
         for line in metrics_lines(version.metrics.get("validation") or {}):
             self.stdout.write(line)
