@@ -461,7 +461,21 @@ def version_tables(version: ModelVersion) -> dict:
         "comparison": comparison_summary(metrics.get("comparison")),
         # Early stopping kept epoch 0: the version serves the base encoder, not a fine-tuned one.
         "kept_pretrained": metrics.get("best_epoch") == 0,
+        "against_live": against_live_summary(version),
     }
+
+
+def against_live_summary(version: ModelVersion) -> str:
+    """The version beside the version live when it was made, both measured on its validation
+    shoppers (training.services.runs measures the live one again); "" when that was not done."""
+    again = (version.metrics or {}).get("live_on_this_validation") or {}
+    ours, theirs = version.validation_metric("ndcg@10"), again.get("ndcg@10")
+    if ours is None or theirs is None:
+        return ""
+    return _(
+        "On the same validation shoppers, this version's recommendations score %(ours)s NDCG@10, and "
+        "v%(live)s's, live when it was made, %(theirs)s."
+    ) % {"ours": f"{ours:.4f}", "live": again.get("number", "?"), "theirs": f"{theirs:.4f}"}
 
 
 @dataclass(frozen=True)

@@ -899,3 +899,16 @@ def test_the_jobs_list_says_what_came_of_each_job_and_filters_by_status(owner_cl
     assert failed_only.count('<tr>\n    <td><a href="/training/jobs/') == 1 and "nothing to learn" in failed_only
     none = owner_client.get(reverse("training-job-list"), {"status": "cancelled"}).content.decode()
     assert "No job has this status." in none and 'id="jobs-empty"' not in none
+
+
+def test_a_version_shows_the_live_one_measured_on_its_own_validation_shoppers(owner_client, tenant):
+    live = make_version(tenant, 1, status=VersionStatus.LIVE)
+    again = {"version_id": live.pk, "number": 1, "ndcg@10": 0.4920}
+    make_version(tenant, 2, metrics={**VERSION_METRICS, "validation": {"hybrid": {"ndcg@10": 0.4859}},
+                                     "live_on_this_validation": again})
+    page = owner_client.get(reverse("model-version-list")).content.decode()
+    assert (
+        "On the same validation shoppers, this version's recommendations score 0.4859 NDCG@10, and "
+        "v1's, live when it was made, 0.4920."
+    ) in page
+    assert page.count('class="against-live"') == 1
