@@ -1,5 +1,6 @@
 """The fine-tuning pages of the merchant UI: jobs, the new-job form, live progress, model versions."""
 
+import html
 import json
 import re
 from datetime import timedelta
@@ -906,7 +907,7 @@ def test_a_version_shows_the_live_one_measured_on_its_own_validation_shoppers(ow
     again = {"version_id": live.pk, "number": 1, "ndcg@10": 0.4920}
     make_version(tenant, 2, metrics={**VERSION_METRICS, "validation": {"hybrid": {"ndcg@10": 0.4859}},
                                      "live_on_this_validation": again})
-    page = owner_client.get(reverse("model-version-list")).content.decode()
+    page = html.unescape(owner_client.get(reverse("model-version-list")).content.decode())
     assert (
         "On the same validation shoppers, this version's recommendations score 0.4859 NDCG@10, and "
         "v1's, live when it was made, 0.4920."
