@@ -39,6 +39,9 @@ FILE_FIELD = "file"
 PRODUCT_FIELD = "product"
 
 _CURRENCY_CODE = re.compile(r"^[A-Za-z]{3}$")
+# 1,299.00 as spreadsheets export prices: with a dot for the decimals, the commas can only be
+# thousands separators. "1,299" alone stays refused: in much of Europe that is 1.299.
+_GROUPED_PRICE = re.compile(r"\d{1,3}(?:,\d{3})+\.\d+")
 
 
 def category_path_normalize(path: str) -> str:
@@ -77,6 +80,9 @@ class ProductRowSerializer(UnknownFieldsRefusedMixin, serializers.Serializer):
         return _("Unknown field. Product fields are: %(fields)s.") % {"fields": ", ".join(PRODUCT_FIELDS)}
 
     def to_internal_value(self, data):
+        price = data.get("price") if isinstance(data, Mapping) else None
+        if isinstance(price, str) and _GROUPED_PRICE.fullmatch(price.strip()):
+            data = {**data, "price": price.strip().replace(",", "")}
         try:
             return super().to_internal_value(data)
         except serializers.ValidationError as error:
@@ -163,6 +169,16 @@ def product_rows_validate(
     # One serializer for every row: building its fields for each of 10,000
     # rows would cost more than validating them.
     serializer = ProductRowSerializer()
+    def repeated(sku: str, position: int) -> bool:
+        if first_position_of_sku.setdefault(sku, position) == position:
+            return False
+        # Which of the two should win is a guess we refuse to make.
+        errors.append(ProductRowError(
+            position, "external_id",
+            _("The SKU %(sku)s appears more than once; send each product once.") % {"sku": sku},
+        ))
+        return True
+
     for position, row in enumerate(rows):
         try:
             product = dict(serializer.run_validation(row))
@@ -171,14 +187,13 @@ def product_rows_validate(
                 ProductRowError(position, field_name, reason)
                 for field_name, reason in _error_messages(error.detail)
             )
+            # A row refused for another field still takes its SKU: a repeat is said in the same
+            # report, not only once the other errors are fixed and the file sent again.
+            raw_sku = row.get("external_id") if isinstance(row, Mapping) else None
+            if isinstance(raw_sku, str) and raw_sku.strip() and "external_id" not in error.detail:
+                repeated(raw_sku.strip(), position)
             continue
-        sku = product["external_id"]
-        if first_position_of_sku.setdefault(sku, position) != position:
-            # Which of the two should win is a guess we refuse to make.
-            errors.append(ProductRowError(
-                position, "external_id",
-                _("The SKU %(sku)s appears more than once; send each product once.") % {"sku": sku},
-            ))
+        if repeated(product["external_id"], position):
             continue
         fields_given = given if given is not None else frozenset(row) & frozenset(PRODUCT_FIELDS)
         cleaned.append(ValidProduct(product, fields_given))

@@ -139,6 +139,18 @@ def test_a_price_that_is_no_plain_number_is_quoted_back_with_what_a_price_looks_
     assert "1234.50" in error["reason"] and "currency field" in error["reason"]
 
 
+def test_a_price_with_thousands_separators_and_a_decimal_dot_is_read_as_spreadsheets_write_it(
+    secret_client, tenant
+):
+    from catalog.models import Product
+
+    response = _upload(secret_client, "catalog.csv", b'external_id,title,price\nA-1,Espresso machine,"1,299.00"\n')
+    assert response.status_code in (200, 201), response.content
+    assert str(Product.all_tenants.get(external_id="A-1").price) == "1299.00"
+    refused = _upload(secret_client, "catalog.csv", b'external_id,title,price\nA-2,Kettle,"1,299"\n')
+    assert refused.status_code == 400  # 1,299 may be 1.299: said back, not guessed
+
+
 def test_a_price_no_database_can_store_in_a_json_file_is_quoted_as_written(secret_client, tenant):
     response = _upload(secret_client, "catalog.json", b'[{"external_id": "A", "title": "Tea", "price": NaN}]')
     reasons = [error["reason"] for error in response.json()["errors"] if error["field"] == "price"]
@@ -507,3 +519,11 @@ def test_a_quote_that_never_closes_names_its_row_in_the_readers_words_not_python
     assert [(error["row"], error["field"]) for error in errors] == [(3, "file")]
     assert "one of its cells runs on" in errors[0]["reason"] and "field limit" not in errors[0]["reason"]
     assert _products_of(tenant) == {}
+
+
+def test_a_repeated_sku_is_reported_with_the_other_errors_of_the_file_not_after_them(secret_client, tenant):
+    body = b'external_id,title,price\nA-1,Tea,not-a-price\nA-1,Green tea,3.50\nB-2,Coffee,also-bad\nB-2,Coffee,x\n'
+    response = _upload(secret_client, "catalog.csv", body)
+    assert response.status_code == 400
+    errors = {(error["row"], error["field"]) for error in response.json()["errors"]}
+    assert errors == {(2, "price"), (3, "external_id"), (4, "price"), (5, "price"), (5, "external_id")}
