@@ -3,8 +3,11 @@
 Subclasses do not override `get_queryset` to find the tenant: the scope is set
 here, once, for the whole request, and the tenant-scoped managers read it.
 """
+from urllib.parse import urlsplit
+
 from django.http import JsonResponse
 from django.urls import Resolver404, resolve, reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.csrf import csrf_exempt
@@ -14,6 +17,14 @@ from rest_framework.views import APIView
 from tenants.models import MANAGING_ROLES, ApiKey, ApiKeyKind, Membership, Role
 from tenants.scope import reset_current_tenant, set_current_tenant
 from tenants.selectors import membership_for_session
+
+
+class OriginNotAllowed(exceptions.PermissionDenied):
+    """A publishable key sent from a page whose origin its tenant does not allow."""
+
+    def __init__(self, detail, *, origin: str) -> None:
+        super().__init__(detail)
+        self.origin = origin
 
 
 class TenantApiView(APIView):
@@ -38,6 +49,16 @@ class TenantApiView(APIView):
         super().initial(request, *args, **kwargs)
         request.tenant, request.membership = self._resolve_tenant(request)
         set_current_tenant(request.tenant)
+
+    def handle_exception(self, exc):
+        response = super().handle_exception(exc)
+        if isinstance(exc, OriginNotAllowed):
+            # The refused page's script may read why, or its developer sees only a bare CORS
+            # failure. The refusal holds nothing of the tenant's. corsheaders adds no header for
+            # an origin that no tenant allows; the preflight was let through (tenants.cors).
+            response["Access-Control-Allow-Origin"] = exc.origin
+            patch_vary_headers(response, ["Origin"])
+        return response
 
     def _resolve_tenant(self, request):
         if isinstance(request.auth, ApiKey):
@@ -68,19 +89,48 @@ class TenantApiView(APIView):
 
     @staticmethod
     def _check_origin(request, tenant) -> None:
-        """A publishable key works only from its own tenant's pages. The preflight
-        let the origin through because some tenant allows it, not necessarily this
-        one. Without an Origin the caller is no browser (a server, curl): no check,
-        since the header would be just as easy to leave out as to forge."""
+        """A publishable key works only from its own tenant's pages. The preflight, which
+        carries no key, let any origin through (tenants.cors). Without an Origin the caller is
+        no browser (a server, curl): no check, since the header would be just as easy to leave
+        out as to forge. The platform's own pages (the API docs' "Try it out") are the
+        platform's, not a third party's: allowed."""
         origin = request.headers.get("origin")
-        if origin and origin not in tenant.allowed_origins:
-            raise exceptions.PermissionDenied(
-                _(
-                    "This publishable key may not be used from %(origin)s. If that is your storefront, "
-                    "add it to the allowed web origins on the API keys page of your merchant account."
-                )
-                % {"origin": origin}
+        if not origin or origin in tenant.allowed_origins or _is_platform_origin(request, origin):
+            return
+        raise OriginNotAllowed(
+            _(
+                "This publishable key may not be used from %(origin)s. If that is your storefront, "
+                "add it to the allowed web origins on the API keys page of your merchant account."
             )
+            % {"origin": origin},
+            origin=origin,
+        )
+
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _is_platform_origin(request, origin: str) -> bool:
+    """Whether `origin` is the one this request was sent to: a page of the platform itself. The
+    host is Django's, checked against ALLOWED_HOSTS, and the scheme request.scheme (behind the
+    proxy, SECURE_PROXY_SSL_HEADER's): a browser sets Host from the URL it calls and Origin from
+    the calling page, so another site's page cannot make them agree."""
+    own = _origin_parts(f"{request.scheme}://{request.get_host()}")
+    return own is not None and _origin_parts(origin) == own
+
+
+def _origin_parts(url: str) -> tuple[str, str, int] | None:
+    """(scheme, host, port), the default port filled in; None for what is no web origin."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme)
+    except ValueError:  # a port out of range, a malformed IPv6 host
+        return None
+    if parts.scheme not in _DEFAULT_PORTS or not parts.hostname or parts.username is not None:
+        return None
+    if parts.path or parts.query or parts.fragment:
+        return None
+    return parts.scheme, parts.hostname, port
 
 
 @csrf_exempt  # as DRF's views are: a POST to a mistyped path is a 404, not a CSRF failure page

@@ -1,9 +1,11 @@
 """Which web origins may call the API from a browser: those some tenant allows.
 
-django-cors-headers answers the preflight, which carries no key, so all it can
-ask is "does any tenant allow this origin?". TenantApiView then checks the real
-request against the key's own tenant. We feed the library through its
-`check_request_enabled` signal, since its settings hold only a fixed list:
+django-cors-headers answers the preflight, which carries no key, so it cannot
+tell whose key will come: the preflight of a request with a key passes from any
+origin. TenantApiView then checks the real request against the key's own tenant,
+and only origins that some tenant allows may read an answer (its refusal apart).
+We feed the library through its `check_request_enabled` signal, since its
+settings hold only a fixed list:
 https://github.com/adamchainz/django-cors-headers#signals
 """
 import re
@@ -41,4 +43,20 @@ def cors_allow_tenant_origins(sender, request, **kwargs) -> bool:
     if not re.match(cors_conf.CORS_URLS_REGEX, request.path_info):
         return False
     origin = request.headers.get("origin")
-    return bool(origin) and origin in allowed_origins_of_all_tenants()
+    if not origin:
+        return False
+    return _is_key_preflight(request) or origin in allowed_origins_of_all_tenants()
+
+
+def _is_key_preflight(request) -> bool:
+    """Whether this is the preflight of a request that sends an API key, from whatever origin.
+
+    Let through, so that a page whose origin its key's tenant does not allow gets the real
+    request's 403, which it may read and which says what to do (TenantApiView), rather than a bare
+    CORS failure. Passing the preflight shows the page nothing: what it may read of the real
+    response still depends on that response's own header. And no cookie comes along, as
+    CORS_ALLOW_CREDENTIALS is off."""
+    if request.method != "OPTIONS" or "access-control-request-method" not in request.headers:
+        return False
+    asked = request.headers.get("access-control-request-headers", "")
+    return "authorization" in (name.strip().lower() for name in asked.split(","))

@@ -68,7 +68,8 @@ UNAUTHENTICATED = "No API key, or one that is not valid or has been revoked."
 PUBLISHABLE_KEY_REFUSED = "A publishable key: this endpoint takes secret keys only."
 ORIGIN_REFUSED = (
     "A publishable key sent from a web page whose origin (the `Origin` header) your store does not "
-    "allow: add the storefront's origin to the allowed web origins on the API keys page."
+    "allow: add the storefront's origin to the allowed web origins on the API keys page. The page "
+    "that was refused can read this answer; the platform's own pages (these docs) are always allowed."
 )
 PAGE_PAST_THE_LAST = "A page past the last one (`Invalid page.`)."
 THROTTLED = "Too many requests with this key: wait the seconds that `Retry-After` gives, then send again."

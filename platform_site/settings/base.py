@@ -196,7 +196,9 @@ REST_FRAMEWORK = {
 # CORS, for storefront pages calling the API with a publishable key:
 # https://github.com/adamchainz/django-cors-headers#configuration
 # No origin is allowed here: tenants.cors allows those in any tenant's
-# allowed_origins, and TenantApiView refuses a key used from another tenant's.
+# allowed_origins (and any origin's preflight of a request with a key, so that a
+# refused page can read why), and TenantApiView refuses a key used from another
+# tenant's origin, but never from the platform's own pages (the API docs).
 CORS_URLS_REGEX = r"^/api/v1/.*$"
 # The default CORS_ALLOW_HEADERS already hold authorization and content-type.
 # Browsers re-ask after this many seconds, so a removed origin loses access soon.
