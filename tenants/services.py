@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
-from django.core.validators import URLValidator
+from django.core.validators import URLValidator, validate_email
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
@@ -46,7 +46,12 @@ class IssuedKey:
 def tenant_create(
     *, slug: str, name: str = "", owner_email: str, owner_password: str | None = None, time_zone: str = "UTC"
 ) -> Tenant:
-    """Create a tenant and its owner (an existing user with that email, or a new one)."""
+    """Create a tenant and its owner (an existing user with that email, or a new one).
+
+    A new owner without `owner_password` has an unusable password: they cannot log in, and
+    Django's password reset ignores such accounts, until someone sets one (`changepassword`).
+    """
+    owner_email = account_email_normalise(owner_email, field="owner_email")
     if slug != slugify(slug):
         raise ValidationError({"slug": _("Use lowercase letters, digits and hyphens only.")})
     if Tenant.objects.filter(slug=slug).exists():
@@ -54,7 +59,7 @@ def tenant_create(
     tenant = Tenant.objects.create(slug=slug, name=name or slug)
     if time_zone != tenant.time_zone:
         tenant_time_zone_set(tenant=tenant, time_zone=time_zone)
-    owner = User.objects.filter(email__iexact=owner_email).first()
+    owner = account_with_email(owner_email)
     if owner is None:
         owner = User.objects.create_user(username=owner_email, email=owner_email, password=owner_password)
     elif owner_password:
@@ -62,6 +67,32 @@ def tenant_create(
         owner.save(update_fields=["password"])
     membership_add(tenant=tenant, user=owner, role=Role.OWNER)
     return tenant
+
+
+def account_email_normalise(email: str, *, field: str = "email") -> str:
+    """`email` as the accounts the platform makes store it, as both username and email: in lower
+    case, so that tools which match the username exactly (`manage.py changepassword`) find the
+    address as people type it, and two accounts never differ by case alone. Logging in matches
+    regardless of case (tenants.backends), so accounts made before this still log in.
+    Raises ValidationError naming `field`."""
+    email = email.strip()
+    try:
+        validate_email(email)
+    except ValidationError as error:
+        raise ValidationError({field: _("Enter a valid email address.")}) from error
+    if not email.isascii():
+        # Unicode look-alikes (the long s of "ſam", the Kelvin sign) lower-case or normalise into
+        # another address's spelling: an account name that collides with, or shadows, another.
+        raise ValidationError({field: _("Write the address in plain ASCII letters.")})
+    return email.lower()
+
+
+def account_with_email(email: str):
+    """The account of `email` in any case (by email, else by username), the oldest if several."""
+    return (
+        User.objects.filter(email__iexact=email).order_by("pk").first()
+        or User.objects.filter(username__iexact=email).order_by("pk").first()
+    )
 
 
 @transaction.atomic
@@ -248,18 +279,7 @@ def _token_hash(token: str) -> str:
 def member_invite(*, tenant: Tenant, email: str, role: str, by: Membership) -> InvitationIssued:
     """Invite a colleague by email, with a role; inviting the same address again replaces the
     earlier invitation (and its link)."""
-    from django.core.validators import validate_email
-
-    email = email.strip()
-    try:
-        validate_email(email)
-    except ValidationError as error:
-        raise ValidationError({"email": _("Enter a valid email address.")}) from error
-    if not email.isascii():
-        # Unicode look-alikes (the long s of "ſam", the Kelvin sign) lower-case or normalise into
-        # another address's spelling: an account name that collides with, or shadows, another.
-        raise ValidationError({"email": _("Write the address in plain ASCII letters.")})
-    email = email.lower()
+    email = account_email_normalise(email)
     _tenant_locked(tenant)
     with tenant_scope(tenant):
         by = _acting(by)
@@ -307,10 +327,7 @@ def invitation_from_token(token: str) -> Invitation | None:
 
 def invitation_account(invitation: Invitation):
     """The account of the invited address, if there is one."""
-    return (
-        User.objects.filter(email__iexact=invitation.email).order_by("pk").first()
-        or User.objects.filter(username__iexact=invitation.email).order_by("pk").first()
-    )
+    return account_with_email(invitation.email)
 
 
 @transaction.atomic

@@ -116,6 +116,11 @@ class AllowedOriginsForm(forms.Form):
         return self.cleaned_data["allowed_origins"].splitlines()
 
 
+# A new key's secret, from the POST that made it to the one page that shows it. The session is
+# stored on the server (Django's database backend), never in the cookie.
+NEW_API_KEY_SESSION_KEY = "new_api_key"
+
+
 @never_cache  # it shows the shopper signing key (and a new API key, once)
 @member_required(manage=True)
 def api_key_list(request):
@@ -126,7 +131,6 @@ def api_key_list(request):
         posted if origins_posted else None,
         initial={"allowed_origins": "\n".join(request.tenant.allowed_origins)},
     )
-    issued = None
     if origins_posted:
         if _allowed_origins_save(request, origins_form):
             return redirect("api-keys")
@@ -137,19 +141,30 @@ def api_key_list(request):
             name=form.cleaned_data["name"],
             created_by=request.user,
         )
-        form = ApiKeyForm()
+        # Redirected, so that reloading the page shows it rather than posting again for a second key.
+        request.session[NEW_API_KEY_SESSION_KEY] = {"tenant_id": request.tenant.pk, "key": issued.key}
+        return redirect("api-keys")
     keys = ApiKey.objects.select_related("created_by").order_by("-created")
     context = {
         "form": form,
         "origins_form": origins_form,
         "keys": keys,
-        "issued": issued,
+        "new_key": _new_key_once(request),
         "signature_example": SIGNATURE_EXAMPLE,
         "signatures_form": ShopperSignaturesForm(
             initial={"required": request.tenant.shopper_signatures_required}
         ),
     }
     return render(request, "tenants/api_keys.html", context)
+
+
+def _new_key_once(request) -> str | None:
+    """The key the last POST made, taken out of the session so that it is shown once. One made
+    in another store (the user switched stores meanwhile) is dropped unshown: not its keys."""
+    new_key = request.session.pop(NEW_API_KEY_SESSION_KEY, None)
+    if new_key is None or new_key["tenant_id"] != request.tenant.pk:
+        return None
+    return new_key["key"]
 
 
 def _allowed_origins_save(request, form: AllowedOriginsForm) -> bool:

@@ -7,14 +7,25 @@ from django.core.management import CommandError, call_command
 
 from tenants.models import ApiKey, ApiKeyKind, Membership, Role, Tenant
 from tenants.selectors import api_key_from_presented
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 def run_create_tenant(*args: str) -> str:
-    stdout = StringIO()
-    call_command("create_tenant", *args, stdout=stdout)
-    return stdout.getvalue()
+    return run_create_tenant_with_stderr(*args)[0]
+
+
+def run_create_tenant_with_stderr(*args: str) -> tuple[str, str]:
+    stdout, stderr = StringIO(), StringIO()
+    call_command("create_tenant", *args, stdout=stdout, stderr=stderr)
+    return stdout.getvalue(), stderr.getvalue()
+
+
+def set_password_with_changepassword(username: str, password: str, monkeypatch) -> None:
+    """`manage.py changepassword USERNAME`, with the two answers typed at its prompts."""
+    monkeypatch.setattr("getpass.getpass", lambda prompt="": password)
+    call_command("changepassword", username, stdout=StringIO())
 
 
 def test_json_output_is_exactly_the_tenant_and_its_two_keys():
@@ -89,3 +100,55 @@ def test_a_store_is_created_in_its_time_zone_and_an_unknown_zone_creates_nothing
     with pytest.raises(CommandError, match="time_zone: Not a time zone"):
         run_create_tenant("lost-shop", "--owner", "owner@lost.test", "--time-zone", "Mars/Olympus")
     assert not Tenant.objects.filter(slug="lost-shop").exists()
+
+
+def test_a_new_owner_without_a_password_is_told_they_cannot_log_in_and_the_command_that_fixes_it():
+    output = run_create_tenant("acme-tea", "--owner", "Owner@AcmeTea.example", "--name", "Acme Tea & Coffee")
+
+    assert "cannot log in yet" in output
+    assert "python manage.py changepassword owner@acmetea.example" in output.splitlines()[-1]
+
+
+def test_an_owner_given_a_password_is_not_told_to_set_one():
+    output = run_create_tenant("acme-tea", "--owner", "owner@acmetea.example", "--password", "s3cret-enough-pw")
+
+    assert "cannot log in" not in output
+    assert "changepassword" not in output
+
+
+def test_with_json_the_missing_password_is_said_on_stderr_and_stdout_stays_json():
+    stdout, stderr = run_create_tenant_with_stderr("acme-tea", "--owner", "owner@acmetea.example", "--json")
+
+    assert set(json.loads(stdout)) == {"tenant", "secret_key", "publishable_key"}
+    assert "python manage.py changepassword owner@acmetea.example" in stderr
+
+
+def test_the_owners_address_is_stored_in_lower_case_so_changepassword_finds_it_as_people_type_it(
+    client, monkeypatch
+):
+    run_create_tenant("acme-tea", "--owner", "Owner@AcmeTea.example", "--time-zone", "Asia/Shanghai")
+
+    set_password_with_changepassword("owner@acmetea.example", "s3cret-enough-pw", monkeypatch)
+
+    owner = Membership.all_tenants.get(tenant__slug="acme-tea").user
+    assert (owner.username, owner.email) == ("owner@acmetea.example", "owner@acmetea.example")
+    assert client.login(username="Owner@AcmeTea.example", password="s3cret-enough-pw")
+
+
+def test_an_existing_account_spelt_in_mixed_case_becomes_the_owner_and_still_logs_in(client):
+    existing = UserFactory(username="Ana@Acme.test", email="Ana@Acme.test")
+
+    output = run_create_tenant("ana-shop", "--owner", "ana@acme.test")
+
+    assert Membership.all_tenants.get(tenant__slug="ana-shop").user == existing
+    assert get_user_model().objects.count() == 1
+    assert "owner Ana@Acme.test." in output  # the name changepassword and the admin know it by
+    assert "cannot log in" not in output
+    assert client.login(username="ana@acme.test", password="correct-horse-battery")
+
+
+def test_an_owner_address_outside_plain_ascii_fails_and_creates_nothing():
+    with pytest.raises(CommandError, match="plain ASCII"):
+        run_create_tenant("kelvin-shop", "--owner", "owner@\u212aelvin.test")
+
+    assert not Tenant.objects.exists()

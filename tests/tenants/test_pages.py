@@ -55,15 +55,47 @@ def test_switching_to_a_tenant_the_user_does_not_belong_to_is_a_404(client, merc
     assert "Acme Grocer</h1>" in client.get("/").content.decode()
 
 
+NEW_KEY = re.compile(r'<pre class="secret" id="new-key">([sp]k_[^<]+)</pre>')
+
+
 def test_an_owner_creates_a_key_and_sees_it_once(client, merchant_user, tenant):
     client.force_login(merchant_user)
     response = client.post("/settings/api-keys/", {"name": "Storefront", "kind": ApiKeyKind.PUBLISHABLE})
-    html = response.content.decode()
-    shown = re.search(r'<pre class="secret" id="new-key">(pk_[^<]+)</pre>', html).group(1)
+    assert response.status_code == 302 and response["Location"] == "/settings/api-keys/"
+
+    html = client.get("/settings/api-keys/").content.decode()
+    assert len(NEW_KEY.findall(html)) == 1
+    shown = NEW_KEY.search(html).group(1)
+    assert shown.startswith("pk_")
     assert api_key_from_presented(shown).tenant == tenant
     again = client.get("/settings/api-keys/").content.decode()
     assert shown not in again
     assert shown.split(".")[0] in again  # the prefix stays visible
+
+
+def test_reloading_the_page_after_creating_a_key_creates_no_second_key(client, merchant_user, tenant):
+    client.force_login(merchant_user)
+    response = client.post(
+        "/settings/api-keys/", {"name": "Server", "kind": ApiKeyKind.SECRET}, follow=True
+    )
+    assert response.redirect_chain == [("/settings/api-keys/", 302)]
+    assert len(NEW_KEY.findall(response.content.decode())) == 1
+
+    client.get("/settings/api-keys/")  # what a browser's reload sends now: no form again
+
+    with tenant_scope(tenant):
+        assert ApiKey.objects.count() == 1
+
+
+def test_a_new_key_is_not_shown_in_another_store_switched_to_before_the_page_loads(
+    client, merchant_user, other_tenant
+):
+    MembershipFactory(tenant=other_tenant, user=merchant_user, role=Role.OWNER)
+    client.force_login(merchant_user)
+    client.post("/settings/api-keys/", {"name": "Acme server", "kind": ApiKeyKind.SECRET})
+    client.post("/tenant/switch/", {"tenant_id": other_tenant.id})
+
+    assert not NEW_KEY.search(client.get("/settings/api-keys/").content.decode())
 
 
 def test_a_key_form_without_a_name_shows_the_error_beside_the_field(client, merchant_user, tenant):

@@ -4,13 +4,16 @@ For ops and scripts (the ingest benchmark reads `--json`). The keys are shown
 once: only their hashes are stored.
 """
 import json
+import shlex
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
 from django.db import transaction
+from django.utils.translation import gettext as _
 
-from tenants.models import ApiKeyKind
+from tenants.models import ApiKeyKind, Membership, Role
+from tenants.scope import tenant_scope
 from tenants.services import api_key_issue, tenant_create
 
 
@@ -55,16 +58,36 @@ class Command(BaseCommand):
         except ValidationError as error:
             raise CommandError(_validation_message(error)) from error
 
+        with tenant_scope(tenant):
+            owner_user = Membership.objects.select_related("user").get(role=Role.OWNER).user
         if as_json:
             payload = {"tenant": tenant.slug, "secret_key": secret.key, "publishable_key": publishable.key}
             self.stdout.write(json.dumps(payload))
+            # On stderr: scripts read stdout as JSON, and a person still sees it.
+            self._say_if_the_owner_cannot_log_in(owner_user, self.stderr)
             return
-        self.stdout.write(
-            self.style.SUCCESS(f"Created tenant {tenant.slug!r} ({tenant.name}), owner {owner}.")
-        )
-        self.stdout.write("API keys (shown once, store them now):")
-        self.stdout.write(f"  secret key (server side):   {secret.key}")
-        self.stdout.write(f"  publishable key (browsers): {publishable.key}")
+        self.stdout.write(self.style.SUCCESS(
+            _("Created tenant %(slug)s (%(name)s), owner %(username)s.")
+            % {"slug": tenant.slug, "name": tenant.name, "username": owner_user.username}
+        ))
+        self.stdout.write(_("API keys (shown once, store them now):"))
+        labelled = [(_("secret key (server side):"), secret.key), (_("publishable key (browsers):"), publishable.key)]
+        width = max(len(label) for label, _key in labelled)
+        for label, key in labelled:
+            self.stdout.write(f"  {label.ljust(width)} {key}")
+        self._say_if_the_owner_cannot_log_in(owner_user, self.stdout)
+
+    def _say_if_the_owner_cannot_log_in(self, owner_user, out) -> None:
+        # A new owner without --password has an unusable password, and the login page's "Forgot
+        # your password?" skips such accounts: changepassword is the way in. It finds the username
+        # exactly as stored, so the command is printed with it.
+        if owner_user.has_usable_password():
+            return
+        out.write(self.style.WARNING(
+            _("The owner cannot log in yet: %(username)s has no password. Set one with:")
+            % {"username": owner_user.username}
+        ))
+        out.write(f"  python manage.py changepassword {shlex.quote(owner_user.username)}")
 
 
 def _validation_message(error: ValidationError) -> str:
