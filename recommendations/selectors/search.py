@@ -27,6 +27,13 @@ SEARCH_CONFIG = "simple"
 _PLAIN_WORD = re.compile(r"^\w+$")
 
 
+def _whole_word_only(word: str) -> bool:
+    """A single Latin letter or digit ("a", "5") matches as a word of its own, not as the start
+    (or, on SQLite, any part) of every word that holds it: "a" would otherwise match most of a
+    catalog. A single Chinese character is a word, and matches inside a text as before."""
+    return len(word) < 2 and word.isascii()
+
+
 def lexical_search(*, tenant: Tenant, query: str, limit: int = 100, in_stock_only: bool = False) -> list[str]:
     """The SKUs (external_id) of the tenant's products that match `query`, best first, at most `limit`.
 
@@ -57,7 +64,7 @@ def _full_text_ranked(products: QuerySet[Product], *, query: str, words: list[st
     if all(_PLAIN_WORD.match(word) for word in words) and not any(word.lower() == "or" for word in words):
         # Every word also as a prefix, so a half-typed "espress" finds "espresso".
         # The words are \w only, so quoting them cannot break out of the tsquery.
-        prefixes = " & ".join(f"'{word}':*" for word in words)
+        prefixes = " & ".join(f"'{word}'" if _whole_word_only(word) else f"'{word}':*" for word in words)
         tsquery = f"({tsquery} || to_tsquery(%s::regconfig, %s))"
         params += (SEARCH_CONFIG, prefixes)
     return (
@@ -69,6 +76,15 @@ def _full_text_ranked(products: QuerySet[Product], *, query: str, words: list[st
 
 def _every_word_ranked(products: QuerySet[Product], *, words: list[str]) -> QuerySet[Product]:
     for word in words:
+        if _whole_word_only(word):
+            pattern = rf"\b{re.escape(word)}\b"
+            products = products.filter(
+                Q(title__iregex=pattern)
+                | Q(brand__iregex=pattern)
+                | Q(category__iregex=pattern)
+                | Q(description__iregex=pattern)
+            )
+            continue
         products = products.filter(
             Q(title__icontains=word)
             | Q(brand__icontains=word)

@@ -138,3 +138,13 @@ def test_on_postgres_a_product_is_found_by_the_title_it_was_given_after_creation
 
     assert _search(tenant, "jasmine") == ["TEA"]
     assert _search(tenant, "green") == []
+
+
+def test_a_single_letter_matches_as_a_word_of_its_own_not_inside_every_word(tenant):
+    _product(tenant, "ARABICA", "Arabica beans")
+    _product(tenant, "VITAMIN-A", "Vitamin A drops")
+    _product(tenant, "TEA", "茶")
+
+    assert _search(tenant, "a") == ["VITAMIN-A"]
+    assert _search(tenant, "vitamin a") == ["VITAMIN-A"]
+    assert _search(tenant, "茶") == ["TEA"]  # one Chinese character is a word: not held to Latin rules
