@@ -5,7 +5,7 @@ from datetime import datetime, timedelta
 
 import pandas as pd
 from django.conf import settings
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Max, Min, Q, QuerySet
 from django.utils import timezone
 
 from catalog.models import Product
@@ -27,6 +27,13 @@ def training_data_size(*, tenant: Tenant) -> tuple[int, int]:
         events=Count("id"), shoppers=Count("shopper_key", distinct=True)
     )
     return totals["events"], totals["shoppers"]
+
+
+def training_data_at_one_moment(*, tenant: Tenant) -> bool:
+    """Whether every event training may read happened at the same moment: a split by time then has
+    nothing to split. (No event at all is the minimum's business, training_data_size.)"""
+    span = events_for_training(tenant=tenant).order_by().aggregate(first=Min("occurred_at"), last=Max("occurred_at"))
+    return span["first"] is not None and span["first"] == span["last"]
 
 
 def training_frames(*, tenant: Tenant, as_of: datetime | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:

@@ -223,6 +223,20 @@ def test_a_tenant_without_events_gets_a_400_about_too_little_data(
     assert TrainingJob.all_tenants.count() == 0
 
 
+def test_events_that_all_happened_at_one_moment_are_refused_before_a_job_is_queued(
+    session_client, tenant, data_rules, task_delay
+):
+    from catalog.models import Event
+
+    purchases_create(tenant, shoppers=2, per_shopper=2)
+    Event.all_tenants.filter(tenant=tenant).update(occurred_at=Event.all_tenants.first().occurred_at)
+    response = session_client.post(JOBS, {}, format="json")
+    assert response.status_code == 400
+    assert response.data == {"data": ["All events happened at the same moment: there is no time to split."]}
+    assert TrainingJob.all_tenants.count() == 0
+    task_delay.assert_not_called()
+
+
 def test_a_second_job_while_one_is_active_is_a_400_naming_jobs(session_client, ready_tenant, task_delay):
     TrainingJobFactory(tenant=ready_tenant, status=JobStatus.RUNNING)
     response = session_client.post(JOBS, {}, format="json")

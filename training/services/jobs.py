@@ -23,8 +23,8 @@ from kombu.exceptions import OperationalError as BrokerUnreachable
 from tenants.models import Tenant
 from training.ml.config import ConfigError, TrainConfig, default_base_model, default_learning_rate
 from training.models import ACTIVE_JOB_STATUSES, JobStatus, TrainingJob
-from training.presentation import config_error_message, log_line
-from training.selectors import training_data_size
+from training.presentation import FAILURES, config_error_message, log_line
+from training.selectors import training_data_at_one_moment, training_data_size
 
 logger = logging.getLogger(__name__)
 
@@ -147,6 +147,9 @@ def _require_enough_data(tenant: Tenant) -> None:
             "at least %(needed_events)d events from %(needed_shoppers)d shoppers are needed."
         ) % {"events": events, "shoppers": shoppers,
              "needed_events": needed_events, "needed_shoppers": needed_shoppers}})
+    if training_data_at_one_moment(tenant=tenant):
+        # Said now, not by a worker minutes later: a retry would fail the same way until events come.
+        raise ValidationError({"data": str(FAILURES["one_moment"])})
 
 
 @transaction.atomic
