@@ -151,6 +151,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]
+# English short dates in ISO order (platform_site/formats/en): 12/01/2026 reads two ways.
+FORMAT_MODULE_PATH = ["platform_site.formats"]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True

