@@ -148,3 +148,77 @@ def test_a_single_letter_matches_as_a_word_of_its_own_not_inside_every_word(tena
     assert _search(tenant, "a") == ["VITAMIN-A"]
     assert _search(tenant, "vitamin a") == ["VITAMIN-A"]
     assert _search(tenant, "茶") == ["TEA"]  # one Chinese character is a word: not held to Latin rules
+
+
+def _chinese_catalog(tenant):
+    _product(tenant, "MILK", "有机纯牛奶 250ml", brand="蒙牛", category="乳品")
+    _product(tenant, "TEA", "西湖龙井绿茶")
+    _product(tenant, "CASE", "iPhone手机壳")
+
+
+@pytest.mark.parametrize(
+    ("query", "found"),
+    [
+        ("牛奶", ["MILK"]),  # two characters inside a longer run
+        ("纯牛奶", ["MILK"]),  # three: the phrase of their pairs
+        ("奶", ["MILK"]),  # one
+        ("龙井", ["TEA"]),
+        ("绿茶", ["TEA"]),
+        ("手机壳", ["CASE"]),  # glued to Latin letters
+        ("iphone", ["CASE"]),
+        ("iphone手机壳", ["CASE"]),
+        ("蒙牛 250ml", ["MILK"]),
+        ("龙井茶", []),  # not in that order anywhere: a phrase, not any of its characters
+    ],
+)
+def test_a_chinese_word_is_found_inside_the_run_of_characters_that_holds_it(tenant, query, found):
+    _chinese_catalog(tenant)
+
+    assert _search(tenant, query) == found
+
+
+@pytest.mark.needs_postgres
+def test_on_postgres_a_minus_excludes_a_chinese_word_and_quotes_keep_one_whole(tenant):
+    _chinese_catalog(tenant)
+    _product(tenant, "SKIM", "脱脂牛奶")
+
+    assert _search(tenant, "牛奶 -有机") == ["SKIM"]
+    assert _search(tenant, "-纯牛奶 牛奶") == ["SKIM"]
+    assert _search(tenant, '"纯牛奶"') == ["MILK"]
+
+
+@pytest.mark.needs_postgres
+def test_on_postgres_a_chinese_word_reads_the_search_index(tenant):
+    Product.all_tenants.bulk_create(ProductFactory.build_batch(3000, tenant=tenant))
+    _product(tenant, "TEA", "西湖龙井绿茶")
+    with CaptureQueriesContext(connection) as queries:
+        assert _search(tenant, "龙井绿茶") == ["TEA"]
+    (search_sql,) = [query["sql"] for query in queries.captured_queries if "search_document" in query["sql"]]
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT gin_clean_pending_list('catalog_product_search_document')")
+        cursor.execute("ANALYZE catalog_product")
+        cursor.execute(f"EXPLAIN {search_sql}")
+        plan = "\n".join(line for (line,) in cursor.fetchall())
+
+    assert "catalog_product_search_document" in plan, plan
+
+
+@pytest.mark.needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgres_the_migration_indexes_the_chinese_words_of_products_already_there(tenant):
+    from django.db.migrations.executor import MigrationExecutor
+
+    _product(tenant, "MILK", "有机纯牛奶")
+    executor = MigrationExecutor(connection)
+    executor.migrate([("catalog", "0003_cleaning_run_status")])
+    try:
+        assert _search(tenant, "牛奶") == []  # the whole run was one word
+        executor = MigrationExecutor(connection)
+        executor.migrate([("catalog", "0004_product_search_document_chinese")])
+
+        assert _search(tenant, "牛奶") == ["MILK"]
+    finally:
+        executor = MigrationExecutor(connection)
+        executor.loader.build_graph()
+        executor.migrate(executor.loader.graph.leaf_nodes())
