@@ -32,6 +32,9 @@ DECLARE
   run text;
   grams text[] := '{{}}';
 BEGIN
+  IF coalesce(source, '') !~ '{CJK_RUN}' THEN
+    RETURN coalesce(source, '');
+  END IF;
   FOR run IN SELECT matched[1] FROM regexp_matches(coalesce(source, ''), '{CJK_RUN}', 'g') AS matched LOOP
     FOR position IN 1 .. char_length(run) - 1 LOOP
       grams := grams || substr(run, position, 2);
