@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import get_language
@@ -126,17 +128,35 @@ class CleaningReport(TenantOwned):
 
 
 class ImportStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Importing")
     SUCCEEDED = "succeeded", _("Succeeded")
     FAILED = "failed", _("Failed")
 
 
 class ProductImport(TenantOwned):
-    """One catalog file import and its outcome; a failed one stored no product."""
+    """One catalog file import and its outcome; a failed one stored no product.
+
+    An uploaded file is imported by a worker (catalog.tasks.catalog_import_task): the import is
+    queued, then running, with `rows_checked` of `row_count` as its progress, then done.
+    """
+
+    # An import is lost, and failed when next read (catalog.services.imports.catalog_imports_lost_fail),
+    # when its worker has reported no progress for RUNNING_LOST_AFTER (a redelivered task takes it
+    # again before that, catalog.tasks), or when no worker has taken it for QUEUED_LOST_AFTER: the
+    # queue may be busy with other long work, so a queued import is given longer.
+    RUNNING_LOST_AFTER = timedelta(minutes=10)
+    QUEUED_LOST_AFTER = timedelta(hours=1)
 
     filename = models.CharField(max_length=255)
     file_format = models.CharField(max_length=8)
     status = models.CharField(max_length=16, choices=ImportStatus.choices)
     row_count = models.PositiveIntegerField(default=0)
+    rows_checked = models.PositiveIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # The last sign of life of the worker that runs it: each progress report.
+    progress_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
     created_count = models.PositiveIntegerField(default=0)
     updated_count = models.PositiveIntegerField(default=0)
     # [{"row": 3, "field": "price", "reason": "...", "reasons": {"en": "...", "zh-hans": "..."}}], at
@@ -152,8 +172,29 @@ class ProductImport(TenantOwned):
         ordering = ["-created_at"]
 
     @property
+    def is_active(self) -> bool:
+        return self.status in (ImportStatus.QUEUED, ImportStatus.RUNNING)
+
+    @property
+    def percent_checked(self) -> int:
+        return int(100 * self.rows_checked / self.row_count) if self.row_count else 0
+
+    @property
     def errors_in_readers_language(self) -> list[dict]:
         """The errors, each reason in the active language where the import recorded it in that
         language (imports from before, in the uploader's)."""
         language = get_language()
         return [{**error, "reason": (error.get("reasons") or {}).get(language, error["reason"])} for error in self.errors]
+
+
+class ProductImportUpload(TenantOwned):
+    """The bytes of an uploaded file, from the upload until its import is done. In the database,
+    not on a disk: the worker that imports it may run on another machine than the web server."""
+
+    product_import = models.ForeignKey(ProductImport, on_delete=models.CASCADE, related_name="+")
+    content = models.BinaryField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "product_import"], name="import_upload_unique_per_import"),
+        ]

@@ -1,4 +1,4 @@
-"""The catalog's background work: cleaning a tenant's shopper events."""
+"""The catalog's background work: importing a catalog file, cleaning a tenant's shopper events."""
 import logging
 from datetime import timedelta
 
@@ -6,10 +6,12 @@ from celery import shared_task
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import override
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
-from catalog.models import CleaningReport, CleaningStatus
+from catalog.models import CleaningReport, CleaningStatus, ImportStatus, ProductImport
 from catalog.services.cleaning import events_clean
+from catalog.services.imports import catalog_import_stored
 from tenants.models import Tenant
 from tenants.scope import TenantScopeMissing, current_tenant
 from tenants.tasks import TenantTask
@@ -101,3 +103,39 @@ def cleaning_run_unfinished_since_report() -> CleaningReport | None:
     if latest_done is not None:
         unfinished = unfinished.filter(created_at__gt=latest_done.created_at)
     return unfinished.order_by("-created_at", "-id").first()
+
+
+# A progress report writes a row: not more often than this, however fast the rows go.
+IMPORT_PROGRESS_EVERY = timedelta(seconds=1)
+
+
+@shared_task(base=TenantTask, acks_late=True)
+def catalog_import_task(*, tenant_id: int, import_id: int, language: str) -> int:
+    """Run a queued catalog import (catalog.services.imports.catalog_import_queue); returns its id.
+
+    The import is taken with a conditional update, so a redelivered task does not run it while it
+    runs; one whose worker died (no progress for ProductImport.RUNNING_LOST_AFTER) is taken again, from
+    the start: nothing of it was stored. The errors are written in the uploader's `language` (and
+    in every other, for whoever reads them).
+    """
+    now = timezone.now()
+    lost_before = now - ProductImport.RUNNING_LOST_AFTER
+    takeable = Q(status=ImportStatus.QUEUED) | Q(status=ImportStatus.RUNNING, progress_at__lt=lost_before)
+    taken = ProductImport.objects.filter(takeable, pk=import_id).update(
+        status=ImportStatus.RUNNING, started_at=now, progress_at=now, rows_checked=0
+    )
+    if not taken:
+        return import_id
+    last_report = now
+
+    def report(rows_checked: int, row_count: int) -> None:
+        nonlocal last_report
+        if rows_checked and timezone.now() - last_report < IMPORT_PROGRESS_EVERY:
+            return
+        last_report = timezone.now()
+        ProductImport.objects.filter(pk=import_id).update(
+            rows_checked=rows_checked, row_count=row_count, progress_at=last_report
+        )
+
+    with override(language):
+        return catalog_import_stored(import_id=import_id, on_progress=report).pk

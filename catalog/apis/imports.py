@@ -1,9 +1,12 @@
 """The catalog file import API: upload a CSV or JSON file, list imports, read one.
 
+An upload is imported by a worker: the POST answers 202 with the queued import and its address,
+which the client reads until the status is succeeded or failed.
+
 GET and POST share `catalog/imports`, so one view holds both operations
 (Django routes by path, not by method).
 """
-from django.urls import path
+from django.urls import path, reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -13,7 +16,7 @@ from rest_framework.response import Response
 
 from catalog.models import ImportStatus, ProductImport
 from catalog.selectors.products import product_import_get, product_import_list
-from catalog.services.imports import catalog_import_file
+from catalog.services.imports import catalog_import_queue, catalog_imports_lost_fail
 from tenants.api import TenantApiView
 from tenants.api_params import PageNumberPagination, PageQuerySerializer, validated_query
 
@@ -40,21 +43,39 @@ class ProductImportOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = ProductImport
         fields = [
-            "id", "filename", "file_format", "status", "row_count", "created_count", "updated_count",
-            "error_count", "errors", "created_at",
+            "id", "filename", "file_format", "status", "row_count", "rows_checked", "created_count",
+            "updated_count", "error_count", "errors", "created_at", "started_at", "finished_at",
         ]
         ref_name = "ProductImport"
+        extra_kwargs = {
+            "status": {"help_text": "queued, running, succeeded or failed: an import is done when it "
+                       "succeeded or failed."},
+            "row_count": {"help_text": "The file's rows (products), once a worker has read it; 0 before."},
+            "rows_checked": {"help_text": "How many of the rows are checked so far: the progress of a "
+                             "running import."},
+        }
 
 
+QUEUED_IMPORT_EXAMPLE = OpenApiExample(
+    "A file queued for import",
+    response_only=True,
+    status_codes=["202"],
+    value={
+        "id": 12, "filename": "catalog.csv", "file_format": "csv", "status": ImportStatus.QUEUED,
+        "row_count": 0, "rows_checked": 0, "created_count": 0, "updated_count": 0, "error_count": 0,
+        "errors": [], "created_at": "2025-01-31T09:30:00Z", "started_at": None, "finished_at": None,
+    },
+)
 FAILED_IMPORT_EXAMPLE = OpenApiExample(
     "A file with a bad row",
     response_only=True,
-    status_codes=["400"],
+    status_codes=["200"],
     value={
         "id": 12, "filename": "catalog.csv", "file_format": "csv", "status": ImportStatus.FAILED,
-        "row_count": 250, "created_count": 0, "updated_count": 0, "error_count": 1,
+        "row_count": 250, "rows_checked": 250, "created_count": 0, "updated_count": 0, "error_count": 1,
         "errors": [{"row": 7, "field": "price", "reason": "A valid number is required."}],
-        "created_at": "2025-01-31T09:30:00Z",
+        "created_at": "2025-01-31T09:30:00Z", "started_at": "2025-01-31T09:30:01Z",
+        "finished_at": "2025-01-31T09:30:02Z",
     },
 )
 
@@ -84,6 +105,7 @@ class ProductImportCollectionApi(TenantApiView):
     )
     def get(self, request):
         validated_query(request, PageQuerySerializer)
+        catalog_imports_lost_fail(tenant=request.tenant)
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(product_import_list(tenant=request.tenant), request, view=self)
         return paginator.get_paginated_response(ProductImportOutputSerializer(page, many=True).data)
@@ -92,26 +114,33 @@ class ProductImportCollectionApi(TenantApiView):
         operation_id="catalog_imports_create",
         summary="Import a catalog file",
         description=(
-            "All or nothing: with any bad row the import is recorded as failed, no product is "
-            "stored, and the 400 lists each bad row's number, field and reason."
+            "The file is kept and a worker imports it: the answer is 202 with the queued import, "
+            "and its address in the Location header. Read the import until its status is "
+            "`succeeded` or `failed`; `rows_checked` of `row_count` is its progress. All or nothing: "
+            "with any bad row the import fails, no product is stored, and `errors` lists each bad "
+            "row's number, field and reason."
         ),
         request={"multipart/form-data": InputSerializer},
-        responses={201: ProductImportOutputSerializer, 400: ProductImportOutputSerializer},
-        examples=[FAILED_IMPORT_EXAMPLE],
+        responses={
+            202: ProductImportOutputSerializer,
+            400: OpenApiResponse(description="No file in the request."),
+        },
+        examples=[QUEUED_IMPORT_EXAMPLE],
     )
     def post(self, request):
         serializer = self.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        product_import = catalog_import_file(
+        product_import = catalog_import_queue(
             tenant=request.tenant,
             uploaded_file=serializer.validated_data["file"],
             # An API key is a storefront, not a person: nobody to record.
             created_by=request.user if request.membership else None,
         )
-        succeeded = product_import.status == ImportStatus.SUCCEEDED
+        product_import.refresh_from_db()  # a worker that runs at once (or a broker that failed) changed it
         return Response(
             ProductImportOutputSerializer(product_import).data,
-            status=status.HTTP_201_CREATED if succeeded else status.HTTP_400_BAD_REQUEST,
+            status=status.HTTP_202_ACCEPTED,
+            headers={"Location": reverse("api-product-import-detail", args=[product_import.pk])},
         )
 
 
@@ -123,8 +152,10 @@ class ProductImportDetailApi(TenantApiView):
             200: ProductImportOutputSerializer,
             404: OpenApiResponse(description="Not one of your imports."),
         },
+        examples=[FAILED_IMPORT_EXAMPLE],
     )
     def get(self, request, import_id: int):
+        catalog_imports_lost_fail(tenant=request.tenant)
         try:
             product_import = product_import_get(tenant=request.tenant, import_id=import_id)
         except ProductImport.DoesNotExist:

@@ -8,19 +8,25 @@ from __future__ import annotations
 import csv
 import io
 import json
+import logging
 import math
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.files import File
+from django.core.files.base import ContentFile
 from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import get_language, override
 from django.utils.translation import gettext as _
+from kombu.exceptions import OperationalError as BrokerUnreachable
 
-from catalog.models import ImportStatus, ProductImport
+from catalog.models import ImportStatus, ProductImport, ProductImportUpload
 from catalog.services.products import (
     ATTRIBUTE_COLUMN_PREFIX,
     FILE_FIELD,
@@ -33,6 +39,8 @@ from catalog.services.products import (
     require_scope_of,
 )
 from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
 
 # A failed import keeps this many errors on its record (and counts them all):
 # enough to fix a file, small enough to show on one page.
@@ -342,13 +350,21 @@ def catalog_file_parse(uploaded_file: File, file_format: str) -> ParsedCatalogFi
     return parsed
 
 
-@transaction.atomic
 def _file_checked(
-    uploaded_file: File, file_format: str
+    uploaded_file: File, file_format: str, on_progress: Callable[[int, int], None] | None = None
 ) -> tuple[ParsedCatalogFile, list[ValidProduct], list[dict]]:
-    """The file parsed, its valid products, and its errors (row order), in the active language."""
+    """The file parsed, its valid products, and its errors (row order), in the active language.
+    `on_progress(rows_checked, row_count)` hears how far the checks are, once the file is read."""
     parsed = catalog_file_parse(uploaded_file, file_format)
-    products, row_errors = product_rows_validate(parsed.rows, given=parsed.given)
+    rows_checked = None
+    if on_progress is not None:
+        row_count = len(parsed.rows)
+        on_progress(0, row_count)
+
+        def rows_checked(count: int) -> None:
+            on_progress(count, row_count)
+
+    products, row_errors = product_rows_validate(parsed.rows, given=parsed.given, on_progress=rows_checked)
     errors = parsed.errors + [
         _import_error(parsed.row_numbers[error.position], error.field, error.reason) for error in row_errors
     ]
@@ -377,31 +393,151 @@ def _reasons_in_every_language(errors: list[dict], uploaded_file: File, file_for
             error["reasons"][language] = translated["reason"]
 
 
-def catalog_import_file(*, tenant: Tenant, uploaded_file: File, created_by=None) -> ProductImport:
-    """Import a catalog file (CSV or JSON) and record the outcome as a ProductImport.
+def _error_in_every_language(reason: Callable[[], str]) -> dict:
+    """An error of the whole file whose reason is known in every language of the UI."""
+    error = _import_error(None, FILE_FIELD, reason())
+    error["reasons"] = {}
+    for language, _name in settings.LANGUAGES:
+        with override(language):
+            error["reasons"][language] = reason()
+    return error
 
-    Runs inside `tenant`'s scope. All or nothing: with any error the import is
-    stored as failed, with its errors, and no product is written.
+
+def _import_into(
+    record: ProductImport, uploaded_file: File, *, on_progress: Callable[[int, int], None] | None = None
+) -> ProductImport:
+    """Check the file and, if every row is good, store its products; record the outcome.
+
+    All or nothing: with any error the import is stored as failed, with its errors, and no
+    product is written. `on_progress(rows_checked, row_count)` hears how far the checks are.
     """
-    require_scope_of(tenant)
-    file_format = catalog_file_format(uploaded_file)
-    parsed, products, errors = _file_checked(uploaded_file, file_format)
+    require_scope_of(record.tenant)
+    file_format = record.file_format
+    parsed, products, errors = _file_checked(uploaded_file, file_format, on_progress)
     if errors:
         _reasons_in_every_language(errors, uploaded_file, file_format)
-    record = ProductImport(
-        tenant=tenant,
-        filename=Path(uploaded_file.name or "").name[:255],
-        file_format=file_format,
-        row_count=len(parsed.rows),
-        created_by=created_by,
-    )
+    record.row_count = record.rows_checked = len(parsed.rows)
+    record.finished_at = timezone.now()
     if errors:
         record.status = ImportStatus.FAILED
         record.errors = errors[:IMPORT_ERRORS_KEPT]
         record.error_count = len(errors)
-    else:
-        result = products_store(tenant=tenant, products=products)
+        record.save()
+        return record
+    with transaction.atomic():
+        result = products_store(tenant=record.tenant, products=products)
         record.status = ImportStatus.SUCCEEDED
         record.created_count, record.updated_count = result.created, result.updated
-    record.save()
+        record.finished_at = timezone.now()
+        record.save()
     return record
+
+
+def catalog_import_file(*, tenant: Tenant, uploaded_file: File, created_by=None) -> ProductImport:
+    """Import a catalog file (CSV or JSON) at once, in this process (the command line), and
+    record the outcome as a ProductImport. Runs inside `tenant`'s scope; all or nothing."""
+    require_scope_of(tenant)
+    record = ProductImport(
+        tenant=tenant,
+        filename=Path(uploaded_file.name or "").name[:255],
+        file_format=catalog_file_format(uploaded_file),
+        status=ImportStatus.RUNNING,
+        started_at=timezone.now(),
+        created_by=created_by,
+    )
+    return _import_into(record, uploaded_file)
+
+
+@transaction.atomic
+def catalog_import_queue(*, tenant: Tenant, uploaded_file: File, created_by=None) -> ProductImport:
+    """Keep an uploaded catalog file and queue its import for a worker; returns the queued
+    ProductImport, whose page shows the progress and then the outcome.
+
+    The task is sent once the transaction commits, so the worker finds the file. A broker that
+    cannot be reached fails the import at once, with the reason, and keeps nothing of the file.
+    """
+    require_scope_of(tenant)
+    record = ProductImport.objects.create(
+        tenant=tenant,
+        filename=Path(uploaded_file.name or "").name[:255],
+        file_format=catalog_file_format(uploaded_file),
+        status=ImportStatus.QUEUED,
+        created_by=created_by,
+    )
+    uploaded_file.seek(0)
+    ProductImportUpload.objects.create(tenant=tenant, product_import=record, content=uploaded_file.read())
+    language = get_language()
+    transaction.on_commit(lambda: _send(tenant_id=tenant.pk, import_id=record.pk, language=language))
+    return record
+
+
+def _send(*, tenant_id: int, import_id: int, language: str) -> None:
+    from catalog.tasks import catalog_import_task  # the tasks module imports this one
+
+    try:
+        catalog_import_task.delay(tenant_id=tenant_id, import_id=import_id, language=language)
+    except BrokerUnreachable:
+        logger.exception("catalog import %s: the broker could not be reached", import_id)
+        _fail(
+            ProductImport.all_tenants.filter(pk=import_id, status=ImportStatus.QUEUED),
+            lambda: _("The import could not be started: the platform's task queue did not answer. Nothing "
+                      "was stored; upload the file again in a few minutes."),
+        )
+
+
+def _fail(imports, reason: Callable[[], str]) -> None:
+    """Fail the imports (a queryset) with one reason of the whole file, and let their files go."""
+    error = _error_in_every_language(reason)
+    ids = list(imports.values_list("pk", flat=True))
+    imports.filter(pk__in=ids).update(
+        status=ImportStatus.FAILED, errors=[error], error_count=1, finished_at=timezone.now()
+    )
+    ProductImportUpload.all_tenants.filter(product_import_id__in=ids).delete()
+
+
+def catalog_import_stored(
+    *, import_id: int, on_progress: Callable[[int, int], None] | None = None
+) -> ProductImport:
+    """Run a queued import on the file kept for it, in the tenant's scope; the file goes once
+    the import is done. A failure of ours, not of the file, fails the import with the reason."""
+    record = ProductImport.objects.select_related("tenant").get(pk=import_id)
+    upload = ProductImportUpload.objects.filter(product_import=record).first()
+    if upload is None:  # not expected: a running import keeps its file
+        _fail(ProductImport.objects.filter(pk=import_id), _lost_file_reason)
+        record.refresh_from_db()
+        return record
+    try:
+        record = _import_into(record, ContentFile(bytes(upload.content), name=record.filename), on_progress=on_progress)
+    except Exception:
+        logger.exception("catalog import %s failed", import_id)
+        _fail(ProductImport.objects.filter(pk=import_id), _failed_on_our_side_reason)
+        raise
+    upload.delete()
+    return record
+
+
+def _lost_file_reason() -> str:
+    return _("The uploaded file was no longer there to import. Nothing was stored; upload the file again.")
+
+
+def _failed_on_our_side_reason() -> str:
+    return _("The import stopped on an error on our side, not in your file. Nothing was stored; upload the "
+             "file again, and tell us if it happens again.")
+
+
+def catalog_imports_lost_fail(*, tenant: Tenant) -> None:
+    """Fail the tenant's imports that are lost (ProductImport.RUNNING_LOST_AFTER and
+    QUEUED_LOST_AFTER), with the reason: a page or a client polling one then learns that it
+    ended. Called before imports are read."""
+    now = timezone.now()
+    lost = ProductImport.objects.filter(tenant=tenant).filter(
+        Q(status=ImportStatus.RUNNING, progress_at__lt=now - ProductImport.RUNNING_LOST_AFTER)
+        | Q(status=ImportStatus.QUEUED, created_at__lt=now - ProductImport.QUEUED_LOST_AFTER)
+    )
+    if lost.exists():
+        _fail(lost, _lost_worker_reason)
+
+
+def _lost_worker_reason() -> str:
+    return _("The import stopped: no worker took it up, or the one running it stopped. Nothing was stored; "
+             "upload the file again.")

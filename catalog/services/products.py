@@ -8,7 +8,7 @@ or nothing: one bad product and nothing of its batch or file is stored.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,12 +157,20 @@ def _error_messages(detail: Any, field_name: str = "") -> Iterator[tuple[str, st
         yield field_name or PRODUCT_FIELD, str(detail)
 
 
+# A long file reports its progress every this many rows.
+ROWS_PER_PROGRESS_REPORT = 1000
+
+
 def product_rows_validate(
-    rows: Sequence[Any], *, given: frozenset[str] | None = None
+    rows: Sequence[Any],
+    *,
+    given: frozenset[str] | None = None,
+    on_progress: Callable[[int], None] | None = None,
 ) -> tuple[list[ValidProduct], list[ProductRowError]]:
     """The clean products and the errors of a batch: every error, not only the first,
     so a merchant can fix a whole file at once. `given`: the fields every row gives (a CSV
-    file's columns, an empty cell included); by default, each row's own keys."""
+    file's columns, an empty cell included); by default, each row's own keys. `on_progress`
+    hears how many rows are checked, every ROWS_PER_PROGRESS_REPORT rows."""
     cleaned: list[ValidProduct] = []
     errors: list[ProductRowError] = []
     first_position_of_sku: dict[str, int] = {}
@@ -180,6 +188,8 @@ def product_rows_validate(
         return True
 
     for position, row in enumerate(rows):
+        if on_progress is not None and position and position % ROWS_PER_PROGRESS_REPORT == 0:
+            on_progress(position)
         try:
             product = dict(serializer.run_validation(row))
         except serializers.ValidationError as error:

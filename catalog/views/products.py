@@ -20,7 +20,7 @@ from catalog.selectors.products import (
     product_import_list,
     product_list,
 )
-from catalog.services.imports import IMPORT_ERRORS_KEPT, catalog_import_file
+from catalog.services.imports import IMPORT_ERRORS_KEPT, catalog_import_queue, catalog_imports_lost_fail
 from catalog.services.products import ProductRowsInvalid, product_delete, product_update
 from tenants.web import member_required
 
@@ -175,25 +175,24 @@ def product_delete_view(request, product_id: int):
 @member_required(manage=True)
 def product_import_view(request):
     form = CatalogImportForm(request.POST or None, request.FILES or None)
-    outcome = None
     if request.method == "POST" and form.is_valid():
-        outcome = catalog_import_file(
+        queued = catalog_import_queue(
             tenant=request.tenant, uploaded_file=form.cleaned_data["file"], created_by=request.user
         )
-        form = CatalogImportForm()
+        # The import's own page follows its progress; reloading it sends nothing again.
+        return redirect("product-import-detail", queued.pk)
+    catalog_imports_lost_fail(tenant=request.tenant)
     context = {
         "form": form,
-        "outcome": outcome,
         # Every import, newest first, in pages: an older failure stays a click away.
         "page": Paginator(product_import_list(tenant=request.tenant), IMPORTS_PER_PAGE).get_page(request.GET.get("page")),
-        "errors_kept": IMPORT_ERRORS_KEPT,
-        "FAILED": ImportStatus.FAILED,
     }
     return render(request, "catalog/product_import.html", context)
 
 
 @member_required
 def product_import_detail_view(request, import_id: int):
+    catalog_imports_lost_fail(tenant=request.tenant)
     try:
         product_import = product_import_get(tenant=request.tenant, import_id=import_id)
     except ProductImport.DoesNotExist:

@@ -105,6 +105,12 @@ def catalog_import_of_50_products(sandbox: Tenant) -> CheckResult:
             )
             % {"least": CATALOG_MIN_PRODUCTS},
         )
+    if latest.is_active:
+        return CheckResult(
+            False,
+            _("Your import of %(file)s is still running: check again once its page says it is done.")
+            % {"file": latest.filename},
+        )
     if latest.status == ImportStatus.FAILED:
         return CheckResult(
             False,

@@ -101,6 +101,15 @@ def test_a_failed_import_fails_pointing_at_its_errors(sandbox):
     assert not result.passed and "failed with 3 errors" in result.message
 
 
+def test_an_import_still_running_is_said_to_be_running_not_to_have_brought_nothing(sandbox):
+    imported(sandbox, products=80, status=ImportStatus.RUNNING)
+
+    result = run("catalog_import_of_50_products", sandbox)
+
+    assert not result.passed
+    assert result.message == "Your import of catalog.csv is still running: check again once its page says it is done."
+
+
 def test_an_import_of_one_product_or_with_one_error_is_said_in_the_singular(sandbox):
     imported(sandbox, products=1)
     assert run("catalog_import_of_50_products", sandbox).message == (

@@ -1,0 +1,271 @@
+"""A catalog file is imported by a worker: the upload answers at once, the import's page follows
+its progress row by row, and an import whose worker is lost ends, with the reason."""
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+from django.utils import timezone, translation
+from kombu.exceptions import OperationalError
+
+from catalog import tasks
+from catalog.models import ImportStatus, Product, ProductImport, ProductImportUpload
+from catalog.services import products as product_services
+from tenants.scope import tenant_scope
+from tests.catalog.conftest import queued_and_run
+
+IMPORTS = "/api/v1/catalog/imports"
+FIVE_PRODUCTS = b"external_id,title\n" + b"".join(f"SKU-{n},Tea {n}\n".encode() for n in range(5))
+
+
+def _file(content: bytes = FIVE_PRODUCTS, name: str = "catalog.csv") -> SimpleUploadedFile:
+    return SimpleUploadedFile(name, content, "text/csv")
+
+
+def _queued(client) -> dict:
+    """Upload a file without running its import (no worker yet): the API's answer."""
+    response = client.post(IMPORTS, {"file": _file()}, format="multipart")
+    assert response.status_code == 202, response.content
+    return response.json()
+
+
+def _import(tenant, import_id: int) -> ProductImport:
+    with tenant_scope(tenant):
+        return ProductImport.objects.get(pk=import_id)
+
+
+def _product_count(tenant) -> int:
+    with tenant_scope(tenant):
+        return Product.objects.count()
+
+
+def test_an_upload_is_answered_at_once_with_the_queued_import_and_its_address(secret_client, tenant):
+    queued = _queued(secret_client)
+
+    assert queued["status"] == ImportStatus.QUEUED
+    assert (queued["row_count"], queued["rows_checked"]) == (0, 0)
+    assert _product_count(tenant) == 0
+    with tenant_scope(tenant):
+        assert ProductImportUpload.objects.filter(product_import_id=queued["id"]).exists()  # kept for the worker
+
+
+def test_the_worker_imports_the_file_kept_for_it_and_then_lets_it_go(secret_client, tenant):
+    response = queued_and_run(lambda: secret_client.post(IMPORTS, {"file": _file()}, format="multipart"))
+    assert response["Location"] == f"{IMPORTS}/{response.json()['id']}"
+
+    done = secret_client.get(response["Location"]).json()
+    assert done["status"] == ImportStatus.SUCCEEDED
+    assert (done["row_count"], done["rows_checked"], done["created_count"]) == (5, 5, 5)
+    assert done["started_at"] and done["finished_at"]
+    assert _product_count(tenant) == 5
+    with tenant_scope(tenant):
+        assert not ProductImportUpload.objects.exists()
+
+
+def test_a_running_import_writes_how_many_rows_are_checked_as_it_goes(secret_client, tenant, monkeypatch):
+    monkeypatch.setattr(product_services, "ROWS_PER_PROGRESS_REPORT", 2)
+    monkeypatch.setattr(tasks, "IMPORT_PROGRESS_EVERY", timedelta(0))
+    import_id = _queued(secret_client)["id"]
+    seen = []
+    real_run = tasks.catalog_import_stored
+
+    def run_and_watch(*, import_id, on_progress):
+        def report(rows_checked, row_count):
+            on_progress(rows_checked, row_count)
+            seen.append(ProductImport.objects.values_list("status", "rows_checked", "row_count").get(pk=import_id))
+
+        return real_run(import_id=import_id, on_progress=report)
+
+    monkeypatch.setattr(tasks, "catalog_import_stored", run_and_watch)
+    tasks.catalog_import_task.apply(kwargs={"tenant_id": tenant.pk, "import_id": import_id, "language": "en"})
+
+    assert seen == [("running", 0, 5), ("running", 2, 5), ("running", 4, 5)]
+    assert _import(tenant, import_id).status == ImportStatus.SUCCEEDED
+
+
+def test_the_page_of_a_running_import_shows_its_progress_and_asks_for_it_again(owner_client, tenant):
+    with tenant_scope(tenant):
+        running = ProductImport.objects.create(
+            filename="big.csv", file_format="csv", status=ImportStatus.RUNNING, row_count=12_000,
+            rows_checked=3_000, started_at=timezone.now(), progress_at=timezone.now(),
+        )
+    html = owner_client.get(reverse("product-import-detail", args=[running.pk])).content.decode()
+
+    assert "Checking the rows: 3,000 of 12,000 rows…" in html
+    assert 'value="25"' in html  # the progress bar
+    assert 'hx-trigger="every 2s"' in html and "htmx.min.js" in html
+
+
+def test_the_page_of_an_import_whose_rows_are_all_checked_says_it_saves_them(owner_client, tenant):
+    with tenant_scope(tenant):
+        saving = ProductImport.objects.create(
+            filename="big.csv", file_format="csv", status=ImportStatus.RUNNING, row_count=12_000,
+            rows_checked=12_000, started_at=timezone.now(), progress_at=timezone.now(),
+        )
+    html = owner_client.get(reverse("product-import-detail", args=[saving.pk])).content.decode()
+
+    assert "Every row is checked: saving 12,000 products…" in html and "Checking the rows" not in html
+
+
+def test_the_page_of_a_queued_import_says_it_waits_for_a_worker_and_a_finished_one_stops_asking(
+    owner_client, secret_client, tenant
+):
+    queued_id = _queued(secret_client)["id"]
+    html = owner_client.get(reverse("product-import-detail", args=[queued_id])).content.decode()
+    assert "Waiting for a worker to take the file…" in html
+
+    tasks.catalog_import_task.apply(kwargs={"tenant_id": tenant.pk, "import_id": queued_id, "language": "en"})
+    html = owner_client.get(reverse("product-import-detail", args=[queued_id])).content.decode()
+    assert "5 rows imported: 5 products created, 0 updated." in html
+    assert "hx-trigger" not in html and "htmx.min.js" not in html
+
+
+def test_an_upload_on_the_import_page_leads_to_the_page_of_its_import(owner_client, tenant):
+    response = owner_client.post(reverse("product-import"), {"file": _file()})
+
+    with tenant_scope(tenant):
+        queued = ProductImport.objects.get()
+    assert response.status_code == 302 and response.url == reverse("product-import-detail", args=[queued.pk])
+    assert queued.status == ImportStatus.QUEUED
+
+
+def test_a_redelivered_task_does_not_run_an_import_that_runs_or_has_ended(secret_client, tenant):
+    import_id = _queued(secret_client)["id"]
+    with tenant_scope(tenant):
+        ProductImport.objects.filter(pk=import_id).update(
+            status=ImportStatus.RUNNING, started_at=timezone.now(), progress_at=timezone.now()
+        )
+    tasks.catalog_import_task.apply(kwargs={"tenant_id": tenant.pk, "import_id": import_id, "language": "en"})
+    assert _import(tenant, import_id).status == ImportStatus.RUNNING
+    assert _product_count(tenant) == 0
+
+
+def test_a_redelivered_task_takes_again_an_import_whose_worker_died(secret_client, tenant):
+    import_id = _queued(secret_client)["id"]
+    silent_since = timezone.now() - ProductImport.RUNNING_LOST_AFTER - timedelta(minutes=1)
+    with tenant_scope(tenant):
+        ProductImport.objects.filter(pk=import_id).update(
+            status=ImportStatus.RUNNING, started_at=silent_since, progress_at=silent_since, rows_checked=3
+        )
+    tasks.catalog_import_task.apply(kwargs={"tenant_id": tenant.pk, "import_id": import_id, "language": "en"})
+
+    assert _import(tenant, import_id).status == ImportStatus.SUCCEEDED
+    assert _product_count(tenant) == 5
+
+
+def test_an_import_no_worker_took_up_ends_as_failed_when_read_and_says_why(secret_client, owner_client, tenant):
+    import_id = _queued(secret_client)["id"]
+    with tenant_scope(tenant):
+        ProductImport.objects.filter(pk=import_id).update(
+            created_at=timezone.now() - ProductImport.QUEUED_LOST_AFTER - timedelta(minutes=1)
+        )
+
+    read = secret_client.get(f"{IMPORTS}/{import_id}").json()
+    assert read["status"] == ImportStatus.FAILED
+    assert "no worker took it up" in read["errors"][0]["reason"] and "upload the file again" in read["errors"][0]["reason"]
+    owner_client.cookies["django_language"] = "zh-hans"
+    page = owner_client.get(reverse("product-import-detail", args=[import_id])).content.decode()
+    with translation.override("zh-hans"):
+        assert translation.gettext("Failed") in page
+    with tenant_scope(tenant):
+        assert not ProductImportUpload.objects.exists()
+    # A task delivered late finds it ended.
+    tasks.catalog_import_task.apply(kwargs={"tenant_id": tenant.pk, "import_id": import_id, "language": "en"})
+    assert _product_count(tenant) == 0
+
+
+def test_a_queued_import_waits_longer_than_a_silent_running_one_before_it_counts_as_lost(secret_client, tenant):
+    waiting_id, silent_id = _queued(secret_client)["id"], _queued(secret_client)["id"]
+    twenty_minutes_ago = timezone.now() - timedelta(minutes=20)
+    with tenant_scope(tenant):
+        ProductImport.objects.filter(pk=waiting_id).update(created_at=twenty_minutes_ago)
+        ProductImport.objects.filter(pk=silent_id).update(
+            status=ImportStatus.RUNNING, created_at=twenty_minutes_ago, started_at=twenty_minutes_ago,
+            progress_at=twenty_minutes_ago,
+        )
+
+    assert secret_client.get(f"{IMPORTS}/{waiting_id}").json()["status"] == ImportStatus.QUEUED
+    assert secret_client.get(f"{IMPORTS}/{silent_id}").json()["status"] == ImportStatus.FAILED
+
+
+def test_an_import_that_cannot_be_queued_fails_at_once_with_the_reason_and_keeps_no_file(
+    secret_client, tenant, monkeypatch
+):
+    def broker_down(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(tasks.catalog_import_task, "delay", broker_down)
+    response = queued_and_run(lambda: secret_client.post(IMPORTS, {"file": _file()}, format="multipart"))
+
+    read = secret_client.get(response["Location"]).json()
+    assert read["status"] == ImportStatus.FAILED
+    assert "task queue did not answer" in read["errors"][0]["reason"]
+    in_chinese = secret_client.get(response["Location"], HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    assert in_chinese["errors"][0]["reason"] != read["errors"][0]["reason"]
+    with tenant_scope(tenant):
+        assert not ProductImportUpload.objects.exists()
+
+
+def test_an_error_of_ours_during_an_import_fails_it_with_the_reason_and_stores_nothing(
+    secret_client, tenant, monkeypatch
+):
+    import_id = _queued(secret_client)["id"]
+
+    def broken_store(**kwargs):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr("catalog.services.imports.products_store", broken_store)
+    with pytest.raises(RuntimeError):
+        tasks.catalog_import_task.apply(
+            kwargs={"tenant_id": tenant.pk, "import_id": import_id, "language": "en"}, throw=True
+        )
+
+    failed = _import(tenant, import_id)
+    assert failed.status == ImportStatus.FAILED
+    assert "error on our side, not in your file" in failed.errors[0]["reason"]
+    assert _product_count(tenant) == 0
+
+
+def test_the_errors_of_a_file_uploaded_in_chinese_are_written_in_chinese(session_client, tenant):
+    response = queued_and_run(lambda: session_client.post(
+        IMPORTS, {"file": _file(b"external_id,title,price\nA-1,Tea,cheap\n")}, format="multipart",
+        HTTP_ACCEPT_LANGUAGE="zh-hans",
+    ))
+
+    (recorded,) = ProductImport.all_tenants.filter(pk=response.json()["id"])
+    with translation.override("zh-hans"):
+        assert recorded.errors[0]["reason"] == recorded.errors[0]["reasons"]["zh-hans"]
+    assert recorded.errors[0]["reason"] != recorded.errors[0]["reasons"]["en"]
+
+
+def test_another_tenants_import_is_404_on_its_page_and_in_the_api(
+    secret_client, other_tenant_client, client, other_merchant_user, tenant
+):
+    import_id = _queued(secret_client)["id"]
+
+    assert other_tenant_client.get(f"{IMPORTS}/{import_id}").status_code == 404
+    client.force_login(other_merchant_user)
+    assert client.get(reverse("product-import-detail", args=[import_id])).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_real_worker_imports_an_uploaded_file_while_the_client_reads_its_progress(
+    secret_client, tenant, monkeypatch
+):
+    import time
+
+    from celery.contrib.testing.worker import start_worker
+
+    from platform_site.celery import app
+
+    monkeypatch.undo()  # the task goes through the configured broker, not in this process
+    with start_worker(app, pool="solo", perform_ping_check=False, shutdown_timeout=10):
+        response = secret_client.post(IMPORTS, {"file": _file()}, format="multipart")
+        assert response.status_code == 202
+        deadline = time.monotonic() + 30
+        while (read := secret_client.get(response["Location"]).json())["status"] in ("queued", "running"):
+            assert time.monotonic() < deadline, read
+            time.sleep(0.1)
+
+    assert read["status"] == ImportStatus.SUCCEEDED, read
+    assert _product_count(tenant) == 5
