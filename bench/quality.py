@@ -204,6 +204,7 @@ def main() -> int:
         epochs = "; ".join(
             f"epoch {e['epoch']}: val ndcg@{K} {e['validation'][f'ndcg@{K}']:.4f}"
             + (f", loss {e['train_loss']:.3f}" if e["train_loss"] is not None else "")
+            + (f", search ndcg@{K} {e['search']:.4f}" if e.get("search") is not None else "")
             + f", {e['seconds']:.0f}s"
             for e in metrics["epochs"]
         )
@@ -221,9 +222,16 @@ def main() -> int:
             f"; {name} / {default} {_interval_text(*interval)}"
             for name, interval in metrics.get("hybrid_signal_intervals", {}).items()
         )
+        search = metrics.get("search")
+        searched = (
+            f"; search NDCG@{K} of {search['queries']} category names: kept {search[f'ndcg@{K}']:.4f}, "
+            f"pretrained {search['pretrained']:.4f}"
+            if search and search.get("pretrained") is not None
+            else ""
+        )
         training_notes.append(
             f"ours-{method}: {epochs}; kept epoch {metrics['best_epoch']}; hybrid weights {blend} "
-            f"(validation NDCG@{K} on new items by behaviour signal: {candidates}); {seconds:.0f}s in all"
+            f"(validation NDCG@{K} on new items by behaviour signal: {candidates}){searched}; {seconds:.0f}s in all"
         )
 
     if args.methods:

@@ -38,6 +38,8 @@ class Catalog:
     item_ids: list[Any]
     texts: list[str]
     index: dict[Any, int] = field(repr=False)
+    # Each item's category path ("" when it has none): the queries search is measured with.
+    categories: list[str] = field(default_factory=list, repr=False)
 
     def __len__(self) -> int:
         return len(self.item_ids)
@@ -71,7 +73,13 @@ def build_catalog(items: pd.DataFrame) -> Catalog:
     records = items.to_dict("records")
     item_ids = [record["item_id"] for record in records]
     texts = [item_text(record) for record in records]
-    return Catalog(item_ids=item_ids, texts=texts, index={item_id: i for i, item_id in enumerate(item_ids)})
+    categories = [
+        "" if not isinstance(record.get("category"), str) else record["category"] for record in records
+    ]
+    return Catalog(
+        item_ids=item_ids, texts=texts, index={item_id: i for i, item_id in enumerate(item_ids)},
+        categories=categories,
+    )
 
 
 def prepare_interactions(interactions: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:

@@ -302,3 +302,47 @@ def evaluate_score_matrix(
     accumulator = _Accumulator(k, scores.shape[1], cold_items)
     _rank_batch(scores, eval_set.histories, eval_set.targets, accumulator, exclude_seen)
     return accumulator.report()
+
+
+# --- Search: what the encoder does for a shopper's words --------------------------------------
+
+# A category name is asked for as a query when it holds at least this many products, and at most
+# this share of the catalog (a name that is half the catalog tells nothing).
+SEARCH_QUERY_MIN_ITEMS = 2
+SEARCH_QUERY_MAX_SHARE = 0.5
+SEARCH_QUERIES_MAX = 200
+# Fewer queries than this, and the figure says too little to be reported.
+SEARCH_QUERIES_MIN = 5
+
+
+def category_search_queries(categories: Sequence[str]) -> list[tuple[str, np.ndarray]]:
+    """The catalog's category names as a shopper's queries, each with the items it should find.
+
+    Semantic search embeds a shopper's words with the version's encoder and ranks the catalog by
+    similarity (recommendations.selectors). The names of the catalog's own categories, the last
+    part of each path ("Grocery > Tea > Green tea" -> "Green tea"), are queries whose right
+    answers are known: the items of that category. The largest categories first, at most
+    SEARCH_QUERIES_MAX; none when fewer than SEARCH_QUERIES_MIN qualify.
+    """
+    groups: dict[str, tuple[str, list[int]]] = {}
+    for row, path in enumerate(categories):
+        name = " ".join((path or "").split(">")[-1].split())
+        if name:
+            groups.setdefault(name.casefold(), (name, []))[1].append(row)
+    most = SEARCH_QUERY_MAX_SHARE * len(categories)
+    kept = sorted(
+        ((name, rows) for name, rows in groups.values() if SEARCH_QUERY_MIN_ITEMS <= len(rows) <= most),
+        key=lambda group: (-len(group[1]), group[0].casefold()),
+    )[:SEARCH_QUERIES_MAX]
+    if len(kept) < SEARCH_QUERIES_MIN:
+        return []
+    return [(name, np.asarray(rows, dtype=np.int64)) for name, rows in kept]
+
+
+def search_ndcg(
+    query_vectors: np.ndarray, item_vectors: np.ndarray, relevant: Sequence[np.ndarray], k: int
+) -> float:
+    """Mean NDCG@k of the queries, each ranking the full catalog by cosine similarity (the
+    vectors are unit length) against its relevant items (binary gains)."""
+    top = top_k(query_vectors @ item_vectors.T, k)
+    return float(np.mean([ndcg_at_k(ranked, rows, k) for ranked, rows in zip(top, relevant, strict=True)]))

@@ -26,7 +26,7 @@ import torch
 
 from .config import SETTINGS_BEFORE_THEY_EXISTED, TrainConfig, resolve_device
 from .data import Dataset, TrainingExamples, training_examples
-from .evaluate import evaluate
+from .evaluate import category_search_queries, evaluate, search_ndcg
 from .model import ItemEncoder, ItemTokens, build_model, encode_items, in_batch_loss
 from .scorer import ContentScorer
 
@@ -43,6 +43,9 @@ class EpochRecord:
     train_loss: float | None
     validation: dict[str, float]
     seconds: float
+    # NDCG@k of the catalog's category names as search queries (evaluate.category_search_queries),
+    # with this epoch's encoder; None when the catalog has too few categories to ask.
+    search: float | None = None
 
 
 @dataclass
@@ -196,6 +199,10 @@ class _Run:
     bank: torch.Tensor | None = None
     # Log of each item's share of the training targets (config.logq_correction).
     log_q: torch.Tensor | None = None
+    # The catalog's category names, tokenised as a shopper's query is, and the items each should
+    # find: how each epoch's encoder does for search (EpochRecord.search).
+    search_queries: ItemTokens | None = None
+    search_relevant: list[np.ndarray] = field(default_factory=list)
 
     @classmethod
     def start(cls, config: TrainConfig, dataset: Dataset) -> _Run:
@@ -215,6 +222,10 @@ class _Run:
         )
         if config.logq_correction:
             run.log_q = target_log_probabilities(examples.targets, len(dataset.catalog))
+        queries = category_search_queries(dataset.catalog.categories)
+        if queries:
+            run.search_queries = ItemTokens([name for name, _rows in queries], model.tokenizer, config.max_tokens)
+            run.search_relevant = [rows for _name, rows in queries]
         return run
 
     @property
@@ -252,7 +263,13 @@ class _Run:
             self.bank = torch.from_numpy(vectors).to(self.model.device)
         if train_loss is not None and not math.isfinite(train_loss):
             train_loss = None  # a diverged run: JSON, and PostgreSQL's jsonb, have no NaN
-        record = EpochRecord(epoch, train_loss, validation, time.monotonic() - started)
+        search = None
+        if self.search_queries is not None:
+            served = vectors.astype(np.float16).astype(np.float32)  # as _validate measures
+            search = search_ndcg(
+                encode_items(self.model, self.search_queries), served, self.search_relevant, self.config.eval_k
+            )
+        record = EpochRecord(epoch, train_loss, validation, time.monotonic() - started, search)
         return state.record(record, validation[self.metric_name], self.model)
 
     def train_epoch(self, epoch: int, clock: _Clock, progress, should_cancel, state: _State) -> float:

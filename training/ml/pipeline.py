@@ -17,7 +17,7 @@ from .artifacts import LoadedVersion, base_model_identity
 from .baselines import BASELINES, fit_baselines
 from .config import TrainConfig
 from .data import Dataset, prepare_dataset
-from .evaluate import evaluate, evaluate_modes, ndcg_by_shopper, ratio_interval
+from .evaluate import category_search_queries, evaluate, evaluate_modes, ndcg_by_shopper, ratio_interval
 from .loop import EpochRecord, ProgressCallback, TrainingCancelled, TrainResult, train
 from .model import encode_items
 from .scorer import ContentScorer, HybridScorer
@@ -262,6 +262,7 @@ def _measure(
     }
     return {
         "epochs": result.history_dicts(),
+        "search": _search_figures(result, dataset, config.eval_k),
         "best_epoch": result.best_epoch,
         "stopped_early": result.stopped_early,
         "hybrid_weights": asdict(scorer.weights),
@@ -285,6 +286,22 @@ def _measure(
             "validation_users": len(dataset.validation),
             "test_users": len(dataset.test),
         },
+    }
+
+
+def _search_figures(result: TrainResult, dataset: Dataset, k: int) -> dict[str, Any] | None:
+    """How the kept encoder does for search, beside the pretrained one (epoch 0): NDCG@k of the
+    catalog's category names as queries (evaluate.category_search_queries). Recommendations choose
+    the epoch; search embeds a shopper's words with the same encoder, so promotion checks that
+    fine-tuning did not cost search (training.services.versions). None when not measured."""
+    by_epoch = {record.epoch: record.search for record in result.history}
+    kept = by_epoch.get(result.best_epoch)
+    if kept is None:
+        return None
+    return {
+        f"ndcg@{k}": kept,
+        "pretrained": by_epoch.get(0),
+        "queries": len(category_search_queries(dataset.catalog.categories)),
     }
 
 

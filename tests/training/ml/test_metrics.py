@@ -190,3 +190,40 @@ def test_when_resamples_can_leave_the_baseline_nothing_the_interval_is_open_abov
 def test_the_ratio_needs_the_same_shoppers_on_both_sides():
     with pytest.raises(ValueError, match="one shape"):
         ratio_interval(np.ones(3), np.ones(4))
+
+
+# --- Search: the catalog's category names as queries ------------------------------------------
+
+
+def test_the_search_queries_are_the_last_part_of_each_category_path_largest_first():
+    from training.ml.evaluate import category_search_queries
+
+    categories = (
+        ["Drinks > Tea"] * 3 + ["drinks > TEA "] + ["Food > Cheese"] * 2 + ["Coffee", "Coffee"]
+        + ["Bread", "Bread", "Jam", "Jam", "", "Lonely"]
+    )
+    queries = category_search_queries(categories)
+
+    assert [(name, rows.tolist()) for name, rows in queries] == [
+        ("Tea", [0, 1, 2, 3]),  # the same name however it is written
+        ("Bread", [8, 9]), ("Cheese", [4, 5]), ("Coffee", [6, 7]), ("Jam", [10, 11]),
+    ]  # "Lonely" has one product: nothing to rank
+
+
+def test_no_search_query_is_asked_of_a_catalog_with_too_few_categories_or_one_that_is_half_the_catalog():
+    from training.ml.evaluate import category_search_queries
+
+    assert category_search_queries(["Tea", "Tea", "Jam", "Jam"]) == []
+    assert [name for name, _ in category_search_queries(["All"] * 12 + [c for c in "ABCDE" for _ in "xy"])] == list(
+        "ABCDE"
+    )
+
+
+def test_search_ndcg_ranks_the_whole_catalog_by_similarity_to_each_query():
+    from training.ml.evaluate import search_ndcg
+
+    items = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0], [0.6, 0.8]])
+    queries = np.array([[1.0, 0.0], [0.0, 1.0]])
+    # Query 0 ranks 0, 1, 3, 2: its items 1 and 2 sit at ranks 2 and 4. Query 1 ranks 2, 3, 1, 0: item 2 first.
+    expected = ((1 / math.log2(3) + 1 / math.log2(5)) / (1 + 1 / math.log2(3)) + 1.0) / 2
+    assert search_ndcg(queries, items, [np.array([1, 2]), np.array([2])], k=4) == pytest.approx(expected)

@@ -106,15 +106,17 @@ def test_cancel_stops_within_one_step(tiny_config, shop):
 def test_item_texts_are_tokenised_once(tiny_config, shop, monkeypatch):
     from transformers import PreTrainedTokenizerBase
 
-    calls = []
+    texts_tokenised = []
     original = PreTrainedTokenizerBase.__call__
     monkeypatch.setattr(
         PreTrainedTokenizerBase,
         "__call__",
-        lambda self, *args, **kwargs: calls.append(1) or original(self, *args, **kwargs),
+        lambda self, texts, *args, **kwargs: texts_tokenised.append(list(texts)) or original(self, texts, *args, **kwargs),
     )
     train(tiny_config.replace(epochs=2), shop)
-    assert len(calls) == 1
+    # The catalog once; the category names searched for after each epoch once too.
+    assert texts_tokenised.count(shop.catalog.texts) == 1
+    assert len(texts_tokenised) == 2
 
 
 def test_checkpointed_run_resumes_from_its_last_epoch(tiny_config, shop, tmp_path):
@@ -327,3 +329,30 @@ def test_the_versions_validation_figure_is_the_kept_epochs_own(tiny_model_dir, s
     kept = metrics["epochs"][metrics["best_epoch"]]
     assert metrics["best_epoch"] == 0
     assert metrics["validation"]["content"]["ndcg@10"] == pytest.approx(kept["validation"]["ndcg@10"], abs=1e-12)
+
+
+def test_each_epoch_and_the_version_say_how_the_encoder_finds_the_category_names(
+    tiny_model_dir, shop_items, shop_interactions
+):
+    from tests.training.ml.conftest import tiny_training_settings
+    from training.ml.config import TrainConfig
+    from training.ml.pipeline import fine_tune
+
+    metrics = fine_tune(TrainConfig(**tiny_training_settings(tiny_model_dir, epochs=1)), shop_interactions, shop_items).metrics
+
+    searched = [epoch["search"] for epoch in metrics["epochs"]]
+    assert len(searched) == 2 and all(0.0 < figure <= 1.0 for figure in searched)
+    assert metrics["search"] == {
+        "ndcg@10": searched[metrics["best_epoch"]], "pretrained": searched[0], "queries": shop_items["category"].nunique(),
+    }
+
+
+def test_a_catalog_without_categories_has_no_search_figure(tiny_model_dir, shop_items, shop_interactions):
+    from tests.training.ml.conftest import tiny_training_settings
+    from training.ml.config import TrainConfig
+    from training.ml.pipeline import fine_tune
+
+    no_categories = shop_items.assign(category="")
+    metrics = fine_tune(TrainConfig(**tiny_training_settings(tiny_model_dir, epochs=1)), shop_interactions, no_categories).metrics
+
+    assert metrics["search"] is None and metrics["epochs"][0]["search"] is None
