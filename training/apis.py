@@ -161,7 +161,10 @@ class ModelVersionOutputSerializer(serializers.ModelSerializer):
                 '{"validation": {scorer: {"ndcg@10": ..., "recall@10": ...}}, '
                 '"test": {scorer: {"all_items": {...}, "new_items": {...}}}, '
                 '"comparison": {"baseline", "ratio", "low", "high", "shoppers", ...}: the hybrid\'s '
-                'test NDCG@10 over that of the baseline best on validation, with its 95% interval}, ...}.'
+                'test NDCG@10 over that of the baseline best on validation, with its 95% interval}, '
+                '"search": {"ndcg@10", "pretrained", "queries"}: how its encoder, and the pretrained one, '
+                'find the catalog\'s category names as search queries (null with too few categories; a '
+                'version more than 10% below the pretrained encoder does not go live by itself), ...}.'
             },
             "id": {"help_text": "What the /api/v1/models/{version_id}/... endpoints take."},
             "number": {"help_text": "Its number in the tenant (3 for v3), as the pages say it; not an id."},
@@ -262,6 +265,7 @@ VERSION_EXAMPLE_VALUE = {
             "item_knn": {"ndcg@10": 0.091, "recall@10": 0.160, "hr@10": 0.180, "mrr@10": 0.070},
         },
         "test": {"hybrid": {"all_items": {"ndcg@10": 0.108}, "new_items": {"ndcg@10": 0.051}}},
+        "search": {"ndcg@10": 0.412, "pretrained": 0.398, "queries": 200},
     },
     "artifact_bytes": 92_341_224, "promoted_by": "owner@acme.test", "promoted_at": "2025-02-03T11:02:00Z",
     "job": 42, "created_at": "2025-02-03T10:58:31Z",

@@ -14,7 +14,7 @@ from pathlib import Path
 from django.conf import settings
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from training.ml.config import ConfigError, default_base_model
 from training.models import FINISHED_JOB_STATUSES, JobStatus, ModelVersion, TrainingJob
@@ -59,6 +59,12 @@ LOG_LINES = {
         "validation shoppers, not above the live v%(live)d's %(live_value)s. These are the "
         "recommendations served (the fine-tuned model blended with what shoppers bought), not the "
         "fine-tuned model alone of the epochs above. Promote it from the models page to serve it anyway."
+    ),
+    "saved_search_worse": gettext_lazy(
+        "Version v%(number)d saved as a candidate: fine-tuning made its encoder worse at search. It finds "
+        "the catalog's category names with %(value)s NDCG@10, the pretrained encoder with %(pretrained)s, "
+        "and search reads a shopper's words with the live version's encoder. Promote it from the models "
+        "page if its recommendations matter more to you."
     ),
     "saved_auto_promotion_off": gettext_lazy(
         "Version v%(number)d saved as a candidate: automatic promotion is off. Promote it from the models "
@@ -496,7 +502,28 @@ def version_tables(version: ModelVersion) -> dict:
         # Early stopping kept epoch 0: the version serves the base encoder, not a fine-tuned one.
         "kept_pretrained": metrics.get("best_epoch") == 0,
         "against_live": against_live_summary(version),
+        "search": search_summary(version),
     }
+
+
+def search_summary(version: ModelVersion) -> dict | None:
+    """How the version's encoder finds the catalog's category names, beside the pretrained one
+    (training.ml.pipeline's "search"), and whether that costs it automatic promotion; None for
+    versions without the figure (too few categories, or made before it was measured)."""
+    from training.services.versions import search_cost
+
+    search = (version.metrics or {}).get("search") or {}
+    ours, pretrained = search.get("ndcg@10"), search.get("pretrained")
+    if ours is None or pretrained is None:
+        return None
+    sentence = ngettext(
+        "Search: its encoder finds the catalog's category names (%(queries)s query) with %(ours)s NDCG@10; "
+        "the pretrained encoder with %(pretrained)s.",
+        "Search: its encoder finds the catalog's category names (%(queries)s queries) with %(ours)s NDCG@10; "
+        "the pretrained encoder with %(pretrained)s.",
+        search.get("queries") or 0,
+    ) % {"queries": search.get("queries") or 0, "ours": f"{ours:.4f}", "pretrained": f"{pretrained:.4f}"}
+    return {"sentence": sentence, "worse": search_cost(version) is not None}
 
 
 def against_live_summary(version: ModelVersion) -> str:

@@ -79,6 +79,11 @@ def model_version_list(*, tenant: Tenant) -> QuerySet[ModelVersion]:
     return ModelVersion.objects.filter(tenant=tenant).select_related("job", "promoted_by")
 
 
+def model_version_get(*, tenant: Tenant, version_id: int) -> ModelVersion:
+    """Raises ModelVersion.DoesNotExist, also for another tenant's version."""
+    return ModelVersion.objects.get(tenant=tenant, pk=version_id)
+
+
 def model_version_rollback_target(*, tenant: Tenant) -> ModelVersion | None:
     """The version a rollback brings back: the one live most recently before the current one."""
     return (

@@ -1,6 +1,9 @@
 """The fine-tuning pages of the merchant UI: jobs (list, new, detail with live progress, cancel,
 retry) and model versions (their metrics beside the baselines', promote, rollback).
 
+Cancel, promote and rollback each have a confirmation page (GET) that says what the action
+will do; its form posts to the action, which stays POST-only.
+
 Jobs and versions are read through their tenant-scoped managers: another tenant's id is a 404.
 """
 from __future__ import annotations
@@ -21,11 +24,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.generic import RedirectView
 from django_htmx.http import HttpResponseClientRefresh
 
-from courses.gating import CertificateRequired
+from courses.gating import CertificateRequired, certificate_requirement_check
 from courses.gating_views import certificate_required_message
 from tenants.web import member_required
 from training.ml.config import TrainConfig, default_learning_rate
-from training.models import JobStatus, ModelVersion, TrainingJob
+from training.models import JobStatus, ModelVersion, TrainingJob, VersionStatus
 from training.presentation import (
     TABLE_METRICS,
     base_model_display,
@@ -37,9 +40,11 @@ from training.presentation import (
     log_line,
     staff_actions_on,
     version_tables,
+    without_server_paths,
 )
 from training.selectors import (
     live_version,
+    model_version_get,
     model_version_list,
     model_version_rollback_target,
     training_job_get,
@@ -51,6 +56,7 @@ from training.services.versions import (
     experiment_on_the_live_model,
     model_version_promote,
     model_version_rollback,
+    search_cost,
     tenant_auto_promote_set,
 )
 
@@ -186,7 +192,7 @@ def _add_service_errors(form: forms.Form, error: ValidationError) -> None:
     """Each error beside its field; a setting the form does not show, or a reason that is not
     about one setting (too little data, a job already running), above the form."""
     for key, reasons in error.message_dict.items():
-        for reason in reasons:
+        for reason in map(without_server_paths, reasons):  # a base model by its name, not its path
             if key in form.fields:
                 form.add_error(key, reason)
             elif key in CONFIG_FIELDS:
@@ -220,7 +226,7 @@ def training_job_list_view(request):
             "job": job, "progress": job_progress(job), "duration": humanise_seconds(job_duration_seconds(job)),
             # What came of it, at a glance: its version, or why it failed.
             "version": version, "version_url": _version_url(version, positions) if version else "",
-            "failure": job_failure_message(job),
+            "failure": without_server_paths(job_failure_message(job)),
         })
     any_active = any(row["job"].is_active for row in rows)
     return render(request, "training/job_list.html", {
@@ -278,10 +284,11 @@ def _job_progress_context(job: TrainingJob) -> dict:
         "compute": humanise_seconds(job.compute_seconds) if job.compute_seconds else "",
         "version": version,
         "version_url": _version_url(version) if version else "",
-        "failure": job_failure_message(job),
+        "failure": without_server_paths(job_failure_message(job)),
         # The English text where no reason in the reader's language says it all: a crash's
         # traceback, or a job that failed before reasons had codes.
-        "error_details": job.error if job.status == JobStatus.FAILED and job.error_code in ("", "crashed") else "",
+        "error_details": without_server_paths(job.error)
+        if job.status == JobStatus.FAILED and job.error_code in ("", "crashed") else "",
         "log_lines": [log_line(entry) for entry in job.log_entries],
     }
 
@@ -360,6 +367,33 @@ def training_job_cancel_view(request, job_id: int):
     return redirect("training-job-detail", job_id=job_id)
 
 
+@require_GET
+@member_required(manage=True)
+def training_job_cancel_confirm_view(request, job_id: int):
+    job = _job_or_404(request, job_id)
+    if not job.is_active:
+        # Finished since its page was drawn: the action would refuse, so say why now.
+        messages.error(request, _("The job has already finished (%(status)s).") % {"status": job.get_status_display()})
+        return redirect("training-job-detail", job_id=job.pk)
+    return render(request, "training/job_cancel_confirm.html", {
+        "job": job,
+        "progress": job_progress(job),
+        "running": job.status == JobStatus.RUNNING,
+        "retry_goes_on_from": _what_a_retry_goes_on_from(job),
+    })
+
+
+def _what_a_retry_goes_on_from(job: TrainingJob) -> str:
+    """What a retry after a cancel would train from, as training_job_retry and the run decide it:
+    "fresh" (the data as it is then), "checkpoint" (the last measured epoch's, on the same data)
+    or "start" (the first step again, on the same data)."""
+    if job.data_as_of is None:  # never claimed since it was queued: no data fixed, nothing trained
+        return "fresh"
+    # The run writes a checkpoint after each measured epoch, epoch 0 included, and a cancel
+    # leaves it in place (training.services.runs removes it only once a version is saved).
+    return "checkpoint" if job.epoch_metrics else "start"
+
+
 @require_POST
 @member_required(manage=True)
 def training_job_retry_view(request, job_id: int):
@@ -418,6 +452,53 @@ def auto_promote_view(request):
     return redirect("model-version-list")
 
 
+@require_GET
+@member_required(manage=True)
+def model_version_promote_confirm_view(request, version_id: int):
+    try:
+        version = model_version_get(tenant=request.tenant, version_id=version_id)
+    except ModelVersion.DoesNotExist:
+        raise Http404
+    if _promotion_refused(request, version):
+        return redirect("model-version-list")
+    live = live_version(tenant=request.tenant)
+    again = version.metrics.get("live_on_this_validation") or {}
+    return render(request, "training/version_promote_confirm.html", {
+        "version": version,
+        "live": live,
+        "version_ndcg": version.validation_metric("ndcg@10"),
+        "live_ndcg": live.validation_metric("ndcg@10") if live else None,
+        # The live version measured on this version's own validation shoppers, when the worker did.
+        "live_ndcg_on_these_shoppers": (
+            again.get("ndcg@10") if live is not None and again.get("version_id") == live.pk else None
+        ),
+        # (its figure, the pretrained encoder's) when fine-tuning cost search: said before it goes live.
+        "search_cost": search_cost(version),
+    })
+
+
+def _promotion_refused(request, version: ModelVersion) -> bool:
+    """Whether model_version_promote would refuse the member this version, with its reason put in
+    the messages: a confirmation that promises a switch the click cannot make would be false.
+    The service's checks, in its order and with its words, which it still makes on the POST."""
+    try:
+        certificate_requirement_check(tenant=request.tenant, user=request.user)
+    except CertificateRequired as error:
+        certificate_required_message(request, error)
+        return True
+    if version.status == VersionStatus.LIVE:
+        messages.error(request, _("v%(number)d is already live.") % {"number": version.number})
+        return True
+    experiment = experiment_on_the_live_model(tenant=request.tenant)
+    if experiment is not None:
+        messages.error(request, _(
+            "The experiment %(key)s compares the live model: stop it before another version goes live, "
+            "or one of its variants would serve two models in one test."
+        ) % {"key": experiment.key})
+        return True
+    return False
+
+
 @require_POST
 @member_required(manage=True)
 def model_version_promote_view(request, version_id: int):
@@ -432,6 +513,20 @@ def model_version_promote_view(request, version_id: int):
     else:
         messages.success(request, _("v%(number)d is live.") % {"number": version.number})
     return redirect("model-version-list")
+
+
+@require_GET
+@member_required(manage=True)
+def model_version_rollback_confirm_view(request):
+    target = model_version_rollback_target(tenant=request.tenant)
+    if target is None:
+        messages.error(request, _("No earlier live version to roll back to."))
+        return redirect("model-version-list")
+    return render(request, "training/version_rollback_confirm.html", {
+        "target": target,
+        "live": live_version(tenant=request.tenant),
+        "experiment": experiment_on_the_live_model(tenant=request.tenant),
+    })
 
 
 @require_POST
@@ -460,9 +555,15 @@ urlpatterns = [
     path("jobs/<int:job_id>/", training_job_detail_view, name="training-job-detail"),
     path("jobs/<int:job_id>/progress/", training_job_progress_fragment_view, name="training-job-progress-fragment"),
     path("jobs/<int:job_id>/cancel/", training_job_cancel_view, name="training-job-cancel"),
+    path("jobs/<int:job_id>/cancel/confirm/", training_job_cancel_confirm_view, name="training-job-cancel-confirm"),
     path("jobs/<int:job_id>/retry/", training_job_retry_view, name="training-job-retry"),
     path("models/", model_version_list_view, name="model-version-list"),
     path("models/rollback/", model_version_rollback_view, name="model-version-rollback"),
+    path("models/rollback/confirm/", model_version_rollback_confirm_view, name="model-version-rollback-confirm"),
     path("models/auto-promote/", auto_promote_view, name="model-auto-promote"),
     path("models/<int:version_id>/promote/", model_version_promote_view, name="model-version-promote"),
+    path(
+        "models/<int:version_id>/promote/confirm/", model_version_promote_confirm_view,
+        name="model-version-promote-confirm",
+    ),
 ]

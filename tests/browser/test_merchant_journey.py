@@ -179,6 +179,8 @@ def test_a_merchant_imports_a_catalog_trains_a_model_promotes_it_and_starts_an_e
 
     page.get_by_role("link", name="See its metrics beside the baselines").click()
     expect(page.locator("#live-line")).to_have_text("No version is live yet.")
+    page.get_by_role("link", name="Make v1 live").click()
+    expect(page.get_by_role("heading", name="Make v1 live?")).to_be_visible()
     page.get_by_role("button", name="Make v1 live").click()
     expect(page.locator("#live-line")).to_contain_text("v1 is live")
     first = ModelVersion.all_tenants.get(tenant=store, number=1)
@@ -227,5 +229,5 @@ def test_the_job_page_follows_a_running_job_in_place_and_reloads_when_it_ends(pa
     TrainingJob.all_tenants.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED, progress=1.0, step=20)
     expect(page.locator("#job-status")).to_have_text("Succeeded", timeout=POLL_TIMEOUT_MS)
     expect(page.locator("#job-percent")).to_have_text("100%")
-    expect(page.get_by_role("button", name="Cancel job")).to_have_count(0)
+    expect(page.get_by_role("link", name="Cancel job")).to_have_count(0)
     assert page.evaluate("window.notReloaded === undefined"), "the ended job's page was not reloaded"

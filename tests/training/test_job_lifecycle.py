@@ -222,6 +222,16 @@ def test_a_tenant_without_automatic_promotion_keeps_new_versions_as_candidates(t
         assert not model_version_promote_if_better(tenant=tenant, version=new)
 
 
+@pytest.mark.parametrize(("kept", "goes_live"), [(0.40, False), (0.46, True), (None, True)])
+def test_a_version_whose_fine_tuning_cost_search_waits_for_a_member_to_choose_it(tenant, kept, goes_live):
+    # The pretrained encoder found the category names with 0.50; 10 % less is tolerated.
+    new = make_version(tenant, 1, 0.9)
+    new.metrics["search"] = None if kept is None else {"ndcg@10": kept, "pretrained": 0.50, "queries": 40}
+    new.save()
+    with tenant_scope(tenant):
+        assert model_version_promote_if_better(tenant=tenant, version=new) is goes_live
+
+
 def _experiment_on(tenant, *, arm_kind: str, start: bool = True):
     from experiments.services import experiment_create, experiment_start
 

@@ -4,6 +4,7 @@ import html
 import json
 import re
 from datetime import timedelta
+from html import unescape
 from unittest import mock
 
 import pytest
@@ -640,6 +641,213 @@ def test_rolling_back_with_nothing_to_go_back_to_says_so(owner_client, tenant):
     assert _messages(response) == ["No earlier live version to roll back to."]
 
 
+# --- Confirmations before cancel, promote and rollback -------------------------------------------
+
+
+def _page(client, url) -> str:
+    return html.unescape(client.get(url).content.decode())
+
+
+def test_the_cancel_button_opens_a_confirmation_whose_form_cancels_the_job(owner_client, tenant):
+    job = make_job(tenant, status=JobStatus.RUNNING)
+    confirm_url = reverse("training-job-cancel-confirm", args=[job.pk])
+    job_page = owner_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
+    assert f'href="{confirm_url}"' in job_page
+    assert f'action="{reverse("training-job-cancel", args=[job.pk])}"' not in job_page
+    confirm = owner_client.get(confirm_url).content.decode()
+    assert f'<form method="post" action="{reverse("training-job-cancel", args=[job.pk])}">' in confirm
+    job.refresh_from_db()
+    assert not job.cancel_requested  # looking at the confirmation cancels nothing
+
+
+def test_cancelling_a_running_job_is_confirmed_with_what_stops_and_the_checkpoint_a_retry_goes_on_from(
+    owner_client, tenant
+):
+    job = make_job(
+        tenant, status=JobStatus.RUNNING, data_as_of=timezone.now(), epoch_metrics=EPOCH_METRICS[:2],
+        epoch=2, step=15, total_steps=20,
+    )
+    page = _page(owner_client, reverse("training-job-cancel-confirm", args=[job.pk]))
+    assert f"Cancel fine-tuning job #{job.pk}?" in page
+    assert "Epoch 2 of 2 · step 15 of 20" in page
+    assert "Training stops after its current step. No model version is saved" in page
+    assert (
+        "Its settings, the epochs measured so far and the checkpoint of its last measured epoch are kept. "
+        "Retry goes on from that checkpoint, with the same data; the steps after it are trained again."
+    ) in page
+
+
+@pytest.mark.parametrize(
+    ("fields", "stops", "kept"),
+    [
+        (
+            {"status": JobStatus.QUEUED},
+            "It waits for a training worker: it is cancelled at once.",
+            (
+                "Nothing has been trained yet; its settings are kept. Retry queues it again, and it learns "
+                "from your data as it is then."
+            ),
+        ),
+        (
+            {"status": JobStatus.RUNNING, "data_as_of": timezone.now()},
+            "Training stops after its current step.",
+            (
+                "No epoch has been measured yet, so there is no checkpoint to keep; its settings are kept. "
+                "Retry starts the training over, with the same data."
+            ),
+        ),
+    ],
+)
+def test_the_cancel_confirmation_says_a_job_without_a_checkpoint_keeps_only_its_settings(
+    owner_client, tenant, fields, stops, kept
+):
+    job = make_job(tenant, **fields)
+    page = _page(owner_client, reverse("training-job-cancel-confirm", args=[job.pk]))
+    assert stops in page and kept in page
+    assert "checkpoint of its last measured epoch" not in page
+
+
+def test_a_finished_job_has_nothing_to_confirm_and_its_page_says_why(owner_client, tenant):
+    job = make_job(tenant, status=JobStatus.SUCCEEDED)
+    response = owner_client.get(reverse("training-job-cancel-confirm", args=[job.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("training-job-detail", args=[job.pk])
+    assert _messages(response) == ["The job has already finished (Succeeded)."]
+
+
+def test_the_models_page_buttons_open_the_promote_and_rollback_confirmations(owner_client, tenant):
+    make_version(tenant, 1, status=VersionStatus.ARCHIVED, promoted_at=timezone.now() - timedelta(days=1))
+    make_version(tenant, 2, status=VersionStatus.LIVE, promoted_at=timezone.now())
+    candidate = make_version(tenant, 3)
+    page = owner_client.get(reverse("model-version-list")).content.decode()
+    assert f'href="{reverse("model-version-promote-confirm", args=[candidate.pk])}"' in page
+    assert f'href="{reverse("model-version-rollback-confirm")}"' in page
+    assert f'action="{reverse("model-version-promote", args=[candidate.pk])}"' not in page
+    assert f'action="{reverse("model-version-rollback")}"' not in page
+    promote = owner_client.get(reverse("model-version-promote-confirm", args=[candidate.pk])).content.decode()
+    assert f'<form method="post" action="{reverse("model-version-promote", args=[candidate.pk])}">' in promote
+    rollback = owner_client.get(reverse("model-version-rollback-confirm")).content.decode()
+    assert f'<form method="post" action="{reverse("model-version-rollback")}">' in rollback
+
+
+def test_a_promotion_is_confirmed_with_the_version_it_replaces_and_both_validation_ndcgs(owner_client, tenant):
+    live = make_version(tenant, 1, status=VersionStatus.LIVE, promoted_at=timezone.now(),
+                        metrics={"validation": {"hybrid": {"ndcg@10": 0.29}}})
+    candidate = make_version(tenant, 2, metrics={"validation": {"hybrid": {"ndcg@10": 0.31}}})
+    page = _page(owner_client, reverse("model-version-promote-confirm", args=[candidate.pk]))
+    assert "Make v2 live?" in page
+    assert "v2 becomes the live version in place of v1." in page
+    assert '<th scope="row">v2</th><td>0.3100</td>' in page
+    assert '<th scope="row">v1, live now</th><td>0.2900</td>' in page
+    assert "Your storefront's recommendations and search switch to v2 at once." in page
+    assert "v1 is archived, and the models page offers to roll back to it." in page
+    live.refresh_from_db(), candidate.refresh_from_db()
+    assert (live.status, candidate.status) == (VersionStatus.LIVE, VersionStatus.CANDIDATE)
+
+
+def test_the_first_promotion_is_confirmed_as_replacing_nothing(owner_client, tenant):
+    candidate = make_version(tenant, 1)
+    page = _page(owner_client, reverse("model-version-promote-confirm", args=[candidate.pk]))
+    assert "v1 becomes the live version; no version is live now." in page
+    assert '<th scope="row">v1</th><td>0.3100</td>' in page and "live now</th>" not in page
+
+
+def test_the_promote_confirmation_gives_the_live_version_measured_on_the_new_ones_shoppers(owner_client, tenant):
+    live = make_version(tenant, 1, status=VersionStatus.LIVE, promoted_at=timezone.now())
+    again = {"version_id": live.pk, "number": 1, "ndcg@10": 0.4920}
+    candidate = make_version(tenant, 2, metrics={**VERSION_METRICS, "live_on_this_validation": again})
+    page = _page(owner_client, reverse("model-version-promote-confirm", args=[candidate.pk]))
+    assert "Measured again on v2's validation shoppers, v1 scores 0.4920." in page
+
+
+def test_a_promotion_that_would_be_refused_is_refused_before_the_confirmation(owner_client, tenant):
+    from tests.training.test_job_lifecycle import _experiment_on
+
+    live = make_version(tenant, 1, status=VersionStatus.LIVE, promoted_at=timezone.now())
+    response = owner_client.get(reverse("model-version-promote-confirm", args=[live.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("model-version-list")
+    assert _messages(response) == ["v1 is already live."]
+    candidate = make_version(tenant, 2)
+    _experiment_on(tenant, arm_kind="live")
+    response = owner_client.get(reverse("model-version-promote-confirm", args=[candidate.pk]), follow=True)
+    assert _messages(response) == [(
+        "The experiment ranker compares the live model: stop it before another version goes live, or one "
+        "of its variants would serve two models in one test."
+    )]
+
+
+def test_a_member_without_the_required_certificate_is_told_before_the_promote_confirmation(owner_client, tenant):
+    tenant.required_certificate_course_slug = "no-such-course"
+    tenant.save(update_fields=["required_certificate_course_slug"])
+    candidate = make_version(tenant, 1)
+    response = owner_client.get(reverse("model-version-promote-confirm", args=[candidate.pk]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("model-version-list")
+    assert "no such course is available" in _messages(response)[0]
+
+
+def test_a_rollback_is_confirmed_with_the_version_it_brings_back_and_the_one_it_retires(owner_client, tenant):
+    make_version(tenant, 1, status=VersionStatus.ARCHIVED, promoted_at=timezone.now() - timedelta(days=2))
+    make_version(tenant, 2, status=VersionStatus.ARCHIVED, promoted_at=timezone.now() - timedelta(days=1))
+    live = make_version(tenant, 3, status=VersionStatus.LIVE, promoted_at=timezone.now())
+    page = _page(owner_client, reverse("model-version-rollback-confirm"))
+    assert "Roll back to v2?" in page
+    assert "v2, the previous live version, is live again in place of v3." in page
+    assert "Your storefront's recommendations and search switch to v2 at once." in page
+    assert "v3 is retired: it is archived, and a later rollback does not bring it back." in page
+    assert 'id="confirm-experiment"' not in page
+    live.refresh_from_db()
+    assert live.status == VersionStatus.LIVE
+
+
+def test_the_rollback_confirmation_warns_that_it_stops_the_experiment_on_the_live_model(owner_client, tenant):
+    from tests.training.test_job_lifecycle import _experiment_on
+
+    make_version(tenant, 1, status=VersionStatus.ARCHIVED, promoted_at=timezone.now() - timedelta(days=1))
+    make_version(tenant, 2, status=VersionStatus.LIVE, promoted_at=timezone.now())
+    _experiment_on(tenant, arm_kind="live")
+    page = _page(owner_client, reverse("model-version-rollback-confirm"))
+    assert (
+        "The experiment ranker compares the live model: the rollback stops it, and its results keep the model "
+        "it served until now."
+    ) in page
+
+
+def test_with_nothing_to_roll_back_to_the_confirmation_says_so(owner_client, tenant, other_tenant):
+    make_version(tenant, 1, status=VersionStatus.LIVE, promoted_at=timezone.now())
+    # Another tenant's earlier live version is no target for this one.
+    make_version(other_tenant, 1, status=VersionStatus.ARCHIVED, promoted_at=timezone.now() - timedelta(days=1))
+    response = owner_client.get(reverse("model-version-rollback-confirm"), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("model-version-list")
+    assert _messages(response) == ["No earlier live version to roll back to."]
+
+
+def test_another_tenants_job_and_version_have_no_confirmation_page(owner_client, other_tenant):
+    job = make_job(other_tenant, status=JobStatus.RUNNING)
+    version = make_version(other_tenant, 1)
+    assert owner_client.get(reverse("training-job-cancel-confirm", args=[job.pk])).status_code == 404
+    assert owner_client.get(reverse("model-version-promote-confirm", args=[version.pk])).status_code == 404
+
+
+@pytest.mark.parametrize("role", ["analyst", "learner"])
+def test_a_member_who_may_not_act_is_refused_the_confirmations_as_the_actions(client, tenant, member_with_role, role):
+    client.force_login(member_with_role(role))
+    job = make_job(tenant, status=JobStatus.RUNNING)
+    make_version(tenant, 1, status=VersionStatus.ARCHIVED, promoted_at=timezone.now() - timedelta(days=1))
+    make_version(tenant, 2, status=VersionStatus.LIVE, promoted_at=timezone.now())
+    candidate = make_version(tenant, 3)
+    for confirm, action in [
+        (reverse("training-job-cancel-confirm", args=[job.pk]), reverse("training-job-cancel", args=[job.pk])),
+        (reverse("model-version-promote-confirm", args=[candidate.pk]),
+         reverse("model-version-promote", args=[candidate.pk])),
+        (reverse("model-version-rollback-confirm"), reverse("model-version-rollback")),
+    ]:
+        assert client.get(confirm).status_code == client.post(action).status_code == 403, confirm
+    assert reverse("training-job-cancel-confirm", args=[job.pk]) not in _page(
+        client, reverse("training-job-detail", args=[job.pk])
+    )
+    models_page = _page(client, reverse("model-version-list"))
+    assert "/confirm/" not in models_page
+
+
 # --- Roles and tenants --------------------------------------------------------------------------
 
 
@@ -933,3 +1141,46 @@ def test_lists_show_dates_in_an_order_no_reader_mistakes(owner_client, tenant):
     TrainingJob.all_tenants.filter(pk=job.pk).update(created_at=noon)
     page = owner_client.get(reverse("training-job-list")).content.decode()
     assert "2026-12-01 " in page and "12/01/2026" not in page
+
+
+# --- Search beside recommendations -----------------------------------------------------------
+
+
+def test_the_models_page_says_how_each_version_finds_the_category_names_and_when_that_holds_it_back(
+    owner_client, tenant
+):
+    kept_search = make_version(tenant, 1, metrics={**VERSION_METRICS, "search": {"ndcg@10": 0.48, "pretrained": 0.50, "queries": 40}})
+    lost_search = make_version(tenant, 2, metrics={**VERSION_METRICS, "search": {"ndcg@10": 0.30, "pretrained": 0.50, "queries": 40}})
+
+    html = unescape(owner_client.get(reverse("model-version-list")).content.decode())
+
+    assert "Search: its encoder finds the catalog's category names (40 queries) with 0.4800 NDCG@10; the pretrained encoder with 0.5000." in html
+    assert "with 0.3000 NDCG@10" in html
+    assert html.count("Fine-tuning made search worse: this version does not go live by itself.") == 1
+    confirm = unescape(owner_client.get(reverse("model-version-promote-confirm", args=[lost_search.pk])).content.decode())
+    assert "Fine-tuning made v2's encoder worse at search" in confirm and "0.3000" in confirm
+    fine = owner_client.get(reverse("model-version-promote-confirm", args=[kept_search.pk])).content.decode()
+    assert "worse at search" not in fine
+
+
+def test_a_failed_jobs_page_and_the_jobs_list_name_folders_and_files_without_the_servers_paths(
+    owner_client, tenant, settings, tmp_path
+):
+    settings.TRAINING_BASE_MODEL_DIRS = [tmp_path / "base_models"]
+    gone = str(tmp_path / "base_models" / "minilm-zh")
+    bad_setting = make_job(
+        tenant, status=JobStatus.FAILED, error_code="bad_setting", error=f"base_model: the folder {gone} does not exist",
+        error_params={"field": "base_model", "reason": f"the folder {gone} does not exist", "code": "folder_missing",
+                      "params": {"folder": gone}},
+    )
+    crashed = make_job(
+        tenant, status=JobStatus.FAILED, error_code="crashed",
+        error='Traceback (most recent call last):\n  File "/srv/platform/training/services/runs.py", line 9\nMemoryError',
+    )
+
+    failed_page = owner_client.get(reverse("training-job-detail", args=[bad_setting.pk])).content.decode()
+    assert "minilm-zh" in failed_page and str(tmp_path) not in failed_page
+    crash_page = owner_client.get(reverse("training-job-detail", args=[crashed.pk])).content.decode()
+    assert "runs.py" in crash_page and "/srv/platform" not in crash_page
+    jobs = owner_client.get(reverse("training-job-list")).content.decode()
+    assert "minilm-zh" in jobs and str(tmp_path) not in jobs

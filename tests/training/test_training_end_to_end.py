@@ -262,6 +262,25 @@ def test_a_version_that_does_not_beat_the_live_one_waits_and_the_log_gives_both_
     ) in job.log_tail
 
 
+def test_a_version_whose_fine_tuning_cost_search_waits_and_the_log_gives_both_figures(
+    tenant_with_shop, tiny_job_settings, monkeypatch
+):
+    from training.ml import pipeline
+
+    monkeypatch.setattr(
+        pipeline, "_search_figures", lambda *args: {"ndcg@10": 0.2, "pretrained": 0.5, "queries": 6}
+    )
+    tenant = tenant_with_shop
+    with tenant_scope(tenant):
+        job = _run_here(training_job_create(tenant=tenant, settings_given=tiny_job_settings))
+    assert job.status == JobStatus.SUCCEEDED, job.error
+    assert ModelVersion.all_tenants.get(job=job).status == VersionStatus.CANDIDATE  # though nothing else is live
+    assert (
+        "Version v1 saved as a candidate: fine-tuning made its encoder worse at search. It finds the "
+        "catalog's category names with 0.2000 NDCG@10, the pretrained encoder with 0.5000"
+    ) in job.log_tail
+
+
 def test_the_live_version_is_measured_again_on_the_new_versions_validation_shoppers(
     tenant_with_shop, tiny_job_settings
 ):

@@ -38,6 +38,7 @@ from training.services.versions import (
     experiment_on_the_live_model,
     live_validation_figure,
     model_version_promote_if_better,
+    search_cost,
 )
 
 logger = logging.getLogger(__name__)
@@ -186,6 +187,9 @@ def _saved_line(tenant: Tenant, version: ModelVersion, *, promoted: bool, held_f
         return "saved_held_for_experiment", {"number": number, "experiment": held_for.key}
     if not tenant.auto_promote_models:
         return "saved_auto_promotion_off", {"number": number}
+    cost = search_cost(version)
+    if cost is not None:
+        return "saved_search_worse", {"number": number, "value": _figure(cost[0]), "pretrained": _figure(cost[1])}
     live = ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.LIVE).exclude(pk=version.pk).first()
     if live is None:
         return "saved", {"number": number}

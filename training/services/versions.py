@@ -16,6 +16,10 @@ from training.selectors import model_version_rollback_target
 from training.signals import live_version_changed
 
 HEADLINE_METRIC = "ndcg@10"
+# Search embeds a shopper's words with the live version's encoder. A version whose encoder finds
+# the catalog's category names this much worse than the pretrained one did (its "search" figure,
+# training.ml.pipeline) does not go live by itself, however well it recommends.
+SEARCH_LOSS_TOLERATED = 0.10
 
 
 class PromotionError(Exception):
@@ -70,8 +74,11 @@ def model_version_promote_if_better(*, tenant: Tenant, version: ModelVersion) ->
     the live model. The caller holds the tenant lock.
 
     Not gated by the certificate requirement: no member chooses the version here; the tenant's
-    own setting (auto_promote_models) and the validation metric do, and an owner may turn it off."""
+    own setting (auto_promote_models) and the validation metric do, and an owner may turn it off.
+    A version whose fine-tuning cost search (`search_cost`) waits for a member to choose it."""
     if not tenant.auto_promote_models or experiment_on_the_live_model(tenant=tenant) is not None:
+        return False
+    if search_cost(version) is not None:
         return False
     live = ModelVersion.objects.filter(tenant=tenant, status=VersionStatus.LIVE).first()
     new_score = version.validation_metric(HEADLINE_METRIC) or 0.0
@@ -79,6 +86,16 @@ def model_version_promote_if_better(*, tenant: Tenant, version: ModelVersion) ->
         return False
     _make_live(tenant=tenant, version=version)
     return True
+
+
+def search_cost(version: ModelVersion) -> tuple[float, float] | None:
+    """(its search figure, the pretrained encoder's) when fine-tuning made search worse than
+    SEARCH_LOSS_TOLERATED allows; None when it did not, or was not measured (too few categories)."""
+    search = version.metrics.get("search") or {}
+    kept, pretrained = search.get(HEADLINE_METRIC), search.get("pretrained")
+    if kept is None or pretrained is None or kept >= pretrained * (1 - SEARCH_LOSS_TOLERATED):
+        return None
+    return kept, pretrained
 
 
 def live_validation_figure(version: ModelVersion, live: ModelVersion) -> float | None:
@@ -102,7 +119,7 @@ def model_version_rollback(*, tenant: Tenant, by=None) -> Rollback:
     """Bring back the version that was live before the current one.
 
     Not gated by the certificate requirement, on purpose: rollback is the emergency exit when
-    a live model misbehaves, and must stay one click away for whichever admin is on hand. So,
+    a live model misbehaves, and must stay one confirmation away for whichever admin is on hand. So,
     unlike a promotion, it does not wait for an experiment that compares the live model: it
     stops it, whose results then hold the one model it served."""
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()

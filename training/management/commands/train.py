@@ -76,7 +76,7 @@ def metrics_lines(by_scorer: dict) -> list[str]:
 # The lines of a job's log that `--wait` repeats at the end (training.presentation.LOG_LINES).
 REPORTED_LOG_LINES = frozenset({
     "kept_epoch", "kept_pretrained", "live_not_measured", "saved", "saved_live", "saved_not_better",
-    "saved_auto_promotion_off", "saved_held_for_experiment",
+    "saved_auto_promotion_off", "saved_held_for_experiment", "saved_search_worse",
 })
 
 
