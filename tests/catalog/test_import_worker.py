@@ -83,13 +83,17 @@ def test_a_running_import_writes_how_many_rows_are_checked_as_it_goes(secret_cli
     assert _import(tenant, import_id).status == ImportStatus.SUCCEEDED
 
 
-def test_the_page_of_a_running_import_shows_its_progress_and_asks_for_it_again(owner_client, tenant):
+def _page_of_a_running_import(client, tenant, *, rows_checked: int, row_count: int = 12_000) -> str:
     with tenant_scope(tenant):
         running = ProductImport.objects.create(
-            filename="big.csv", file_format="csv", status=ImportStatus.RUNNING, row_count=12_000,
-            rows_checked=3_000, started_at=timezone.now(), progress_at=timezone.now(),
+            filename="big.csv", file_format="csv", status=ImportStatus.RUNNING, row_count=row_count,
+            rows_checked=rows_checked, started_at=timezone.now(), progress_at=timezone.now(),
         )
-    html = owner_client.get(reverse("product-import-detail", args=[running.pk])).content.decode()
+    return client.get(reverse("product-import-detail", args=[running.pk])).content.decode()
+
+
+def test_the_page_of_a_running_import_shows_its_progress_and_asks_for_it_again(owner_client, tenant):
+    html = _page_of_a_running_import(owner_client, tenant, rows_checked=3_000)
 
     assert "Checking the rows: 3,000 of 12,000 rows…" in html
     assert 'value="25"' in html  # the progress bar
@@ -97,12 +101,7 @@ def test_the_page_of_a_running_import_shows_its_progress_and_asks_for_it_again(o
 
 
 def test_the_page_of_an_import_whose_rows_are_all_checked_says_it_saves_them(owner_client, tenant):
-    with tenant_scope(tenant):
-        saving = ProductImport.objects.create(
-            filename="big.csv", file_format="csv", status=ImportStatus.RUNNING, row_count=12_000,
-            rows_checked=12_000, started_at=timezone.now(), progress_at=timezone.now(),
-        )
-    html = owner_client.get(reverse("product-import-detail", args=[saving.pk])).content.decode()
+    html = _page_of_a_running_import(owner_client, tenant, rows_checked=12_000)
 
     assert "Every row is checked: saving 12,000 products…" in html and "Checking the rows" not in html
 

@@ -107,21 +107,26 @@ def test_on_postgres_quotes_and_stray_punctuation_do_not_break_the_query(tenant)
     assert _search(tenant, "!!! ???") == []
 
 
-@pytest.mark.needs_postgres
-def test_on_postgres_a_selective_query_reads_the_search_index(tenant):
+def _plan_of_the_search(tenant, query: str, found: list[str]) -> str:
+    """The query plan of the search for `query`, among 3,000 other products, once it found `found`."""
     Product.all_tenants.bulk_create(ProductFactory.build_batch(3000, tenant=tenant))
-    _product(tenant, "RARE", "Zanzibar clove tea")
     with CaptureQueriesContext(connection) as queries:
-        assert _search(tenant, "zanzibar") == ["RARE"]
+        assert _search(tenant, query) == found
     (search_sql,) = [query["sql"] for query in queries.captured_queries if "search_document" in query["sql"]]
-
     with connection.cursor() as cursor:
         # Rows inserted since the index was built wait in its pending list, which
         # the planner rightly costs as a scan; autovacuum merges it in production.
         cursor.execute("SELECT gin_clean_pending_list('catalog_product_search_document')")
         cursor.execute("ANALYZE catalog_product")
         cursor.execute(f"EXPLAIN {search_sql}")
-        plan = "\n".join(line for (line,) in cursor.fetchall())
+        return "\n".join(line for (line,) in cursor.fetchall())
+
+
+@pytest.mark.needs_postgres
+def test_on_postgres_a_selective_query_reads_the_search_index(tenant):
+    _product(tenant, "RARE", "Zanzibar clove tea")
+
+    plan = _plan_of_the_search(tenant, "zanzibar", ["RARE"])
 
     assert "catalog_product_search_document" in plan, plan
 
@@ -189,17 +194,9 @@ def test_on_postgres_a_minus_excludes_a_chinese_word_and_quotes_keep_one_whole(t
 
 @pytest.mark.needs_postgres
 def test_on_postgres_a_chinese_word_reads_the_search_index(tenant):
-    Product.all_tenants.bulk_create(ProductFactory.build_batch(3000, tenant=tenant))
     _product(tenant, "TEA", "西湖龙井绿茶")
-    with CaptureQueriesContext(connection) as queries:
-        assert _search(tenant, "龙井绿茶") == ["TEA"]
-    (search_sql,) = [query["sql"] for query in queries.captured_queries if "search_document" in query["sql"]]
 
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT gin_clean_pending_list('catalog_product_search_document')")
-        cursor.execute("ANALYZE catalog_product")
-        cursor.execute(f"EXPLAIN {search_sql}")
-        plan = "\n".join(line for (line,) in cursor.fetchall())
+    plan = _plan_of_the_search(tenant, "龙井绿茶", ["TEA"])
 
     assert "catalog_product_search_document" in plan, plan
 
