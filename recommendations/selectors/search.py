@@ -5,9 +5,11 @@ of each product (catalog migrations 0002 and 0004); other databases (SQLite in
 tests and on a laptop) fall back to matching every word as a substring.
 
 Chinese and Japanese write no spaces between words, so the document also holds
-each run of their characters as single characters and overlapping pairs (0004),
-and a query's run is asked for as the phrase of its pairs: "纯牛奶" is
-'纯牛' <-> '牛奶', which "有机纯牛奶" holds.
+each run of their characters as single characters and overlapping pairs (0004).
+A query's run of one or two characters is asked for as written; a longer one,
+often several words written together, by at least half of its pairs, products
+holding more of them first: "有机牛奶" (有机, 机牛, 牛奶) finds "有机纯牛奶".
+On SQLite the pairs are matched as substrings, to the same rule.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import functools
 import operator
 import re
+import unicodedata
 
 from django.db import connections
 from django.db.models import BooleanField, Case, FloatField, IntegerField, Q, QuerySet, Value, When
@@ -51,38 +54,93 @@ def lexical_search(*, tenant: Tenant, query: str, limit: int = 100, in_stock_onl
     A blank query matches nothing. `in_stock_only` leaves out-of-stock products out before the
     limit, so they do not take the places of matches a shopper can buy.
     """
-    words = query.split()
-    if not words or limit <= 0:
+    # Full-width letters and digits, half-width katakana, as input methods type them: as indexed.
+    query = unicodedata.normalize("NFKC", query)
+    if not query.split() or limit <= 0:
         return []
     products = Product.objects.filter(tenant=tenant)
     if in_stock_only:
         products = products.filter(in_stock=True)
+    rest, runs = _long_runs_apart(query)
     if connections[products.db].vendor == "postgresql":
-        ranked = _full_text_ranked(products, query=query, words=words)
+        ranked = _full_text_ranked(products, query=rest, runs=runs)
     else:
-        ranked = _every_word_ranked(products, words=words)
+        ranked = _every_word_ranked(products, words=rest.split(), runs=runs)
     return list(ranked.values_list("external_id", flat=True)[:limit])
 
 
-def _full_text_ranked(products: QuerySet[Product], *, query: str, words: list[str]) -> QuerySet[Product]:
-    # search_document is the stored tsvector that catalog migration 0002 adds on
+def _long_runs_apart(query: str) -> tuple[str, list[str]]:
+    """(the query without its Chinese or Japanese runs of three characters or more, those runs).
+
+    Such a run is often several words written together ("有机牛奶" is 有机 and 牛奶, and a product
+    may say "有机纯牛奶"): it is matched by its pairs of characters, a product needing at least
+    half of them (`_pairs_needed`), and products holding more of them first. A run the shopper
+    quoted, or excluded with "-", stays in the query, where it means the exact phrase."""
+    runs: list[str] = []
+
+    def taken(match: re.Match) -> str:
+        run, start = match.group(), match.start()
+        quoted = query.count('"', 0, start) % 2 == 1
+        excluded = start > 0 and query[start - 1] == "-"
+        if len(run) <= 2 or quoted or excluded:
+            return run
+        runs.append(run)
+        return " "
+
+    return _CJK_RUN.sub(taken, query), runs
+
+
+def _pairs_needed(pairs: list[str]) -> int:
+    return (len(pairs) + 1) // 2
+
+
+def _full_text_ranked(products: QuerySet[Product], *, query: str, runs: list[str]) -> QuerySet[Product]:
+    # search_document is the stored tsvector that catalog migrations 0002 and 0004 add on
     # PostgreSQL (title A, brand and category B, description C, "simple"), with
     # a GIN index: not a model field, so only raw SQL can name it. The index is
     # not per tenant; the tenant filter applies to the rows it finds.
     document = f"{connections[products.db].ops.quote_name(Product._meta.db_table)}.search_document"
-    tsquery = "websearch_to_tsquery(%s::regconfig, %s)"
-    params: tuple[str, ...] = (SEARCH_CONFIG, _cjk_runs_as_indexed(query))
-    if all(_PLAIN_WORD.match(word) for word in words) and not any(word.lower() == "or" for word in words):
-        # Every word also as a prefix, so a half-typed "espress" finds "espresso".
-        # The words are \w only, so quoting them cannot break out of the tsquery.
-        prefixes = " & ".join(_prefix_term(word) for word in words)
-        tsquery = f"({tsquery} || to_tsquery(%s::regconfig, %s))"
-        params += (SEARCH_CONFIG, prefixes)
-    return (
-        products.filter(RawSQL(f"{document} @@ {tsquery}", params, output_field=BooleanField()))
-        .annotate(rank=RawSQL(f"ts_rank({document}, {tsquery})", params, output_field=FloatField()))
-        .order_by("-rank", "external_id")
-    )
+    ranked_by: list[tuple[str, tuple[str, ...]]] = []  # tsqueries whose matches rank a product
+    words = query.split()
+    if words:
+        tsquery = "websearch_to_tsquery(%s::regconfig, %s)"
+        params: tuple[str, ...] = (SEARCH_CONFIG, _cjk_runs_as_indexed(query))
+        if all(_PLAIN_WORD.match(word) for word in words) and not any(word.lower() == "or" for word in words):
+            # Every word also as a prefix, so a half-typed "espress" finds "espresso".
+            # The words are \w only, so quoting them cannot break out of the tsquery.
+            prefixes = " & ".join(_prefix_term(word) for word in words)
+            tsquery = f"({tsquery} || to_tsquery(%s::regconfig, %s))"
+            params += (SEARCH_CONFIG, prefixes)
+        products = products.filter(RawSQL(f"{document} @@ {tsquery}", params, output_field=BooleanField()))
+        ranked_by.append((tsquery, params))
+    pairs_matched, pairs_params = [], []
+    for run in runs:
+        pairs = _cjk_pairs(run)
+        # CJK characters only: quoting them cannot break out of the tsquery.
+        any_pair = (
+            "to_tsquery(%s::regconfig, %s)",
+            (SEARCH_CONFIG, " | ".join(f"'{pair}'" for pair in pairs)),
+        )
+        matched = " + ".join(f"({document} @@ to_tsquery(%s::regconfig, %s))::int" for _pair in pairs)
+        matched_params = tuple(value for pair in pairs for value in (SEARCH_CONFIG, f"'{pair}'"))
+        products = products.filter(
+            RawSQL(f"{document} @@ {any_pair[0]}", any_pair[1], output_field=BooleanField()),
+            RawSQL(
+                f"({matched}) >= %s", (*matched_params, _pairs_needed(pairs)), output_field=BooleanField()
+            ),
+        )
+        pairs_matched.append(matched)
+        pairs_params.extend(matched_params)
+        ranked_by.append(any_pair)
+    combined = " || ".join(tsquery for tsquery, _params in ranked_by)
+    combined_params = tuple(value for _tsquery, params in ranked_by for value in params)
+    return products.annotate(
+        # A bare 0 in ORDER BY would name a column: without runs, a value.
+        pairs_matched=RawSQL(" + ".join(pairs_matched), tuple(pairs_params), output_field=IntegerField())
+        if pairs_matched
+        else Value(0),
+        rank=RawSQL(f"ts_rank({document}, {combined})", combined_params, output_field=FloatField()),
+    ).order_by("-pairs_matched", "-rank", "external_id")
 
 
 def _cjk_pairs(run: str) -> list[str]:
@@ -121,7 +179,18 @@ def _prefix_term(word: str) -> str:
     return " & ".join(terms)
 
 
-def _every_word_ranked(products: QuerySet[Product], *, words: list[str]) -> QuerySet[Product]:
+def _anywhere(text: str) -> Q:
+    return (
+        Q(title__icontains=text)
+        | Q(brand__icontains=text)
+        | Q(category__icontains=text)
+        | Q(description__icontains=text)
+    )
+
+
+def _every_word_ranked(
+    products: QuerySet[Product], *, words: list[str], runs: list[str]
+) -> QuerySet[Product]:
     for word in words:
         if _whole_word_only(word):
             pattern = rf"\b{re.escape(word)}\b"
@@ -132,17 +201,28 @@ def _every_word_ranked(products: QuerySet[Product], *, words: list[str]) -> Quer
                 | Q(description__iregex=pattern)
             )
             continue
-        products = products.filter(
-            Q(title__icontains=word)
-            | Q(brand__icontains=word)
-            | Q(category__icontains=word)
-            | Q(description__icontains=word)
+        products = products.filter(_anywhere(word))
+    pairs_matched = []
+    for run in runs:
+        pairs = _cjk_pairs(run)
+        matched = functools.reduce(
+            operator.add,
+            [
+                Case(When(_anywhere(pair), then=Value(1)), default=Value(0), output_field=IntegerField())
+                for pair in pairs
+            ],
         )
+        name = f"run_{len(pairs_matched)}_pairs"
+        products = products.alias(**{name: matched}).filter(**{f"{name}__gte": _pairs_needed(pairs)})
+        pairs_matched.append(matched)
     title_hits = functools.reduce(
         operator.add,
         [
-            Case(When(title__icontains=word, then=Value(1)), default=Value(0), output_field=IntegerField())
-            for word in words
+            Case(When(title__icontains=text, then=Value(1)), default=Value(0), output_field=IntegerField())
+            for text in [*words, *(pair for run in runs for pair in _cjk_pairs(run))]
         ],
+        Value(0),
     )
-    return products.annotate(title_hits=title_hits).order_by("-title_hits", "external_id")
+    return products.annotate(
+        pairs_matched=functools.reduce(operator.add, pairs_matched, Value(0)), title_hits=title_hits
+    ).order_by("-pairs_matched", "-title_hits", "external_id")

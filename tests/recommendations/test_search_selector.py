@@ -173,13 +173,27 @@ def _chinese_catalog(tenant):
         ("iphone", ["CASE"]),
         ("iphone手机壳", ["CASE"]),
         ("蒙牛 250ml", ["MILK"]),
-        ("龙井茶", []),  # not in that order anywhere: a phrase, not any of its characters
+        ("有机牛奶", ["MILK"]),  # two words written together: 有机 and 牛奶, apart in 有机纯牛奶
+        ("龙井茶", ["TEA"]),  # one of its two pairs, 龙井
+        ("ｉｐｈｏｎｅ", ["CASE"]),  # full-width, as an input method types it
+        ("红茶饮料", []),  # none of its pairs anywhere
     ],
 )
 def test_a_chinese_word_is_found_inside_the_run_of_characters_that_holds_it(tenant, query, found):
     _chinese_catalog(tenant)
 
     assert _search(tenant, query) == found
+
+
+def test_the_products_holding_more_of_a_chinese_querys_pairs_come_first(tenant):
+    _product(tenant, "A-MILK", "纯牛奶")
+    _product(tenant, "B-CANDY", "牛奶糖 200g")
+    _product(tenant, "C-ORGANIC", "有机纯牛奶")
+    _product(tenant, "D-RICE", "有机大米")
+
+    assert _search(tenant, "牛奶糖") == ["B-CANDY", "A-MILK", "C-ORGANIC"]  # 牛奶 and 奶糖, then 牛奶 alone
+    assert _search(tenant, "有机牛奶") == ["C-ORGANIC"]  # two of its three pairs are needed
+    assert _search(tenant, "蓝牙耳机降噪") == []
 
 
 @pytest.mark.needs_postgres
@@ -216,6 +230,9 @@ def test_on_postgres_the_migration_indexes_the_chinese_words_of_products_already
 
         assert _search(tenant, "牛奶") == ["MILK"]
     finally:
+        from tenants import rls
+
         executor = MigrationExecutor(connection)
         executor.loader.build_graph()
         executor.migrate(executor.loader.graph.leaf_nodes())
+        rls.install()  # as after every migrate: the tables 0005 made again get their policies
