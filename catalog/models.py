@@ -142,11 +142,15 @@ class ProductImport(TenantOwned):
     """
 
     # An import is lost, and failed when next read (catalog.services.imports.catalog_imports_lost_fail),
-    # when its worker has reported no progress for RUNNING_LOST_AFTER (a redelivered task takes it
-    # again before that, catalog.tasks), or when no worker has taken it for QUEUED_LOST_AFTER: the
-    # queue may be busy with other long work, so a queued import is given longer.
+    # when its worker has shown no sign of life (a progress report, or the heartbeat every 30 s)
+    # for RUNNING_LOST_AFTER, or when no worker has taken it for QUEUED_LOST_AFTER: the queue may
+    # be busy with other long work, so a queued import is given longer. A lost import is never run
+    # again, not even by the task redelivered once its worker died (catalog.tasks): its file may be
+    # older than imports that succeeded since.
     RUNNING_LOST_AFTER = timedelta(minutes=10)
     QUEUED_LOST_AFTER = timedelta(hours=1)
+    # A queued import waiting longer than this: its page says how long, and why it may be.
+    QUEUED_SLOW_AFTER = timedelta(minutes=2)
 
     filename = models.CharField(max_length=255)
     file_format = models.CharField(max_length=8)
@@ -154,7 +158,7 @@ class ProductImport(TenantOwned):
     row_count = models.PositiveIntegerField(default=0)
     rows_checked = models.PositiveIntegerField(default=0)
     started_at = models.DateTimeField(null=True, blank=True)
-    # The last sign of life of the worker that runs it: each progress report.
+    # The last sign of life of the worker that runs it: each progress report, and its heartbeat.
     progress_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     created_count = models.PositiveIntegerField(default=0)

@@ -1,9 +1,11 @@
 """The catalog's background work: importing a catalog file, cleaning a tenant's shopper events."""
 import logging
+import threading
 from datetime import timedelta
+from typing import Self
 
 from celery import shared_task
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import override
@@ -11,7 +13,7 @@ from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from catalog.models import CleaningReport, CleaningStatus, ImportStatus, ProductImport
 from catalog.services.cleaning import events_clean
-from catalog.services.imports import catalog_import_stored
+from catalog.services.imports import catalog_import_stored, catalog_imports_lost_fail
 from tenants.models import Tenant
 from tenants.scope import TenantScopeMissing, current_tenant
 from tenants.tasks import TenantTask
@@ -107,35 +109,75 @@ def cleaning_run_unfinished_since_report() -> CleaningReport | None:
 
 # A progress report writes a row: not more often than this, however fast the rows go.
 IMPORT_PROGRESS_EVERY = timedelta(seconds=1)
+# The heartbeat of a running import: well inside ProductImport.RUNNING_LOST_AFTER.
+IMPORT_HEARTBEAT_EVERY = timedelta(seconds=30)
+
+
+class _ImportHeartbeat:
+    """Writes the running import's `progress_at` every `every` seconds from a thread of its own,
+    for the whole run (training.services.jobs._Heartbeat's pattern).
+
+    The progress reports come only from the row checks; saving the products (one transaction,
+    minutes on a large file) and checking a failed file again in the other languages report
+    nothing, and without this the import would be failed as lost while its worker still works.
+    A failed import is left as it is: the beat does not bring it back.
+    """
+
+    def __init__(self, import_id: int, every: float) -> None:
+        self.import_id, self.every = import_id, every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-import-{import_id}", daemon=True)
+
+    def __enter__(self) -> Self:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _beat(self) -> None:
+        # The tenant scope is the task's thread's, not this one's; the row is named by its key.
+        this_import_running = ProductImport.all_tenants.filter(pk=self.import_id, status=ImportStatus.RUNNING)
+        try:
+            while not self._stop.wait(self.every):
+                try:
+                    this_import_running.update(progress_at=timezone.now())
+                except DatabaseError:  # e.g. SQLite busy: the next beat tries again
+                    logger.warning("catalog import %s: heartbeat not written", self.import_id, exc_info=True)
+        finally:
+            connection.close()  # this thread's own connection
 
 
 @shared_task(base=TenantTask, acks_late=True)
 def catalog_import_task(*, tenant_id: int, import_id: int, language: str) -> int:
     """Run a queued catalog import (catalog.services.imports.catalog_import_queue); returns its id.
 
-    The import is taken with a conditional update, so a redelivered task does not run it while it
-    runs; one whose worker died (no progress for ProductImport.RUNNING_LOST_AFTER) is taken again, from
-    the start: nothing of it was stored. The errors are written in the uploader's `language` (and
-    in every other, for whoever reads them).
+    Only a queued import is taken, with a conditional update, and only once. A redelivered task
+    (its worker died: the broker sends it again once its visibility timeout has passed) does not
+    take a running import again: that import's file may be older than imports that succeeded
+    since, and running it would overwrite their products. It is failed as lost instead, as is an
+    import queued longer than ProductImport.QUEUED_LOST_AFTER (catalog_imports_lost_fail, first).
+    The errors are written in the uploader's `language` (and in every other, for whoever reads them).
     """
+    catalog_imports_lost_fail(tenant=current_tenant())
     now = timezone.now()
-    lost_before = now - ProductImport.RUNNING_LOST_AFTER
-    takeable = Q(status=ImportStatus.QUEUED) | Q(status=ImportStatus.RUNNING, progress_at__lt=lost_before)
-    taken = ProductImport.objects.filter(takeable, pk=import_id).update(
-        status=ImportStatus.RUNNING, started_at=now, progress_at=now, rows_checked=0
-    )
+    taken = ProductImport.objects.filter(
+        pk=import_id, status=ImportStatus.QUEUED, created_at__gte=now - ProductImport.QUEUED_LOST_AFTER
+    ).update(status=ImportStatus.RUNNING, started_at=now, progress_at=now, rows_checked=0)
     if not taken:
         return import_id
     last_report = now
 
     def report(rows_checked: int, row_count: int) -> None:
         nonlocal last_report
-        if rows_checked and timezone.now() - last_report < IMPORT_PROGRESS_EVERY:
+        done = rows_checked == row_count  # the last report, whenever it comes
+        if rows_checked and not done and timezone.now() - last_report < IMPORT_PROGRESS_EVERY:
             return
         last_report = timezone.now()
-        ProductImport.objects.filter(pk=import_id).update(
+        ProductImport.objects.filter(pk=import_id, status=ImportStatus.RUNNING).update(
             rows_checked=rows_checked, row_count=row_count, progress_at=last_report
         )
 
-    with override(language):
+    with _ImportHeartbeat(import_id, every=IMPORT_HEARTBEAT_EVERY.total_seconds()), override(language):
         return catalog_import_stored(import_id=import_id, on_progress=report).pk

@@ -21,6 +21,7 @@ from django.utils.translation import gettext as _
 
 from catalog.models import Event, Product, ProductImport
 from catalog.selectors.products import product_import_list
+from catalog.services.imports import catalog_imports_lost_fail
 from courses.models import Certificate, Enrollment
 from experiments.analysis import experiment_results
 from experiments.models import Experiment, ExperimentStatus
@@ -53,6 +54,8 @@ class CatalogSummary:
 
 
 def catalog_summary(*, tenant: Tenant) -> CatalogSummary:
+    # As the import pages do: an import whose worker is lost shows as failed, not as importing.
+    catalog_imports_lost_fail(tenant=tenant)
     counts = Product.objects.filter(tenant=tenant).aggregate(
         products=Count("id"), in_stock=Count("id", filter=Q(in_stock=True))
     )

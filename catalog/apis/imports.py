@@ -1,7 +1,8 @@
 """The catalog file import API: upload a CSV or JSON file, list imports, read one.
 
 An upload is imported by a worker: the POST answers 202 with the queued import and its address,
-which the client reads until the status is succeeded or failed.
+which the client reads until the status is succeeded or failed. An empty file, or one of no known
+format, fails at once (400); a task queue that does not answer fails the import too (503).
 
 GET and POST share `catalog/imports`, so one view holds both operations
 (Django routes by path, not by method).
@@ -118,12 +119,23 @@ class ProductImportCollectionApi(TenantApiView):
             "and its address in the Location header. Read the import until its status is "
             "`succeeded` or `failed`; `rows_checked` of `row_count` is its progress. All or nothing: "
             "with any bad row the import fails, no product is stored, and `errors` lists each bad "
-            "row's number, field and reason."
+            "row's number, field and reason. An empty file, or one neither .csv nor .json, is not "
+            "queued: the answer is 400 with the import, failed, and the reason."
         ),
         request={"multipart/form-data": InputSerializer},
         responses={
             202: ProductImportOutputSerializer,
-            400: OpenApiResponse(description="No file in the request."),
+            400: OpenApiResponse(
+                response=ProductImportOutputSerializer,
+                description="A file that is empty, or neither .csv nor .json: the import, failed at once, "
+                "with the reason (and its address in the Location header). No file at all in the "
+                "request: the `file` field's error instead.",
+            ),
+            503: OpenApiResponse(
+                response=ProductImportOutputSerializer,
+                description="The platform's task queue did not answer: the import, failed without "
+                "starting, with the reason. Nothing was kept; send the file again in a few minutes.",
+            ),
         },
         examples=[QUEUED_IMPORT_EXAMPLE],
     )
@@ -136,10 +148,16 @@ class ProductImportCollectionApi(TenantApiView):
             # An API key is a storefront, not a person: nobody to record.
             created_by=request.user if request.membership else None,
         )
-        product_import.refresh_from_db()  # a worker that runs at once (or a broker that failed) changed it
+        if product_import.status == ImportStatus.FAILED:
+            answer = status.HTTP_400_BAD_REQUEST  # the file failed at once, not queued
+        else:
+            product_import.refresh_from_db()  # a worker that runs at once (or a broker that failed) changed it
+            # Failed without starting: the task queue did not take it (catalog_import_queue).
+            not_queued = product_import.status == ImportStatus.FAILED and product_import.started_at is None
+            answer = status.HTTP_503_SERVICE_UNAVAILABLE if not_queued else status.HTTP_202_ACCEPTED
         return Response(
             ProductImportOutputSerializer(product_import).data,
-            status=status.HTTP_202_ACCEPTED,
+            status=answer,
             headers={"Location": reverse("api-product-import-detail", args=[product_import.pk])},
         )
 

@@ -354,7 +354,8 @@ def _file_checked(
     uploaded_file: File, file_format: str, on_progress: Callable[[int, int], None] | None = None
 ) -> tuple[ParsedCatalogFile, list[ValidProduct], list[dict]]:
     """The file parsed, its valid products, and its errors (row order), in the active language.
-    `on_progress(rows_checked, row_count)` hears how far the checks are, once the file is read."""
+    `on_progress(rows_checked, row_count)` hears how far the checks are, once the file is read,
+    and (row_count, row_count) once they are done."""
     parsed = catalog_file_parse(uploaded_file, file_format)
     rows_checked = None
     if on_progress is not None:
@@ -365,6 +366,10 @@ def _file_checked(
             on_progress(count, row_count)
 
     products, row_errors = product_rows_validate(parsed.rows, given=parsed.given, on_progress=rows_checked)
+    if on_progress is not None:
+        # Always, not only at a multiple of ROWS_PER_PROGRESS_REPORT: the page then says the
+        # checks are done and the products are being saved.
+        on_progress(row_count, row_count)
     errors = parsed.errors + [
         _import_error(parsed.row_numbers[error.position], error.field, error.reason) for error in row_errors
     ]
@@ -403,13 +408,32 @@ def _error_in_every_language(reason: Callable[[], str]) -> dict:
     return error
 
 
+# What the end of an import writes on its record.
+_OUTCOME_FIELDS = (
+    "status", "row_count", "rows_checked", "finished_at", "errors", "error_count", "created_count", "updated_count",
+)
+
+
+def _outcome_recorded(record: ProductImport) -> bool:
+    """Write the import's outcome; False, writing nothing, when the import is no longer running:
+    it was failed meanwhile (lost: catalog_imports_lost_fail), and must not come back as done."""
+    if record.pk is None:  # imported at once (catalog_import_file): no one else knows of it
+        record.save()
+        return True
+    written = ProductImport.objects.filter(pk=record.pk, status=ImportStatus.RUNNING).update(
+        **{name: getattr(record, name) for name in _OUTCOME_FIELDS}
+    )
+    return written == 1
+
+
 def _import_into(
     record: ProductImport, uploaded_file: File, *, on_progress: Callable[[int, int], None] | None = None
 ) -> ProductImport:
     """Check the file and, if every row is good, store its products; record the outcome.
 
     All or nothing: with any error the import is stored as failed, with its errors, and no
-    product is written. `on_progress(rows_checked, row_count)` hears how far the checks are.
+    product is written; nor is any when the import was failed meanwhile (then the record is read
+    again, and says so). `on_progress(rows_checked, row_count)` hears how far the checks are.
     """
     require_scope_of(record.tenant)
     file_format = record.file_format
@@ -417,19 +441,24 @@ def _import_into(
     if errors:
         _reasons_in_every_language(errors, uploaded_file, file_format)
     record.row_count = record.rows_checked = len(parsed.rows)
-    record.finished_at = timezone.now()
     if errors:
         record.status = ImportStatus.FAILED
         record.errors = errors[:IMPORT_ERRORS_KEPT]
         record.error_count = len(errors)
-        record.save()
+        record.finished_at = timezone.now()
+        if not _outcome_recorded(record):
+            record.refresh_from_db()
         return record
     with transaction.atomic():
         result = products_store(tenant=record.tenant, products=products)
         record.status = ImportStatus.SUCCEEDED
         record.created_count, record.updated_count = result.created, result.updated
         record.finished_at = timezone.now()
-        record.save()
+        recorded = _outcome_recorded(record)
+        if not recorded:
+            transaction.set_rollback(True)  # nothing of a failed import stays stored
+    if not recorded:
+        record.refresh_from_db()
     return record
 
 
@@ -454,18 +483,27 @@ def catalog_import_queue(*, tenant: Tenant, uploaded_file: File, created_by=None
     ProductImport, whose page shows the progress and then the outcome.
 
     The task is sent once the transaction commits, so the worker finds the file. A broker that
-    cannot be reached fails the import at once, with the reason, and keeps nothing of the file.
+    cannot be reached fails the import at once, with the reason, and keeps nothing of the file: the
+    import is then failed without having started. A file of no known format, or an empty one, is
+    not queued: it is imported (and fails) at once, and nothing of it is kept.
     """
     require_scope_of(tenant)
+    file_format = catalog_file_format(uploaded_file)
+    uploaded_file.seek(0)
+    content = uploaded_file.read()
+    if not file_format or not content.strip():
+        # No worker could do better than fail it, and saying so at once spares the wait; the same
+        # code gives the same reasons.
+        uploaded_file.seek(0)
+        return catalog_import_file(tenant=tenant, uploaded_file=uploaded_file, created_by=created_by)
     record = ProductImport.objects.create(
         tenant=tenant,
         filename=Path(uploaded_file.name or "").name[:255],
-        file_format=catalog_file_format(uploaded_file),
+        file_format=file_format,
         status=ImportStatus.QUEUED,
         created_by=created_by,
     )
-    uploaded_file.seek(0)
-    ProductImportUpload.objects.create(tenant=tenant, product_import=record, content=uploaded_file.read())
+    ProductImportUpload.objects.create(tenant=tenant, product_import=record, content=content)
     language = get_language()
     transaction.on_commit(lambda: _send(tenant_id=tenant.pk, import_id=record.pk, language=language))
     return record
@@ -501,16 +539,18 @@ def catalog_import_stored(
     """Run a queued import on the file kept for it, in the tenant's scope; the file goes once
     the import is done. A failure of ours, not of the file, fails the import with the reason."""
     record = ProductImport.objects.select_related("tenant").get(pk=import_id)
+    # Failed meanwhile (lost), it keeps the reason it was given.
+    this_import_running = ProductImport.objects.filter(pk=import_id, status=ImportStatus.RUNNING)
     upload = ProductImportUpload.objects.filter(product_import=record).first()
     if upload is None:  # not expected: a running import keeps its file
-        _fail(ProductImport.objects.filter(pk=import_id), _lost_file_reason)
+        _fail(this_import_running, _lost_file_reason)
         record.refresh_from_db()
         return record
     try:
         record = _import_into(record, ContentFile(bytes(upload.content), name=record.filename), on_progress=on_progress)
     except Exception:
         logger.exception("catalog import %s failed", import_id)
-        _fail(ProductImport.objects.filter(pk=import_id), _failed_on_our_side_reason)
+        _fail(this_import_running, _failed_on_our_side_reason)
         raise
     upload.delete()
     return record

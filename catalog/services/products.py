@@ -233,6 +233,10 @@ def products_store(*, tenant: Tenant, products: list[ValidProduct]) -> ProductUp
     for product in products:
         by_fields.setdefault(product.given, []).append(product)
     for given, group in by_fields.items():
+        # In SKU order: an upsert locks its rows in the order it writes them, so two writers
+        # (two imports, an import and an API batch) of the same SKUs, each in the order of its
+        # own file, would wait on each other's rows: a deadlock.
+        group.sort(key=lambda product: product.values["external_id"])
         Product.objects.bulk_create(
             [Product(tenant=tenant, **product.values) for product in group],
             update_conflicts=True,

@@ -9,6 +9,7 @@ from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import path, reverse
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_http_methods
@@ -201,6 +202,9 @@ def product_import_detail_view(request, import_id: int):
         "product_import": product_import,
         "errors_kept": IMPORT_ERRORS_KEPT,
         "FAILED": ImportStatus.FAILED,
+        # Long enough that a worker would have taken it, were one free: the page says so.
+        "waits_long": product_import.status == ImportStatus.QUEUED
+        and timezone.now() - product_import.created_at > ProductImport.QUEUED_SLOW_AFTER,
     }
     return render(request, "catalog/import_detail.html", context)
 

@@ -1,10 +1,10 @@
 """Lab checks: what a lab step asks of the learner's sandbox, and whether it is there.
 
 A check is a plain function `(sandbox) -> CheckResult`, registered under a
-name that a lab step stores. It only reads, and it runs inside the
-sandbox's tenant scope (`lab_check_run` sets it). A failing check's message
-says what is missing and where in the product to fix it, because the
-learner reads it as the next thing to do.
+name that a lab step stores. It only reads (but for failing a lost catalog import, as every read
+of the imports does), and it runs inside the sandbox's tenant scope (`lab_check_run` sets it).
+A failing check's message says what is missing and where in the product to
+fix it, because the learner reads it as the next thing to do.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from django.utils.translation import ngettext
 from django.utils.translation import gettext_lazy
 
 from catalog.models import ImportStatus, ProductImport
+from catalog.services.imports import catalog_imports_lost_fail
 from experiments.models import Experiment, ExperimentStatus, VariantKind
 from recommendations.models import ServedRecommendation
 from tenants.models import ApiKey, ApiKeyKind, Tenant
@@ -82,6 +83,9 @@ def lab_check_run(*, name: str, sandbox: Tenant) -> CheckResult:
 )
 def catalog_import_of_50_products(sandbox: Tenant) -> CheckResult:
     """The learner's own import, not the sample the sandbox was seeded with: the seed alone would pass."""
+    # The one write of a check, as on the import pages: a lost import is said to have failed,
+    # not to be still running, or the learner would wait for it forever.
+    catalog_imports_lost_fail(tenant=sandbox)
     imports = ProductImport.objects.filter(tenant=sandbox)
     best = (
         imports.filter(status=ImportStatus.SUCCEEDED)

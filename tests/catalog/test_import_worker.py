@@ -1,16 +1,24 @@
 """A catalog file is imported by a worker: the upload answers at once, the import's page follows
 its progress row by row, and an import whose worker is lost ends, with the reason."""
+import re
+import time
 from datetime import timedelta
 
 import pytest
+import yaml
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone, translation
+from django.utils.timesince import timesince
 from kombu.exceptions import OperationalError
 
 from catalog import tasks
 from catalog.models import ImportStatus, Product, ProductImport, ProductImportUpload
+from catalog.services import imports as import_services
 from catalog.services import products as product_services
+from catalog.services.imports import catalog_imports_lost_fail
 from tenants.scope import tenant_scope
 from tests.catalog.conftest import queued_and_run
 
@@ -22,9 +30,9 @@ def _file(content: bytes = FIVE_PRODUCTS, name: str = "catalog.csv") -> SimpleUp
     return SimpleUploadedFile(name, content, "text/csv")
 
 
-def _queued(client) -> dict:
+def _queued(client, content: bytes = FIVE_PRODUCTS) -> dict:
     """Upload a file without running its import (no worker yet): the API's answer."""
-    response = client.post(IMPORTS, {"file": _file()}, format="multipart")
+    response = client.post(IMPORTS, {"file": _file(content)}, format="multipart")
     assert response.status_code == 202, response.content
     return response.json()
 
@@ -79,7 +87,7 @@ def test_a_running_import_writes_how_many_rows_are_checked_as_it_goes(secret_cli
     monkeypatch.setattr(tasks, "catalog_import_stored", run_and_watch)
     tasks.catalog_import_task.apply(kwargs={"tenant_id": tenant.pk, "import_id": import_id, "language": "en"})
 
-    assert seen == [("running", 0, 5), ("running", 2, 5), ("running", 4, 5)]
+    assert seen == [("running", 0, 5), ("running", 2, 5), ("running", 4, 5), ("running", 5, 5)]
     assert _import(tenant, import_id).status == ImportStatus.SUCCEEDED
 
 
@@ -139,7 +147,8 @@ def test_a_redelivered_task_does_not_run_an_import_that_runs_or_has_ended(secret
     assert _product_count(tenant) == 0
 
 
-def test_a_redelivered_task_takes_again_an_import_whose_worker_died(secret_client, tenant):
+def test_a_redelivered_task_does_not_take_again_an_import_whose_worker_died(secret_client, tenant):
+    """Its file may be older than imports that succeeded since: running it would overwrite them."""
     import_id = _queued(secret_client)["id"]
     silent_since = timezone.now() - ProductImport.RUNNING_LOST_AFTER - timedelta(minutes=1)
     with tenant_scope(tenant):
@@ -148,8 +157,24 @@ def test_a_redelivered_task_takes_again_an_import_whose_worker_died(secret_clien
         )
     tasks.catalog_import_task.apply(kwargs={"tenant_id": tenant.pk, "import_id": import_id, "language": "en"})
 
-    assert _import(tenant, import_id).status == ImportStatus.SUCCEEDED
-    assert _product_count(tenant) == 5
+    failed = _import(tenant, import_id)
+    assert failed.status == ImportStatus.FAILED and "the one running it stopped" in failed.errors[0]["reason"]
+    assert _product_count(tenant) == 0
+    with tenant_scope(tenant):
+        assert not ProductImportUpload.objects.exists()
+
+
+def test_a_task_delivered_after_its_import_waited_too_long_fails_it_rather_than_running_it(secret_client, tenant):
+    import_id = _queued(secret_client)["id"]
+    with tenant_scope(tenant):
+        ProductImport.objects.filter(pk=import_id).update(
+            created_at=timezone.now() - ProductImport.QUEUED_LOST_AFTER - timedelta(minutes=1)
+        )
+    tasks.catalog_import_task.apply(kwargs={"tenant_id": tenant.pk, "import_id": import_id, "language": "en"})
+
+    failed = _import(tenant, import_id)
+    assert failed.status == ImportStatus.FAILED and "no worker took it up" in failed.errors[0]["reason"]
+    assert failed.started_at is None and _product_count(tenant) == 0
 
 
 def test_an_import_no_worker_took_up_ends_as_failed_when_read_and_says_why(secret_client, owner_client, tenant):
@@ -268,3 +293,253 @@ def test_a_real_worker_imports_an_uploaded_file_while_the_client_reads_its_progr
 
     assert read["status"] == ImportStatus.SUCCEEDED, read
     assert _product_count(tenant) == 5
+
+
+# A worker alive while it saves; an import failed meanwhile stays failed
+
+
+def _run(tenant, import_id: int) -> None:
+    tasks.catalog_import_task.apply(kwargs={"tenant_id": tenant.pk, "import_id": import_id, "language": "en"})
+
+
+def _run_slowly_through(tenant, import_id: int, monkeypatch, step: str) -> dict:
+    """Run the import with its `step` (a function of catalog.services.imports) taking a while, as on
+    a file of 100,000 rows, during which no progress report comes: when the step began, and the
+    import's progress_at as the step ends."""
+    real_step = getattr(import_services, step)
+    seen = {}
+
+    def slow_step(*args, **kwargs):
+        seen["began"] = timezone.now()
+        time.sleep(0.5)
+        seen["progress_at"] = ProductImport.all_tenants.values_list("progress_at", flat=True).get(pk=import_id)
+        return real_step(*args, **kwargs)
+
+    monkeypatch.setattr(tasks, "IMPORT_HEARTBEAT_EVERY", timedelta(seconds=0.05))
+    monkeypatch.setattr(import_services, step, slow_step)
+    _run(tenant, import_id)
+    return seen
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_running_import_shows_a_sign_of_life_while_a_failed_file_is_checked_again_in_each_language(
+    secret_client, tenant, monkeypatch
+):
+    monkeypatch.setattr(tasks.catalog_import_task, "delay", lambda **kwargs: None)  # no worker yet
+    import_id = _queued(secret_client, b"external_id,title,price\nA-1,Tea,cheap\n")["id"]
+
+    seen = _run_slowly_through(tenant, import_id, monkeypatch, "_reasons_in_every_language")
+
+    assert seen["progress_at"] > seen["began"]
+    assert _import(tenant, import_id).status == ImportStatus.FAILED
+
+
+@pytest.mark.needs_postgres  # SQLite takes its one write lock for the whole saving: no beat gets in
+@pytest.mark.django_db(transaction=True)
+def test_a_running_import_shows_a_sign_of_life_while_its_products_are_saved(secret_client, tenant, monkeypatch):
+    monkeypatch.setattr(tasks.catalog_import_task, "delay", lambda **kwargs: None)  # no worker yet
+    import_id = _queued(secret_client)["id"]
+
+    seen = _run_slowly_through(tenant, import_id, monkeypatch, "products_store")
+
+    assert seen["progress_at"] > seen["began"]
+    assert _import(tenant, import_id).status == ImportStatus.SUCCEEDED
+
+
+def _failed_as_lost(tenant, import_id: int) -> None:
+    """What a page read does once the import has been silent for too long (another worker's view)."""
+    long_ago = timezone.now() - ProductImport.RUNNING_LOST_AFTER - timedelta(minutes=1)
+    ProductImport.objects.filter(pk=import_id).update(progress_at=long_ago)
+    catalog_imports_lost_fail(tenant=tenant)
+
+
+def _run_failing_it_as_lost_at(tenant, import_id: int, monkeypatch, *, rows_checked: int) -> None:
+    """Run the import, failed as lost (outside the transaction that saves) at that progress report."""
+    real_run = tasks.catalog_import_stored
+
+    def run_and_lose(*, import_id, on_progress):
+        def report(checked, row_count):
+            on_progress(checked, row_count)
+            if checked == rows_checked:
+                _failed_as_lost(tenant, import_id)
+
+        return real_run(import_id=import_id, on_progress=report)
+
+    monkeypatch.setattr(tasks, "catalog_import_stored", run_and_lose)
+    _run(tenant, import_id)
+
+
+def test_an_import_failed_as_lost_while_its_worker_still_ran_stays_failed_and_stores_nothing(
+    secret_client, tenant, monkeypatch
+):
+    import_id = _queued(secret_client)["id"]
+
+    _run_failing_it_as_lost_at(tenant, import_id, monkeypatch, rows_checked=5)  # the last report, then saving
+
+    failed = _import(tenant, import_id)
+    assert failed.status == ImportStatus.FAILED and "the one running it stopped" in failed.errors[0]["reason"]
+    assert (failed.created_count, _product_count(tenant)) == (0, 0)
+
+
+def test_a_progress_report_does_not_write_on_an_import_failed_meanwhile(secret_client, tenant, monkeypatch):
+    monkeypatch.setattr(tasks, "IMPORT_PROGRESS_EVERY", timedelta(0))  # every report is written
+    import_id = _queued(secret_client)["id"]
+
+    _run_failing_it_as_lost_at(tenant, import_id, monkeypatch, rows_checked=0)  # the first report
+
+    failed = _import(tenant, import_id)
+    assert failed.status == ImportStatus.FAILED
+    assert failed.rows_checked == 0 and failed.progress_at < timezone.now() - ProductImport.RUNNING_LOST_AFTER
+
+
+# Deadlocks
+
+
+def test_products_are_upserted_in_sku_order_whatever_the_files_order(secret_client, tenant):
+    """Two writers of the same SKUs lock their rows in the same order, so neither waits on the other
+    for a row it holds: no deadlock."""
+    backwards = b"external_id,title\n" + b"".join(f"SKU-{n},Tea {n}\n".encode() for n in (4, 2, 0, 3, 1))
+    import_id = _queued(secret_client, backwards)["id"]
+
+    with CaptureQueriesContext(connection) as queries:
+        _run(tenant, import_id)
+
+    (upsert,) = [query["sql"] for query in queries if query["sql"].startswith('INSERT INTO "catalog_product"')]
+    # SQLite lists the values row by row, PostgreSQL column by column (UNNEST): in both, in their order.
+    positions = [re.search(rf"\bSKU-{n}\b", upsert).start() for n in range(5)]
+    assert positions == sorted(positions)
+
+
+# What the page shows
+
+
+def test_the_progress_reaches_every_row_so_the_page_says_the_products_are_being_saved(
+    secret_client, owner_client, tenant, monkeypatch
+):
+    import_id = _queued(secret_client)["id"]  # 5 rows: fewer than a report's batch, faster than its second
+    real_store = import_services.products_store
+    pages = []
+
+    def store_and_look(**kwargs):
+        pages.append(owner_client.get(reverse("product-import-detail", args=[import_id])).content.decode())
+        return real_store(**kwargs)
+
+    monkeypatch.setattr(import_services, "products_store", store_and_look)
+    _run(tenant, import_id)
+
+    assert "Every row is checked: saving 5 products…" in pages[0]
+
+
+def _polled_part(html: str) -> str:
+    """What htmx takes of the page each time it asks for it again (hx-select)."""
+    match = re.search(r'<div id="import-progress".*?</div>\s*</section>', html, re.DOTALL)
+    assert match, "no #import-progress"
+    return match.group(0)
+
+
+def test_the_status_is_in_the_part_of_the_page_that_follows_the_import(secret_client, owner_client, tenant):
+    import_id = _queued(secret_client)["id"]
+    page = reverse("product-import-detail", args=[import_id])
+    assert "<dd>Queued</dd>" in _polled_part(owner_client.get(page).content.decode())
+
+    _run(tenant, import_id)
+
+    polled = _polled_part(owner_client.get(page).content.decode())
+    assert "<dd>Succeeded</dd>" in polled and "Queued" not in polled
+
+
+def test_an_import_queued_for_minutes_says_how_long_it_has_waited_and_why(secret_client, owner_client, tenant):
+    import_id = _queued(secret_client)["id"]
+    page = reverse("product-import-detail", args=[import_id])
+    assert "It has waited" not in owner_client.get(page).content.decode()  # a worker takes it in seconds
+    with tenant_scope(tenant):
+        ProductImport.objects.filter(pk=import_id).update(created_at=timezone.now() - timedelta(minutes=5, seconds=10))
+
+    html = owner_client.get(page).content.decode()
+    assert "It has waited 5\xa0minutes: the platform's workers are all busy with other work, or none is running." in html
+    assert 'hx-trigger="every 2s"' in html  # still watching for a worker
+    owner_client.cookies["django_language"] = "zh-hans"
+    in_chinese = owner_client.get(page).content.decode()
+    with translation.override("zh-hans"):
+        waited = timesince(timezone.now() - timedelta(minutes=5, seconds=10))
+        assert translation.gettext(
+            "It has waited %(waited)s: the platform's workers are all busy with other work, or none is running. "
+            "It starts as soon as one is free; you may leave this page."
+        ) % {"waited": waited} in in_chinese
+    assert "分钟" in in_chinese
+
+
+def test_the_error_count_of_a_failed_import_is_grouped_in_thousands(owner_client, tenant):
+    with tenant_scope(tenant):
+        failed = ProductImport.objects.create(
+            filename="huge.csv", file_format="csv", status=ImportStatus.FAILED, row_count=120_000,
+            rows_checked=120_000, error_count=100_000,
+            errors=[{"row": 2, "field": "price", "reason": "Not a price."}],
+        )
+
+    html = owner_client.get(reverse("product-import-detail", args=[failed.pk])).content.decode()
+
+    assert "The import failed with 100,000 errors." in html
+    assert "Showing the first 1 of 100,000 errors." in html
+
+
+# Uploads that no worker could import, and a queue that does not answer
+
+
+def test_a_file_of_no_known_format_or_an_empty_one_fails_at_once_with_the_reason_and_is_not_queued(
+    owner_client, secret_client, tenant, monkeypatch
+):
+    sent = []
+    monkeypatch.setattr(tasks.catalog_import_task, "delay", lambda **kwargs: sent.append(kwargs))
+    workbook = SimpleUploadedFile("catalog.xlsx", b"PK\x03\x04", "application/vnd.ms-excel")
+
+    posted = queued_and_run(lambda: owner_client.post(reverse("product-import"), {"file": workbook}))
+    html = owner_client.get(posted.url).content.decode()
+    assert "Upload a .csv or .json file." in html and "<dd>Failed</dd>" in html and "hx-trigger" not in html
+    empty = queued_and_run(lambda: secret_client.post(IMPORTS, {"file": _file(b"")}, format="multipart"))
+    assert empty.status_code == 400
+    assert empty.json()["status"] == ImportStatus.FAILED and empty.json()["errors"][0]["reason"] == "The file is empty."
+
+    assert sent == []
+    with tenant_scope(tenant):
+        assert not ProductImportUpload.objects.exists()
+        assert ProductImport.objects.filter(status=ImportStatus.FAILED).count() == 2
+
+
+def _broker_down(monkeypatch) -> None:
+    def broker_down(**kwargs):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(tasks.catalog_import_task, "delay", broker_down)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_the_task_queue_does_not_take_is_answered_503_with_the_failed_import(
+    secret_client, tenant, monkeypatch
+):
+    _broker_down(monkeypatch)
+
+    response = secret_client.post(IMPORTS, {"file": _file()}, format="multipart")
+
+    assert response.status_code == 503
+    assert response.json()["status"] == ImportStatus.FAILED
+    assert "task queue did not answer" in response.json()["errors"][0]["reason"]
+    assert secret_client.get(response["Location"]).json() == response.json()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_upload_on_the_page_the_task_queue_does_not_take_leads_to_the_import_page_with_the_reason(
+    owner_client, tenant, monkeypatch
+):
+    _broker_down(monkeypatch)
+
+    response = owner_client.post(reverse("product-import"), {"file": _file()})
+
+    assert response.status_code == 302
+    assert "task queue did not answer" in owner_client.get(response.url).content.decode()
+
+
+def test_the_schema_says_an_upload_the_task_queue_does_not_take_is_a_503(client, db):
+    schema = yaml.safe_load(client.get("/api/v1/schema").content)
+
+    assert "503" in schema["paths"]["/api/v1/catalog/imports"]["post"]["responses"]

@@ -226,8 +226,16 @@ def test_an_unknown_column_is_refused_so_no_data_is_silently_dropped(secret_clie
     assert "attr_" in response.json()["errors"][0]["reason"]
 
 
+def _refused_at_once(client, filename: str, content: bytes, content_type: str = "application/octet-stream"):
+    """The upload of a file no worker could import, answered with the failed import, not queued."""
+    response = client.post(IMPORTS, {"file": SimpleUploadedFile(filename, content, content_type)}, format="multipart")
+    assert response.status_code == 400, response.content
+    assert client.get(response["Location"]).json() == response.json()
+    return response
+
+
 def test_an_empty_file_is_a_clear_error_and_is_recorded(secret_client, tenant):
-    response = _upload(secret_client, "catalog.csv", b"")
+    response = _refused_at_once(secret_client, "catalog.csv", b"")
     assert response.json()["status"] == ImportStatus.FAILED
     (error,) = response.json()["errors"]
     assert error["row"] is None and error["field"] == "file"
@@ -389,7 +397,7 @@ def test_a_csv_attributes_cell_nested_too_deeply_to_read_names_its_row(secret_cl
 
 
 def test_a_file_of_another_type_is_refused(secret_client, tenant):
-    response = _upload(secret_client, "catalog.xlsx", b"PK\x03\x04", content_type="application/vnd.ms-excel")
+    response = _refused_at_once(secret_client, "catalog.xlsx", b"PK\x03\x04", content_type="application/vnd.ms-excel")
     assert response.json()["status"] == ImportStatus.FAILED
     assert ".csv" in response.json()["errors"][0]["reason"]
 

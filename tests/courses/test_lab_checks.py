@@ -1,3 +1,5 @@
+from datetime import timedelta
+
 import pytest
 from django.utils import timezone
 
@@ -108,6 +110,17 @@ def test_an_import_still_running_is_said_to_be_running_not_to_have_brought_nothi
 
     assert not result.passed
     assert result.message == "Your import of catalog.csv is still running: check again once its page says it is done."
+
+
+def test_an_import_whose_worker_was_lost_is_said_to_have_failed_not_to_be_still_running(sandbox):
+    lost = imported(sandbox, products=80, status=ImportStatus.RUNNING)
+    silent_since = timezone.now() - ProductImport.RUNNING_LOST_AFTER - timedelta(minutes=1)
+    ProductImport.all_tenants.filter(pk=lost.pk).update(started_at=silent_since, progress_at=silent_since)
+
+    result = run("catalog_import_of_50_products", sandbox)
+
+    assert not result.passed
+    assert "failed with 1 error and stored nothing" in result.message and "still running" not in result.message
 
 
 def test_an_import_of_one_product_or_with_one_error_is_said_in_the_singular(sandbox):

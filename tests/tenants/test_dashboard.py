@@ -12,7 +12,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from catalog.models import Event
+from catalog.models import Event, ImportStatus, ProductImport
 from courses.models import Certificate, Enrollment
 from experiments.models import Experiment
 from experiments.services import experiment_create, experiment_start
@@ -270,6 +270,18 @@ def test_an_empty_tenant_is_told_what_to_do_next(owner_client, tenant):
     experiments = tile(html, "dashboard-experiments")
     assert "Create an experiment" in experiments and 'href="/experiments/new/"' in experiments
     assert "No one in your team has enrolled yet" in tile(html, "dashboard-learning")
+
+
+def test_an_import_whose_worker_was_lost_shows_as_failed_not_as_importing(owner_client, tenant):
+    silent_since = timezone.now() - ProductImport.RUNNING_LOST_AFTER - dt.timedelta(minutes=1)
+    ProductImport.all_tenants.create(
+        tenant=tenant, filename="catalog.csv", file_format="csv", status=ImportStatus.RUNNING,
+        started_at=silent_since, progress_at=silent_since,
+    )
+
+    imports = tile(owner_client.get(DASHBOARD).content.decode(), "dashboard-import")
+
+    assert ">Failed</a>" in imports and "Importing" not in imports
 
 
 def test_versions_without_a_live_one_point_to_the_models_page_not_to_a_first_job(owner_client, tenant):
