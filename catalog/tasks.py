@@ -1,11 +1,9 @@
 """The catalog's background work: importing a catalog file, cleaning a tenant's shopper events."""
 import logging
-import threading
 from datetime import timedelta
-from typing import Self
 
 from celery import shared_task
-from django.db import DatabaseError, connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import override
@@ -14,6 +12,7 @@ from kombu.exceptions import OperationalError as BrokerUnreachable
 from catalog.models import CleaningReport, CleaningStatus, ImportStatus, ProductImport
 from catalog.services.cleaning import events_clean
 from catalog.services.imports import catalog_import_stored, catalog_imports_lost_fail
+from tenants.heartbeat import RowHeartbeat
 from tenants.models import Tenant
 from tenants.scope import TenantScopeMissing, current_tenant
 from tenants.tasks import TenantTask
@@ -113,9 +112,8 @@ IMPORT_PROGRESS_EVERY = timedelta(seconds=1)
 IMPORT_HEARTBEAT_EVERY = timedelta(seconds=30)
 
 
-class _ImportHeartbeat:
-    """Writes the running import's `progress_at` every `every` seconds from a thread of its own,
-    for the whole run (training.services.jobs._Heartbeat's pattern).
+class _ImportHeartbeat(RowHeartbeat):
+    """Writes the running import's `progress_at` every `every` seconds, for the whole run.
 
     The progress reports come only from the row checks; saving the products (one transaction,
     minutes on a large file) and checking a failed file again in the other languages report
@@ -124,29 +122,12 @@ class _ImportHeartbeat:
     """
 
     def __init__(self, import_id: int, every: float) -> None:
-        self.import_id, self.every = import_id, every
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-import-{import_id}", daemon=True)
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _beat(self) -> None:
-        # The tenant scope is the task's thread's, not this one's; the row is named by its key.
-        this_import_running = ProductImport.all_tenants.filter(pk=self.import_id, status=ImportStatus.RUNNING)
-        try:
-            while not self._stop.wait(self.every):
-                try:
-                    this_import_running.update(progress_at=timezone.now())
-                except DatabaseError:  # e.g. SQLite busy: the next beat tries again
-                    logger.warning("catalog import %s: heartbeat not written", self.import_id, exc_info=True)
-        finally:
-            connection.close()  # this thread's own connection
+        super().__init__(
+            ProductImport.all_tenants.filter(pk=import_id, status=ImportStatus.RUNNING),
+            every,
+            name=f"catalog import {import_id}",
+            fields=lambda: {"progress_at": timezone.now()},
+        )
 
 
 @shared_task(base=TenantTask, acks_late=True)

@@ -3,16 +3,14 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Self
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, connection, transaction
+from django.db import transaction
 from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
@@ -20,6 +18,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
+from tenants.heartbeat import RowHeartbeat
 from tenants.models import Tenant
 from training.ml.config import ConfigError, TrainConfig, default_base_model, default_learning_rate
 from training.models import ACTIVE_JOB_STATUSES, JobStatus, TrainingJob
@@ -261,7 +260,7 @@ def checkpoint_dir(job: TrainingJob) -> Path:
     return Path(settings.TRAINING_WORK_DIR) / str(job.tenant_id) / f"job-{job.pk}"
 
 
-class _Heartbeat:
+class _Heartbeat(RowHeartbeat):
     """Writes the job's heartbeat every `every` seconds from a thread of its own, for the whole run,
     while `alive()` says the run still moves.
 
@@ -270,6 +269,7 @@ class _Heartbeat:
     limit on a large catalog; without this the reaper would take back a worker that is alive.
     `alive` keeps a hung run (a stuck GPU call) from beating forever: once it has been silent
     too long the beats stop, and the reaper takes the job back, or cancels it if asked to.
+    `fields`: more to write with each beat (the ETA counting down between stages).
     """
 
     def __init__(
@@ -280,39 +280,13 @@ class _Heartbeat:
         alive: Callable[[], bool] = lambda: True,
         fields: Callable[[], dict] = dict,
     ):
-        self.job_id, self.run_number, self.every, self.alive = job_id, run_number, every, alive
-        self.fields = fields  # more to write with each beat: the ETA counting down between stages
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"heartbeat-job-{job_id}", daemon=True)
-
-    def __enter__(self) -> Self:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _beat(self) -> None:
-        # The tenant scope is the run's thread's, not this one's; the row is named by its key.
-        this_run_here = TrainingJob.all_tenants.filter(
-            pk=self.job_id, status=JobStatus.RUNNING, run_number=self.run_number
+        super().__init__(
+            TrainingJob.all_tenants.filter(pk=job_id, status=JobStatus.RUNNING, run_number=run_number),
+            every,
+            name=f"job {job_id}",
+            fields=lambda: {"heartbeat_at": timezone.now(), **fields()},
+            alive=alive,
         )
-        said_silent = False
-        try:
-            while not self._stop.wait(self.every):
-                if not self.alive():
-                    if not said_silent:
-                        logger.warning("job %s: no progress for too long; heartbeats stop", self.job_id)
-                    said_silent = True
-                    continue
-                said_silent = False
-                try:
-                    this_run_here.update(heartbeat_at=timezone.now(), **self.fields())
-                except DatabaseError:  # e.g. SQLite busy: the next beat tries again
-                    logger.warning("job %s: heartbeat not written", self.job_id, exc_info=True)
-        finally:
-            connection.close()  # this thread's own connection
 
 
 def heartbeat_interval() -> float:
