@@ -39,6 +39,7 @@ _CJK_OR_OTHER_RUN = re.compile(f"[{CJK_CHARACTERS}]+|[^{CJK_CHARACTERS}]+")
 # A query of plain words only, with no quotes, "-", or "or": websearch syntax
 # would give it no operators, so prefix matching cannot change its meaning.
 _PLAIN_WORD = re.compile(r"^\w+$")
+_LETTERS_OR_DIGITS = re.compile(r"\d+|[^\W\d]+")
 
 
 def _whole_word_only(word: str) -> bool:
@@ -56,7 +57,8 @@ def lexical_search(*, tenant: Tenant, query: str, limit: int = 100, in_stock_onl
     """
     # Full-width letters and digits, half-width katakana, as input methods type them: as indexed.
     query = unicodedata.normalize("NFKC", query)
-    if not query.split() or limit <= 0:
+    # Only words to leave out ("-milk") ask for nothing: not the whole catalog.
+    if all(word.startswith("-") for word in query.split()) or limit <= 0:
         return []
     products = Product.objects.filter(tenant=tenant)
     if in_stock_only:
@@ -167,13 +169,23 @@ def _cjk_runs_as_indexed(query: str) -> str:
     return _CJK_RUN.sub(as_indexed, query)
 
 
+def _letters_and_digits(word: str) -> list[str]:
+    """ "iphone15" -> ["iphone", "15"]: a model number typed together that a title may write
+    apart ("iPhone 15"); [] when the word does not split so, or a part would be a single letter
+    or digit (too loose to ask for alone)."""
+    parts = _LETTERS_OR_DIGITS.findall(word)
+    return parts if len(parts) > 1 and all(len(part) > 1 for part in parts) else []
+
+
 def _prefix_term(word: str) -> str:
     """A plain word for to_tsquery: each Latin or digit part a prefix (a single letter a whole
-    word), each Chinese or Japanese run the phrase of its pairs."""
+    word), or its letters and digits apart; each Chinese or Japanese run the phrase of its pairs."""
     terms = []
     for part in _CJK_OR_OTHER_RUN.findall(word):
         if _CJK_RUN.fullmatch(part):
             terms.append("(" + " <-> ".join(f"'{pair}'" for pair in _cjk_pairs(part)) + ")")
+        elif apart := _letters_and_digits(part):
+            terms.append(f"('{part}':* | (" + " & ".join(f"'{piece}':*" for piece in apart) + "))")
         else:
             terms.append(f"'{part}'" if _whole_word_only(part) else f"'{part}':*")
     return " & ".join(terms)
@@ -201,7 +213,12 @@ def _every_word_ranked(
                 | Q(description__iregex=pattern)
             )
             continue
-        products = products.filter(_anywhere(word))
+        apart = _letters_and_digits(word)
+        products = products.filter(
+            _anywhere(word) | functools.reduce(operator.and_, map(_anywhere, apart))
+            if apart
+            else _anywhere(word)
+        )
     pairs_matched = []
     for run in runs:
         pairs = _cjk_pairs(run)

@@ -241,3 +241,20 @@ def test_on_postgres_the_migration_indexes_the_chinese_words_of_products_already
     finally:
         if not forward_done:
             run(migration.FORWARD_SQL)
+
+
+def test_a_model_number_typed_together_also_finds_a_title_that_writes_it_apart(tenant):
+    _product(tenant, "APART", "iPhone 15 case")
+    _product(tenant, "TOGETHER", "iPhone15 screen film")
+    _product(tenant, "OTHER", "iPhone 14 case")
+
+    assert set(_search(tenant, "iphone15")) == {"APART", "TOGETHER"}
+
+
+@pytest.mark.parametrize("query", ["-milk", "-牛奶", "-milk -tea"])
+def test_a_query_of_only_words_to_leave_out_finds_nothing_rather_than_the_whole_catalog(tenant, query):
+    _product(tenant, "MILK", "Whole milk 牛奶")
+    _product(tenant, "BREAD", "Rye bread")
+
+    assert _search(tenant, query) == []
+
