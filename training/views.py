@@ -24,11 +24,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django.views.generic import RedirectView
 from django_htmx.http import HttpResponseClientRefresh
 
-from courses.gating import CertificateRequired, certificate_requirement_check
+from courses.gating import CertificateRequired
 from courses.gating_views import certificate_required_message
 from tenants.web import member_required
 from training.ml.config import TrainConfig, default_learning_rate
-from training.models import JobStatus, ModelVersion, TrainingJob, VersionStatus
+from training.models import JobStatus, ModelVersion, TrainingJob
 from training.presentation import (
     TABLE_METRICS,
     base_model_display,
@@ -55,6 +55,7 @@ from training.services.versions import (
     PromotionError,
     experiment_on_the_live_model,
     model_version_promote,
+    model_version_promotion_check,
     model_version_rollback,
     search_cost,
     tenant_auto_promote_set,
@@ -479,24 +480,16 @@ def model_version_promote_confirm_view(request, version_id: int):
 
 def _promotion_refused(request, version: ModelVersion) -> bool:
     """Whether model_version_promote would refuse the member this version, with its reason put in
-    the messages: a confirmation that promises a switch the click cannot make would be false.
-    The service's checks, in its order and with its words, which it still makes on the POST."""
+    the messages: a confirmation that promises a switch the click cannot make would be false."""
     try:
-        certificate_requirement_check(tenant=request.tenant, user=request.user)
+        model_version_promotion_check(tenant=request.tenant, version=version, by=request.user)
     except CertificateRequired as error:
         certificate_required_message(request, error)
-        return True
-    if version.status == VersionStatus.LIVE:
-        messages.error(request, _("v%(number)d is already live.") % {"number": version.number})
-        return True
-    experiment = experiment_on_the_live_model(tenant=request.tenant)
-    if experiment is not None:
-        messages.error(request, _(
-            "The experiment %(key)s compares the live model: stop it before another version goes live, "
-            "or one of its variants would serve two models in one test."
-        ) % {"key": experiment.key})
-        return True
-    return False
+    except PromotionError as error:
+        messages.error(request, str(error))
+    else:
+        return False
+    return True
 
 
 @require_POST

@@ -46,6 +46,14 @@ def model_version_promote(*, tenant: Tenant, version_id: int, by=None) -> ModelV
     """
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
     version = ModelVersion.objects.get(tenant=tenant, pk=version_id)
+    model_version_promotion_check(tenant=tenant, version=version, by=by)
+    return _make_live(tenant=tenant, version=version, by=by)
+
+
+def model_version_promotion_check(*, tenant: Tenant, version: ModelVersion, by=None) -> None:
+    """Raise what `model_version_promote` would refuse this version for, with its reason: the
+    certificate `by` lacks (courses.gating.CertificateRequired), or a PromotionError. The
+    confirmation page asks it first, so that it never promises a switch the click cannot make."""
     if by is not None:
         certificate_requirement_check(tenant=tenant, user=by)
     if version.status == VersionStatus.LIVE:
@@ -56,7 +64,6 @@ def model_version_promote(*, tenant: Tenant, version_id: int, by=None) -> ModelV
             _("The experiment %(key)s compares the live model: stop it before another version goes live, "
               "or one of its variants would serve two models in one test.") % {"key": experiment.key}
         )
-    return _make_live(tenant=tenant, version=version, by=by)
 
 
 def experiment_on_the_live_model(*, tenant: Tenant) -> Experiment | None:
