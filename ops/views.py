@@ -96,7 +96,7 @@ def job_retry_view(request, job_id: int):
         messages.error(request, str(error))
     else:
         messages.success(request, _("Job %(id)d of %(tenant)s is queued again; it resumes from its last "
-                                    "checkpoint.") % {"id": job.pk, "tenant": job.tenant.staff_label})
+                                    "checkpoint.") % {"id": job.number, "tenant": job.tenant.staff_label})
     return _back_to_the_list(request)
 
 
@@ -110,7 +110,7 @@ def job_cancel_view(request, job_id: int):
     except JobStateError as error:
         messages.error(request, str(error))
     else:
-        values = {"id": job.pk, "tenant": job.tenant.staff_label}
+        values = {"id": job.number, "tenant": job.tenant.staff_label}
         if cancelled.status == JobStatus.CANCELLED:
             messages.success(request, _("Job %(id)d of %(tenant)s is cancelled.") % values)
         else:

@@ -117,12 +117,16 @@ class TrainingJobOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = TrainingJob
         fields = [
-            "id", "status", "method", "progress", "epoch", "step", "total_steps", "eta_seconds", "loss",
-            "epoch_metrics", "log_tail", "cancel_requested", "heartbeat_at", "worker_host", "device",
+            "id", "number", "status", "method", "progress", "epoch", "step", "total_steps", "eta_seconds",
+            "loss", "epoch_metrics", "log_tail", "cancel_requested", "heartbeat_at", "worker_host", "device",
             "compute_seconds", "attempts", "error", "error_code", "config", "version", "version_number",
             "created_at", "started_at", "finished_at",
         ]
         extra_kwargs = {
+            "number": {
+                "help_text": "The job's number in the tenant (1, 2, 3...), as the pages, the log and the command "
+                "line say it; not an id the endpoints take (`id` is)."
+            },
             "progress": {"help_text": "From 0 to 1."},
             "eta_seconds": {"help_text": "Seconds left, estimated; null before the first steps."},
             "epoch_metrics": {
@@ -243,8 +247,8 @@ EXAMPLE_LOG_LINES = [
 ]
 
 JOB_EXAMPLE_VALUE = {
-    "id": 42, "status": JobStatus.RUNNING, "method": "lora", "progress": 0.46, "epoch": 3, "step": 690,
-    "total_steps": 1500, "eta_seconds": 212.0, "loss": 2.8731,
+    "id": 42, "number": 5, "status": JobStatus.RUNNING, "method": "lora", "progress": 0.46, "epoch": 3,
+    "step": 690, "total_steps": 1500, "eta_seconds": 212.0, "loss": 2.8731,
     "epoch_metrics": EXAMPLE_EPOCHS[:2],
     "log_tail": "\n".join(EXAMPLE_LOG_LINES[:3]),
     "cancel_requested": False, "heartbeat_at": "2025-02-03T10:14:05Z", "worker_host": "gpu-worker-1",

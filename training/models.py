@@ -27,6 +27,9 @@ class TrainingJob(TenantOwned):
     whose heartbeat stopped.
     """
 
+    # 1, 2, 3... per tenant, as versions are: what the merchant's pages, the command line and the
+    # API call the job. The primary key counts every tenant's jobs, so a store's first job read #4.
+    number = models.PositiveIntegerField()
     config = models.JSONField(help_text="training.ml.config.TrainConfig.to_dict()")
     status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress = models.FloatField(default=0.0)  # 0..1
@@ -76,6 +79,9 @@ class TrainingJob(TenantOwned):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "number"], name="job_unique_number_per_tenant"),
+        ]
         indexes = [
             models.Index(fields=["tenant", "status"], name="job_tenant_status"),
             # The ops console reads every tenant's jobs: newest first, and the stuck ones.
@@ -84,7 +90,7 @@ class TrainingJob(TenantOwned):
         ]
 
     def __str__(self) -> str:
-        return f"job {self.pk} ({self.status})"
+        return f"job #{self.number} ({self.status})"
 
     @property
     def method(self) -> str:

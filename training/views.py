@@ -256,7 +256,7 @@ def training_job_new_view(request):
             _add_service_errors(form, error)
         else:
             messages.success(request, _("Job %(id)d is queued: it starts when a training worker is free.")
-                             % {"id": job.pk})
+                             % {"id": job.number})
             return redirect("training-job-detail", job_id=job.pk)
     return render(request, "training/job_new.html", {"form": form, "presets": PRESETS})
 

@@ -143,7 +143,7 @@ def _job_succeeded(sandbox: Tenant, method: str, method_label: str) -> CheckResu
     succeeded = jobs.filter(status=JobStatus.SUCCEEDED).first()
     if succeeded is not None:
         return CheckResult(
-            True, _("Your %(method)s job %(id)d succeeded.") % {"method": method_label, "id": succeeded.pk}
+            True, _("Your %(method)s job %(id)d succeeded.") % {"method": method_label, "id": succeeded.number}
         )
     active = jobs.filter(status__in=ACTIVE_JOB_STATUSES).first()
     if active is not None:
@@ -152,7 +152,7 @@ def _job_succeeded(sandbox: Tenant, method: str, method_label: str) -> CheckResu
             _(
                 "Your %(method)s job %(id)d is %(status)s: wait until it succeeds (Fine-tuning), then check again."
             )
-            % {"method": method_label, "id": active.pk, "status": active.get_status_display().lower()},
+            % {"method": method_label, "id": active.number, "status": active.get_status_display().lower()},
         )
     ended = jobs.first()  # newest first
     if ended is not None:
@@ -162,7 +162,7 @@ def _job_succeeded(sandbox: Tenant, method: str, method_label: str) -> CheckResu
                 "Your %(method)s job %(id)d ended %(status)s: read its log (Fine-tuning → the job), "
                 "then start another with the method %(method)s."
             )
-            % {"method": method_label, "id": ended.pk, "status": ended.get_status_display().lower()},
+            % {"method": method_label, "id": ended.number, "status": ended.get_status_display().lower()},
         )
     return CheckResult(
         False,

@@ -3,6 +3,7 @@ import pytest
 from django.core.cache import cache
 
 from tests.factories import UserFactory
+from tests.training.factories import next_job_number
 from training.models import TrainingJob
 
 
@@ -22,6 +23,7 @@ def staff_client(client, staff_user):
 def make_job():
     def make(tenant, **fields) -> TrainingJob:
         fields.setdefault("config", {"method": "lora", "epochs": 2})
+        fields.setdefault("number", next_job_number(tenant))
         return TrainingJob.all_tenants.create(tenant=tenant, **fields)
 
     return make

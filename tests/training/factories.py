@@ -9,11 +9,17 @@ from tests.factories import ProductFactory, TenantFactory
 from training.models import JobStatus, ModelVersion, TrainingJob, VersionStatus
 
 
+def next_job_number(tenant) -> int:
+    """What training_job_create would number the tenant's next job."""
+    return (TrainingJob.all_tenants.filter(tenant=tenant).aggregate(top=Max("number"))["top"] or 0) + 1
+
+
 class TrainingJobFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = TrainingJob
 
     tenant = factory.SubFactory(TenantFactory)
+    number = factory.LazyAttribute(lambda job: next_job_number(job.tenant))
     config = factory.LazyFunction(lambda: {"method": "lora", "epochs": 2, "learning_rate": 1e-3})
     status = JobStatus.QUEUED
 

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from tenants.scope import tenant_scope
-from tests.training.factories import a_live_model
+from tests.training.factories import a_live_model, next_job_number
 from training.models import JobStatus, ModelVersion, TrainingJob, VersionStatus
 from training.selectors import training_frames
 from training.services.jobs import _Heartbeat, _JobReporter, training_job_claim
@@ -22,6 +22,7 @@ from training.tasks import training_job_run_task, training_jobs_reap_task
 
 
 def make_job(tenant, **fields) -> TrainingJob:
+    fields.setdefault("number", next_job_number(tenant))
     return TrainingJob.all_tenants.create(tenant=tenant, config={"method": "lora"}, **fields)
 
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tenants.scope import tenant_scope
+from tests.training.factories import next_job_number
 from training.models import JobStatus, ModelVersion, TrainingJob, VersionStatus
 from training.presentation import epoch_curves, humanise_seconds, metrics_table, polyline_points
 
@@ -46,6 +47,7 @@ VERSION_METRICS = {
 
 def make_job(tenant, **fields) -> TrainingJob:
     fields.setdefault("config", {"method": "lora", "epochs": 2})
+    fields.setdefault("number", next_job_number(tenant))
     return TrainingJob.all_tenants.create(tenant=tenant, **fields)
 
 
@@ -668,7 +670,7 @@ def test_cancelling_a_running_job_is_confirmed_with_what_stops_and_the_checkpoin
         epoch=2, step=15, total_steps=20,
     )
     page = _page(owner_client, reverse("training-job-cancel-confirm", args=[job.pk]))
-    assert f"Cancel fine-tuning job #{job.pk}?" in page
+    assert f"Cancel fine-tuning job #{job.number}?" in page
     assert "Epoch 2 of 2 · step 15 of 20" in page
     assert "Training stops after its current step. No model version is saved" in page
     assert (

@@ -11,7 +11,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F, QuerySet, Value
+from django.db.models import F, Max, QuerySet, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -168,9 +168,16 @@ def training_job_create(
             "%(active)d jobs are already queued or running; wait for them to finish or cancel one.",
             active,
         ) % {"active": active}})
-    job = TrainingJob.objects.create(tenant=tenant, config=config.to_dict(), created_by=created_by)
+    job = TrainingJob.objects.create(
+        tenant=tenant, number=_next_job_number(tenant), config=config.to_dict(), created_by=created_by
+    )
     training_job_enqueue(job)
     return job
+
+
+def _next_job_number(tenant: Tenant) -> int:
+    """The tenant's next job number; the caller holds the tenant row's lock, so two jobs never share one."""
+    return (TrainingJob.objects.filter(tenant=tenant).aggregate(top=Max("number"))["top"] or 0) + 1
 
 
 def training_job_enqueue(job: TrainingJob) -> None:
@@ -306,7 +313,9 @@ class _JobReporter:
     run_number: int
     started: float
     min_interval: float = 1.0
-    last_write: float = 0.0
+    # The first step is always written: not 0.0, which time.monotonic() (seconds since boot, on
+    # Linux) may not be min_interval past yet on a machine that has just started.
+    last_write: float = float("-inf")
     log_entries: list[dict] | None = None
     # When the run last showed it moves (a write, a cancel check): see _Heartbeat's `alive`.
     last_activity: float = field(default_factory=time.monotonic)
