@@ -27,6 +27,7 @@ from recommendations.rules import (
     ranking_rule_matches,
     tenant_recommend_purchased_set,
 )
+from recommendations.selectors.explanations import ProductNote
 from recommendations.selectors.recommendations import (
     MAX_LIMIT,
     Answer,
@@ -81,6 +82,18 @@ class TryForm(forms.Form):
         max_value=MAX_LIMIT,
         initial=DEFAULT_LIMIT,
     )
+    # As the storefront API takes it, so a merchant sees what asking for variety would serve.
+    diversity = forms.FloatField(
+        label=gettext_lazy("Diversity"),
+        required=False,
+        min_value=0.0,
+        max_value=1.0,
+        widget=forms.NumberInput(attrs={"step": "0.1"}),
+        help_text=gettext_lazy(
+            "0 or empty ranks by score alone; up to 1 trades score for variety, as your storefront "
+            "may ask. Not used for a search."
+        ),
+    )
 
 
 @dataclass(frozen=True)
@@ -93,33 +106,49 @@ class Column:
     def products(self) -> list[dict]:
         return self.answer.products
 
+    @property
+    def rows(self) -> list[tuple[dict, ProductNote]]:
+        """Each listed product with what moved it (nothing, when the answer was not explained)."""
+        explanation = self.answer.explanation
+        return [
+            (product, explanation.note_for(product["external_id"]) if explanation else ProductNote())
+            for product in self.products
+        ]
+
 
 def _reason_label(answer: Answer) -> str:
     return str(FallbackReason(answer.fallback_reason).label) if answer.fallback_reason else ""
 
 
 def try_columns(*, tenant: Tenant, data: dict) -> list[Column]:
-    """The live model's answer and popularity's, for the form's cleaned data. Raises UnknownProduct."""
+    """The live model's answer and popularity's, for the form's cleaned data, each with why it is
+    what it is (rules, what was left out, diversity). Raises UnknownProduct."""
     limit = data.get("limit") or DEFAULT_LIMIT
     if data.get("query"):
         model = search_result_list(
-            tenant=tenant, query=data["query"], limit=limit, shopper_id=data.get("shopper_id", "")
+            tenant=tenant,
+            query=data["query"],
+            limit=limit,
+            shopper_id=data.get("shopper_id", ""),
+            explain=True,
         )
-        popular = popularity_list(tenant=tenant, limit=limit)
+        popular = popularity_list(tenant=tenant, limit=limit, explain=True)
     else:
-        context_product = data.get("context_product", "")
         model = recommendation_list(
             tenant=tenant,
             shopper_id=data.get("shopper_id", ""),
             limit=limit,
-            context_product=context_product,
+            context_product=data.get("context_product", ""),
             category=data.get("category", ""),
+            diversity=data.get("diversity") or 0.0,
+            explain=True,
         )
         popular = popularity_list(
             tenant=tenant,
             limit=limit,
             category=data.get("category", ""),
-            exclude=[context_product] if context_product else (),
+            context_product=data.get("context_product", ""),
+            explain=True,
         )
     return [Column("model", model, _reason_label(model)), Column("popularity", popular, "")]
 

@@ -10,7 +10,7 @@ without logging them.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -27,9 +27,19 @@ from recommendations.engine.ranking import (
     shift_by_rules,
     top_k,
 )
+from recommendations.selectors.explanations import (
+    Diversity,
+    Explanation,
+    LeftOut,
+    diversity_explained,
+    explanation_build,
+    left_out_count,
+    rule_refs,
+)
 from recommendations.selectors.search import lexical_search
 from recommendations.selectors.shoppers import ShopperHistory, shopper_history
 from recommendations.serving import (
+    ServingState,
     VersionRef,
     popularity_scores,
     rule_shifts,
@@ -76,6 +86,8 @@ class Answer:
     # model: the items are the model's closest by meaning alone, which a shopper should be told.
     word_matches: int | None = None
     recommendation_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    # Only when the caller asked (`explain=True`): never part of what a storefront is sent.
+    explanation: Explanation | None = None
 
     @property
     def product_ids(self) -> list[str]:
@@ -137,6 +149,69 @@ def _rank(
     return maximal_marginal_relevance(pool, scores, vectors, limit, diversity)
 
 
+def _explained(
+    catalog: ServingCatalog,
+    state: ServingState,
+    *,
+    rows: np.ndarray,
+    unshifted: np.ndarray,
+    ranked: Callable[[np.ndarray], np.ndarray],
+    left_out: LeftOut,
+    diversity: Diversity | None = None,
+) -> Explanation:
+    """`unshifted`: the scores before the rules shifted them; `ranked`: the request's own ranking,
+    applied to them to find the list the rules changed."""
+    shifts = rule_shifts(state, catalog)
+    return explanation_build(
+        catalog,
+        rows=rows,
+        rules=rule_refs(state),
+        shifts=shifts,
+        rows_without_rules=ranked(unshifted) if shifts else rows,
+        left_out=left_out,
+        diversity=diversity,
+    )
+
+
+def _recommendation_explained(
+    catalog: ServingCatalog,
+    state: ServingState,
+    *,
+    rows: np.ndarray,
+    scores: np.ndarray,
+    unshifted: np.ndarray,
+    eligible: np.ndarray,
+    model: ServingModel | None,
+    limit: int,
+    diversity: float,
+    left_out: LeftOut,
+) -> Explanation:
+    """Why `recommendation_list` served `rows`: `scores` as ranked, `unshifted` before the rules."""
+
+    def ranked(some: np.ndarray) -> np.ndarray:
+        return _rank(some, eligible, limit=limit, diversity=diversity, catalog=catalog, model=model)
+
+    diversified = None
+    if diversity > 0:
+        diversified = diversity_explained(
+            catalog,
+            rows=rows,
+            by_score=top_k(scores, eligible, limit),  # what _rank gives without diversity
+            amount=diversity,
+            by_model=model is not None,
+            pool=min(limit * DIVERSITY_POOL, int((eligible & np.isfinite(scores)).sum())),
+        )
+    return _explained(
+        catalog,
+        state,
+        rows=rows,
+        unshifted=unshifted,
+        ranked=ranked,
+        left_out=left_out,
+        diversity=diversified,
+    )
+
+
 def recommendation_list(
     *,
     tenant: Tenant,
@@ -146,6 +221,7 @@ def recommendation_list(
     category: str = "",
     exclude: Sequence[str] = (),
     diversity: float = 0.0,
+    explain: bool = False,
 ) -> Answer:
     """Products for a shopper, best first.
 
@@ -157,6 +233,7 @@ def recommendation_list(
     bought unless the tenant recommends re-buys. While an experiment runs, the
     shopper's variant decides what ranks: a model version, the live model, or
     popularity; shoppers outside its share of traffic get the live model.
+    `explain`: the answer also says why (`Answer.explanation`), for the merchant's eyes.
     """
     state = serving_state(tenant=tenant)
     catalog = serving_catalog(tenant=tenant, state=state)
@@ -196,8 +273,28 @@ def recommendation_list(
             context_category = catalog.products[catalog.index[context_product]].get("category") or ""
             if context_category:
                 scores = lead_with(scores, eligible, catalog.category_mask(context_category))
-    scores = shift_by_rules(scores, eligible, rule_shifts(state, catalog))
+    unshifted, scores = scores, shift_by_rules(scores, eligible, rule_shifts(state, catalog))
     rows = _rank(scores, eligible, limit=limit, diversity=diversity, catalog=catalog, model=model)
+    explanation = None
+    if explain:
+        explanation = _recommendation_explained(
+            catalog,
+            state,
+            rows=rows,
+            scores=scores,
+            unshifted=unshifted,
+            eligible=eligible,
+            model=model,
+            limit=limit,
+            diversity=diversity,
+            left_out=left_out_count(
+                catalog,
+                category_mask=catalog.category_mask(category) if category else None,
+                context_product=context_product,
+                exclude=exclude,
+                purchased=[] if tenant.recommend_purchased else sorted(history.purchased),
+            ),
+        )
     return _answer(
         catalog,
         rows,
@@ -207,6 +304,7 @@ def recommendation_list(
         fallback_reason=reason if version is None else "",
         variant=variant.name if variant is not None else "",
         experiment_id=state.experiment.experiment_id if variant is not None else None,
+        explanation=explanation,
     )
 
 
@@ -243,10 +341,13 @@ def similar_product_list(*, tenant: Tenant, external_id: str, limit: int = 10) -
     )
 
 
-def search_result_list(*, tenant: Tenant, query: str, limit: int = 10, shopper_id: str = "") -> Answer:
+def search_result_list(
+    *, tenant: Tenant, query: str, limit: int = 10, shopper_id: str = "", explain: bool = False
+) -> Answer:
     """Products for a query: lexical matches fused with the model's semantic matches by reciprocal
     rank fusion, and with the shopper's own scores when a shopper is given. Out-of-stock products
-    are left out. Without a model, lexical matching alone answers (`fallback`)."""
+    are left out. Without a model, lexical matching alone answers (`fallback`). The merchant's
+    rules do not apply: `explain` says only what was left out."""
     state = serving_state(tenant=tenant)
     catalog = serving_catalog(tenant=tenant, state=state)
     eligible = catalog.in_stock
@@ -284,23 +385,45 @@ def search_result_list(*, tenant: Tenant, query: str, limit: int = 10, shopper_i
         fallback=version is None,
         fallback_reason=reason if version is None else "",
         word_matches=len(lexical),
+        explanation=Explanation(rules_apply=False, left_out=left_out_count(catalog)) if explain else None,
     )
 
 
 def popularity_list(
-    *, tenant: Tenant, limit: int = 10, category: str = "", exclude: Sequence[str] = ()
+    *,
+    tenant: Tenant,
+    limit: int = 10,
+    category: str = "",
+    context_product: str = "",
+    exclude: Sequence[str] = (),
+    explain: bool = False,
 ) -> Answer:
     """Trending products alone, the same for every shopper: the baseline the "try it" page sets
-    beside the model. Out-of-stock products, those in `exclude` and those outside `category`
-    are left out, and the merchant's rules apply, as in `recommendation_list`; the shopper's
-    purchases are not left out, since popularity does not read the shopper."""
+    beside the model. Out-of-stock products, the context product, those in `exclude` and those
+    outside `category` are left out, and the merchant's rules apply, as in `recommendation_list`;
+    the shopper's purchases are not left out, since popularity does not read the shopper."""
     state = serving_state(tenant=tenant)
     catalog = serving_catalog(tenant=tenant, state=state)
     eligible = catalog.in_stock.copy()
     if category:
         eligible &= catalog.category_mask(category)
-    eligible[catalog.rows(exclude)] = False
-    scores = popularity_scores(tenant=tenant, catalog=catalog)
-    scores = shift_by_rules(scores, eligible, rule_shifts(state, catalog))
+    eligible[catalog.rows([*exclude, *([context_product] if context_product else [])])] = False
+    unshifted = popularity_scores(tenant=tenant, catalog=catalog)
+    scores = shift_by_rules(unshifted, eligible, rule_shifts(state, catalog))
     rows = top_k(scores, eligible, limit)
-    return _answer(catalog, rows, scores[rows], model_version=None, fallback=True)
+    explanation = None
+    if explain:
+        explanation = _explained(
+            catalog,
+            state,
+            rows=rows,
+            unshifted=unshifted,
+            ranked=lambda some: top_k(some, eligible, limit),
+            left_out=left_out_count(
+                catalog,
+                category_mask=catalog.category_mask(category) if category else None,
+                context_product=context_product,
+                exclude=exclude,
+            ),
+        )
+    return _answer(catalog, rows, scores[rows], model_version=None, fallback=True, explanation=explanation)
