@@ -73,6 +73,12 @@ class TrainingJob(TenantOwned):
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Whether the member who started it asked to be emailed how it ended, and the language of the
+    # page they asked on, which the email is written in (training.notifications).
+    email_when_done = models.BooleanField(default=False)
+    language = models.CharField(max_length=16, blank=True)
+    # When that email was sent (or tried): once per ending, whichever worker or reaper ends it.
+    emailed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

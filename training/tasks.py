@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from tenants.tasks import TenantTask
 from training.models import JobStatus, TrainingJob
+from training.notifications import training_job_email_outcome
 from training.selectors import stuck_job_q
 from training.services.jobs import training_job_claim, training_job_enqueue, training_job_send
 from training.services.runs import training_job_run
@@ -47,11 +48,14 @@ def training_jobs_reap_task() -> dict:
             cancelled += still_stale.update(status=JobStatus.CANCELLED, finished_at=now, cancel_requested=False)
         elif job.attempts >= settings.TRAINING_MAX_ATTEMPTS:
             # A cancel asked since the read above is not a failure: the next round cancels it.
-            failed += still_stale.filter(cancel_requested=False).update(
+            gave_up = still_stale.filter(cancel_requested=False).update(
                 status=JobStatus.FAILED, finished_at=now,
                 error=f"The worker stopped answering {job.attempts} times; giving up.",
                 error_code="worker_lost", error_params={"attempts": job.attempts},
             )
+            failed += gave_up
+            if gave_up:
+                training_job_email_outcome(job_id=job.pk)
         elif still_stale.filter(cancel_requested=False).update(
             status=JobStatus.QUEUED, heartbeat_at=None, enqueued_at=None, eta_seconds=None
         ):

@@ -50,7 +50,13 @@ from training.selectors import (
     training_job_get,
     training_job_list,
 )
-from training.services.jobs import JobStateError, training_job_cancel, training_job_create, training_job_retry
+from training.services.jobs import (
+    JobStateError,
+    can_email_when_done,
+    training_job_cancel,
+    training_job_create,
+    training_job_retry,
+)
 from training.services.versions import (
     PromotionError,
     experiment_on_the_live_model,
@@ -138,10 +144,17 @@ class TrainingJobForm(forms.Form):
                                "base model."),
     )
 
+    email_when_done = forms.BooleanField(
+        label=gettext_lazy("Email me when it ends"), required=False, initial=True,
+        help_text=gettext_lazy("How it ended: the version made and how it compares, or why it failed."),
+    )
+
     ADVANCED = ("method", "epochs", "learning_rate", "batch_size", "lora_rank", "freeze_layers", "base_model")
 
-    def __init__(self, *args, **kwargs):
+    def __init__(self, *args, can_email: bool = False, **kwargs):
         super().__init__(*args, **kwargs)
+        if not can_email:  # no email to send it by, or no address to send it to
+            del self.fields["email_when_done"]
         # The page says an empty setting keeps the default: each input shows which value that is,
         # read from TrainConfig so that the page cannot drift from what the job gets.
         for name in ("epochs", "batch_size", "lora_rank", "freeze_layers"):
@@ -246,11 +259,12 @@ def _version_of(job: TrainingJob) -> ModelVersion | None:
 
 @member_required(manage=True)
 def training_job_new_view(request):
-    form = TrainingJobForm(request.POST or None)
+    form = TrainingJobForm(request.POST or None, can_email=can_email_when_done(request.user))
     if request.method == "POST" and form.is_valid():
         try:
             job = training_job_create(
-                tenant=request.tenant, settings_given=form.settings_given(), created_by=request.user
+                tenant=request.tenant, settings_given=form.settings_given(), created_by=request.user,
+                email_when_done=form.cleaned_data.get("email_when_done", False),
             )
         except ValidationError as error:
             _add_service_errors(form, error)

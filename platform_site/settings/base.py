@@ -142,6 +142,12 @@ INVITATIONS_BY_EMAIL = bool(env.str("EMAIL_URL", default=""))
 # runs: the link would be lost while the page said it was sent. Then the login page shows no such
 # link and the reset pages are a 404; an operator sets a password with `manage.py changepassword`.
 PASSWORD_RESET_BY_EMAIL = bool(env.str("EMAIL_URL", default=""))
+# A member may ask, as they start a fine-tuning job, to be emailed when it ends: offered only with
+# EMAIL_URL, for the reason above.
+TRAINING_EMAILS = bool(env.str("EMAIL_URL", default=""))
+# The platform's address as members reach it (https://reco.example.com): the links in emails that
+# workers send, which have no request to take it from. Empty: those emails name the page instead.
+SITE_URL = env.str("SITE_URL", default="").rstrip("/")
 
 # Django's, but the login name (an email address) matched regardless of case.
 AUTHENTICATION_BACKENDS = ["tenants.backends.CaseInsensitiveUsernameBackend"]

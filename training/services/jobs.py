@@ -153,10 +153,12 @@ def _require_enough_data(tenant: Tenant) -> None:
 
 @transaction.atomic
 def training_job_create(
-    *, tenant: Tenant, settings_given: dict, created_by=None, any_base_model: bool = False
+    *, tenant: Tenant, settings_given: dict, created_by=None, any_base_model: bool = False,
+    email_when_done: bool = False,
 ) -> TrainingJob:
     """Validate the settings and the data, and queue a job (sent to a worker on commit).
-    `any_base_model`: see training_config_build."""
+    `any_base_model`: see training_config_build. `email_when_done`: email `created_by` how the job
+    ended, in the active language (training.notifications); ignored where no email can be sent."""
     config = training_config_build(tenant=tenant, settings_given=settings_given, any_base_model=any_base_model)
     _require_enough_data(tenant)
     # Lock the tenant row: two requests at once must not both pass the limit.
@@ -169,10 +171,18 @@ def training_job_create(
             active,
         ) % {"active": active}})
     job = TrainingJob.objects.create(
-        tenant=tenant, number=_next_job_number(tenant), config=config.to_dict(), created_by=created_by
+        tenant=tenant, number=_next_job_number(tenant), config=config.to_dict(), created_by=created_by,
+        email_when_done=email_when_done and can_email_when_done(created_by),
+        language=translation.get_language() or settings.LANGUAGE_CODE,
     )
     training_job_enqueue(job)
     return job
+
+
+def can_email_when_done(user) -> bool:
+    """Whether a job this user starts can email them how it ended: the platform sends email, and
+    the user has an address."""
+    return settings.TRAINING_EMAILS and bool(user is not None and user.email)
 
 
 def _next_job_number(tenant: Tenant) -> int:
@@ -236,9 +246,10 @@ def training_job_retry(*, tenant: Tenant, job_id: int) -> TrainingJob:
     job.error, job.error_code, job.error_params = "", "", {}
     job.attempts, job.enqueued_at = 0, None
     job.eta_seconds = None  # the last run's: the next one says its own once it steps
+    job.emailed_at = None  # the retry's ending is news of its own
     job.save(update_fields=[
         "status", "cancel_requested", "finished_at", "error", "error_code", "error_params", "attempts",
-        "enqueued_at", "data_as_of", "eta_seconds",
+        "enqueued_at", "data_as_of", "eta_seconds", "emailed_at",
     ])
     training_job_enqueue(job)
     return job

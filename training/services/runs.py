@@ -23,6 +23,7 @@ from training.ml.config import ConfigError, TrainConfig, resolve_device
 from training.ml.data import DataError
 from training.ml.loop import CheckpointMismatch, TrainingCancelled
 from training.models import JobStatus, ModelVersion, TrainingJob, VersionStatus
+from training.notifications import training_job_email_outcome
 from training.presentation import config_error_params
 from training.selectors import training_frames
 from training.services.jobs import (
@@ -68,13 +69,14 @@ def training_job_run(*, job_id: int) -> ModelVersion | None:
     def still_moving() -> bool:
         return reporter.silent_for() < settings.TRAINING_MAX_SILENT_SECONDS
 
+    version = None
     with _Heartbeat(
         job.pk, job.run_number, every=heartbeat_interval(), alive=still_moving, fields=reporter.heartbeat_fields
     ):
         try:
             outcome = _train(job, reporter)
             _measure_the_live_version_again(job, outcome, reporter)
-            return _store_version(job, outcome, reporter)
+            version = _store_version(job, outcome, reporter)
         except TrainingCancelled as cancelled:
             reporter.log("cancelled", step=cancelled.step)
             # Progress is written once a second at most: the step it stopped after, not the last written.
@@ -87,7 +89,9 @@ def training_job_run(*, job_id: int) -> ModelVersion | None:
         except Exception:
             logger.exception("training job %s failed", job.pk)
             _finish(job, JobStatus.FAILED, error=traceback.format_exc(limit=5)[-4000:], error_code="crashed")
-    return None
+    # Whatever happened above: it sends only for a job that ended succeeded or failed.
+    training_job_email_outcome(job_id=job.pk)
+    return version
 
 
 def _train(job: TrainingJob, reporter: _JobReporter):
