@@ -120,12 +120,16 @@ class TrainingJobOutputSerializer(serializers.ModelSerializer):
             "id", "number", "status", "method", "progress", "epoch", "step", "total_steps", "eta_seconds",
             "loss", "epoch_metrics", "log_tail", "cancel_requested", "heartbeat_at", "worker_host", "device",
             "compute_seconds", "attempts", "error", "error_code", "config", "version", "version_number",
+            "email_when_done",
             "created_at", "started_at", "finished_at",
         ]
         extra_kwargs = {
             "number": {
                 "help_text": "The job's number in the tenant (1, 2, 3...), as the pages, the log and the command "
                 "line say it; not an id the endpoints take (`id` is)."
+            },
+            "email_when_done": {
+                "help_text": "Whether the member who started it is emailed how it ended (once it has)."
             },
             "progress": {"help_text": "From 0 to 1."},
             "eta_seconds": {"help_text": "Seconds left, estimated; null before the first steps."},
@@ -215,6 +219,12 @@ TrainingJobSettingsSerializer = type(
     (serializers.Serializer,),
     {
         **{item.name: _settings_field(item) for item in dataclasses.fields(TrainConfig)},
+        "email_when_done": serializers.BooleanField(
+            required=False, default=False,
+            help_text="Email the member whose session starts the job how it ended, in the request's "
+            "language. A 400 where it could not be sent: the platform sends no email, an API key "
+            "starts the job, or the member has no address.",
+        ),
         "Meta": type("Meta", (), {"ref_name": "TrainingJobSettings"}),
     },
 )
@@ -386,9 +396,19 @@ class TrainingJobCollectionApi(TrainingApiView):
     def post(self, request):
         # The service is the one place that knows every setting's rule (TrainConfig.validate): the
         # body goes to it as sent, so an unknown or misspelt setting is refused, not dropped.
+        # Not a setting of the run: taken out before the settings go to the service.
+        settings_given, email_when_done = request.data, False
+        if isinstance(settings_given, dict):
+            settings_given = dict(settings_given)
+            email_when_done = settings_given.pop("email_when_done", False)
+        if not isinstance(email_when_done, bool):
+            return Response(
+                {"email_when_done": [_("Must be true or false.")]}, status=status.HTTP_400_BAD_REQUEST
+            )
         try:
             job = training_job_create(
-                tenant=request.tenant, settings_given=request.data, created_by=_acting_user(request)
+                tenant=request.tenant, settings_given=settings_given, created_by=_acting_user(request),
+                email_when_done=email_when_done,
             )
         except ValidationError as error:
             # A reason may name a base model's folder (one missing, or no model): by its name.

@@ -5,6 +5,7 @@ from datetime import timedelta
 from unittest import mock
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.utils import timezone, translation
 
 from tenants.scope import tenant_scope
@@ -13,6 +14,8 @@ from training.models import JobStatus, TrainingJob
 from training.notifications import training_job_email_outcome
 from training.services.jobs import training_job_create, training_job_retry
 from training.tasks import training_job_run_task, training_jobs_reap_task
+
+JOBS = "/api/v1/training/jobs"
 
 
 @pytest.fixture
@@ -91,10 +94,54 @@ def test_no_email_is_sent_when_the_member_did_not_ask(
     assert mailoutbox == []
 
 
-def test_without_email_set_up_the_wish_is_not_kept(tenant_with_shop, tiny_job_settings, merchant_user, mailoutbox):
-    job = started_by(tenant_with_shop, merchant_user, tiny_job_settings)
+def test_asking_for_an_email_the_platform_cannot_send_is_refused_and_queues_nothing(
+    tenant_with_shop, tiny_job_settings, merchant_user, settings
+):
+    settings.TRAINING_EMAILS = False
 
-    assert job.email_when_done is False
+    with pytest.raises(ValidationError) as refused:
+        started_by(tenant_with_shop, merchant_user, tiny_job_settings)
+
+    assert refused.value.message_dict == {"email_when_done": ["The platform is not set up to send email."]}
+    assert not TrainingJob.all_tenants.exists()
+
+
+def test_the_api_queues_a_job_that_emails_the_member_whose_session_started_it(
+    session_client, tenant_with_shop, tiny_job_settings, merchant_user, email_set_up
+):
+    with mock.patch("training.tasks.training_job_run_task.delay"):
+        answer = session_client.post(JOBS, {**tiny_job_settings, "email_when_done": True}, format="json")
+
+    assert answer.status_code == 201, answer.data
+    assert answer.data["email_when_done"] is True
+    assert TrainingJob.all_tenants.get().created_by == merchant_user
+
+
+def test_the_api_refuses_an_email_for_a_job_an_api_key_starts(
+    secret_client, tenant_with_shop, tiny_job_settings, email_set_up
+):
+    answer = secret_client.post(JOBS, {**tiny_job_settings, "email_when_done": True}, format="json")
+
+    assert answer.status_code == 400
+    assert "API key" in answer.data["email_when_done"][0]
+    assert not TrainingJob.all_tenants.exists()
+
+
+def test_the_api_refuses_an_email_wish_that_is_not_true_or_false(
+    session_client, tenant_with_shop, tiny_job_settings, email_set_up
+):
+    answer = session_client.post(JOBS, {**tiny_job_settings, "email_when_done": "yes"}, format="json")
+
+    assert answer.status_code == 400 and "email_when_done" in answer.data
+    assert not TrainingJob.all_tenants.exists()
+
+
+def test_the_job_page_says_where_the_email_goes(owner_client, tenant, merchant_user, email_set_up):
+    job = TrainingJobFactory(tenant=tenant, created_by=merchant_user, email_when_done=True)
+
+    page = owner_client.get(f"/training/jobs/{job.pk}/").content.decode()
+
+    assert f"An email goes to {merchant_user.email} when it ends." in page
 
 
 def test_a_cancelled_job_sends_nothing(tenant, merchant_user, email_set_up, mailoutbox):

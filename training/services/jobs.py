@@ -158,8 +158,10 @@ def training_job_create(
 ) -> TrainingJob:
     """Validate the settings and the data, and queue a job (sent to a worker on commit).
     `any_base_model`: see training_config_build. `email_when_done`: email `created_by` how the job
-    ended, in the active language (training.notifications); ignored where no email can be sent."""
+    ended, in the active language (training.notifications); refused where it could not be sent."""
     config = training_config_build(tenant=tenant, settings_given=settings_given, any_base_model=any_base_model)
+    if email_when_done:
+        _require_an_address(created_by)
     _require_enough_data(tenant)
     # Lock the tenant row: two requests at once must not both pass the limit.
     Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
@@ -172,11 +174,24 @@ def training_job_create(
         ) % {"active": active}})
     job = TrainingJob.objects.create(
         tenant=tenant, number=_next_job_number(tenant), config=config.to_dict(), created_by=created_by,
-        email_when_done=email_when_done and can_email_when_done(created_by),
+        email_when_done=email_when_done,
         language=translation.get_language() or settings.LANGUAGE_CODE,
     )
     training_job_enqueue(job)
     return job
+
+
+def _require_an_address(user) -> None:
+    """Asked to email how the job ended: refused, saying why, where it could not be sent."""
+    if not settings.TRAINING_EMAILS:
+        reason = _("The platform is not set up to send email.")
+    elif user is None:
+        reason = _("A job started with an API key has no one to email: start it from a member's session.")
+    elif not user.email:
+        reason = _("Your account has no email address.")
+    else:
+        return
+    raise ValidationError({"email_when_done": reason})
 
 
 def can_email_when_done(user) -> bool:
