@@ -166,19 +166,27 @@ def product_rows_validate(
     *,
     given: frozenset[str] | None = None,
     on_progress: Callable[[int], None] | None = None,
+    skus_seen: set[str] | None = None,
+    rows_before: int = 0,
 ) -> tuple[list[ValidProduct], list[ProductRowError]]:
     """The clean products and the errors of a batch: every error, not only the first,
     so a merchant can fix a whole file at once. `given`: the fields every row gives (a CSV
     file's columns, an empty cell included); by default, each row's own keys. `on_progress`
-    hears how many rows are checked, every ROWS_PER_PROGRESS_REPORT rows."""
+    hears how many rows are checked, every ROWS_PER_PROGRESS_REPORT rows.
+
+    A file checked a chunk of rows at a time passes, for each chunk, the same `skus_seen` (the
+    SKUs of the chunks before, to which this call adds its own), so that a SKU repeated in
+    another chunk is refused as one repeated in the same; and `rows_before`, the rows of the
+    chunks before, so that `on_progress` counts the file's rows. Positions stay the chunk's."""
     cleaned: list[ValidProduct] = []
     errors: list[ProductRowError] = []
-    first_position_of_sku: dict[str, int] = {}
+    skus_seen = set() if skus_seen is None else skus_seen
     # One serializer for every row: building its fields for each of 10,000
     # rows would cost more than validating them.
     serializer = ProductRowSerializer()
     def repeated(sku: str, position: int) -> bool:
-        if first_position_of_sku.setdefault(sku, position) == position:
+        if sku not in skus_seen:
+            skus_seen.add(sku)
             return False
         # Which of the two should win is a guess we refuse to make.
         errors.append(ProductRowError(
@@ -188,8 +196,9 @@ def product_rows_validate(
         return True
 
     for position, row in enumerate(rows):
-        if on_progress is not None and position and position % ROWS_PER_PROGRESS_REPORT == 0:
-            on_progress(position)
+        rows_checked = rows_before + position
+        if on_progress is not None and rows_checked and rows_checked % ROWS_PER_PROGRESS_REPORT == 0:
+            on_progress(rows_checked)
         try:
             product = dict(serializer.run_validation(row))
         except serializers.ValidationError as error:
@@ -218,9 +227,12 @@ def require_scope_of(tenant: Tenant) -> None:
         raise TenantScopeMissing(f"Writing products of tenant {tenant.pk} in the scope of another tenant.")
 
 
-def products_store(*, tenant: Tenant, products: list[ValidProduct]) -> ProductUpsertResult:
+def products_store(
+    *, tenant: Tenant, products: list[ValidProduct], announce: bool = True
+) -> ProductUpsertResult:
     """Insert or update validated products, SKUs unique among them: an existing product's update
-    sets the fields given and keeps the others."""
+    sets the fields given and keeps the others. `announce=False`: the caller stores more products
+    in the same transaction, a chunk at a time, and calls products_changed_on_commit once."""
     require_scope_of(tenant)
     skus = [product.values["external_id"] for product in products]
     # One query, only to count: the upsert below does not say which rows it inserted.
@@ -245,8 +257,16 @@ def products_store(*, tenant: Tenant, products: list[ValidProduct]) -> ProductUp
             + ["updated_at"],
             batch_size=1000,
         )
-    transaction.on_commit(lambda: products_changed.send(sender=Product, tenant_id=tenant.pk))
+    if announce:
+        products_changed_on_commit(tenant=tenant)
     return ProductUpsertResult(created=len(products) - len(existing), updated=len(existing))
+
+
+def products_changed_on_commit(*, tenant: Tenant) -> None:
+    """Say that the tenant's products changed, once the transaction commits: their embeddings are
+    refreshed, and serving forgets the catalog it held. Once per transaction, not per chunk saved:
+    each saying queues a refresh."""
+    transaction.on_commit(lambda: products_changed.send(sender=Product, tenant_id=tenant.pk))
 
 
 @transaction.atomic
