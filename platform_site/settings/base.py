@@ -265,6 +265,11 @@ PRODUCTS_MAX_BATCH = 10000
 # How far in the future an event's timestamp may lie (client clock skew).
 EVENTS_MAX_CLOCK_SKEW_SECONDS = 300
 
+# A catalog file is imported this many rows at a time (checked, then saved): a worker's memory
+# follows this, not the file's size (catalog.services.imports). Smaller holds less; larger makes
+# fewer queries.
+CATALOG_IMPORT_CHUNK_ROWS = env.int("CATALOG_IMPORT_CHUNK_ROWS", default=2000)
+
 # Fine-tuning (training/). A tenant needs this much cleaned data for a job.
 TRAINING_MIN_EVENTS = env.int("TRAINING_MIN_EVENTS", default=200)
 TRAINING_MIN_SHOPPERS = env.int("TRAINING_MIN_SHOPPERS", default=20)
