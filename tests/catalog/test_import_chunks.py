@@ -256,3 +256,13 @@ def test_a_file_read_in_small_pieces_names_the_row_of_its_first_character_that_i
     (error,) = failed["errors"]  # that one, not the errors of the rows before it
     assert (error["row"], error["field"]) == (4, "file") and "UTF-8" in error["reason"]
     assert _products_of(tenant) == {}
+
+
+def test_a_kept_file_read_from_the_database_in_slices_is_read_whole(secret_client, tenant, monkeypatch):
+    monkeypatch.setattr(import_services, "UPLOAD_READ_SLICE_BYTES", 5)
+    content = "external_id,title\n".encode() + "".join(f"茶-{n},绿茶 {n}\n" for n in range(7)).encode()
+
+    done = _imported(secret_client, content)
+
+    assert (done["status"], done["created_count"]) == (ImportStatus.SUCCEEDED, 7), done
+    assert _products_of(tenant)["茶-6"].title == "绿茶 6"
