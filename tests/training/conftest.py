@@ -5,6 +5,7 @@ import datetime as dt
 import pytest
 
 from catalog.models import Event, Product
+from tests.training.factories import encoder_folder, purchases_create
 from tests.training.ml.conftest import (  # noqa: F401
     make_interactions,
     make_items,
@@ -39,7 +40,7 @@ def load_shop_into(tenant, items, interactions) -> None:
                 type="purchase",
                 product=by_sku[row.item_id],
                 product_external_id=row.item_id,
-                occurred_at=row.timestamp.floor("us").to_pydatetime().replace(tzinfo=dt.timezone.utc),
+                occurred_at=row.timestamp.floor("us").to_pydatetime().replace(tzinfo=dt.UTC),
             )
             for index, row in enumerate(interactions.itertuples())
         ],
@@ -50,6 +51,16 @@ def load_shop_into(tenant, items, interactions) -> None:
 @pytest.fixture
 def tenant_with_shop(tenant, shop_items):  # noqa: F811
     load_shop_into(tenant, shop_items, make_interactions(shop_items))
+    return tenant
+
+
+@pytest.fixture
+def ready_tenant(tenant, settings, tmp_path):
+    """Just enough data to queue a job (small minimums), and a base-model folder nothing loads."""
+    settings.TRAINING_MIN_EVENTS = 4
+    settings.TRAINING_MIN_SHOPPERS = 2
+    settings.TRAINING_BASE_MODEL = encoder_folder(tmp_path)
+    purchases_create(tenant, shoppers=2, per_shopper=2)
     return tenant
 
 

@@ -6,20 +6,11 @@ import pytest
 from django.db import IntegrityError, transaction
 
 from tenants.scope import tenant_scope
-from tests.training.factories import ModelVersionFactory, TrainingJobFactory, encoder_folder, purchases_create
+from tests.training.factories import ModelVersionFactory, TrainingJobFactory
 from training.models import JobStatus, TrainingJob
 from training.services.jobs import training_job_create
 
 JOBS = "/api/v1/training/jobs"
-
-
-@pytest.fixture
-def ready_tenant(tenant, settings, tmp_path):
-    settings.TRAINING_MIN_EVENTS = 4
-    settings.TRAINING_MIN_SHOPPERS = 2
-    settings.TRAINING_BASE_MODEL = encoder_folder(tmp_path)
-    purchases_create(tenant, shoppers=2, per_shopper=2)
-    return tenant
 
 
 @pytest.fixture(autouse=True)

@@ -5,18 +5,9 @@ from unittest import mock
 import pytest
 from django.core.management import CommandError, call_command
 
-from tests.training.factories import ModelVersionFactory, encoder_folder, purchases_create
+from tests.training.factories import ModelVersionFactory, encoder_folder
 from training.management.commands.train import Command
 from training.models import JobStatus, TrainingJob
-
-
-@pytest.fixture
-def ready_tenant(tenant, settings, tmp_path):
-    settings.TRAINING_MIN_EVENTS = 4
-    settings.TRAINING_MIN_SHOPPERS = 2
-    settings.TRAINING_BASE_MODEL = encoder_folder(tmp_path)
-    purchases_create(tenant, shoppers=2, per_shopper=2)
-    return tenant
 
 
 @pytest.fixture
