@@ -95,7 +95,7 @@ def job_retry_view(request, job_id: int):
     except JobStateError as error:
         messages.error(request, str(error))
     else:
-        messages.success(request, _("Job %(id)d of %(tenant)s is queued again; it resumes from its last "
+        messages.success(request, _("Job #%(id)d of %(tenant)s is queued again; it resumes from its last "
                                     "checkpoint.") % {"id": job.number, "tenant": job.tenant.staff_label})
     return _back_to_the_list(request)
 
@@ -112,9 +112,9 @@ def job_cancel_view(request, job_id: int):
     else:
         values = {"id": job.number, "tenant": job.tenant.staff_label}
         if cancelled.status == JobStatus.CANCELLED:
-            messages.success(request, _("Job %(id)d of %(tenant)s is cancelled.") % values)
+            messages.success(request, _("Job #%(id)d of %(tenant)s is cancelled.") % values)
         else:
-            messages.success(request, _("Job %(id)d of %(tenant)s stops after its current training step.")
+            messages.success(request, _("Job #%(id)d of %(tenant)s stops after its current training step.")
                              % values)
     return _back_to_the_list(request)
 

@@ -222,7 +222,8 @@ TrainingJobSettingsSerializer = type(
         "email_when_done": serializers.BooleanField(
             required=False, default=False,
             help_text="Email the member whose session starts the job how it ended, in the request's "
-            "language. A 400 where it could not be sent: the platform sends no email, an API key "
+            "language. A JSON `true` or `false`, as every setting here: a string such as \"true\", or 1, "
+            "is refused. A 400 where it could not be sent: the platform sends no email, an API key "
             "starts the job, or the member has no address.",
         ),
         "Meta": type("Meta", (), {"ref_name": "TrainingJobSettings"}),

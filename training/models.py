@@ -79,6 +79,8 @@ class TrainingJob(TenantOwned):
     language = models.CharField(max_length=16, blank=True)
     # When that email was sent (or tried): once per ending, whichever worker or reaper ends it.
     emailed_at = models.DateTimeField(null=True, blank=True)
+    # The try failed (the mail server refused it, or was down): the job page must not say it went.
+    email_failed = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -30,6 +30,12 @@ CRASHED_BY_EMAIL = gettext_lazy(
     "Training stopped on an unexpected error. Retry the job from its page; if it fails again, send "
     "support the details shown there."
 )
+# The log's own line points at "the epochs above", which lie on the job page, not in an email.
+NOT_BETTER_BY_EMAIL = gettext_lazy(
+    "Version v%(number)d saved as a candidate: its recommendations score %(value)s NDCG@10 on the "
+    "validation shoppers, not above the live v%(live)d's %(live_value)s. Promote it from the models "
+    "page to serve it anyway."
+)
 
 
 def training_job_email_outcome(*, job_id: int) -> bool:
@@ -38,7 +44,7 @@ def training_job_email_outcome(*, job_id: int) -> bool:
     Once per ending: the send is claimed with a conditional update first, so the worker and the
     reaper, or a redelivered task, never both send it (a retry clears the claim). A cancel is not
     emailed: whoever cancelled knows. Sending is tried once: an email that cannot be sent is logged
-    and lost, and never fails the job, whose page says the same.
+    and marked (`email_failed`, which the job's page says), and never fails the job.
     """
     claimed = TrainingJob.all_tenants.filter(
         pk=job_id, email_when_done=True, emailed_at__isnull=True, status__in=ENDINGS_EMAILED
@@ -54,6 +60,7 @@ def training_job_email_outcome(*, job_id: int) -> bool:
         send_mail(subject, body, None, [job.created_by.email])
     except (OSError, BadHeaderError):  # smtplib's errors are OSErrors
         logger.exception("job %s: the email of how it ended could not be sent", job.pk)
+        TrainingJob.all_tenants.filter(pk=job.pk).update(email_failed=True)
         return False
     return True
 
@@ -62,6 +69,12 @@ def _failure(job: TrainingJob) -> str:
     if job.status != JobStatus.FAILED:
         return ""
     return str(CRASHED_BY_EMAIL) if job.error_code == "crashed" else job_failure_message(job)
+
+
+def _verdict_line(entry: dict) -> str:
+    if entry.get("code") == "saved_not_better":
+        return log_line(entry, template=NOT_BETTER_BY_EMAIL)
+    return log_line(entry)
 
 
 def _outcome_email(job: TrainingJob) -> tuple[str, str]:
@@ -81,7 +94,7 @@ def _outcome_email(job: TrainingJob) -> tuple[str, str]:
         comparison = None
         page = reverse("training-job-detail", args=[job.pk])
     # The job's own last line says why a version is live or waits ("saved_not_better", ...).
-    last_line = log_line(job.log_entries[-1]) if job.log_entries and version is not None else ""
+    last_line = _verdict_line(job.log_entries[-1]) if job.log_entries and version is not None else ""
     body = render_to_string("training/email/job_outcome.txt", {
         "job": job,
         "store": job.tenant.display_name,

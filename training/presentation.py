@@ -13,6 +13,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.utils import timezone
+from django.utils.html import conditional_escape, format_html
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
@@ -221,9 +223,10 @@ def staff_actions_on(job: TrainingJob) -> list[StaffAction]:
 GROUPED_LOG_PARAMS = frozenset({"events", "products", "step"})
 
 
-def log_line(entry: dict) -> str:
-    """One logged entry, {"code", "params"}, in the active language."""
-    template = LOG_LINES.get(entry.get("code"))
+def log_line(entry: dict, *, template: str | None = None) -> str:
+    """One logged entry, {"code", "params"}, in the active language; `template`: in other words
+    than the log's own (an email's), with the same parameters."""
+    template = template or LOG_LINES.get(entry.get("code"))
     if template is None:
         return str(entry)
     params = {
@@ -328,6 +331,33 @@ def job_progress(job: TrainingJob) -> dict:
         "epochs_recorded": len(job.epoch_metrics or []),
     }
 
+
+
+# How long after a job ends its page waits for the email of how it ended: the worker sends it
+# right after the ending, so one not claimed by then never will be (the worker died in between).
+EMAIL_AWAITED_SECONDS = 300.0
+
+
+@dataclass(frozen=True)
+class EmailNote:
+    text: str  # "" when there is nothing to say: no email asked for, or a cancelled job
+    awaited: bool  # the job has ended and its email is still to go: the page asks again
+
+
+def job_email_note(job: TrainingJob) -> EmailNote:
+    """What the job page says of the email asked for when the job was started."""
+    email = job.created_by.email if job.email_when_done and job.created_by else ""
+    if not email or job.status == JobStatus.CANCELLED:  # a cancel is not emailed: whoever cancelled knows
+        return EmailNote("", awaited=False)
+    if job.is_active:
+        return EmailNote(_("An email goes to %(email)s when it ends.") % {"email": email}, awaited=False)
+    if job.emailed_at is not None and not job.email_failed:
+        return EmailNote(_("How it ended was emailed to %(email)s.") % {"email": email}, awaited=False)
+    since_end = (timezone.now() - job.finished_at).total_seconds() if job.finished_at else None
+    if job.emailed_at is None and since_end is not None and since_end < EMAIL_AWAITED_SECONDS:
+        return EmailNote(_("How it ended is being emailed to %(email)s.") % {"email": email}, awaited=True)
+    # The mail server refused it or was down, or the worker stopped before sending it.
+    return EmailNote(_("How it ended could not be emailed to %(email)s.") % {"email": email}, awaited=False)
 
 # --- Curves of the training, drawn as inline SVG ---------------------------------------------
 
@@ -546,6 +576,23 @@ class Comparison:
     sentence: str  # the ratio, its interval, and against what
     verdict: str  # what the interval says, in words
     outcome: str  # "gain", "unclear" or "loss": how the page colours it
+
+    @property
+    def in_full(self) -> str:
+        """The sentence, then the verdict, as one text (an email's, the command line's)."""
+        return sentences_joined(self.sentence, self.verdict)
+
+    @property
+    def in_full_html(self) -> str:
+        """As `in_full`, the verdict in bold, for a page."""
+        verdict = format_html("<strong>{}</strong>", self.verdict)
+        return mark_safe(sentences_joined(conditional_escape(self.sentence), verdict))  # both escaped
+
+
+def sentences_joined(first: str, second: str) -> str:
+    """Two sentences one after the other: a space between them in English, none in Chinese,
+    whose full stop 。 already parts them."""
+    return _("%(first)s %(second)s") % {"first": first, "second": second}
 
 
 def comparison_summary(comparison: dict | None) -> Comparison | None:

@@ -35,6 +35,7 @@ from training.presentation import (
     epoch_curves,
     humanise_seconds,
     job_duration_seconds,
+    job_email_note,
     job_failure_message,
     job_progress,
     log_line,
@@ -145,7 +146,8 @@ class TrainingJobForm(forms.Form):
     )
 
     email_when_done = forms.BooleanField(
-        label=gettext_lazy("Email me when it ends"), required=False, initial=True,
+        # A checkbox's label follows it, and a colon would leave it hanging.
+        label=gettext_lazy("Email me when it ends"), label_suffix="", required=False, initial=True,
         help_text=gettext_lazy("How it ended: the version made and how it compares, or why it failed."),
     )
 
@@ -269,7 +271,7 @@ def training_job_new_view(request):
         except ValidationError as error:
             _add_service_errors(form, error)
         else:
-            messages.success(request, _("Job %(id)d is queued: it starts when a training worker is free.")
+            messages.success(request, _("Job #%(id)d is queued: it starts when a training worker is free.")
                              % {"id": job.number})
             return redirect("training-job-detail", job_id=job.pk)
     return render(request, "training/job_new.html", {"form": form, "presets": PRESETS})
@@ -305,6 +307,7 @@ def _job_progress_context(job: TrainingJob) -> dict:
         "error_details": without_server_paths(job.error)
         if job.status == JobStatus.FAILED and job.error_code in ("", "crashed") else "",
         "log_lines": [log_line(entry) for entry in job.log_entries],
+        "email_note": job_email_note(job),
     }
 
 
@@ -357,11 +360,13 @@ def _training_job_progress_fragment(request, job_id: int):
         # A fragment is no page to land on: someone who opened its address gets the job's page.
         return redirect("training-job-detail", job_id=job.pk)
     context = _job_progress_context(job)
-    # The page's hx-get says how many epochs it has drawn; one that does not say is reloaded too.
+    # The page's hx-get says the status and how many epochs it has drawn; one that does not say is
+    # reloaded too.
     epoch_added = request.GET.get("epochs") != str(context["progress"]["epochs_recorded"])
-    if not job.is_active or epoch_added:
+    if request.GET.get("status") != job.status or epoch_added:
         # The outcome, the buttons and the curves lie outside the fragment: reload the whole page.
         return HttpResponseClientRefresh()
+    # Still active, or ended with its email on the way: the fragment without polling ends the polls.
     return render(request, "training/_job_progress.html", context)
 
 

@@ -143,14 +143,14 @@ def _job_succeeded(sandbox: Tenant, method: str, method_label: str) -> CheckResu
     succeeded = jobs.filter(status=JobStatus.SUCCEEDED).first()
     if succeeded is not None:
         return CheckResult(
-            True, _("Your %(method)s job %(id)d succeeded.") % {"method": method_label, "id": succeeded.number}
+            True, _("Your %(method)s job #%(id)d succeeded.") % {"method": method_label, "id": succeeded.number}
         )
     active = jobs.filter(status__in=ACTIVE_JOB_STATUSES).first()
     if active is not None:
         return CheckResult(
             False,
             _(
-                "Your %(method)s job %(id)d is %(status)s: wait until it succeeds (Fine-tuning), then check again."
+                "Your %(method)s job #%(id)d is %(status)s: wait until it succeeds (Fine-tuning), then check again."
             )
             % {"method": method_label, "id": active.number, "status": active.get_status_display().lower()},
         )
@@ -159,7 +159,7 @@ def _job_succeeded(sandbox: Tenant, method: str, method_label: str) -> CheckResu
         return CheckResult(
             False,
             _(
-                "Your %(method)s job %(id)d ended %(status)s: read its log (Fine-tuning → the job), "
+                "Your %(method)s job #%(id)d ended %(status)s: read its log (Fine-tuning → the job), "
                 "then start another with the method %(method)s."
             )
             % {"method": method_label, "id": ended.number, "status": ended.get_status_display().lower()},

@@ -162,7 +162,7 @@ def test_a_running_lora_job_fails_saying_to_wait(sandbox):
     result = run("lora_job_succeeded", sandbox)
 
     assert not result.passed
-    assert f"job {job.number} is running" in result.message and "wait" in result.message
+    assert f"job #{job.number} is running" in result.message and "wait" in result.message
 
 
 def test_a_failed_lora_job_fails_saying_to_read_its_log(sandbox):
@@ -171,7 +171,7 @@ def test_a_failed_lora_job_fails_saying_to_read_its_log(sandbox):
     result = run("lora_job_succeeded", sandbox)
 
     assert not result.passed
-    assert f"job {job.number} ended failed" in result.message and "log" in result.message
+    assert f"job #{job.number} ended failed" in result.message and "log" in result.message
 
 
 def test_a_succeeded_full_fine_tune_does_not_pass_the_lora_lab(sandbox):

@@ -228,7 +228,7 @@ def test_cancel_ends_a_stuck_job_at_once(staff_client, stuck_job):
     response = staff_client.post(reverse("ops:job-cancel", args=[stuck_job.pk]), follow=True)
     stuck_job.refresh_from_db()
     assert stuck_job.status == JobStatus.CANCELLED and stuck_job.finished_at is not None
-    assert f"Job {stuck_job.number} of Acme Grocer is cancelled." in response.content.decode()
+    assert f"Job #{stuck_job.number} of Acme Grocer is cancelled." in response.content.decode()
 
 
 def test_cancel_asks_a_job_with_a_live_worker_to_stop(staff_client, tenant, make_job, stale_after_a_minute):

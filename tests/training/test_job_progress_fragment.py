@@ -1,5 +1,5 @@
 """The job page's live part: its progress and log, which htmx asks for every 2 s while the job is
-active, and the reload of the whole page once the job has ended or an epoch was added."""
+active, and the reload of the whole page once the job's status changed or an epoch was added."""
 import pytest
 from django.urls import reverse
 
@@ -14,9 +14,13 @@ TWO_EPOCHS = [
 ]
 
 
-def fragment_url(job, *, epochs: int | None = None) -> str:
+def fragment_url(job, *, epochs: int | None = None, status: str | None = None) -> str:
+    """The address the page polls: with the status and the epochs it was drawn with (the job's
+    status unless told), or bare, as a page that says neither."""
     url = reverse("training-job-progress-fragment", args=[job.pk])
-    return url if epochs is None else f"{url}?epochs={epochs}"
+    if epochs is None:
+        return url
+    return f"{url}?status={status or job.status}&epochs={epochs}"
 
 
 def running_job(tenant, **fields):
@@ -33,8 +37,8 @@ def test_an_active_jobs_page_asks_htmx_for_its_progress_every_2_seconds(owner_cl
 
     html = owner_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
 
-    assert (f'<div id="job-progress" hx-get="{fragment_url(job, epochs=2)}" hx-trigger="every 2s" '
-            'hx-swap="outerHTML">') in html
+    polled = fragment_url(job, epochs=2).replace("&", "&amp;")
+    assert f'<div id="job-progress" hx-get="{polled}" hx-trigger="every 2s" hx-swap="outerHTML">' in html
     assert '<script src="/static/vendor/htmx/htmx.min.js" defer></script>' in html
     # A failed poll keeps the last figures rather than swapping an error page into the job's.
     assert '"noSwap": [204, 304, "4xx", "5xx"]' in html
@@ -49,7 +53,8 @@ def test_htmx_gets_the_progress_and_log_alone_with_the_current_figures(owner_cli
     assert response.status_code == 200 and "HX-Refresh" not in response
     assert "<html" not in html and "<body" not in html and "topbar" not in html
     assert "Training curves" not in html and "Cancel job" not in html
-    assert html.strip().startswith(f'<div id="job-progress" hx-get="{fragment_url(job, epochs=2)}"')
+    polled = fragment_url(job, epochs=2).replace("&", "&amp;")
+    assert html.strip().startswith(f'<div id="job-progress" hx-get="{polled}"')
     assert 'hx-trigger="every 2s"' in html and 'hx-swap="outerHTML"' in html
     assert '<progress class="bar wide" max="100" value="25"' in html and '<strong id="job-percent">25%' in html
     assert "Epoch 1 of 2 · step 30 of 120" in html and "about 1 min 30 s left" in html
@@ -77,7 +82,7 @@ def test_a_cancel_the_worker_has_not_acted_on_yet_shows_while_polling(owner_clie
 def test_the_page_reloads_once_the_job_has_ended(owner_client, tenant, status):
     job = running_job(tenant, status=status, progress=1.0)
 
-    response = owner_client.get(fragment_url(job, epochs=2), headers=HTMX)
+    response = owner_client.get(fragment_url(job, epochs=2, status=JobStatus.RUNNING), headers=HTMX)
 
     assert response.status_code == 200 and response["HX-Refresh"] == "true"
     assert b"job-progress" not in response.content

@@ -256,6 +256,11 @@ def test_a_good_form_queues_a_job_and_opens_its_page(
     assert job.config["epochs"] == 3 and job.config["batch_size"] == 64
     assert job.config["base_model"] == base_model_dir
     assert job.created_by == merchant_user
+    # Called as every page calls it: by its number in the store, after a "#".
+    page = owner_client.get(response["Location"])
+    assert _messages(page) == [
+        f"Job #{job.number} is queued: it starts when a training worker is free."
+    ]
 
 
 def test_another_method_than_the_presets_keeps_only_the_presets_epochs_not_its_learning_rate(
@@ -334,7 +339,8 @@ def test_a_running_jobs_page_shows_its_progress_curves_and_log(owner_client, ten
     assert '<polyline points="10,10 310,130"' in html and '<polyline points="10,130 160,70 310,10"' in html
     assert "<pre" in html and "epoch 1: train loss 2.0" in html
     fragment = reverse("training-job-progress-fragment", args=[job.pk])
-    assert f'hx-get="{fragment}?epochs=3" hx-trigger="every 2s" hx-swap="outerHTML"' in html
+    polled = f"{fragment}?status=running&amp;epochs=3"
+    assert f'hx-get="{polled}" hx-trigger="every 2s" hx-swap="outerHTML"' in html
     assert "vendor/htmx/htmx.min.js" in html
     assert reverse("training-job-cancel", args=[job.pk]) in html
     assert reverse("training-job-retry", args=[job.pk]) not in html

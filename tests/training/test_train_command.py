@@ -40,7 +40,7 @@ def test_the_command_queues_a_job_with_the_settings_given_and_prints_its_id(
             "--set", "learning_rate=5e-5", "--set", "exclude_seen=true",
         )
     job = TrainingJob.all_tenants.get()
-    assert f"Job {job.number} is queued" in out
+    assert f"Job #{job.number} is queued" in out
     assert job.tenant == ready_tenant and job.status == JobStatus.QUEUED
     assert (job.config["method"], job.config["epochs"], job.config["learning_rate"]) == ("full", 3, 5e-5)
     assert job.config["exclude_seen"] is True

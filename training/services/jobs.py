@@ -261,10 +261,10 @@ def training_job_retry(*, tenant: Tenant, job_id: int) -> TrainingJob:
     job.error, job.error_code, job.error_params = "", "", {}
     job.attempts, job.enqueued_at = 0, None
     job.eta_seconds = None  # the last run's: the next one says its own once it steps
-    job.emailed_at = None  # the retry's ending is news of its own
+    job.emailed_at, job.email_failed = None, False  # the retry's ending is news of its own
     job.save(update_fields=[
         "status", "cancel_requested", "finished_at", "error", "error_code", "error_params", "attempts",
-        "enqueued_at", "data_as_of", "eta_seconds", "emailed_at",
+        "enqueued_at", "data_as_of", "eta_seconds", "emailed_at", "email_failed",
     ])
     training_job_enqueue(job)
     return job

@@ -123,7 +123,7 @@ class Command(BaseCommand):
                     f"{field}: {reason}" for field, items in error.message_dict.items() for reason in items
                 ]
                 raise CommandError("\n".join([*reasons, _("No job was created.")])) from error
-            self.stdout.write(_("Job %(id)d is queued.") % {"id": job.number})
+            self.stdout.write(_("Job #%(id)d is queued.") % {"id": job.number})
             if not (wait or here):
                 return
             job = self._follow(job, runner=self._start_here(found, job) if here else None)
@@ -165,7 +165,7 @@ class Command(BaseCommand):
                     hinted, shown = True, ""
                     self._end_line()
                     self.stderr.write(_(
-                        "Job %(id)d is still queued after %(seconds)d s: no worker seems to consume "
+                        "Job #%(id)d is still queued after %(seconds)d s: no worker seems to consume "
                         "the gpu queue. Start one with `make run`, or run the job here with --here."
                     ) % {"id": job.number, "seconds": waited})
                 sleep(self.poll_seconds)
@@ -175,9 +175,9 @@ class Command(BaseCommand):
     def _interrupt(self, job: TrainingJob, runner: threading.Thread | None) -> None:
         self._end_line()
         if runner is None:
-            raise CommandError(_("Stopped following job %(id)d; it goes on on its worker.") % {"id": job.number})
+            raise CommandError(_("Stopped following job #%(id)d; it goes on on its worker.") % {"id": job.number})
         if self._cancelling:
-            raise CommandError(_("Stopped without waiting for job %(id)d to stop.") % {"id": job.number})
+            raise CommandError(_("Stopped without waiting for job #%(id)d to stop.") % {"id": job.number})
         # Training in this process: the first Ctrl-C stops it cleanly (within one step), and the
         # job is reported as usual.
         self._cancelling = True
@@ -185,7 +185,7 @@ class Command(BaseCommand):
             training_job_cancel(tenant=job.tenant, job_id=job.pk)
         except JobStateError:
             return
-        self.stderr.write(_("Cancelling job %(id)d (Ctrl-C again to stop at once)...") % {"id": job.number})
+        self.stderr.write(_("Cancelling job #%(id)d (Ctrl-C again to stop at once)...") % {"id": job.number})
 
     def _show(self, line: str, shown: str) -> str:
         """Redraw the progress on one line on a terminal; elsewhere (a log), one line per change."""
@@ -207,15 +207,15 @@ class Command(BaseCommand):
             # The reason in the reader's language, and a crash's traceback after it, for the operator.
             details = job.error if job.error_code in ("", "crashed") else ""
             reason = "\n".join(part for part in (job_failure_message(job), details) if part)
-            raise CommandError(_("Job %(id)d failed: %(error)s") % {"id": job.number, "error": reason})
+            raise CommandError(_("Job #%(id)d failed: %(error)s") % {"id": job.number, "error": reason})
         if job.status == JobStatus.CANCELLED:
-            raise CommandError(_("Job %(id)d was cancelled.") % {"id": job.number})
+            raise CommandError(_("Job #%(id)d was cancelled.") % {"id": job.number})
         try:
             version = job.version
         except ModelVersion.DoesNotExist:
-            raise CommandError(_("Job %(id)d finished without a model version.") % {"id": job.number}) from None
+            raise CommandError(_("Job #%(id)d finished without a model version.") % {"id": job.number}) from None
         self.stdout.write(self.style.SUCCESS(_(
-            "Job %(id)d succeeded: model version v%(number)d (%(status)s)."
+            "Job #%(id)d succeeded: model version v%(number)d (%(status)s)."
         ) % {"id": job.number, "number": version.number, "status": version.get_status_display()}))
         # Which epoch the version keeps (or that it kept the pretrained weights), and why it is or is
         # not live: the job's own log says both, as its page does.
@@ -227,4 +227,4 @@ class Command(BaseCommand):
             self.stdout.write(line)
         comparison = comparison_summary(version.metrics.get("comparison"))
         if comparison:
-            self.stdout.write(f"{comparison.sentence} {comparison.verdict}")
+            self.stdout.write(comparison.in_full)
