@@ -347,7 +347,7 @@ def search_result_list(
     """Products for a query: lexical matches fused with the model's semantic matches by reciprocal
     rank fusion, and with the shopper's own scores when a shopper is given. Out-of-stock products
     are left out. Without a model, lexical matching alone answers (`fallback`). The merchant's
-    rules do not apply: `explain` says only what was left out."""
+    rules do not apply: `explain` says only how many products holding the words are out of stock."""
     state = serving_state(tenant=tenant)
     catalog = serving_catalog(tenant=tenant, state=state)
     eligible = catalog.in_stock
@@ -385,8 +385,21 @@ def search_result_list(
         fallback=version is None,
         fallback_reason=reason if version is None else "",
         word_matches=len(lexical),
-        explanation=Explanation(rules_apply=False, left_out=left_out_count(catalog)) if explain else None,
+        explanation=_search_explained(catalog, tenant=tenant, query=query) if explain else None,
     )
+
+
+def _search_explained(catalog: ServingCatalog, *, tenant: Tenant, query: str) -> Explanation:
+    """What a search left out: the products out of stock that hold the query's words, those a
+    shopper could have found by them. Not every product out of stock in the catalog: a search
+    for "apple" was never going to list most of them."""
+    # The whole catalog as the limit: every match out of stock counts, not only those among the
+    # best SEARCH_POOL matches.
+    matching = catalog.rows(
+        lexical_search(tenant=tenant, query=query, limit=len(catalog), in_stock_only=False)
+    )
+    out_of_stock = int((~catalog.in_stock[matching]).sum())
+    return Explanation(rules_apply=False, left_out=LeftOut(out_of_stock=out_of_stock))
 
 
 def popularity_list(

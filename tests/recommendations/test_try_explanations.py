@@ -166,10 +166,32 @@ def test_the_product_page_and_the_other_categories_are_said_to_be_left_out(owner
         )
 
 
-def test_a_search_counts_the_products_out_of_stock_it_did_not_search(owner_client, live_version, tenant):
+def test_a_search_counts_only_the_products_out_of_stock_that_match_its_words(
+    owner_client, live_version, tenant
+):
     Product.all_tenants.filter(tenant=tenant, category="tea").update(in_stock=False)
+    Product.all_tenants.filter(tenant=tenant, external_id__in=["coffee-0", "coffee-1", "coffee-2"]).update(
+        in_stock=False
+    )
+    html = owner_client.get(TRY, {"query": "tea"}).content.decode()
+    assert text_of(html, "model-left-out-stock") == (
+        "10 products matching the words are out of stock and were left out."  # the coffee does not say tea
+    )
+    assert text_of(html, "popularity-left-out-stock") == "13 products out of stock were left out."
+
+
+def test_one_matching_product_out_of_stock_is_counted_in_the_singular(owner_client, live_version, tenant):
+    Product.all_tenants.filter(tenant=tenant, external_id__in=["tea-2", "pasta-9"]).update(in_stock=False)
+    html = owner_client.get(TRY, {"query": "earl grey"}).content.decode()
+    assert text_of(html, "model-left-out-stock") == (
+        "1 product matching the words is out of stock and was left out."
+    )
+
+
+def test_a_search_whose_matches_are_all_in_stock_left_nothing_out(owner_client, live_version, tenant):
+    Product.all_tenants.filter(tenant=tenant, category="coffee").update(in_stock=False)
     html = owner_client.get(TRY, {"query": "earl grey tea"}).content.decode()
-    assert text_of(html, "model-left-out-stock") == "10 products out of stock were left out."
+    assert text_of(html, "model-left-out") == "Nothing was left out."
 
 
 def test_another_tenants_member_sees_only_their_own_catalog_counted(
