@@ -113,6 +113,8 @@ class Diversity:
     pool: int  # how many of the best-scored products it chose among
     brought_in: tuple[str, ...]  # SKUs listed for variety, which scores alone would not list
     pushed_out: tuple[str, ...]  # SKUs scores alone would list, left out for variety
+    # SKUs both lists hold, listed higher among those than scores alone would list them
+    moved_up: tuple[str, ...] = ()
 
     @property
     def amount_text(self) -> str:
@@ -130,12 +132,20 @@ def diversity_explained(
 ) -> Diversity:
     """`rows`: the list served; `by_score`: the list the same scores give without diversity."""
     served, plain = set(rows.tolist()), set(by_score.tolist())
+    # Places among the products both lists hold, not in the whole list: a product that only
+    # takes the place of one left out above it has not moved up.
+    kept = [row for row in rows.tolist() if row in plain]
+    kept_by_score = [row for row in by_score.tolist() if row in served]
+    place_by_score = {row: place for place, row in enumerate(kept_by_score)}
     return Diversity(
         amount=amount,
         by_model=by_model,
         pool=pool,
         brought_in=tuple(catalog.external_ids[row] for row in rows.tolist() if row not in plain),
         pushed_out=tuple(catalog.external_ids[row] for row in by_score.tolist() if row not in served),
+        moved_up=tuple(
+            catalog.external_ids[row] for place, row in enumerate(kept) if place < place_by_score[row]
+        ),
     )
 
 
@@ -146,6 +156,7 @@ class ProductNote:
     rules: tuple[RuleRef, ...] = ()  # the rules that shifted its score
     place_without_rules: int | None = None  # 1-based; None: the list would not hold it
     for_variety: bool = False  # diversity brought it in
+    moved_up_for_variety: bool = False  # diversity listed it higher than its score would
 
 
 @dataclass(frozen=True)
@@ -174,6 +185,7 @@ def explanation_build(
     the same request gives when no rule shifts a score."""
     place_without = {row: place for place, row in enumerate(rows_without_rules.tolist(), start=1)}
     brought_in = set(diversity.brought_in) if diversity else set()
+    moved_up = set(diversity.moved_up) if diversity else set()
     notes = {}
     for row in rows.tolist():
         external_id = catalog.external_ids[row]
@@ -181,6 +193,7 @@ def explanation_build(
             rules=tuple(rule for rule, (mask, _shift) in zip(rules, shifts) if mask[row]),
             place_without_rules=place_without.get(row),
             for_variety=external_id in brought_in,
+            moved_up_for_variety=external_id in moved_up,
         )
     served = set(rows.tolist())
     return Explanation(

@@ -8,7 +8,7 @@ import numpy as np
 from catalog.models import Event, EventType, Product
 from recommendations.engine.catalog import ServingCatalog
 from recommendations.models import RankingRule
-from recommendations.selectors.explanations import LeftOut, left_out_count
+from recommendations.selectors.explanations import Diversity, LeftOut, diversity_explained, left_out_count
 from recommendations.selectors.recommendations import popularity_list, recommendation_list
 from recommendations.serving import serving_state_forget
 from tenants.scope import tenant_scope
@@ -255,6 +255,44 @@ def test_a_diversified_list_says_so_and_names_what_variety_brought_in_and_left_o
     assert left_out == [sku for sku in plain if sku not in diverse]
     why = why_by_sku(html, "model")
     assert [sku for sku in diverse if "Brought in for variety." in why[sku]] == brought_in
+
+
+def test_a_diversity_that_only_reorders_the_list_says_so_and_notes_what_moved_up(
+    owner_client, live_version, tenant
+):
+    plain = model_list(tenant, shopper_id="shopper-0", limit=4)
+    diverse = model_list(tenant, shopper_id="shopper-0", limit=4, diversity=0.5)
+    assert set(diverse) == set(plain) and diverse != plain
+    moved_up = [sku for place, sku in enumerate(diverse) if place < plain.index(sku)]
+    html = owner_client.get(TRY, {"shopper_id": "shopper-0", "limit": 4, "diversity": 0.5}).content.decode()
+    assert text_of(html, "diversity-note").endswith(
+        "Diversity kept the products that score alone would list, in another order."
+    )
+    why = why_by_sku(html, "model")
+    assert [sku for sku in diverse if why[sku] == "Moved up for variety."] == moved_up
+    assert not any(why[sku] for sku in diverse if sku not in moved_up)
+
+
+def test_diversity_says_what_moved_up_among_the_products_both_lists_hold():
+    catalog = ServingCatalog(
+        [{"external_id": sku, "category": "tea", "in_stock": True} for sku in ["a", "b", "c", "d", "new"]]
+    )
+
+    def diversified(served: list[str], by_score: list[str]) -> Diversity:
+        return diversity_explained(
+            catalog,
+            rows=catalog.rows(served),
+            by_score=catalog.rows(by_score),
+            amount=0.5,
+            by_model=True,
+            pool=5,
+        )
+
+    reordered = diversified(["a", "c", "new", "b"], by_score=["a", "b", "c", "d"])
+    assert (reordered.brought_in, reordered.pushed_out, reordered.moved_up) == (("new",), ("d",), ("c",))
+    # c and d close up behind b, left out: higher on the page, yet in the order of their scores.
+    closed_up = diversified(["a", "c", "d", "new"], by_score=["a", "b", "c", "d"])
+    assert (closed_up.brought_in, closed_up.pushed_out, closed_up.moved_up) == (("new",), ("b",), ())
 
 
 def test_without_a_model_diversity_is_said_to_go_by_category(owner_client, tiny_shop):
