@@ -16,8 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import F
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, ngettext
 
 from catalog.models import ImportStatus, ProductImport
 from catalog.services.imports import catalog_imports_lost_fail
