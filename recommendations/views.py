@@ -36,6 +36,7 @@ from recommendations.selectors.recommendations import (
     popularity_list,
     recommendation_list,
     search_result_list,
+    similar_product_list,
 )
 from tenants.models import Tenant
 from tenants.web import member_required
@@ -98,7 +99,7 @@ class TryForm(forms.Form):
 
 @dataclass(frozen=True)
 class Column:
-    kind: str  # "model" or "popularity"
+    kind: str  # "model", "popularity" or "similar"
     answer: Answer
     reason: str  # why the model did not rank this list, translated; "" when it did, and for popularity
 
@@ -122,7 +123,8 @@ def _reason_label(answer: Answer) -> str:
 
 def try_columns(*, tenant: Tenant, data: dict) -> list[Column]:
     """The live model's answer and popularity's, for the form's cleaned data, each with why it is
-    what it is (rules, what was left out, diversity). Raises UnknownProduct."""
+    what it is (rules, what was left out, diversity); with a product page, also the similar
+    products that page's own list is served. Raises UnknownProduct."""
     limit = data.get("limit") or DEFAULT_LIMIT
     if data.get("query"):
         model = search_result_list(
@@ -150,7 +152,13 @@ def try_columns(*, tenant: Tenant, data: dict) -> list[Column]:
             context_product=data.get("context_product", ""),
             explain=True,
         )
-    return [Column("model", model, _reason_label(model)), Column("popularity", popular, "")]
+    columns = [Column("model", model, _reason_label(model)), Column("popularity", popular, "")]
+    if data.get("context_product") and not data.get("query"):
+        # A product page shows two lists: the shopper's recommendations and the similar products,
+        # which read neither the shopper nor the category.
+        similar = similar_product_list(tenant=tenant, external_id=data["context_product"], limit=limit)
+        columns.append(Column("similar", similar, _reason_label(similar)))
+    return columns
 
 
 @member_required

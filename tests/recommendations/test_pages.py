@@ -6,7 +6,11 @@ import pytest
 
 from recommendations.attribution import served_log
 from recommendations.models import RankingRule
-from recommendations.selectors.recommendations import popularity_list, recommendation_list
+from recommendations.selectors.recommendations import (
+    popularity_list,
+    recommendation_list,
+    similar_product_list,
+)
 from tenants.models import Role
 from tenants.scope import tenant_scope
 from tests.recommendations.conftest import RECOMMENDATIONS
@@ -95,9 +99,38 @@ def test_the_popularity_list_keeps_to_the_category_and_leaves_out_the_product_pa
     assert popular and all(sku.startswith("tea-") for sku in popular) and "tea-0" not in popular
 
 
+def test_a_product_page_also_shows_the_similar_products_that_page_is_served(
+    owner_client, live_version, tenant
+):
+    html = owner_client.get(
+        TRY, {"shopper_id": "shopper-0", "context_product": "tea-0", "category": "coffee", "limit": 5}
+    ).content.decode()
+
+    with tenant_scope(tenant):
+        expected = similar_product_list(tenant=tenant, external_id="tea-0", limit=5).product_ids
+    assert column_skus(html, "similar") == expected and len(expected) == 5
+    assert "tea-0" not in expected
+    status = re.search(r'id="similar-answer-status">(.*?)</p>', html, re.S).group(1)
+    assert "What the product page of tea-0 lists as similar, ranked by model v1" in status
+
+
+def test_the_similar_products_without_a_model_say_what_answered(owner_client, tiny_shop):
+    html = owner_client.get(TRY, {"context_product": "tea-0"}).content.decode()
+    status = re.search(r'id="similar-answer-status">(.*?)</p>', html, re.S).group(1)
+    assert "best sellers of its category answered (No model is live yet)" in status
+    assert column_skus(html, "similar")
+
+
+def test_no_similar_products_are_shown_without_a_product_page_or_for_a_search(owner_client, live_version):
+    assert 'id="similar-column"' not in owner_client.get(TRY, {"shopper_id": "shopper-0"}).content.decode()
+    searching = owner_client.get(TRY, {"context_product": "tea-0", "query": "earl grey"}).content.decode()
+    assert 'id="similar-column"' not in searching
+
+
 def test_trying_records_nothing_as_served(owner_client, publishable_client, live_version):
     owner_client.get(TRY, {"shopper_id": "shopper-0"})
     owner_client.get(TRY, {"shopper_id": "shopper-0", "query": "earl grey tea"})
+    owner_client.get(TRY, {"shopper_id": "shopper-0", "context_product": "tea-0"})
     assert served_log.pending() == 0
     publishable_client.get(RECOMMENDATIONS, {"shopper_id": "shopper-0"})
     assert served_log.pending() == 1  # the storefront API does record: the counter works
