@@ -29,6 +29,7 @@ from recommendations.rules import (
 )
 from recommendations.selectors.explanations import ProductNote
 from recommendations.selectors.recommendations import (
+    MAX_EXCLUDE,
     MAX_LIMIT,
     Answer,
     FallbackReason,
@@ -42,6 +43,8 @@ from tenants.models import Tenant
 from tenants.web import member_required
 
 DEFAULT_LIMIT = 10
+# Room for MAX_EXCLUDE SKUs of the longest kind, with their commas.
+MAX_EXCLUDE_TEXT = MAX_EXCLUDE * 129
 
 
 # --- Try it ----------------------------------------------------------------------------------
@@ -76,6 +79,15 @@ class TryForm(forms.Form):
             "the category are then not used."
         ),
     )
+    exclude = forms.CharField(
+        label=gettext_lazy("Leave out (SKUs)"),
+        required=False,
+        max_length=MAX_EXCLUDE_TEXT,
+        help_text=gettext_lazy(
+            "Comma-separated, as your storefront sends exclude: what the shopper already has in the cart, "
+            "say. Not used for a search."
+        ),
+    )
     limit = forms.IntegerField(
         label=gettext_lazy("How many"),
         required=False,
@@ -95,6 +107,15 @@ class TryForm(forms.Form):
             "may ask. Not used for a search."
         ),
     )
+
+    def clean_exclude(self) -> list[str]:
+        # As the API reads `exclude`: commas part the SKUs, blanks and spaces around them are dropped.
+        skus = [sku.strip() for sku in self.cleaned_data["exclude"].split(",") if sku.strip()]
+        if len(skus) > MAX_EXCLUDE:
+            raise forms.ValidationError(
+                _("At most %(limit)d SKUs; this has %(count)d.") % {"limit": MAX_EXCLUDE, "count": len(skus)}
+            )
+        return skus
 
 
 @dataclass(frozen=True)
@@ -142,6 +163,7 @@ def try_columns(*, tenant: Tenant, data: dict) -> list[Column]:
             limit=limit,
             context_product=data.get("context_product", ""),
             category=data.get("category", ""),
+            exclude=data.get("exclude") or (),
             diversity=data.get("diversity") or 0.0,
             explain=True,
         )
@@ -150,6 +172,7 @@ def try_columns(*, tenant: Tenant, data: dict) -> list[Column]:
             limit=limit,
             category=data.get("category", ""),
             context_product=data.get("context_product", ""),
+            exclude=data.get("exclude") or (),
             explain=True,
         )
     columns = [Column("model", model, _reason_label(model)), Column("popularity", popular, "")]

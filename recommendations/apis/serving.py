@@ -20,6 +20,7 @@ from rest_framework.response import Response
 
 from recommendations.attribution import served_log
 from recommendations.selectors.recommendations import (
+    MAX_EXCLUDE,
     MAX_LIMIT,
     Answer,
     UnknownProduct,
@@ -239,7 +240,7 @@ class RecommendationsApi(_ServingApi):
         context_product = serializers.CharField(required=False, allow_blank=True, max_length=128, default="")
         category = serializers.CharField(required=False, allow_blank=True, max_length=500, default="")
         exclude = serializers.ListField(
-            child=serializers.CharField(max_length=128), required=False, max_length=500, default=list
+            child=serializers.CharField(max_length=128), required=False, max_length=MAX_EXCLUDE, default=list
         )
         diversity = serializers.FloatField(required=False, min_value=0.0, max_value=1.0, default=0.0)
 

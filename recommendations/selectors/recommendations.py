@@ -50,6 +50,8 @@ from recommendations.serving import (
 from tenants.models import Tenant
 
 MAX_LIMIT = 100
+# The most SKUs a request may leave out (`exclude`): a cart's, a page's already shown.
+MAX_EXCLUDE = 500
 # Diversity re-ranks this many times `limit` of the best candidates.
 DIVERSITY_POOL = 5
 # Search fuses this many of the best lexical and semantic matches.

@@ -166,6 +166,36 @@ def test_the_product_page_and_the_other_categories_are_said_to_be_left_out(owner
         )
 
 
+def test_the_skus_to_leave_out_are_left_out_of_both_lists_as_the_storefront_sends_them(
+    owner_client, live_version, tenant
+):
+    shown = owner_client.get(TRY, {"shopper_id": "shopper-0", "limit": 5}).content.decode()
+    first_model, first_popular = column_skus(shown, "model")[0], column_skus(shown, "popularity")[0]
+
+    exclude = f" {first_model},, {first_popular} ,no-such-sku"  # spaces and blanks, as typed
+    html = owner_client.get(TRY, {"shopper_id": "shopper-0", "limit": 5, "exclude": exclude}).content.decode()
+
+    assert first_model not in column_skus(html, "model")
+    assert first_popular not in column_skus(html, "popularity")
+    assert column_skus(html, "model") == model_list(
+        tenant, shopper_id="shopper-0", limit=5, exclude=[first_model, first_popular, "no-such-sku"]
+    )
+    assert "you asked to leave out" in text_of(html, "model-left-out-excluded")
+    assert "you asked to leave out" in text_of(html, "popularity-left-out-excluded")
+
+
+def test_one_product_left_out_as_asked_is_counted_in_the_singular(owner_client, live_version):
+    html = owner_client.get(TRY, {"shopper_id": "new-shopper", "exclude": "tea-0"}).content.decode()
+    assert text_of(html, "popularity-left-out-excluded") == "1 product you asked to leave out was left out."
+
+
+def test_more_skus_to_leave_out_than_the_api_takes_are_refused_beside_the_field(owner_client, live_version):
+    too_many = ",".join(f"sku-{number}" for number in range(501))
+    html = owner_client.get(TRY, {"shopper_id": "shopper-0", "exclude": too_many}).content.decode()
+    assert re.search(r'id="id_exclude_error">At most 500 SKUs; this has 501.<', html)
+    assert 'id="model-column"' not in html
+
+
 def test_a_search_counts_only_the_products_out_of_stock_that_match_its_words(
     owner_client, live_version, tenant
 ):
