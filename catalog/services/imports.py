@@ -162,15 +162,17 @@ def _file_checked(
     file_format: str,
     on_progress: Callable[[int, int], None] | None = None,
     *,
+    tenant: Tenant,
     valid_products: _ProductsInSkuOrder | None = None,
     until_errors_kept: bool = False,
 ) -> _FileChecked:
     """Check the file a chunk of rows at a time: how many products it holds, and its errors (row
-    order), in the active language. The valid products go to `valid_products` until a row has an
-    error (then none will be saved). `until_errors_kept`: stop once IMPORT_ERRORS_KEPT errors are
-    kept; the rest of the file could only add to their count. `on_progress(rows_checked,
-    row_count)` hears how far the checks are, once the file is opened, and (row_count, row_count)
-    once they are done."""
+    order), in the active language. A row may leave out the title of a product in `tenant`'s
+    catalog: each chunk looks up its SKUs there, as an API batch does. The valid products go to
+    `valid_products` until a row has an error (then none will be saved). `until_errors_kept`: stop
+    once IMPORT_ERRORS_KEPT errors are kept; the rest of the file could only add to their count.
+    `on_progress(rows_checked, row_count)` hears how far the checks are, once the file is opened,
+    and (row_count, row_count) once they are done."""
     opened = catalog_file_open(uploaded_file, file_format)
     errors = _ErrorsKept()
     errors.add(opened.errors)
@@ -187,8 +189,8 @@ def _file_checked(
     for chunk in _chunks(opened.rows(), settings.CATALOG_IMPORT_CHUNK_ROWS):
         product_rows = [row for row in chunk if row.is_product]
         products, row_errors = product_rows_validate(
-            [row.product for row in product_rows], given=opened.given, on_progress=rows_checked,
-            skus_seen=skus_seen, rows_before=product_count,
+            [row.product for row in product_rows], tenant=tenant, given=opened.given,
+            on_progress=rows_checked, skus_seen=skus_seen, rows_before=product_count,
         )
         product_count += len(product_rows)
         chunk_errors = [error for row in chunk for error in row.errors] + [
@@ -212,7 +214,9 @@ def _file_checked(
     return _FileChecked(product_count, errors)
 
 
-def _reasons_in_every_language(errors: list[dict], uploaded_file: File, file_format: str) -> None:
+def _reasons_in_every_language(
+    errors: list[dict], uploaded_file: File, file_format: str, tenant: Tenant
+) -> None:
     """Give each error its reason in every language of the UI, so that whoever reads the failed
     import reads it in theirs, not in the uploader's. The file is checked again in each other
     language, as far as the errors kept: the same file gives the same errors in the same order,
@@ -224,7 +228,9 @@ def _reasons_in_every_language(errors: list[dict], uploaded_file: File, file_for
         if language == current:
             continue
         with override(language):
-            again = _file_checked(uploaded_file, file_format, until_errors_kept=True).errors.kept
+            again = _file_checked(
+                uploaded_file, file_format, tenant=tenant, until_errors_kept=True
+            ).errors.kept
         if len(again) != len(errors):  # not expected; the uploader's language stands alone then
             continue
         for error, translated in zip(errors, again, strict=True):
@@ -272,12 +278,14 @@ def _import_into(
     require_scope_of(record.tenant)
     file_format = record.file_format
     with _ProductsInSkuOrder(settings.CATALOG_IMPORT_CHUNK_ROWS) as valid_products:
-        checked = _file_checked(uploaded_file, file_format, on_progress, valid_products=valid_products)
+        checked = _file_checked(
+            uploaded_file, file_format, on_progress, tenant=record.tenant, valid_products=valid_products
+        )
         record.row_count = record.rows_checked = checked.product_count
         if not checked.errors.count:
             return _products_saved(record, valid_products)
     errors = checked.errors.kept
-    _reasons_in_every_language(errors, uploaded_file, file_format)
+    _reasons_in_every_language(errors, uploaded_file, file_format, record.tenant)
     record.status = ImportStatus.FAILED
     record.errors = errors
     record.error_count = checked.errors.count

@@ -27,7 +27,9 @@ PRODUCT_FIELDS = (
     "external_id", "title", "description", "category", "brand",
     "price", "currency", "in_stock", "attributes",
 )
-REQUIRED_FIELDS = ("external_id", "title")
+# Every product names its SKU; a product not yet in the catalog its title too (product_rows_validate):
+# an update may leave the title out, as any field, so a storefront can send a stock change alone.
+REQUIRED_FIELDS = ("external_id",)
 # An upsert sets the fields given and keeps the others of a product already in the catalog (a
 # new one gets their defaults): a file or batch with only some columns must not wipe the rest.
 # created_at is never updated, so a product keeps the date it first came.
@@ -56,7 +58,12 @@ class ProductRowSerializer(UnknownFieldsRefusedMixin, serializers.Serializer):
     external_id = serializers.CharField(
         max_length=128, help_text="The merchant's SKU, unique in the catalog."
     )
-    title = serializers.CharField(max_length=500)
+    # Not required here: whether a product needs its title depends on the catalog, which
+    # product_rows_validate looks up. A title given blank is refused all the same.
+    title = serializers.CharField(
+        max_length=500, required=False,
+        help_text="Required for a product not yet in the catalog; an update may leave it out.",
+    )
     description = serializers.CharField(allow_blank=True, default="")
     category = serializers.CharField(
         max_length=CATEGORY_MAX_LENGTH, allow_blank=True, default="",
@@ -164,6 +171,7 @@ ROWS_PER_PROGRESS_REPORT = 1000
 def product_rows_validate(
     rows: Sequence[Any],
     *,
+    tenant: Tenant,
     given: frozenset[str] | None = None,
     on_progress: Callable[[int], None] | None = None,
     skus_seen: set[str] | None = None,
@@ -173,6 +181,9 @@ def product_rows_validate(
     so a merchant can fix a whole file at once. `given`: the fields every row gives (a CSV
     file's columns, an empty cell included); by default, each row's own keys. `on_progress`
     hears how many rows are checked, every ROWS_PER_PROGRESS_REPORT rows.
+
+    A row that gives no title (no title key, no title column) updates a product of `tenant`'s
+    catalog, keeping its title; for a SKU not in the catalog, the title is required.
 
     A file checked a chunk of rows at a time passes, for each chunk, the same `skus_seen` (the
     SKUs of the chunks before, to which this call adds its own), so that a SKU repeated in
@@ -184,6 +195,11 @@ def product_rows_validate(
     # One serializer for every row: building its fields for each of 10,000
     # rows would cost more than validating them.
     serializer = ProductRowSerializer()
+    sku_field = serializer.fields["external_id"]
+    skus_in_catalog = _skus_in_catalog(
+        tenant, {_row_sku(row, sku_field) for row in rows if _title_left_out(row, given)} - {None}
+    )
+
     def repeated(sku: str, position: int) -> bool:
         if sku not in skus_seen:
             skus_seen.add(sku)
@@ -199,24 +215,77 @@ def product_rows_validate(
         rows_checked = rows_before + position
         if on_progress is not None and rows_checked and rows_checked % ROWS_PER_PROGRESS_REPORT == 0:
             on_progress(rows_checked)
-        try:
-            product = dict(serializer.run_validation(row))
-        except serializers.ValidationError as error:
-            errors.extend(
-                ProductRowError(position, field_name, reason)
-                for field_name, reason in _error_messages(error.detail)
-            )
+        title_reason = _title_missing_reason(row, given, skus_in_catalog, serializer)
+        product, row_errors = _row_validated(row, serializer, title_reason)
+        if row_errors:
+            errors.extend(ProductRowError(position, field_name, reason) for field_name, reason in row_errors)
             # A row refused for another field still takes its SKU: a repeat is said in the same
             # report, not only once the other errors are fixed and the file sent again.
-            raw_sku = row.get("external_id") if isinstance(row, Mapping) else None
-            if isinstance(raw_sku, str) and raw_sku.strip() and "external_id" not in error.detail:
-                repeated(raw_sku.strip(), position)
+            sku = _row_sku(row, sku_field)
+            if sku is not None:
+                repeated(sku, position)
             continue
         if repeated(product["external_id"], position):
             continue
         fields_given = given if given is not None else frozenset(row) & frozenset(PRODUCT_FIELDS)
         cleaned.append(ValidProduct(product, fields_given))
     return cleaned, errors
+
+
+def _row_validated(
+    row: Any, serializer: ProductRowSerializer, title_reason: str | None
+) -> tuple[dict, list[tuple[str, str]]]:
+    """The clean product of a row, and its errors as (field, reason), in the order of the fields."""
+    try:
+        product, row_errors = dict(serializer.run_validation(row)), []
+    except serializers.ValidationError as error:
+        product, row_errors = {}, list(_error_messages(error.detail))
+    if title_reason is not None:
+        # Where the serializer named it when it required every title: after the SKU's errors.
+        after_sku = sum(1 for field_name, _reason in row_errors if field_name == "external_id")
+        row_errors.insert(after_sku, ("title", title_reason))
+    return product, row_errors
+
+
+def _row_sku(row: Any, sku_field: serializers.Field) -> str | None:
+    """The SKU of a row, read as its validation reads it; None where it gives no valid one."""
+    if not isinstance(row, Mapping) or "external_id" not in row:
+        return None
+    try:
+        return sku_field.run_validation(row["external_id"])
+    except serializers.ValidationError:
+        return None
+
+
+def _title_left_out(row: Any, given: frozenset[str] | None) -> bool:
+    """Whether a row gives no title at all: no title key (API, JSON), no title column (CSV). A
+    CSV title column's empty cell is a title given, blank."""
+    if given is not None:
+        return "title" not in given
+    return isinstance(row, Mapping) and "title" not in row
+
+
+def _skus_in_catalog(tenant: Tenant, skus: set[str]) -> set[str]:
+    """Those of `skus` that name a product of the tenant's catalog: one query for a batch or chunk."""
+    if not skus:
+        return set()
+    in_catalog = Product.objects.filter(tenant=tenant, external_id__in=skus)
+    return set(in_catalog.values_list("external_id", flat=True))
+
+
+def _title_missing_reason(
+    row: Any, given: frozenset[str] | None, skus_in_catalog: set[str], serializer: ProductRowSerializer
+) -> str | None:
+    """Why a row that holds no title needs one; None when it needs none, or holds one (which the
+    serializer checks, blank and null refused)."""
+    if not isinstance(row, Mapping) or "title" in row:
+        return None
+    if not _title_left_out(row, given):
+        # A CSV title column's empty cell: a blank title, refused as the API refuses one.
+        return str(serializer.fields["title"].error_messages["required"])
+    if _row_sku(row, serializer.fields["external_id"]) in skus_in_catalog:
+        return None  # the update keeps the stored title
+    return _("Required for a product not yet in the catalog.")
 
 
 def require_scope_of(tenant: Tenant) -> None:
@@ -227,6 +296,7 @@ def require_scope_of(tenant: Tenant) -> None:
         raise TenantScopeMissing(f"Writing products of tenant {tenant.pk} in the scope of another tenant.")
 
 
+@transaction.atomic
 def products_store(
     *, tenant: Tenant, products: list[ValidProduct], announce: bool = True
 ) -> ProductUpsertResult:
@@ -235,11 +305,21 @@ def products_store(
     in the same transaction, a chunk at a time, and calls products_changed_on_commit once."""
     require_scope_of(tenant)
     skus = [product.values["external_id"] for product in products]
-    # One query, only to count: the upsert below does not say which rows it inserted.
+    titleless = {product.values["external_id"] for product in products if "title" not in product.values}
+    in_catalog = Product.objects.filter(tenant=tenant, external_id__in=skus).order_by("external_id")
+    if titleless:
+        # A product sent without its title was in the catalog when checked. Locked until the
+        # transaction ends, so that it is not deleted before its update: the upsert would make it
+        # again, titleless. In SKU order, as every writer locks (see below).
+        in_catalog = in_catalog.select_for_update()
+    # One query, also to count: the upsert below does not say which rows it inserted.
     # A product created by a concurrent request in between is counted as created.
-    existing = set(
-        Product.objects.filter(tenant=tenant, external_id__in=skus).values_list("external_id", flat=True)
-    )
+    existing = set(in_catalog.values_list("external_id", flat=True))
+    # Deleted since it was checked (an import checks its whole file before it saves): as though
+    # deleted just after this update, it is not made again. Counted as updated, as it was.
+    deleted_meanwhile = titleless - existing
+    if deleted_meanwhile:
+        products = [product for product in products if product.values["external_id"] not in deleted_meanwhile]
     # One upsert per set of fields given: a file's rows share one, an API batch mostly does.
     by_fields: dict[frozenset[str], list[ValidProduct]] = {}
     for product in products:
@@ -259,7 +339,9 @@ def products_store(
         )
     if announce:
         products_changed_on_commit(tenant=tenant)
-    return ProductUpsertResult(created=len(products) - len(existing), updated=len(existing))
+    return ProductUpsertResult(
+        created=len(products) - len(existing), updated=len(existing) + len(deleted_meanwhile)
+    )
 
 
 def products_changed_on_commit(*, tenant: Tenant) -> None:
@@ -271,12 +353,13 @@ def products_changed_on_commit(*, tenant: Tenant) -> None:
 
 @transaction.atomic
 def product_upsert_many(*, tenant: Tenant, rows: Sequence[Any]) -> ProductUpsertResult:
-    """Create the products whose SKU is new and update those that exist (the fields given).
+    """Create the products whose SKU is new and update those that exist (the fields given; a
+    product's title may be left out only where it exists).
 
     Runs inside `tenant`'s scope. Raises ProductRowsInvalid, storing nothing,
     when any product is invalid.
     """
-    products, errors = product_rows_validate(rows)
+    products, errors = product_rows_validate(rows, tenant=tenant)
     if errors:
         raise ProductRowsInvalid(errors)
     return products_store(tenant=tenant, products=products)
@@ -288,7 +371,7 @@ def product_update(*, tenant: Tenant, external_id: str, fields: dict[str, Any]) 
     Raises Product.DoesNotExist, or ProductRowsInvalid naming each bad field; stores nothing then."""
     require_scope_of(tenant)
     product = Product.objects.select_for_update().get(tenant=tenant, external_id=external_id)
-    products, errors = product_rows_validate([{**fields, "external_id": product.external_id}])
+    products, errors = product_rows_validate([{**fields, "external_id": product.external_id}], tenant=tenant)
     if errors:
         raise ProductRowsInvalid(errors)
     products_store(tenant=tenant, products=products)

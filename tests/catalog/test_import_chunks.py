@@ -213,6 +213,60 @@ def test_a_json_file_of_several_chunks_is_imported_each_product_with_the_fields_
     assert sorted(saved) == TEN_SKUS and saved["SKU-03"].brand == "Leafy"  # a field not given is kept
 
 
+def _stock_csv(skus) -> bytes:
+    return ("external_id,in_stock\n" + "".join(f"{sku},false\n" for sku in skus)).encode()
+
+
+def test_a_file_without_a_title_column_updates_the_products_of_every_chunk_and_keeps_their_titles(
+    secret_client, tenant
+):
+    for sku in TEN_SKUS:
+        ProductFactory(tenant=tenant, external_id=sku, title=f"Old tea {sku}", brand="Leafy")
+
+    done = _imported(secret_client, _stock_csv(reversed(TEN_SKUS)))
+
+    assert (done["status"], done["created_count"], done["updated_count"]) == (ImportStatus.SUCCEEDED, 0, 10)
+    saved = _products_of(tenant)
+    assert all(saved[sku].title == f"Old tea {sku}" and saved[sku].brand == "Leafy" for sku in TEN_SKUS)
+    assert not any(product.in_stock for product in saved.values())
+
+
+def test_a_file_without_a_title_column_refuses_a_new_sku_in_a_late_chunk_and_stores_nothing(secret_client, tenant):
+    for sku in TEN_SKUS[:9]:
+        ProductFactory(tenant=tenant, external_id=sku, title=f"Old tea {sku}")
+
+    failed = _imported(secret_client, _stock_csv(TEN_SKUS))
+
+    assert failed["status"] == ImportStatus.FAILED
+    assert [(error["row"], error["field"]) for error in failed["errors"]] == [(11, "title")]
+    assert "not yet in the catalog" in failed["errors"][0]["reason"]
+    assert sorted(_products_of(tenant)) == TEN_SKUS[:9]
+    assert all(product.in_stock for product in _products_of(tenant).values())
+
+
+def test_a_product_deleted_while_its_file_is_checked_is_not_made_again_without_a_title(
+    secret_client, tenant, monkeypatch
+):
+    for sku in TEN_SKUS:
+        ProductFactory(tenant=tenant, external_id=sku, title=f"Old tea {sku}")
+    real_validate = import_services.product_rows_validate
+
+    def validate_then_delete_one(rows, **kwargs):
+        checked = real_validate(rows, **kwargs)
+        if any(row["external_id"] == "SKU-04" for row in rows):
+            # The merchant deletes SKU-04 from the catalog page once its chunk is checked.
+            Product.objects.filter(tenant=tenant, external_id="SKU-04").delete()
+        return checked
+
+    monkeypatch.setattr(import_services, "product_rows_validate", validate_then_delete_one)
+    done = _imported(secret_client, _stock_csv(TEN_SKUS))
+
+    assert (done["status"], done["created_count"], done["updated_count"]) == (ImportStatus.SUCCEEDED, 0, 10)
+    saved = _products_of(tenant)
+    assert sorted(saved) == [sku for sku in TEN_SKUS if sku != "SKU-04"]
+    assert all(saved[sku].title == f"Old tea {sku}" for sku in saved)
+
+
 def test_each_bad_row_of_several_chunks_names_its_spreadsheet_row_a_cell_over_lines_counted_once(
     secret_client, tenant
 ):

@@ -93,6 +93,79 @@ def test_a_json_product_updates_the_fields_it_gives(secret_client, tenant):
     assert (pear.title, pear.brand, pear.in_stock) == ("Pear", "Orchard", False)
 
 
+def test_a_csv_without_a_title_column_updates_the_products_in_the_catalog_and_keeps_their_titles(
+    secret_client, tenant
+):
+    ProductFactory(tenant=tenant, external_id="SKU-1", title="Green tea", brand="Leafy", price="4.50")
+    ProductFactory(tenant=tenant, external_id="SKU-2", title="Black tea", in_stock=False)
+
+    response = _upload(secret_client, "stock.csv", b"external_id,in_stock\nSKU-1,false\nSKU-2,true\n")
+
+    body = response.json()
+    assert body["status"] == ImportStatus.SUCCEEDED, body
+    assert (body["created_count"], body["updated_count"]) == (0, 2)
+    products = _products_of(tenant)
+    assert (products["SKU-1"].title, products["SKU-1"].in_stock) == ("Green tea", False)
+    assert (products["SKU-1"].brand, str(products["SKU-1"].price)) == ("Leafy", "4.50")
+    assert (products["SKU-2"].title, products["SKU-2"].in_stock) == ("Black tea", True)
+
+
+def test_a_csv_without_a_title_column_refuses_a_new_sku_by_row_and_stores_nothing(secret_client, tenant):
+    ProductFactory(tenant=tenant, external_id="SKU-1", title="Green tea")
+
+    response = _upload(secret_client, "stock.csv", b"external_id,in_stock\nSKU-1,false\nNEW-1,true\n")
+
+    body = response.json()
+    assert body["status"] == ImportStatus.FAILED
+    assert [(error["row"], error["field"], error["reason"]) for error in body["errors"]] == [
+        (3, "title", "Required for a product not yet in the catalog."),
+    ]
+    assert sorted(_products_of(tenant)) == ["SKU-1"]
+    assert _products_of(tenant)["SKU-1"].in_stock is True
+
+
+def test_a_csv_without_a_title_column_does_not_take_another_tenants_product_for_one_in_the_catalog(
+    secret_client, tenant, other_tenant
+):
+    ProductFactory(tenant=other_tenant, external_id="SHARED-SKU", title="Theirs", in_stock=True)
+
+    response = _upload(secret_client, "stock.csv", b"external_id,in_stock\nSHARED-SKU,false\n")
+
+    assert response.json()["status"] == ImportStatus.FAILED
+    assert [(error["row"], error["field"]) for error in response.json()["errors"]] == [(2, "title")]
+    assert _products_of(tenant) == {}
+    theirs = _products_of(other_tenant)["SHARED-SKU"]
+    assert (theirs.title, theirs.in_stock) == ("Theirs", True)
+
+
+def test_an_empty_title_cell_is_refused_even_for_a_product_in_the_catalog(secret_client, tenant):
+    ProductFactory(tenant=tenant, external_id="SKU-1", title="Green tea")
+
+    response = _upload(secret_client, "catalog.csv", b"external_id,title,in_stock\nSKU-1,,false\n")
+
+    assert response.json()["status"] == ImportStatus.FAILED
+    assert [(error["row"], error["field"]) for error in response.json()["errors"]] == [(2, "title")]
+    assert _products_of(tenant)["SKU-1"].in_stock is True
+
+
+def test_a_json_item_without_a_title_updates_a_product_in_the_catalog_and_one_for_a_new_sku_is_refused(
+    secret_client, tenant
+):
+    ProductFactory(tenant=tenant, external_id="SKU-1", title="Green tea")
+    stock = [{"external_id": "SKU-1", "in_stock": False}]
+
+    done = _upload(secret_client, "stock.json", json.dumps(stock).encode()).json()
+    assert done["status"] == ImportStatus.SUCCEEDED
+    tea = _products_of(tenant)["SKU-1"]
+    assert (tea.title, tea.in_stock) == ("Green tea", False)
+
+    with_a_new_sku = [*stock, {"external_id": "NEW-1"}]
+    refused = _upload(secret_client, "stock.json", json.dumps(with_a_new_sku).encode()).json()
+    assert refused["status"] == ImportStatus.FAILED
+    assert [(error["row"], error["field"]) for error in refused["errors"]] == [(2, "title")]
+    assert sorted(_products_of(tenant)) == ["SKU-1"]
+
+
 def test_a_catalog_file_with_one_bad_row_stores_nothing_and_names_the_row(secret_client, tenant):
     response = _upload_sample(secret_client, "catalog_bad_row.csv")
     assert response.json()["status"] == ImportStatus.FAILED
@@ -211,12 +284,12 @@ def test_a_comma_separated_csv_keeps_its_quoted_commas_and_its_semicolons(secret
     assert products["A-2"].title == "Tea; black, strong"
 
 
-def test_a_missing_required_column_is_a_clear_error(secret_client, tenant):
-    response = _upload(secret_client, "catalog.csv", b"external_id,price\nA-1,1.00\n")
+def test_a_missing_sku_column_is_a_clear_error(secret_client, tenant):
+    response = _upload(secret_client, "catalog.csv", b"title,price\nTea,1.00\n")
     assert response.json()["status"] == ImportStatus.FAILED
     (error,) = response.json()["errors"]
-    assert (error["row"], error["field"]) == (1, "title")
-    assert "title" in error["reason"] and "missing" in error["reason"]
+    assert (error["row"], error["field"]) == (1, "external_id")
+    assert "external_id" in error["reason"] and "missing" in error["reason"]
 
 
 def test_an_unknown_column_is_refused_so_no_data_is_silently_dropped(secret_client, tenant):

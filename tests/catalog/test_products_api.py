@@ -6,7 +6,7 @@ import yaml
 from django.conf import settings
 
 from catalog.models import Product
-from catalog.services.products import product_upsert_many
+from catalog.services.products import product_rows_validate, product_upsert_many
 from tenants.models import Role
 from tenants.scope import TenantScopeMissing, tenant_scope
 from tests.factories import ProductFactory
@@ -18,6 +18,10 @@ IMPORTS = "/api/v1/catalog/imports"
 def _products_of(tenant) -> dict[str, Product]:
     with tenant_scope(tenant):
         return {product.external_id: product for product in Product.objects.all()}
+
+
+def _upserted(client, *products: dict):
+    return client.post(PRODUCTS, {"products": list(products)}, format="json")
 
 
 def test_an_upsert_creates_new_products_then_updates_them_by_sku(secret_client, tenant):
@@ -63,6 +67,93 @@ def test_an_upserted_product_keeps_every_field_and_is_normalised(secret_client, 
     assert tea.in_stock is True
     assert tea.attributes == {"organic": True, "origin": "CN"}
     assert tea.description == "100 bags" and tea.brand == "Leafy"
+
+
+def test_a_stock_change_alone_updates_a_product_in_the_catalog_and_keeps_its_title_and_other_fields(
+    secret_client, tenant
+):
+    ProductFactory(tenant=tenant, external_id="TEA-1", title="Green tea", brand="Leafy", price="4.50")
+
+    response = _upserted(secret_client, {"external_id": "TEA-1", "in_stock": False})
+
+    assert response.status_code == 200, response.content
+    assert response.json() == {"created": 0, "updated": 1}
+    tea = _products_of(tenant)["TEA-1"]
+    assert tea.in_stock is False
+    assert (tea.title, tea.brand, tea.price, tea.currency) == ("Green tea", "Leafy", Decimal("4.50"), "USD")
+
+
+def test_a_new_sku_without_a_title_is_refused_by_index_field_and_reason_and_nothing_is_stored(
+    secret_client, tenant
+):
+    ProductFactory(tenant=tenant, external_id="TEA-1", title="Green tea")
+
+    response = secret_client.post(PRODUCTS, {"products": [
+        {"external_id": "TEA-1", "in_stock": False},
+        {"external_id": "NEW-1", "title": "Black tea"},
+        {"external_id": "NEW-2", "in_stock": False},
+    ]}, format="json")
+
+    assert response.status_code == 400
+    assert response.json()["errors"] == [
+        {"index": 2, "field": "title", "reason": "Required for a product not yet in the catalog."},
+    ]
+    assert sorted(_products_of(tenant)) == ["TEA-1"]
+    assert _products_of(tenant)["TEA-1"].in_stock is True
+
+
+def test_a_new_sku_without_a_title_is_refused_alone_too(secret_client, tenant):
+    response = _upserted(secret_client, {"external_id": "NEW-1", "in_stock": False})
+
+    assert response.status_code == 400
+    assert [(e["index"], e["field"], e["reason"]) for e in response.json()["errors"]] == [
+        (0, "title", "Required for a product not yet in the catalog."),
+    ]
+    assert _products_of(tenant) == {}
+
+
+def test_a_product_without_a_title_names_that_beside_its_other_errors(secret_client, tenant):
+    response = _upserted(secret_client, {"external_id": "NEW-1", "price": "-1"})
+
+    assert [(e["index"], e["field"]) for e in response.json()["errors"]] == [(0, "title"), (0, "price")]
+
+
+def test_a_blank_title_is_refused_even_for_a_product_in_the_catalog(secret_client, tenant):
+    ProductFactory(tenant=tenant, external_id="TEA-1", title="Green tea")
+
+    response = _upserted(secret_client, {"external_id": "TEA-1", "title": " "})
+
+    assert response.status_code == 400
+    assert [(e["index"], e["field"]) for e in response.json()["errors"]] == [(0, "title")]
+    assert _products_of(tenant)["TEA-1"].title == "Green tea"
+
+
+def test_a_sku_only_in_another_tenants_catalog_still_needs_its_title_and_theirs_is_untouched(
+    secret_client, tenant, other_tenant
+):
+    ProductFactory(tenant=other_tenant, external_id="SHARED-SKU", title="Theirs", in_stock=True)
+
+    response = _upserted(secret_client, {"external_id": "SHARED-SKU", "in_stock": False})
+
+    assert response.status_code == 400
+    assert [(e["index"], e["field"], e["reason"]) for e in response.json()["errors"]] == [
+        (0, "title", "Required for a product not yet in the catalog."),
+    ]
+    assert _products_of(tenant) == {}
+    theirs = _products_of(other_tenant)["SHARED-SKU"]
+    assert (theirs.title, theirs.in_stock) == ("Theirs", True)
+
+
+def test_a_batch_looks_up_its_skus_without_a_title_in_one_query(tenant, django_assert_num_queries):
+    for n in range(5):
+        ProductFactory(tenant=tenant, external_id=f"TEA-{n}")
+    rows = [{"external_id": f"TEA-{n}", "in_stock": False} for n in range(5)] + [{"external_id": "NEW-1"}]
+
+    with tenant_scope(tenant), django_assert_num_queries(1):
+        products, errors = product_rows_validate(rows, tenant=tenant)
+
+    assert [product.values["external_id"] for product in products] == [f"TEA-{n}" for n in range(5)]
+    assert [(error.position, error.field) for error in errors] == [(5, "title")]
 
 
 def test_more_products_than_the_batch_limit_is_a_400_naming_the_limit(secret_client, tenant):
@@ -283,6 +374,13 @@ def test_the_openapi_schema_documents_the_product_fields_and_the_paginated_list(
     assert "/api/v1/catalog/products/{external_id}" in schema["paths"]
     assert "/api/v1/catalog/imports/{import_id}" in schema["paths"]
     assert "multipart/form-data" in imports["post"]["requestBody"]["content"]
+
+
+def test_the_openapi_schema_says_a_title_is_required_only_for_a_new_product(client, db):
+    schema = yaml.safe_load(client.get("/api/v1/schema").content)
+    product_input = schema["components"]["schemas"]["ProductInput"]
+    assert product_input["required"] == ["external_id"]
+    assert "not yet in the catalog" in product_input["properties"]["title"]["description"]
 
 
 def test_a_category_that_outgrows_its_limit_once_spelled_out_is_refused_by_field(secret_client, tenant):
