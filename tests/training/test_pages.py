@@ -583,6 +583,9 @@ def test_the_comparison_is_translated(owner_client, tenant):
     html = owner_client.get(reverse("model-version-list"), HTTP_ACCEPT_LANGUAGE="zh-hans").content.decode()
 
     assert "95%" in html and "the baseline that did best on validation" not in html
+    # Chinese sentences run on: 。 parts them, not a space; the verdict stays in bold.
+    sentences = re.search(r'<p class="comparison comparison-gain">(.*?)</p>', html, re.S).group(1)
+    assert "。<strong>" in sentences and sentences.endswith("</strong>")
 
 
 def test_promoting_a_version_through_the_page(owner_client, tenant, merchant_user):
