@@ -94,6 +94,11 @@ def _form_errors_from(error: ValidationError, form: forms.Form) -> None:
 @never_cache  # an invitation's link is on it, once
 @member_required(manage=True)
 def member_list_view(request):
+    if request.tenant.sandbox_of_id is not None:
+        # Its one member is its learner, and no one can be let in (tenants.services._tenant_locked).
+        return render(request, "tenants/members_sandbox.html", {
+            "members": Membership.objects.select_related("user").order_by("created_at", "pk"),
+        })
     form = MemberInviteForm(request.POST or None)
     issued = invitation_url = None
     if request.method == "POST" and form.is_valid():

@@ -246,7 +246,14 @@ class InvitationIssued:
 def _tenant_locked(tenant: Tenant) -> Tenant:
     # Changes to the members are made one at a time per store, so two at once cannot both
     # see another owner left and leave none.
-    return Tenant.objects.select_for_update().get(pk=tenant.pk)
+    locked = Tenant.objects.select_for_update().get(pk=tenant.pk)
+    if locked.sandbox_of_id is not None:
+        # A sandbox holds a copy of its store's catalog and shoppers for one learner's labs: whoever
+        # it let in would see the store's data without the store's owners letting them in.
+        raise ValidationError(_(
+            "A sandbox has one member, the learner whose labs it holds: invite colleagues to the store itself."
+        ))
+    return locked
 
 
 def _acting(by: Membership) -> Membership:

@@ -1,14 +1,15 @@
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from catalog.models import Event, Product
 from courses.labs import sandbox as sandbox_module
 from courses.labs.sandbox import SandboxError, sandbox_for, sandbox_get, sandbox_reset
 from experiments.models import Experiment, Variant, VariantKind
-from tenants.models import ApiKeyKind, Membership, Role, Tenant
-from tenants.services import api_key_issue
+from tenants.selectors import ACTIVE_TENANT_SESSION_KEY
+from tenants.models import ApiKeyKind, Invitation, Membership, Role, Tenant
+from tenants.services import api_key_issue, invitation_accept, member_invite, member_role_set
 from tests.factories import MembershipFactory, ProductFactory, UserFactory
 from tests.training.factories import ModelVersionFactory, TrainingJobFactory
 from training.models import TrainingJob
@@ -262,3 +263,63 @@ def test_a_member_removed_by_a_manager_loses_their_sandbox_with_the_stores_scope
 
     assert not Tenant.objects.filter(pk=leaving.pk).exists()
     assert not Membership.all_tenants.filter(tenant_id=leaving.pk).exists()
+
+
+# --- No one but its learner -------------------------------------------------------------------
+
+
+def in_sandbox(client, sandbox, user):
+    client.force_login(user)
+    session = client.session
+    session[ACTIVE_TENANT_SESSION_KEY] = sandbox.pk
+    session.save()
+    return client
+
+
+def test_no_one_can_be_invited_into_a_sandbox_of_the_stores_data(store, merchant_user, client):
+    sandbox = sandbox_for(tenant=store, user=merchant_user)
+    in_sandbox(client, sandbox, merchant_user)
+
+    page = client.get("/settings/members/").content.decode()
+    posted = client.post("/settings/members/", {"email": "outsider@evil.example", "role": Role.OWNER})
+
+    assert 'id="sandbox-members"' in page and 'id="member-invite"' not in page
+    assert 'href="/settings/members/"' not in page  # nor offered in the menu
+    assert posted.status_code == 200 and "invitation-link" not in posted.content.decode()
+    assert not Invitation.all_tenants.filter(tenant=sandbox).exists()
+    with pytest.raises(ValidationError, match="A sandbox has one member"):
+        member_invite(
+            tenant=sandbox, email="outsider@evil.example", role=Role.OWNER,
+            by=Membership.all_tenants.get(tenant=sandbox, user=merchant_user),
+        )
+
+
+def test_an_invitation_to_a_sandbox_made_before_cannot_be_accepted(store, merchant_user):
+    sandbox = sandbox_for(tenant=store, user=merchant_user)
+    invitation = Invitation.all_tenants.create(
+        tenant=sandbox, email="outsider@evil.example", role=Role.OWNER, token_hash="x" * 64,
+        invited_by=merchant_user,
+    )
+
+    with pytest.raises(ValidationError, match="A sandbox has one member"):
+        invitation_accept(invitation=invitation, password="plum-kettle-4417")
+
+    assert list(Membership.all_tenants.filter(tenant=sandbox).values_list("user", flat=True)) == [merchant_user.pk]
+
+
+def test_the_learner_cannot_change_their_role_in_their_sandbox_nor_leave_it_ownerless(store, merchant_user):
+    sandbox = sandbox_for(tenant=store, user=merchant_user)
+    membership = Membership.all_tenants.get(tenant=sandbox, user=merchant_user)
+
+    with pytest.raises(ValidationError, match="A sandbox has one member"):
+        member_role_set(tenant=sandbox, membership_id=membership.pk, role=Role.ANALYST, by=membership)
+
+    membership.refresh_from_db()
+    assert membership.role == Role.OWNER
+
+
+def test_the_store_itself_still_invites_colleagues(store, merchant_user, client):
+    sandbox_for(tenant=store, user=merchant_user)
+    client.force_login(merchant_user)
+    page = client.post("/settings/members/", {"email": "ana@acme.test", "role": Role.ANALYST}).content.decode()
+    assert "invitation-link" in page
