@@ -170,7 +170,10 @@ class EventBatchApi(TenantApiView):
 
 
 class ShopperEraseOutputSerializer(serializers.Serializer):
-    deleted_events = serializers.IntegerField()
+    deleted_events = serializers.IntegerField(help_text="The shopper's events deleted in this store.")
+    deleted_sandbox_events = serializers.IntegerField(
+        help_text="The copies of them deleted in the store's course sandboxes (a learner's copy of the store)."
+    )
 
     class Meta:
         ref_name = "ShopperEraseResult"
@@ -184,24 +187,28 @@ class ShopperEraseApi(TenantApiView):
         summary="Erase a shopper's events",
         description=(
             "Deletes every stored event of the shopper (the id your storefront sends as shopper_id), "
-            "with the recommendation lists served to them, for a privacy request. A shopper with no "
-            "events deletes nothing and still answers 200. Owners and admins can do the same on the "
-            "events page."
+            "with the recommendation lists served to them, for a privacy request; the copies of them in "
+            "the store's course sandboxes go too. A shopper with no events deletes nothing and still "
+            "answers 200. Owners and admins can do the same on the events page."
         ),
         parameters=[OpenApiParameter("shopper_id", OpenApiTypes.STR, OpenApiParameter.PATH)],
         responses={200: ShopperEraseOutputSerializer},
-        examples=[OpenApiExample("Erased", response_only=True, value={"deleted_events": 37})],
+        examples=[
+            OpenApiExample("Erased", response_only=True, value={"deleted_events": 37, "deleted_sandbox_events": 12}),
+        ],
     )
     def delete(self, request, shopper_id: str):
         return shopper_erase_answer(request, shopper_id)
 
 
 def shopper_erase_answer(request, shopper_id: str) -> Response:
-    """Erase the shopper; the answer says how many events went. Also the answer of a DELETE on
-    shoppers/<id>/profile, which is this URL for a shopper whose id ends in /profile
-    (recommendations.apis.profiles)."""
-    deleted = shopper_erase(tenant=request.tenant, shopper_id=shopper_id)
-    return Response(ShopperEraseOutputSerializer({"deleted_events": deleted}).data)
+    """Erase the shopper; the answer says how many events went, in the store and in its sandboxes.
+    Also the answer of a DELETE on shoppers/<id>/profile, which is this URL for a shopper whose id
+    ends in /profile (recommendations.apis.profiles)."""
+    erased = shopper_erase(tenant=request.tenant, shopper_id=shopper_id)
+    return Response(ShopperEraseOutputSerializer({
+        "deleted_events": erased.events, "deleted_sandbox_events": erased.sandbox_events,
+    }).data)
 
 
 class CleaningReportOutputSerializer(serializers.ModelSerializer):

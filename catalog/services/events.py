@@ -27,7 +27,7 @@ from django.utils.translation import gettext as _
 from catalog.models import Event, EventType, FlaggedShopper, IngestTally, Product
 from catalog.signals import shopper_erased
 from tenants.models import Tenant
-from tenants.scope import TenantScopeMissing, current_tenant
+from tenants.scope import TenantScopeMissing, current_tenant, tenant_scope
 
 EVENT_FIELDS = (
     "event_id", "shopper_id", "type", "product", "timestamp", "quantity", "value", "recommendation_id",
@@ -384,17 +384,45 @@ def event_ingest_batch(
     return result
 
 
-@transaction.atomic
-def shopper_erase(*, tenant: Tenant, shopper_id: str) -> int:
-    """Erase every event of a shopper, their bot flag and what other apps keep of them (the
-    recommendation lists served to them); returns how many events were deleted.
+@dataclass(frozen=True)
+class ShopperErasure:
+    """What erasing a shopper deleted: their events in the store itself, and the copies of them
+    in the store's course sandboxes (courses.labs.sandbox), which keep the store's pseudonyms."""
 
-    The shopper is found by the same HMAC as at ingest, so the raw id needs no
-    storing for this to work. Erasing a shopper the tenant never saw deletes
-    nothing and is not an error: a privacy request may be sent to be safe.
+    events: int
+    sandbox_events: int
+
+
+@transaction.atomic
+def shopper_erase(*, tenant: Tenant, shopper_id: str) -> ShopperErasure:
+    """Erase every event of a shopper, their bot flag and what other apps keep of them (the
+    recommendation lists served to them), in the store and in each of its sandboxes.
+
+    Runs inside `tenant`'s scope. The shopper is found by the same HMAC as at ingest, so the raw
+    id needs no storing for this to work. Erasing a shopper the tenant never saw deletes nothing
+    and is not an error: a privacy request may be sent to be safe. A sandbox is erased in its own
+    scope, one after the other, in this transaction: a store has one per learner who opened one,
+    and each costs a few indexed deletes and two scope switches.
     """
     require_scope_of(tenant)
     shopper_key = tenant.pseudonymise_shopper(shopper_id)
+    # The lock a sandbox's seed holds shared while it copies the store (courses.labs.sandbox):
+    # a seed that began first has committed when this gets it, so its sandbox is listed below;
+    # one that begins later waits, then reads the store without these events. NO KEY: events
+    # go on being ingested meanwhile (their inserts only share the row's key).
+    Tenant.objects.select_for_update(no_key=True).filter(pk=tenant.pk).first()
+    events = _shopper_key_erase(tenant=tenant, shopper_key=shopper_key)
+    sandbox_events = 0
+    for sandbox in Tenant.objects.filter(sandbox_of=tenant).order_by("pk"):
+        # Row-level security shows a tenant's rows only in its own scope.
+        with tenant_scope(sandbox):
+            sandbox_events += _shopper_key_erase(tenant=sandbox, shopper_key=shopper_key)
+    return ShopperErasure(events=events, sandbox_events=sandbox_events)
+
+
+def _shopper_key_erase(*, tenant: Tenant, shopper_key: str) -> int:
+    """Delete what `tenant` keeps under this pseudonym; returns how many events went. In
+    `tenant`'s scope."""
     _total, deleted_per_model = Event.objects.filter(tenant=tenant, shopper_key=shopper_key).delete()
     FlaggedShopper.objects.filter(tenant=tenant, shopper_key=shopper_key).delete()
     # The lists served to them, say, which carry the same pseudonym (recommendations.apps).
@@ -406,3 +434,14 @@ def shopper_event_count(*, tenant: Tenant, shopper_id: str) -> int:
     """How many events the shopper with this id (as the storefront sends it) has: what an erasure
     would delete."""
     return Event.objects.filter(tenant=tenant, shopper_key=tenant.pseudonymise_shopper(shopper_id)).count()
+
+
+def shopper_sandbox_event_count(*, tenant: Tenant, shopper_id: str) -> int:
+    """How many copies of the shopper's events the store's course sandboxes hold: what an erasure
+    would delete there too. Each sandbox is read in its own scope."""
+    shopper_key = tenant.pseudonymise_shopper(shopper_id)
+    copies = 0
+    for sandbox in Tenant.objects.filter(sandbox_of=tenant):
+        with tenant_scope(sandbox):
+            copies += Event.objects.filter(tenant=sandbox, shopper_key=shopper_key).count()
+    return copies

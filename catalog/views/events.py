@@ -15,7 +15,7 @@ from django_htmx.http import HttpResponseClientRefresh
 from catalog.models import CleaningStatus, EventType, IngestTally
 from catalog.selectors.events import cleaning_report_latest, event_count, event_counts_per_day
 from catalog.services.cleaning import REPORT_COUNT_LABELS
-from catalog.services.events import shopper_erase, shopper_event_count
+from catalog.services.events import shopper_erase, shopper_event_count, shopper_sandbox_event_count
 from catalog.tasks import catalog_clean_queue, cleaning_run_pending, cleaning_run_unfinished_since_report
 from tenants.web import member_required
 
@@ -121,32 +121,59 @@ def shopper_erase_view(request):
         return render(request, "catalog/shopper_erase.html", {"form": form}, status=400 if form.data else 200)
     shopper_id = form.cleaned_data["shopper_id"]
     if request.method == "GET":
-        events = shopper_event_count(tenant=request.tenant, shopper_id=shopper_id)
-        return render(request, "_confirm.html", {
-            "question": _("Erase the shopper %(shopper)s?") % {"shopper": shopper_id},
-            "consequences": [
-                ngettext(
-                    "Their %(count)d event is deleted for good, with the recommendation lists served to them "
-                    "and any bot flag.",
-                    "Their %(count)d events are deleted for good, with the recommendation lists served to them "
-                    "and any bot flag.",
-                    events,
-                ) % {"count": events} if events else _(
-                    "No event is stored under this id: check that it is written exactly as your storefront "
-                    "sends it (letter case and spaces count). Erasing it anyway is safe: it deletes nothing."
-                ),
-                _("Models trained before keep what they learned from these events until the next training."),
-            ],
-            "action": _("Erase"),
-            "back": reverse("shopper-erase"),
-            "hidden": {"shopper_id": shopper_id},
-        })
-    deleted = shopper_erase(tenant=request.tenant, shopper_id=shopper_id)
-    logger.info("shopper erased from the web by %s in tenant %s: %d events", request.user.pk, request.tenant.pk, deleted)
+        return _shopper_erase_confirm(request, shopper_id)
+    erased = shopper_erase(tenant=request.tenant, shopper_id=shopper_id)
+    logger.info(
+        "shopper erased from the web by %s in tenant %s: %d events, %d copies in sandboxes",
+        request.user.pk, request.tenant.pk, erased.events, erased.sandbox_events,
+    )
     messages.success(request, ngettext(
-        "The shopper is erased: %(count)d event deleted.", "The shopper is erased: %(count)d events deleted.", deleted
-    ) % {"count": deleted})
+        "The shopper is erased: %(count)d event deleted.", "The shopper is erased: %(count)d events deleted.",
+        erased.events,
+    ) % {"count": erased.events})
+    if erased.sandbox_events:
+        messages.success(request, ngettext(
+            "%(count)d copy of their events in the store's course sandboxes was deleted too.",
+            "%(count)d copies of their events in the store's course sandboxes were deleted too.",
+            erased.sandbox_events,
+        ) % {"count": erased.sandbox_events})
     return redirect("shopper-erase")
+
+
+def _shopper_erase_confirm(request, shopper_id: str):
+    """What an erasure would delete, and the button."""
+    events = shopper_event_count(tenant=request.tenant, shopper_id=shopper_id)
+    copies = shopper_sandbox_event_count(tenant=request.tenant, shopper_id=shopper_id)
+    consequences = []
+    if events:
+        consequences.append(ngettext(
+            "Their %(count)d event is deleted for good, with the recommendation lists served to them "
+            "and any bot flag.",
+            "Their %(count)d events are deleted for good, with the recommendation lists served to them "
+            "and any bot flag.",
+            events,
+        ) % {"count": events})
+    elif not copies:
+        consequences.append(_(
+            "No event is stored under this id: check that it is written exactly as your storefront "
+            "sends it (letter case and spaces count). Erasing it anyway is safe: it deletes nothing."
+        ))
+    if copies:
+        consequences.append(ngettext(
+            "Their %(count)d copied event in the store's course sandboxes is deleted too.",
+            "Their %(count)d copied events in the store's course sandboxes are deleted too.",
+            copies,
+        ) % {"count": copies})
+    consequences.append(
+        _("Models trained before keep what they learned from these events until the next training.")
+    )
+    return render(request, "_confirm.html", {
+        "question": _("Erase the shopper %(shopper)s?") % {"shopper": shopper_id},
+        "consequences": consequences,
+        "action": _("Erase"),
+        "back": reverse("shopper-erase"),
+        "hidden": {"shopper_id": shopper_id},
+    })
 
 
 urlpatterns = [

@@ -19,7 +19,7 @@ import secrets
 
 from django.apps import apps
 from django.core.exceptions import PermissionDenied
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Count
 from django.utils.translation import gettext as _
 
@@ -67,6 +67,7 @@ def sandbox_for(*, tenant: Tenant, user) -> Tenant:
     with tenant_scope(tenant):
         if not Membership.objects.filter(user=user).exists():
             raise PermissionDenied(_("Only a member of the store can have a sandbox of it."))
+    _store_share_lock(tenant)
     try:
         # A savepoint, so that losing a race to create it leaves this transaction usable.
         with transaction.atomic():
@@ -92,6 +93,7 @@ def sandbox_reset(*, sandbox: Tenant) -> Tenant:
         raise SandboxError(_("Only a sandbox can be reset; this is a live store."))
     # Lock the row: two resets at once would seed twice.
     Tenant.objects.select_for_update().filter(pk=sandbox.pk).first()
+    _store_share_lock(sandbox.sandbox_of)
     _lab_state_delete(sandbox)
     _seed(sandbox)
     return sandbox
@@ -129,6 +131,22 @@ def _sandbox_slug(tenant: Tenant, user) -> str:
     return slug
 
 
+def _store_share_lock(store: Tenant) -> None:
+    """Hold the store's row shared until the seed commits. A shopper's erasure in the store takes
+    it for update (catalog.services.events.shopper_erase), so a seed never copies events an
+    erasure is deleting: the erasure waits for the seed and then erases in the new sandbox too,
+    or the seed waits and reads the store without them (each statement of a READ COMMITTED
+    transaction sees what committed before it). Shared, so learners' seeds do not wait on each
+    other; taken before the sandbox's rows are touched, so it cannot deadlock with an erasure
+    deleting them. Django has no FOR SHARE. SQLite needs none: its transactions begin IMMEDIATE
+    (settings), one writer at a time."""
+    if connection.vendor != "postgresql":
+        return
+    table, key = (connection.ops.quote_name(name) for name in (Tenant._meta.db_table, Tenant._meta.pk.column))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT 1 FROM {table} WHERE {key} = %s FOR SHARE", [store.pk])
+
+
 def _lab_state_delete(sandbox: Tenant) -> None:
     owned = [
         model
@@ -152,7 +170,9 @@ def _protects_others(model) -> bool:
 
 def _seed(sandbox: Tenant) -> None:
     """Copy a sample of the store into the sandbox: the products shoppers did most with
-    and the events, on those products, of the shoppers who did most with them."""
+    and the events, on those products, of the shoppers who did most with them.
+
+    The caller holds the store's row shared (`_store_share_lock`), in the transaction it commits."""
     store = sandbox.sandbox_of
     with tenant_scope(store):
         product_ids = _sample_product_ids()

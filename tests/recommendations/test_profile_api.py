@@ -158,7 +158,7 @@ def test_a_delete_at_a_profile_url_erases_the_shopper_of_that_whole_id_not_the_p
 
     response = secret_client.delete(_profile_url(jane))
 
-    assert response.status_code == 200 and response.json() == {"deleted_events": 1}
+    assert response.status_code == 200 and response.json() == {"deleted_events": 1, "deleted_sandbox_events": 0}
     assert secret_client.get(_profile_url(f"{jane}/profile")).status_code == 404
     assert secret_client.get(_profile_url(jane)).json()["activity"]["events"] == 9
 
