@@ -50,6 +50,13 @@ class PageNumberPagination(pagination.PageNumberPagination):
     # jobs' filters) never did, and one list should not take what another refuses.
     last_page_strings = ()
 
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_query_param:
+                parameter["schema"]["minimum"] = 1
+        return parameters
+
     def get_page_number(self, request, paginator):
         given = request.query_params.get(self.page_query_param)
         if given is None:

@@ -1,7 +1,9 @@
+import pytest
 import yaml
 from django.utils import timezone
 from jsonschema import Draft7Validator
 
+from recommendations.attribution import served_log
 from tests.factories import ProductFactory
 
 
@@ -120,3 +122,44 @@ def test_the_product_list_declares_the_404_it_answers_past_the_last_page(client,
     declared = _schema(client)["paths"]["/api/v1/catalog/products"]["get"]["responses"]["404"]
     assert response.json()["detail"] in declared["description"]
     assert _refers_to_the_error_body(declared)
+
+
+def _query_parameter(schema: dict, path: str, name: str) -> Draft7Validator:
+    [parameter] = [p for p in schema["paths"][path]["get"]["parameters"] if p["name"] == name]
+    return Draft7Validator(parameter["schema"])
+
+
+@pytest.fixture
+def served_answers_discarded():
+    """The storefront's answers wait in a log that is written later, when the test database is gone."""
+    yield
+    served_log.discard()
+
+
+def test_the_schema_admits_exactly_the_query_values_that_the_api_takes(
+    client, secret_client, tenant, served_answers_discarded
+):
+    """A client generated from the schema (or a fuzzer) must not send what the API then refuses."""
+    ProductFactory(tenant=tenant, external_id="SKU-1")
+    schema = _schema(client)
+    cases = [
+        ("/api/v1/recommendations", "/api/v1/recommendations", {}, "limit", [1, 100, 0, 101, -6089]),
+        ("/api/v1/recommendations", "/api/v1/recommendations", {}, "diversity", [0, 0.5, 1, -0.1, 1.5]),
+        ("/api/v1/recommendations", "/api/v1/recommendations", {}, "shopper_id", ["c-1", "c" * 257]),
+        ("/api/v1/recommendations", "/api/v1/recommendations", {"shopper_id": "c-1"}, "shopper_signature",
+         ["", "ab" * 32, "ab"]),
+        ("/api/v1/recommendations", "/api/v1/recommendations", {}, "context_product", ["SKU-1", "S" * 129]),
+        ("/api/v1/recommendations", "/api/v1/recommendations", {}, "category", ["Dairy", "D" * 501]),
+        ("/api/v1/products/{external_id}/similar", "/api/v1/products/SKU-1/similar", {}, "limit", [4, 0]),
+        ("/api/v1/search", "/api/v1/search", {"limit": 1}, "q", ["milk", "m" * 201, "", "  "]),
+        ("/api/v1/search", "/api/v1/search", {"q": "milk"}, "limit", [1, 0]),
+        ("/api/v1/experiments/{key}/assignment", "/api/v1/experiments/none/assignment", {}, "shopper_id",
+         ["c-1", "", " ", "c" * 257]),
+        ("/api/v1/catalog/products", "/api/v1/catalog/products", {}, "page", [1, 0, -1]),
+        ("/api/v1/models", "/api/v1/models", {}, "page", [1, 0]),
+    ]
+    for documented_path, path, other_parameters, name, values in cases:
+        parameter = _query_parameter(schema, documented_path, name)
+        for value in values:
+            response = secret_client.get(path, {**other_parameters, name: value})
+            assert parameter.is_valid(value) is (response.status_code != 400), (path, name, value, response.json())

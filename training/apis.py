@@ -504,7 +504,10 @@ class ModelVersionListApi(TrainingApiView):
         operation_id="models_list",
         summary="List model versions",
         description="Newest first, each with its metrics beside the baselines'.",
-        responses={200: ModelVersionOutputSerializer(many=True)},
+        responses={
+            200: ModelVersionOutputSerializer(many=True),
+            400: OpenApiResponse(description="An unknown query parameter, or a page number that is not one."),
+        },
         examples=[VERSION_EXAMPLE],
     )
     def get(self, request):

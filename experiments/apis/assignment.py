@@ -63,7 +63,8 @@ class ExperimentAssignmentApi(TenantApiView):
             ),
             OpenApiParameter(
                 "shopper_id",
-                str,
+                # Blank once trimmed is refused: the id must hold a character that is not a space.
+                {"type": "string", "maxLength": 256, "pattern": r"\S"},
                 required=True,
                 description="Your id for the shopper.",
                 examples=[OpenApiExample("A returning shopper", value="c-1042")],

@@ -119,9 +119,13 @@ BAD_PARAMETERS = OpenApiResponse(
 )
 
 
+# The ranges that the QuerySerializers below check, so that the schema admits the values they take.
+LIMIT = {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT}
+SHOPPER_ID = {"type": "string", "maxLength": 256}
+
 SHOPPER_SIGNATURE = OpenApiParameter(
     "shopper_signature",
-    str,
+    {"type": "string", "pattern": "^(?:[0-9a-fA-F]{64})?$"},
     description=(
         "Hex HMAC-SHA256 of `shopper_id` (UTF-8, exactly as sent) under your shopper signing key "
         "(API keys page), made on your server. Required with a publishable key when your store "
@@ -262,30 +266,32 @@ class RecommendationsApi(_ServingApi):
         parameters=[
             OpenApiParameter(
                 "shopper_id",
-                str,
+                SHOPPER_ID,
                 description="Your id for the shopper, as in the events you send.",
                 examples=[OpenApiExample("A returning shopper", value="c-1042")],
             ),
             SHOPPER_SIGNATURE,
             OpenApiParameter(
                 "limit",
-                int,
+                LIMIT,
                 description=f"How many products, 1 to {MAX_LIMIT} (default 10).",
                 examples=[OpenApiExample("Four", value=4)],
             ),
             OpenApiParameter(
                 "context_product",
-                str,
+                {"type": "string", "maxLength": 128},
                 description="The SKU of the product on the page, if any.",
                 examples=[OpenApiExample("On the Gala apples' page", value="APL-GALA-1KG")],
             ),
             OpenApiParameter(
-                "category", str, description='Only this category and those below it ("Grocery > Produce").'
+                "category",
+                {"type": "string", "maxLength": 500},
+                description='Only this category and those below it ("Grocery > Produce").'
             ),
             OpenApiParameter("exclude", str, description="SKUs to leave out, comma-separated or repeated."),
             OpenApiParameter(
                 "diversity",
-                float,
+                {"type": "number", "minimum": 0, "maximum": 1},
                 description=(
                     "0 (default) ranks by score alone; up to 1 trades score for variety "
                     "(maximal marginal relevance)."
@@ -342,7 +348,7 @@ class SimilarProductsApi(_ServingApi):
             ),
             OpenApiParameter(
                 "limit",
-                int,
+                LIMIT,
                 description=f"How many products, 1 to {MAX_LIMIT} (default 10).",
                 examples=[OpenApiExample("Four", value=4)],
             ),
@@ -388,13 +394,14 @@ class SearchApi(_ServingApi):
         parameters=[
             OpenApiParameter(
                 "q",
-                str,
+                # Blank once trimmed is refused: the query must hold a character that is not a space.
+                {"type": "string", "maxLength": 200, "pattern": r"\S"},
                 required=True,
                 description="The query, up to 200 characters.",
                 examples=[OpenApiExample("Two words", value="gala apples")],
             ),
-            OpenApiParameter("limit", int, description=f"How many products, 1 to {MAX_LIMIT} (default 10)."),
-            OpenApiParameter("shopper_id", str, description="Personalise the ranking for this shopper."),
+            OpenApiParameter("limit", LIMIT, description=f"How many products, 1 to {MAX_LIMIT} (default 10)."),
+            OpenApiParameter("shopper_id", SHOPPER_ID, description="Personalise the ranking for this shopper."),
             SHOPPER_SIGNATURE,
         ],
         responses={200: SearchAnswerSerializer, 400: BAD_PARAMETERS, 403: SIGNATURE_REFUSED},
