@@ -8,7 +8,11 @@ https://drf-spectacular.readthedocs.io/en/latest/customization.html
 from decimal import Decimal
 
 from drf_spectacular import openapi
-from drf_spectacular.extensions import OpenApiAuthenticationExtension, OpenApiSerializerFieldExtension
+from drf_spectacular.extensions import (
+    OpenApiAuthenticationExtension,
+    OpenApiSerializerExtension,
+    OpenApiSerializerFieldExtension,
+)
 from rest_framework import serializers
 
 from tenants.api import TenantApiView
@@ -62,6 +66,29 @@ class ErrorSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "Error"
+
+
+class FieldErrorsSerializer(serializers.Serializer):
+    """The body of a 400 from a serializer's validation: each refused field with its reasons.
+
+    Only a marker: its schema is FieldErrorsScheme's, since a serializer cannot list fields whose
+    names depend on the request. For a response that is either this or the view's own body, as
+    `PolymorphicProxySerializer(..., serializers=[TheBody, FieldErrorsSerializer])`."""
+
+    class Meta:
+        ref_name = "FieldErrors"
+
+
+class FieldErrorsScheme(OpenApiSerializerExtension):
+    target_class = FieldErrorsSerializer
+
+    def map_serializer(self, auto_schema, direction):
+        return {
+            "type": "object",
+            "description": "Each refused field, `non_field_errors` for the body as a whole, with its reasons.",
+            "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            "example": {"products": ["This field is required."]},
+        }
 
 
 UNAUTHENTICATED = "No API key, or one that is not valid or has been revoked."

@@ -163,3 +163,24 @@ def test_the_schema_admits_exactly_the_query_values_that_the_api_takes(
         for value in values:
             response = secret_client.get(path, {**other_parameters, name: value})
             assert parameter.is_valid(value) is (response.status_code != 400), (path, name, value, response.json())
+
+
+def _response_body(schema: dict, path: str, method: str, status_code: str) -> Draft7Validator:
+    declared = schema["paths"][path][method]["responses"][status_code]["content"]["application/json"]["schema"]
+    return Draft7Validator({**declared, "components": schema["components"]})
+
+
+def test_each_refusal_of_a_product_upsert_has_the_body_that_the_schema_declares(client, secret_client, tenant):
+    refused = _response_body(_schema(client), "/api/v1/catalog/products", "post", "400")
+    for sent in [{}, {"products": "SKU-1"}, {"products": None}, [], {"products": [{"title": "No SKU"}]}]:
+        response = secret_client.post("/api/v1/catalog/products", sent, format="json")
+        assert response.status_code == 400, sent
+        assert refused.is_valid(response.json()), (sent, response.json())
+
+
+def test_an_import_request_without_a_file_has_the_body_that_the_schema_declares(client, secret_client):
+    refused = _response_body(_schema(client), "/api/v1/catalog/imports", "post", "400")
+    for sent in [{}, {"file": "https://example.com/catalog.csv"}]:
+        response = secret_client.post("/api/v1/catalog/imports", sent, format="multipart")
+        assert response.status_code == 400, sent
+        assert refused.is_valid(response.json()), (sent, response.json())

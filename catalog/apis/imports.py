@@ -9,7 +9,7 @@ GET and POST share `catalog/imports`, so one view holds both operations
 """
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -20,6 +20,7 @@ from catalog.selectors.products import product_import_get, product_import_list
 from catalog.services.imports import catalog_import_queue, catalog_imports_lost_fail
 from tenants.api import TenantApiView
 from tenants.api_params import PageNumberPagination, PageQuerySerializer, validated_query
+from tenants.schema import FieldErrorsSerializer
 
 
 class ImportErrorSerializer(serializers.Serializer):
@@ -126,7 +127,11 @@ class ProductImportCollectionApi(TenantApiView):
         responses={
             202: ProductImportOutputSerializer,
             400: OpenApiResponse(
-                response=ProductImportOutputSerializer,
+                response=PolymorphicProxySerializer(
+                    component_name="ProductImportRefused",
+                    serializers=[ProductImportOutputSerializer, FieldErrorsSerializer],
+                    resource_type_field_name=None,
+                ),
                 description="A file that is empty, or neither .csv nor .json: the import, failed at once, "
                 "with the reason (and its address in the Location header). No file at all in the "
                 "request: the `file` field's error instead.",

@@ -13,6 +13,7 @@ from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_field,
 )
@@ -32,6 +33,7 @@ from tenants import converters  # noqa: F401 - registers <external_id:>
 from tenants.api import TenantApiView
 from tenants.api_params import PageNumberPagination, validated_query
 from tenants.api_parsers import JSONParser
+from tenants.schema import FieldErrorsSerializer
 
 
 class ProductOutputSerializer(serializers.ModelSerializer):
@@ -158,7 +160,18 @@ class ProductCollectionApi(TenantApiView):
             "(10,000) products per request."
         ),
         request=UpsertInputSerializer,
-        responses={200: UpsertOutputSerializer, 400: ProductBatchErrorSerializer},
+        responses={
+            200: UpsertOutputSerializer,
+            400: OpenApiResponse(
+                PolymorphicProxySerializer(
+                    component_name="ProductUpsertRefused",
+                    serializers=[ProductBatchErrorSerializer, FieldErrorsSerializer],
+                    resource_type_field_name=None,
+                ),
+                description="Bad products: `detail`, and `errors` naming each by index, field and reason. "
+                "No `products` list, or one too long: that field's error instead.",
+            ),
+        },
         examples=[
             UPSERT_EXAMPLE,
             OpenApiExample(
