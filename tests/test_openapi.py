@@ -184,3 +184,12 @@ def test_an_import_request_without_a_file_has_the_body_that_the_schema_declares(
         response = secret_client.post("/api/v1/catalog/imports", sent, format="multipart")
         assert response.status_code == 400, sent
         assert refused.is_valid(response.json()), (sent, response.json())
+
+
+def test_the_import_request_schema_sends_the_file_itself_not_its_address(client, db):
+    """A client generated from the schema (and the docs' "Try it out") uploads bytes, not a URL."""
+    schema = _schema(client)
+    request = schema["paths"]["/api/v1/catalog/imports"]["post"]["requestBody"]["content"]
+    component = request["multipart/form-data"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    file = schema["components"]["schemas"][component]["properties"]["file"]
+    assert (file["type"], file["format"]) == ("string", "binary")

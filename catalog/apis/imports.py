@@ -9,7 +9,14 @@ GET and POST share `catalog/imports`, so one view holds both operations
 """
 from django.urls import path, reverse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import NotFound
 from rest_framework.parsers import FormParser, MultiPartParser
@@ -34,6 +41,13 @@ class ImportErrorSerializer(serializers.Serializer):
 
     class Meta:
         ref_name = "ProductImportError"
+
+
+@extend_schema_field(OpenApiTypes.BINARY)
+class UploadedFileField(serializers.FileField):
+    """DRF's FileField, which drf-spectacular documents as a URI (a file's address, as a response
+    gives it) unless every request component is split from its response's (COMPONENT_SPLIT_REQUEST);
+    an upload sends the file's bytes."""
 
 
 class ProductImportOutputSerializer(serializers.ModelSerializer):
@@ -88,7 +102,7 @@ class ProductImportCollectionApi(TenantApiView):
 
     class InputSerializer(serializers.Serializer):
         # Empty files reach the service, so that they are recorded as a failed import.
-        file = serializers.FileField(
+        file = UploadedFileField(
             allow_empty_file=True,
             help_text="A .csv or .json catalog file, UTF-8. CSV columns are the product fields; "
             "`attributes` holds JSON text and columns named `attr_<name>` become attributes."
