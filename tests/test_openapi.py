@@ -176,6 +176,9 @@ def test_each_refusal_of_a_product_upsert_has_the_body_that_the_schema_declares(
         response = secret_client.post("/api/v1/catalog/products", sent, format="json")
         assert response.status_code == 400, sent
         assert refused.is_valid(response.json()), (sent, response.json())
+    not_json = secret_client.post("/api/v1/catalog/products", "\x00", content_type="application/json")
+    assert not_json.status_code == 400
+    assert refused.is_valid(not_json.json()), not_json.json()
 
 
 def test_an_import_request_without_a_file_has_the_body_that_the_schema_declares(client, secret_client):

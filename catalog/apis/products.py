@@ -57,7 +57,9 @@ class ProductRowErrorSerializer(serializers.Serializer):
 
 class ProductBatchErrorSerializer(serializers.Serializer):
     detail = serializers.CharField()
-    errors = ProductRowErrorSerializer(many=True)
+    errors = ProductRowErrorSerializer(
+        many=True, required=False, help_text="Each bad product; absent when the body is not JSON at all."
+    )
 
     class Meta:
         ref_name = "ProductBatchError"
@@ -169,7 +171,8 @@ class ProductCollectionApi(TenantApiView):
                     resource_type_field_name=None,
                 ),
                 description="Bad products: `detail`, and `errors` naming each by index, field and reason. "
-                "No `products` list, or one too long: that field's error instead.",
+                "A body that is not JSON: `detail` alone. No `products` list, or one too long: that "
+                "field's error instead.",
             ),
         },
         examples=[
