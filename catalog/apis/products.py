@@ -71,7 +71,8 @@ class ProductBatchErrorSerializer(serializers.Serializer):
 @extend_schema_field(ProductRowSerializer(many=True))
 class ProductRowsField(serializers.ListField):
     def __init__(self, **kwargs):
-        super().__init__(child=serializers.JSONField(), **kwargs)
+        # A null product too: the service names it by its index, as any other that is not an object.
+        super().__init__(child=serializers.JSONField(allow_null=True), **kwargs)
 
 
 UPSERT_EXAMPLE = OpenApiExample(

@@ -194,6 +194,15 @@ def test_a_bad_product_in_a_batch_stores_nothing_and_names_its_index_and_field(s
     assert _products_of(tenant) == {}
 
 
+def test_a_null_product_is_named_by_its_index_like_any_other_bad_product(secret_client, tenant):
+    response = secret_client.post(
+        PRODUCTS, {"products": [{"external_id": "OK-1", "title": "Fine"}, None]}, format="json"
+    )
+    assert response.status_code == 400
+    assert [(e["index"], e["field"]) for e in response.json()["errors"]] == [(1, "product")]
+    assert _products_of(tenant) == {}
+
+
 def test_a_sku_repeated_in_one_batch_is_refused_at_its_second_index(secret_client, tenant):
     response = secret_client.post(PRODUCTS, {"products": [
         {"external_id": "DUP", "title": "One"},
