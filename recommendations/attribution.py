@@ -49,11 +49,13 @@ class ServedLog:
         product_ids: list[str],
         experiment_id: int | None = None,
         served_at: datetime | None = None,
+        api_key_kind: str = "",
     ) -> None:
         entry = {
             "experiment_id": experiment_id,
             "recommendation_id": recommendation_id,
             "endpoint": endpoint,
+            "api_key_kind": api_key_kind,
             "shopper_key": tenant.pseudonymise_shopper(shopper_id) if shopper_id else "",
             "model_version": model_version,
             "variant": variant,

@@ -1,6 +1,7 @@
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from tenants.models import ApiKeyKind
 from tenants.scope import TenantOwned
 
 
@@ -73,6 +74,8 @@ class ServedRecommendation(TenantOwned):
 
     recommendation_id = models.CharField(max_length=64)
     endpoint = models.CharField(max_length=16)  # recommendations, similar, search
+    # The kind of API key the call was made with; empty for a member's session (Try it).
+    api_key_kind = models.CharField(max_length=16, choices=ApiKeyKind.choices, blank=True)
     shopper_key = models.CharField(max_length=64, blank=True)
     model_version = models.PositiveIntegerField(
         null=True, blank=True

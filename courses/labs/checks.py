@@ -249,14 +249,17 @@ def experiment_comparing_two_versions_started(sandbox: Tenant) -> CheckResult:
     title=gettext_lazy("A recommendations call made with a publishable key"),
 )
 def recommendations_called_with_publishable_key(sandbox: Tenant) -> CheckResult:
-    """Passes when a publishable key of the sandbox has been used and the sandbox has served
-    a list from the recommendations endpoint. The served list does not record its key, so
-    the two facts are checked side by side."""
+    """Passes when the sandbox served a list from the recommendations endpoint to a call made
+    with a publishable key: the served list records the kind of key that asked for it."""
     keys = ApiKey.objects.filter(tenant=sandbox, kind=ApiKeyKind.PUBLISHABLE)
     if not keys.exists():
         return CheckResult(
             False, _("Your sandbox has no publishable key: issue one of kind Publishable (API keys).")
         )
+    if ServedRecommendation.objects.filter(
+        tenant=sandbox, endpoint="recommendations", api_key_kind=ApiKeyKind.PUBLISHABLE
+    ).exists():
+        return CheckResult(True, _("Your sandbox served recommendations to a call made with a publishable key."))
     if not keys.filter(last_used_at__isnull=False).exists():
         return CheckResult(
             False,
@@ -265,16 +268,14 @@ def recommendations_called_with_publishable_key(sandbox: Tenant) -> CheckResult:
                 "“Authorization: Bearer pk_…”."
             ),
         )
-    if not ServedRecommendation.objects.filter(tenant=sandbox, endpoint="recommendations").exists():
-        return CheckResult(
-            False,
-            _(
-                "Your publishable key was used, but no call to /api/v1/recommendations is recorded "
-                "(/similar and /search do not count). Calls are recorded within a minute: make one, "
-                "then check again shortly."
-            ),
-        )
-    return CheckResult(True, _("Your sandbox served recommendations to a call made with a publishable key."))
+    return CheckResult(
+        False,
+        _(
+            "Your publishable key was used, but no call to /api/v1/recommendations made with it is recorded "
+            "(/similar, /search and calls with a secret key do not count). Calls are recorded within a "
+            "minute: make one, then check again shortly."
+        ),
+    )
 
 
 @lab_check("model_version_promoted", title=gettext_lazy("A model version promoted by hand"))

@@ -31,6 +31,7 @@ from recommendations.selectors.recommendations import (
 from tenants import converters  # noqa: F401 - registers <external_id:>
 from tenants.api import TenantApiView
 from tenants.api_params import validated_query
+from tenants.models import ApiKey
 from tenants.throttling import ServingRateThrottle
 
 
@@ -224,6 +225,8 @@ class _ServingApi(TenantApiView):
             tenant=request.tenant,
             recommendation_id=answer.recommendation_id,
             endpoint=self.endpoint,
+            # request.auth is the key already loaded to authenticate: no query.
+            api_key_kind=request.auth.kind if isinstance(request.auth, ApiKey) else "",
             shopper_id=shopper_id,
             model_version=answer.model_version,
             variant=answer.variant,

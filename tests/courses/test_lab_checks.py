@@ -287,9 +287,10 @@ def test_no_experiment_fails_saying_where_to_create_one(sandbox):
 # Recommendations with a publishable key
 
 
-def served_create(sandbox, endpoint="recommendations"):
+def served_create(sandbox, endpoint="recommendations", key_kind=ApiKeyKind.PUBLISHABLE):
     ServedRecommendation.all_tenants.create(
-        tenant=sandbox, recommendation_id=f"r-{endpoint}", endpoint=endpoint, served_at=timezone.now()
+        tenant=sandbox, recommendation_id=f"r-{endpoint}-{key_kind}", endpoint=endpoint,
+        api_key_kind=key_kind, served_at=timezone.now(),
     )
 
 
@@ -317,7 +318,8 @@ def test_no_publishable_key_fails_saying_to_issue_one(sandbox):
 
 def test_an_unused_publishable_key_fails_saying_what_to_call(sandbox):
     api_key_issue(tenant=sandbox, kind=ApiKeyKind.PUBLISHABLE, name="lab")
-    served_create(sandbox)
+    used_key(sandbox, kind=ApiKeyKind.SECRET)
+    served_create(sandbox, key_kind=ApiKeyKind.SECRET)
 
     result = run("recommendations_called_with_publishable_key", sandbox)
 
@@ -332,7 +334,19 @@ def test_a_similar_products_call_does_not_count(sandbox):
     result = run("recommendations_called_with_publishable_key", sandbox)
 
     assert not result.passed
-    assert "no call to /api/v1/recommendations is recorded" in result.message
+    assert "no call to /api/v1/recommendations made with it is recorded" in result.message
+
+
+def test_a_search_with_the_publishable_key_and_recommendations_with_a_secret_key_do_not_pass(sandbox):
+    used_key(sandbox)
+    used_key(sandbox, kind=ApiKeyKind.SECRET)
+    served_create(sandbox, endpoint="search", key_kind=ApiKeyKind.PUBLISHABLE)
+    served_create(sandbox, endpoint="recommendations", key_kind=ApiKeyKind.SECRET)
+
+    result = run("recommendations_called_with_publishable_key", sandbox)
+
+    assert not result.passed
+    assert "calls with a secret key do not count" in result.message
 
 
 # Promotion

@@ -146,6 +146,21 @@ def test_a_served_list_is_logged_off_the_request_path_with_what_attribution_need
     assert logged.product_ids == skus_of(response) and logged.endpoint == "recommendations"
 
 
+def test_the_log_records_the_kind_of_key_each_list_was_served_to(
+    publishable_client, secret_client, live_version, tenant
+):
+    by_browser = served(publishable_client)
+    by_server = served(secret_client)
+
+    served_log.flush()
+    with tenant_scope(tenant):
+        kinds = dict(ServedRecommendation.objects.values_list("recommendation_id", "api_key_kind"))
+    assert kinds == {
+        by_browser.data["recommendation_id"]: "publishable",
+        by_server.data["recommendation_id"]: "secret",
+    }
+
+
 def test_the_log_is_kept_when_the_database_cannot_take_it(publishable_client, live_version, monkeypatch):
     served(publishable_client)
 
