@@ -16,7 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db.models import F
 from django.utils.functional import Promise
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy, ngettext
+from django.utils.translation import gettext_lazy, gettext_noop, ngettext
 
 from catalog.models import ImportStatus, ProductImport
 from catalog.services.imports import catalog_imports_lost_fail
@@ -137,47 +137,77 @@ def catalog_import_of_50_products(sandbox: Tenant) -> CheckResult:
     )
 
 
-def _job_succeeded(sandbox: Tenant, method: str, method_label: str) -> CheckResult:
+@dataclass(frozen=True)
+class _JobMessages:
+    """A method's messages, whole sentences each: a method's name put into a shared sentence
+    reads badly in one language or another ("No full fine-tuning fine-tuning job", "没有 全量微调 任务").
+    Marked with gettext_noop and translated when used."""
+
+    succeeded: str
+    active: str
+    ended: str
+    none: str
+
+
+_JOB_MESSAGES = {
+    "lora": _JobMessages(
+        succeeded=gettext_noop("Your LoRA job #%(id)d succeeded."),
+        active=gettext_noop(
+            "Your LoRA job #%(id)d is %(status)s: wait until it succeeds (Fine-tuning), then check again."
+        ),
+        ended=gettext_noop(
+            "Your LoRA job #%(id)d ended %(status)s: read its log (Fine-tuning → the job), then start "
+            "another with a LoRA preset."
+        ),
+        none=gettext_noop(
+            "No LoRA job yet: start one with a LoRA preset (Fine-tuning → New fine-tuning job)."
+        ),
+    ),
+    "full": _JobMessages(
+        succeeded=gettext_noop("Your full fine-tuning job #%(id)d succeeded."),
+        active=gettext_noop(
+            "Your full fine-tuning job #%(id)d is %(status)s: wait until it succeeds (Fine-tuning), "
+            "then check again."
+        ),
+        ended=gettext_noop(
+            "Your full fine-tuning job #%(id)d ended %(status)s: read its log (Fine-tuning → the job), "
+            "then start another with the preset Full fine-tuning."
+        ),
+        none=gettext_noop(
+            "No full fine-tuning job yet: start one with the preset Full fine-tuning "
+            "(Fine-tuning → New fine-tuning job)."
+        ),
+    ),
+}
+
+
+def _job_succeeded(sandbox: Tenant, method: str) -> CheckResult:
+    said = _JOB_MESSAGES[method]
     jobs = TrainingJob.objects.filter(tenant=sandbox, config__method=method)
     succeeded = jobs.filter(status=JobStatus.SUCCEEDED).first()
     if succeeded is not None:
-        return CheckResult(
-            True, _("Your %(method)s job #%(id)d succeeded.") % {"method": method_label, "id": succeeded.number}
-        )
+        return CheckResult(True, _(said.succeeded) % {"id": succeeded.number})
     active = jobs.filter(status__in=ACTIVE_JOB_STATUSES).first()
     if active is not None:
         return CheckResult(
-            False,
-            _(
-                "Your %(method)s job #%(id)d is %(status)s: wait until it succeeds (Fine-tuning), then check again."
-            )
-            % {"method": method_label, "id": active.number, "status": active.get_status_display().lower()},
+            False, _(said.active) % {"id": active.number, "status": active.get_status_display().lower()}
         )
     ended = jobs.first()  # newest first
     if ended is not None:
         return CheckResult(
-            False,
-            _(
-                "Your %(method)s job #%(id)d ended %(status)s: read its log (Fine-tuning → the job), "
-                "then start another with the method %(method)s."
-            )
-            % {"method": method_label, "id": ended.number, "status": ended.get_status_display().lower()},
+            False, _(said.ended) % {"id": ended.number, "status": ended.get_status_display().lower()}
         )
-    return CheckResult(
-        False,
-        _("No %(method)s fine-tuning job yet: start one with the method %(method)s (Fine-tuning → New job).")
-        % {"method": method_label},
-    )
+    return CheckResult(False, _(said.none))
 
 
 @lab_check("lora_job_succeeded", title=gettext_lazy("A LoRA fine-tuning job that succeeded"))
 def lora_job_succeeded(sandbox: Tenant) -> CheckResult:
-    return _job_succeeded(sandbox, "lora", "LoRA")
+    return _job_succeeded(sandbox, "lora")
 
 
 @lab_check("full_fine_tune_job_succeeded", title=gettext_lazy("A full fine-tuning job that succeeded"))
 def full_fine_tune_job_succeeded(sandbox: Tenant) -> CheckResult:
-    return _job_succeeded(sandbox, "full", _("full fine-tuning"))
+    return _job_succeeded(sandbox, "full")
 
 
 def _versions_compared(experiment: Experiment, live_version_id: int | None) -> set[int]:

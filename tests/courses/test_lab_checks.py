@@ -153,7 +153,9 @@ def test_no_lora_job_fails_saying_where_to_start_one(sandbox):
     result = run("lora_job_succeeded", sandbox)
 
     assert not result.passed
-    assert "No LoRA fine-tuning job yet" in result.message and "Fine-tuning → New job" in result.message
+    assert result.message == (
+        "No LoRA job yet: start one with a LoRA preset (Fine-tuning → New fine-tuning job)."
+    )
 
 
 def test_a_running_lora_job_fails_saying_to_wait(sandbox):
@@ -187,11 +189,24 @@ def test_a_lora_job_of_the_store_does_not_count_for_the_sandbox(tenant, sandbox)
     assert not run("lora_job_succeeded", sandbox).passed
 
 
-def test_no_full_fine_tune_fails_naming_the_method(sandbox):
+def test_no_full_fine_tune_fails_naming_the_method_once_and_the_preset_to_choose(sandbox):
     result = run("full_fine_tune_job_succeeded", sandbox)
 
     assert not result.passed
-    assert "full fine-tuning" in result.message
+    assert result.message == (
+        "No full fine-tuning job yet: start one with the preset Full fine-tuning "
+        "(Fine-tuning → New fine-tuning job)."
+    )
+
+
+def test_a_failed_full_fine_tune_names_the_method_once_and_the_preset_to_choose(sandbox):
+    job = TrainingJobFactory(tenant=sandbox, status=JobStatus.FAILED, config={"method": "full"})
+
+    result = run("full_fine_tune_job_succeeded", sandbox)
+
+    assert not result.passed
+    assert result.message.startswith(f"Your full fine-tuning job #{job.number} ended failed")
+    assert result.message.endswith("then start another with the preset Full fine-tuning.")
 
 
 # Experiments
