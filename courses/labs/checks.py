@@ -104,7 +104,7 @@ def catalog_import_of_50_products(sandbox: Tenant) -> CheckResult:
             False,
             _(
                 "You have not imported a catalog file into your sandbox yet: import one with at least %(least)d "
-                "products (Catalog → Import)."
+                "products (Import, in the top menu)."
             )
             % {"least": CATALOG_MIN_PRODUCTS},
         )
@@ -254,7 +254,7 @@ def experiment_comparing_two_versions_started(sandbox: Tenant) -> CheckResult:
             _(
                 "Your experiment “%(key)s” has started but does not compare two model versions: create one "
                 "whose variants serve two different model versions (or one version against the live model, "
-                "when that is another version), then start it (Experiments → New)."
+                "when that is another version), then start it (Experiments → New experiment)."
             )
             % {"key": started[0].key},
         )
@@ -269,7 +269,7 @@ def experiment_comparing_two_versions_started(sandbox: Tenant) -> CheckResult:
         False,
         _(
             "No experiment yet: create one whose variants serve two different model versions, then start it "
-            "(Experiments → New)."
+            "(Experiments → New experiment)."
         ),
     )
 
@@ -311,14 +311,41 @@ def recommendations_called_with_publishable_key(sandbox: Tenant) -> CheckResult:
 @lab_check("model_version_promoted", title=gettext_lazy("A model version promoted by hand"))
 def model_version_promoted(sandbox: Tenant) -> CheckResult:
     """Passes when the live version was made live by a person (promote or roll back),
-    not by automatic promotion after training, which leaves promoted_by empty."""
-    live = ModelVersion.objects.filter(tenant=sandbox, status=VersionStatus.LIVE).first()
-    if live is None:
-        return CheckResult(False, _("No model version is live: promote one by hand (Models → Promote)."))
-    if live.promoted_by_id is None:
+    not by automatic promotion after training, which leaves promoted_by empty. A fail names
+    the button of the newest version that is not live: every such version has one."""
+    versions = ModelVersion.objects.filter(tenant=sandbox)  # newest first
+    live = versions.filter(status=VersionStatus.LIVE).first()
+    if live is not None and live.promoted_by_id is not None:
+        return CheckResult(True, _("v%(number)d is live, promoted by hand.") % {"number": live.number})
+    other = versions.exclude(status=VersionStatus.LIVE).first()
+    if live is None and other is None:
         return CheckResult(
             False,
-            _("v%(number)d went live by itself after training: promote a version by hand (Models → Promote).")
+            _(
+                "You have no model version yet: fine-tune one (Fine-tuning → New fine-tuning job), then make "
+                "it live by hand on the Models page."
+            ),
+        )
+    if live is None:
+        return CheckResult(
+            False,
+            _("No model version is live: make one live by hand (Models → Make v%(number)d live).")
+            % {"number": other.number},
+        )
+    if other is None:
+        return CheckResult(
+            False,
+            _(
+                "v%(number)d went live by itself after training and is your only version: fine-tune another "
+                "(Fine-tuning → New fine-tuning job), then make a version live by hand on the Models page."
+            )
             % {"number": live.number},
         )
-    return CheckResult(True, _("v%(number)d is live, promoted by hand.") % {"number": live.number})
+    return CheckResult(
+        False,
+        _(
+            "v%(live)d went live by itself after training: make a version live by hand "
+            "(Models → Make v%(other)d live)."
+        )
+        % {"live": live.number, "other": other.number},
+    )

@@ -6,6 +6,8 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.utils import translation
+from django.utils.translation import gettext, ngettext
 
 from courses.curriculum_loader import CURRICULUM_DIR, CurriculumError, curriculum_load
 from courses.models import Choice, Course, Lab, LabStep, Lesson, Module, Question, Quiz
@@ -232,3 +234,43 @@ def test_the_command_reports_a_mistake_as_a_command_error(db, tmp_path):
 
 def test_the_shipped_folder_is_the_default(db):
     assert (CURRICULUM_DIR / "README.md").is_file()
+
+
+# The labs quote the product: a learner looks for the words the lab names.
+
+
+def shipped_texts(language: str) -> dict[str, str]:
+    return {
+        str(path.relative_to(CURRICULUM_DIR)): path.read_text(encoding="utf-8")
+        for path in sorted(CURRICULUM_DIR.glob(f"*/{language}/*.toml"))
+    }
+
+
+@pytest.mark.parametrize("language, mention", [("en", "Roll back to"), ("zh-hans", "回滚到")])
+def test_every_mention_of_the_rollback_button_is_its_label_on_the_models_page(language, mention):
+    with translation.override(language):
+        # templates/training/version_list.html, with vN for the number as the labs write it
+        label = gettext("Roll back to v%(number)s, the previous live version") % {"number": "N"}
+
+    texts = shipped_texts(language)
+
+    assert sum(text.count(label) for text in texts.values()) >= 4
+    assert {path: text.count(mention) for path, text in texts.items()} == {
+        path: text.count(label) for path, text in texts.items()
+    }
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_import_lab_quotes_the_outcome_the_import_page_shows(language):
+    with translation.override(language):
+        # templates/catalog/_import_outcome.html, for 60 new products
+        outcome = gettext("%(rows_imported)s: %(products_created)s, %(updated)s updated.") % {
+            "rows_imported": ngettext("%(rows)s row imported", "%(rows)s rows imported", 60) % {"rows": "60"},
+            "products_created": ngettext("%(created)s product created", "%(created)s products created", 60)
+            % {"created": "60"},
+            "updated": "0",
+        }
+
+    lab = shipped_texts(language)[f"fine-tuning-recommendation-models/{language}/02-data-for-recommendation.toml"]
+
+    assert outcome in lab

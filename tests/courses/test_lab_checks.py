@@ -84,6 +84,7 @@ def test_the_seeded_sample_alone_does_not_pass_the_lab(sandbox):
 
     assert not result.passed
     assert result.message.startswith("You have not imported a catalog file into your sandbox yet")
+    assert result.message.endswith("(Import, in the top menu).")  # Import is its own menu item
 
 
 def test_a_small_import_fails_saying_how_many_it_brought(sandbox):
@@ -268,6 +269,7 @@ def test_the_live_model_against_itself_fails(sandbox, versions):
 
     assert not result.passed
     assert "does not compare two model versions" in result.message
+    assert result.message.endswith("(Experiments → New experiment).")
 
 
 def test_a_model_version_against_popularity_fails(sandbox, versions):
@@ -296,7 +298,7 @@ def test_no_experiment_fails_saying_where_to_create_one(sandbox):
     result = run("experiment_comparing_two_versions_started", sandbox)
 
     assert not result.passed
-    assert "Experiments → New" in result.message
+    assert result.message.endswith("(Experiments → New experiment).")
 
 
 # Recommendations with a publishable key
@@ -375,19 +377,40 @@ def test_a_version_promoted_by_hand_passes(sandbox, merchant_user):
     assert result.passed and "v1" in result.message
 
 
-def test_a_version_that_went_live_by_itself_fails_saying_to_promote_by_hand(sandbox):
+def test_a_version_that_went_live_by_itself_fails_naming_the_button_of_another_version(sandbox):
+    ModelVersionFactory(tenant=sandbox, number=2, status=VersionStatus.ARCHIVED)
     ModelVersionFactory(tenant=sandbox, number=3, status=VersionStatus.LIVE, promoted_by=None)
 
     result = run("model_version_promoted", sandbox)
 
     assert not result.passed
-    assert "v3 went live by itself" in result.message and "Models → Promote" in result.message
+    assert result.message == (
+        "v3 went live by itself after training: make a version live by hand (Models → Make v2 live)."
+    )
 
 
-def test_no_live_version_fails_saying_where_to_promote(sandbox):
-    ModelVersionFactory(tenant=sandbox, number=1)
+def test_an_only_version_that_went_live_by_itself_fails_saying_to_fine_tune_another(sandbox):
+    ModelVersionFactory(tenant=sandbox, number=1, status=VersionStatus.LIVE, promoted_by=None)
 
     result = run("model_version_promoted", sandbox)
 
     assert not result.passed
-    assert "No model version is live" in result.message
+    assert "v1 went live by itself after training and is your only version" in result.message
+    assert "Fine-tuning → New fine-tuning job" in result.message
+
+
+def test_no_live_version_fails_naming_the_button_of_the_newest_version(sandbox):
+    ModelVersionFactory(tenant=sandbox, number=1)
+    ModelVersionFactory(tenant=sandbox, number=2)
+
+    result = run("model_version_promoted", sandbox)
+
+    assert not result.passed
+    assert result.message == "No model version is live: make one live by hand (Models → Make v2 live)."
+
+
+def test_no_version_at_all_fails_saying_to_fine_tune_one(sandbox):
+    result = run("model_version_promoted", sandbox)
+
+    assert not result.passed
+    assert result.message.startswith("You have no model version yet")
