@@ -172,6 +172,16 @@ def test_enrolling_opens_the_first_lesson_and_marking_it_read_goes_to_the_next(l
     assert "1 of 2 lessons read" in detail
 
 
+@pytest.mark.parametrize("language, shown", [("en", "(pass mark: 70%)"), ("zh-hans", "（及格线：70%）")])
+def test_the_course_page_shows_the_pass_mark_as_a_percentage_like_the_grade(learner_client, course, language,
+                                                                            shown):
+    enroll(learner_client, course)
+
+    detail = learner_client.get(reverse("courses:detail", args=[course.pk]), HTTP_ACCEPT_LANGUAGE=language)
+
+    assert shown in detail.content.decode()
+
+
 def test_a_course_of_one_lesson_counts_it_in_the_singular(learner_client, course):
     course.modules.get().lessons.order_by("position").last().delete()
     enroll(learner_client, course)
