@@ -28,6 +28,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.functional import cached_property
 from django.utils.safestring import mark_safe
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from courses.markdown import markdown_to_safe_html
@@ -370,13 +371,24 @@ class LabStepCompletion(TenantOwned):
 
     enrollment = models.ForeignKey(Enrollment, on_delete=models.CASCADE, related_name="lab_step_completions")
     step = models.ForeignKey(LabStep, on_delete=models.CASCADE, related_name="+")
-    message = models.TextField()
+    message = models.TextField()  # in the language the step was checked in
+    # The message untranslated and its parameters, to show it in the reader's language. Empty in
+    # a completion stored before they were kept: its message is shown as stored.
+    message_id = models.TextField(blank=True)
+    message_params = models.JSONField(default=dict, blank=True)
     passed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["tenant", "enrollment", "step"], name="lab_step_completion_once"),
         ]
+
+    @property
+    def message_shown(self) -> str:
+        """What the check saw, in the active language."""
+        if not self.message_id:
+            return self.message
+        return gettext(self.message_id) % self.message_params
 
 
 class Certificate(TenantOwned):

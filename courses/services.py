@@ -149,7 +149,10 @@ def lab_step_check(*, tenant: Tenant, enrollment: Enrollment, step: LabStep) -> 
     result = lab_check_run(name=step.check_name, sandbox=sandbox)
     if result.passed:
         LabStepCompletion.objects.update_or_create(
-            tenant=tenant, enrollment=enrollment, step=step, defaults={"message": result.message}
+            tenant=tenant,
+            enrollment=enrollment,
+            step=step,
+            defaults={"message": result.message, "message_id": result.message_id, "message_params": result.params},
         )
         certificate_issue_if_earned(tenant=tenant, enrollment=enrollment)
     return result

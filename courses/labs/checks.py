@@ -10,7 +10,7 @@ fix it, because the learner reads it as the next thing to do.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import F
@@ -32,7 +32,16 @@ CATALOG_MIN_PRODUCTS = 50
 @dataclass(frozen=True)
 class CheckResult:
     passed: bool
-    message: str
+    message: str  # in the language of the check
+    # A pass is stored and shown again later, maybe in another language: its message untranslated
+    # (marked with gettext_noop) and the parameters it is formatted with. Empty for a fail.
+    message_id: str = ""
+    params: dict = field(default_factory=dict)
+
+
+def _passed(message_id: str, **params) -> CheckResult:
+    """A pass that can be shown again in the reader's language (LabStepCompletion.message_shown)."""
+    return CheckResult(True, _(message_id) % params, message_id, params)
 
 
 @dataclass(frozen=True)
@@ -93,10 +102,10 @@ def catalog_import_of_50_products(sandbox: Tenant) -> CheckResult:
         .first()
     )
     if best is not None and best.products >= CATALOG_MIN_PRODUCTS:
-        return CheckResult(
-            True,
-            _("Your import of %(file)s brought %(count)d products.")
-            % {"file": best.filename, "count": best.products},
+        return _passed(
+            gettext_noop("Your import of %(file)s brought %(count)d products."),
+            file=best.filename,
+            count=best.products,
         )
     latest = imports.order_by("-created_at").first()
     if latest is None:
@@ -186,7 +195,7 @@ def _job_succeeded(sandbox: Tenant, method: str) -> CheckResult:
     jobs = TrainingJob.objects.filter(tenant=sandbox, config__method=method)
     succeeded = jobs.filter(status=JobStatus.SUCCEEDED).first()
     if succeeded is not None:
-        return CheckResult(True, _(said.succeeded) % {"id": succeeded.number})
+        return _passed(said.succeeded, id=succeeded.number)
     active = jobs.filter(status__in=ACTIVE_JOB_STATUSES).first()
     if active is not None:
         return CheckResult(
@@ -243,10 +252,9 @@ def experiment_comparing_two_versions_started(sandbox: Tenant) -> CheckResult:
     )
     for experiment in started:
         if len(_versions_compared(experiment, live_version_id)) >= 2:
-            return CheckResult(
-                True,
-                _("Your experiment “%(key)s” compares two model versions and has started.")
-                % {"key": experiment.key},
+            return _passed(
+                gettext_noop("Your experiment “%(key)s” compares two model versions and has started."),
+                key=experiment.key,
             )
     if started:
         return CheckResult(
@@ -289,7 +297,7 @@ def recommendations_called_with_publishable_key(sandbox: Tenant) -> CheckResult:
     if ServedRecommendation.objects.filter(
         tenant=sandbox, endpoint="recommendations", api_key_kind=ApiKeyKind.PUBLISHABLE
     ).exists():
-        return CheckResult(True, _("Your sandbox served recommendations to a call made with a publishable key."))
+        return _passed(gettext_noop("Your sandbox served recommendations to a call made with a publishable key."))
     if not keys.filter(last_used_at__isnull=False).exists():
         return CheckResult(
             False,
@@ -316,7 +324,7 @@ def model_version_promoted(sandbox: Tenant) -> CheckResult:
     versions = ModelVersion.objects.filter(tenant=sandbox)  # newest first
     live = versions.filter(status=VersionStatus.LIVE).first()
     if live is not None and live.promoted_by_id is not None:
-        return CheckResult(True, _("v%(number)d is live, promoted by hand.") % {"number": live.number})
+        return _passed(gettext_noop("v%(number)d is live, promoted by hand."), number=live.number)
     other = versions.exclude(status=VersionStatus.LIVE).first()
     if live is None and other is None:
         return CheckResult(

@@ -426,6 +426,54 @@ def test_a_step_fails_with_the_checks_advice_then_passes_once_the_work_is_done(
     assert LabStepCompletion.all_tenants.filter(enrollment__membership__user=learner_user).count() == 1
 
 
+def passed_in_sandbox(client, course, tenant, user) -> str:
+    """Enroll, import 60 products into the sandbox and check the step: the page right after."""
+    lab = course.modules.get().labs.get()
+    enroll(client, course)
+    client.post(reverse("courses:sandbox-open", args=[course.pk, lab.pk]))
+    client.post(reverse("courses:sandbox-leave"))
+    imported_into(sandbox_get(tenant=tenant, user=user), products=60)
+    return check_step(client, course)
+
+
+def test_a_step_that_just_passed_says_what_the_check_saw_once(learner_client, course, tenant, learner_user):
+    passed = passed_in_sandbox(learner_client, course, tenant, learner_user)
+
+    assert passed.count("Your import of mine.csv brought 60 products.") == 1
+    assert "Done:" in passed
+    lab = course.modules.get().labs.get()
+    again = learner_client.get(reverse("courses:lab", args=[course.pk, lab.pk])).content.decode()
+    assert again.count("Your import of mine.csv brought 60 products.") == 1 and "Done:" not in again
+
+
+def test_a_step_checked_in_english_says_what_the_check_saw_in_chinese_to_a_chinese_reader(
+    learner_client, course, tenant, learner_user
+):
+    passed_in_sandbox(learner_client, course, tenant, learner_user)  # in English
+    lab = course.modules.get().labs.get()
+
+    page = learner_client.get(reverse("courses:lab", args=[course.pk, lab.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    with translation.override("zh-hans"):
+        in_chinese = translation.gettext("Your import of %(file)s brought %(count)d products.") % {
+            "file": "mine.csv", "count": 60,
+        }
+    assert in_chinese in page.content.decode()
+    assert "Your import of mine.csv" not in page.content.decode()
+
+
+def test_a_step_passed_before_messages_were_kept_untranslated_shows_the_message_it_stored(
+    learner_client, course, tenant, learner_user
+):
+    passed_in_sandbox(learner_client, course, tenant, learner_user)
+    LabStepCompletion.all_tenants.update(message="Stored long ago.", message_id="", message_params={})
+    lab = course.modules.get().labs.get()
+
+    page = learner_client.get(reverse("courses:lab", args=[course.pk, lab.pk]), HTTP_ACCEPT_LANGUAGE="zh-hans")
+
+    assert "Stored long ago." in page.content.decode()
+
+
 def test_the_certificate_waits_for_the_lab_as_well_as_the_lessons_and_the_quiz(
     learner_client, course, tenant, learner_user
 ):
