@@ -123,9 +123,13 @@ def _upper_bounds_of_design(variants: tuple[tuple[str, float], ...]) -> tuple[in
         raise ValueError(f"variant names must be unique: {names}")
     if any(not math.isfinite(weight) or weight < 0 for weight in weights):
         raise ValueError(f"variant weights must be finite and non-negative: {weights}")
-    total = sum(weights)
-    if total <= 0:
+    # Relative to the largest: weights that are each finite may add up past the largest float
+    # (the services bound them, but an experiment saved before that must still assign).
+    largest = max(weights)
+    if largest <= 0:
         raise ValueError("at least one variant needs a positive weight")
+    weights = [weight / largest for weight in weights]
+    total = sum(weights)
     upper_bounds = []
     cumulative = 0.0
     for weight in weights:

@@ -23,6 +23,9 @@ from tenants.models import Tenant
 from training.models import ModelVersion, VersionStatus
 
 MAX_VARIANTS = 5
+# Weights are relative, so a million to one is more than any test needs; without a bound, two
+# weights of 1e308 are each finite and their sum is not, and no shopper could be assigned.
+MAX_WEIGHT = 1_000_000
 
 
 class ExperimentStateError(Exception):
@@ -104,7 +107,7 @@ def _weight_valid(weight: Any) -> bool:
         return False
     # Finite too: an infinite or NaN weight would be stored, then break every JSON answer that
     # shows it, and the assignment of shoppers to variants once the experiment starts.
-    return math.isfinite(weight) and weight >= 0
+    return math.isfinite(weight) and 0 <= weight <= MAX_WEIGHT
 
 
 def _variant_errors(tenant: Tenant, index: int, variant: dict[str, Any], seen: set[str]) -> dict[str, str]:
@@ -121,7 +124,7 @@ def _variant_errors(tenant: Tenant, index: int, variant: dict[str, Any], seen: s
             "choices": ", ".join(VariantKind.values)
         }
     if not _weight_valid(variant.get("weight")):
-        errors[f"{field}.weight"] = _("A weight is a number, 0 or more.")
+        errors[f"{field}.weight"] = _("A weight is a number from 0 to %(most)s.") % {"most": f"{MAX_WEIGHT:,}"}
     version_id = variant.get("model_version")
     if variant.get("kind") == VariantKind.MODEL_VERSION:
         # Looked up in this tenant only: another tenant's version is "no such version".

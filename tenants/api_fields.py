@@ -12,8 +12,8 @@ from rest_framework import serializers
 class FiniteFloatField(serializers.FloatField):
     """DRF's FloatField, refusing NaN and the infinities.
 
-    DRF's takes whatever float() takes: "NaN", "Infinity", and "1e999", which overflows to
-    infinity. No quantity of ours is infinite, a NaN slips past min_value and max_value (it
+    DRF's takes whatever float() takes: "NaN", "Infinity", "1e999", which overflows to
+    infinity, and true and false. No quantity of ours is infinite, a NaN slips past min_value and max_value (it
     compares False with every bound), and either one stored breaks every later JSON answer
     that holds it (JSON has no NaN or Infinity).
     """
@@ -21,6 +21,9 @@ class FiniteFloatField(serializers.FloatField):
     default_error_messages: ClassVar[dict] = {"not_finite": gettext_lazy("Must be a finite number.")}
 
     def to_internal_value(self, data):
+        if isinstance(data, bool):
+            # float(True) is 1.0: `{"traffic_share": true}` would be a whole experiment's traffic.
+            self.fail("invalid")
         value = super().to_internal_value(data)
         if not math.isfinite(value):
             self.fail("not_finite")

@@ -149,6 +149,14 @@ def test_a_variant_of_weight_zero_gets_no_shoppers():
     assert assigned == {"control", "treatment"}
 
 
+def test_weights_whose_sum_is_past_the_largest_float_still_split_as_their_ratio():
+    # Saved before the services bounded weights: each finite, their sum infinite.
+    huge = (("control", 1e308), ("treatment", 1e308))
+    assigned = assign_everyone(traffic_share=1.0, variants=huge, shoppers=FEWER_SHOPPERS)
+    assert set(assigned) == {"control", "treatment"}
+    assert abs(assigned.count("control") / len(assigned) - 0.5) < 0.05
+
+
 @pytest.mark.parametrize(
     "traffic_share, variants",
     [

@@ -171,6 +171,33 @@ def test_a_weight_that_is_not_a_finite_number_is_refused_by_its_field_and_nothin
         assert not Experiment.objects.exists()
 
 
+def test_a_weight_above_a_million_is_refused_so_that_no_two_add_up_past_the_largest_float(
+    session_client, tenant
+):
+    body = design()
+    for variant in body["variants"]:
+        variant["weight"] = 1e308
+    response = session_client.post(EXPERIMENTS, body, format="json")
+    assert response.status_code == 400
+    assert response.data["variants[0].weight"] == ["A weight is a number from 0 to 1,000,000."]
+    with tenant_scope(tenant):
+        assert not Experiment.objects.exists()
+
+
+def test_true_is_not_a_number_for_a_weight_or_a_share_of_traffic(session_client, tenant):
+    body = design(traffic_share=True)
+    body["variants"][1]["weight"] = True
+    response = session_client.post(EXPERIMENTS, body, format="json")
+    assert response.status_code == 400
+    assert set(response.data) == {"traffic_share", "variants[1].weight"}
+
+    created(session_client, traffic_share=0.5)
+    ramp = session_client.post(f"{EXPERIMENTS}/home-list/traffic", {"traffic_share": True}, format="json")
+    assert ramp.status_code == 400 and set(ramp.data) == {"traffic_share"}
+    with tenant_scope(tenant):
+        assert Experiment.objects.get(key="home-list").traffic_share == 0.5
+
+
 @pytest.mark.parametrize("guardrails, says", [
     (["click_through_rate"], "Click-through rate is the primary metric, so it cannot be a guardrail too."),
     (["bounce_rate"], "Not a metric: bounce_rate. Choose from: "),

@@ -143,7 +143,7 @@ def test_every_bad_field_is_named_at_once_even_when_the_form_refused_one_itself(
     assert field_error(html, "traffic_percent") == PERCENT_ERROR  # once: the form's, not the rules' too
     assert html.count(PERCENT_ERROR) == 1
     assert field_error(html, "key") == "Use lowercase letters, digits and hyphens only."
-    assert field_error(html, "variants-1-weight") == "A weight is a number, 0 or more."
+    assert field_error(html, "variants-1-weight") == "A weight is a number from 0 to 1,000,000."
     assert "Mark exactly one variant as the control." in re.search(
         r'id="variants-errors">(.*?)</ul>', html, re.S
     ).group(1)
