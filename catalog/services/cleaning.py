@@ -25,8 +25,12 @@ from catalog.models import CleaningReport, CleaningStatus, Event, FlaggedShopper
 from catalog.services.events import IngestRule, require_scope_of
 from tenants.models import Tenant
 
-# Two events with all of these equal are the same action, whatever their event ids.
-DUPLICATE_KEY_FIELDS = ("shopper_key", "type", "product_external_id", "occurred_at", "quantity", "value")
+# Two events with all of these equal are the same action, whatever their event ids. The list
+# each came from too: two clicks in the same second from two lists (one per experiment variant,
+# say) are two actions, and each list's statistics need theirs.
+DUPLICATE_KEY_FIELDS = (
+    "shopper_key", "type", "product_external_id", "occurred_at", "quantity", "value", "recommendation_id",
+)
 
 BOT_RULE = "event_rate"
 # A shopper is a bot when their events per active day are above BOTH

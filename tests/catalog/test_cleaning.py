@@ -86,6 +86,21 @@ def test_cleaning_removes_exact_duplicates_and_keeps_one_of_each(tenant, apples)
     assert _clean(tenant).counts["exact_duplicates"] == 0
 
 
+def test_two_clicks_in_the_same_second_from_two_lists_are_two_actions(tenant, apples):
+    when = _noon(1)
+    _ingest(tenant, [
+        _event("a", "jane", when, type="click", recommendation_id="list-1"),
+        _event("b", "jane", when, type="click", recommendation_id="list-2"),
+        _event("c", "jane", when, type="click", recommendation_id="list-2"),  # a retry of b
+    ])
+
+    report = _clean(tenant)
+
+    assert report.counts["exact_duplicates"] == 1
+    with tenant_scope(tenant):
+        assert sorted(Event.objects.values_list("recommendation_id", flat=True)) == ["list-1", "list-2"]
+
+
 def test_cleaning_flags_an_obvious_bot_and_no_honest_shopper(tenant, apples):
     _ingest(tenant, _honest_shoppers() + _bot())
 
