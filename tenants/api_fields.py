@@ -40,6 +40,12 @@ class DecimalInputField(serializers.DecimalField):
     """
 
 
+def unknown_field_reason(fields) -> str:
+    """The reason a key is refused, naming the ones taken: UnknownFieldsRefusedMixin's, and that of a
+    view checking its body by hand (catalog.apis.events)."""
+    return _("Unknown field. The fields are: %(fields)s.") % {"fields": ", ".join(fields)}
+
+
 class UnknownFieldsRefusedMixin:
     """For a Serializer: a key it has no field for is an error naming the key, not dropped.
 
@@ -49,7 +55,7 @@ class UnknownFieldsRefusedMixin:
     """
 
     def unknown_field_reason(self) -> str:
-        return _("Unknown field. The fields are: %(fields)s.") % {"fields": ", ".join(self.fields)}
+        return unknown_field_reason(self.fields)
 
     def to_internal_value(self, data):
         unknown = [key for key in data if key not in self.fields] if isinstance(data, Mapping) else []
@@ -63,3 +69,4 @@ class UnknownFieldsRefusedMixin:
         if unknown_errors:
             raise serializers.ValidationError(unknown_errors)
         return value
+

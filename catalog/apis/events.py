@@ -16,7 +16,7 @@ from catalog.services.events import QUANTITY_MAX, QUANTITY_MIN, event_ingest_bat
 from catalog.tasks import catalog_clean_queue
 from tenants import converters  # noqa: F401 - registers <external_id:>
 from tenants.api import TenantApiView
-from tenants.api_fields import DecimalInputField
+from tenants.api_fields import DecimalInputField, unknown_field_reason
 from tenants.api_parsers import JSONParser
 from tenants.throttling import EventsRateThrottle
 
@@ -136,7 +136,9 @@ class EventBatchApi(TenantApiView):
         request=EventBatchInputSerializer,
         responses={
             200: EventBatchResultSerializer,
-            400: OpenApiResponse(description="Not an object with an `events` list, or too many events."),
+            400: OpenApiResponse(
+                description="Not an object with an `events` list, a key beside `events`, or too many events."
+            ),
         },
         examples=[INGEST_EXAMPLE, INGEST_RESULT_EXAMPLE],
     )
@@ -158,8 +160,16 @@ class EventBatchApi(TenantApiView):
         """The list of events, its size checked. Each event is checked by the service, by hand:
         a DRF serializer per event would cost more than the rest of the request."""
         events = data.get("events") if isinstance(data, dict) else None
+        # A key beside `events` (a misspelt option) is refused, not dropped; by hand, as the events are.
+        errors = {
+            str(key): [unknown_field_reason(["events"])]
+            for key in (data if isinstance(data, dict) else ())
+            if key != "events"
+        }
         if not isinstance(events, list):
-            raise ValidationError({"events": [_('Send an object with an "events" list.')]})
+            errors["events"] = [_('Send an object with an "events" list.')]
+        if errors:
+            raise ValidationError(errors)
         limit = settings.EVENTS_MAX_BATCH
         if len(events) > limit:
             raise ValidationError({"events": [

@@ -26,6 +26,7 @@ from catalog.models import ImportStatus, ProductImport
 from catalog.selectors.products import product_import_get, product_import_list
 from catalog.services.imports import catalog_import_queue, catalog_imports_lost_fail
 from tenants.api import TenantApiView
+from tenants.api_fields import UnknownFieldsRefusedMixin
 from tenants.api_params import PageNumberPagination, PageQuerySerializer, validated_query
 from tenants.schema import FieldErrorsSerializer
 
@@ -100,7 +101,8 @@ class ProductImportCollectionApi(TenantApiView):
     pagination_class = PageNumberPagination
     parser_classes = [MultiPartParser, FormParser]
 
-    class InputSerializer(serializers.Serializer):
+    # A form field beside the file (a misspelt option, a second file) is refused, not dropped.
+    class InputSerializer(UnknownFieldsRefusedMixin, serializers.Serializer):
         # Empty files reach the service, so that they are recorded as a failed import.
         file = UploadedFileField(
             allow_empty_file=True,
@@ -148,7 +150,7 @@ class ProductImportCollectionApi(TenantApiView):
                 ),
                 description="A file that is empty, or neither .csv nor .json: the import, failed at once, "
                 "with the reason (and its address in the Location header). No file at all in the "
-                "request: the `file` field's error instead.",
+                "request, or a form field other than `file`: each such field's error instead.",
             ),
             503: OpenApiResponse(
                 response=ProductImportOutputSerializer,

@@ -31,6 +31,7 @@ from catalog.services.products import (
 )
 from tenants import converters  # noqa: F401 - registers <external_id:>
 from tenants.api import TenantApiView
+from tenants.api_fields import UnknownFieldsRefusedMixin
 from tenants.api_params import PageNumberPagination, validated_query
 from tenants.api_parsers import JSONParser
 from tenants.schema import FieldErrorsSerializer
@@ -110,7 +111,7 @@ class ProductCollectionApi(TenantApiView):
         in_stock = serializers.BooleanField(required=False, allow_null=True, default=None)
         page = serializers.IntegerField(required=False, min_value=1)
 
-    class UpsertInputSerializer(serializers.Serializer):
+    class UpsertInputSerializer(UnknownFieldsRefusedMixin, serializers.Serializer):
         products = ProductRowsField()
 
         class Meta:
@@ -172,8 +173,8 @@ class ProductCollectionApi(TenantApiView):
                     resource_type_field_name=None,
                 ),
                 description="Bad products: `detail`, and `errors` naming each by index, field and reason. "
-                "A body that is not JSON: `detail` alone. No `products` list, or one too long: that "
-                "field's error instead.",
+                "A body that is not JSON: `detail` alone. No `products` list, or one too long, or a key "
+                "beside it that is not `products`: each such field's error instead.",
             ),
         },
         examples=[

@@ -151,6 +151,25 @@ def test_a_body_without_an_events_list_is_a_400(secret_client, catalog):
     assert secret_client.post(URL, [_event(1)], format="json").status_code == 400
 
 
+def test_a_key_beside_events_is_refused_by_name_and_no_event_is_stored(secret_client, tenant, catalog):
+    response = secret_client.post(URL, {"events": [_event(1)], "dry_run": True}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"dry_run": ["Unknown field. The fields are: events."]}
+    with tenant_scope(tenant):
+        assert not Event.objects.exists()
+
+
+def test_a_misspelt_events_list_is_named_beside_the_missing_one(secret_client, catalog):
+    response = secret_client.post(URL, {"event": [_event(1)]}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {
+        "event": ["Unknown field. The fields are: events."],
+        "events": ['Send an object with an "events" list.'],
+    }
+
+
 def test_a_body_nested_too_deeply_to_read_is_a_400_not_a_500(publishable_client, catalog):
     body = b"[" * 100_000 + b"]" * 100_000
     response = publishable_client.generic("POST", URL, body, content_type="application/json")

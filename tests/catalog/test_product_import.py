@@ -299,6 +299,14 @@ def test_an_unknown_column_is_refused_so_no_data_is_silently_dropped(secret_clie
     assert "attr_" in response.json()["errors"][0]["reason"]
 
 
+def test_a_form_field_beside_the_file_is_refused_by_name_and_nothing_is_imported(secret_client, tenant):
+    upload = SimpleUploadedFile("catalog.csv", b"external_id,title\nA-1,Mug\n", "text/csv")
+    response = secret_client.post(IMPORTS, {"file": upload, "dry_run": "true"}, format="multipart")
+    assert response.status_code == 400
+    assert response.json() == {"dry_run": ["Unknown field. The fields are: file."]}
+    assert _imports_of(tenant) == []
+
+
 def _refused_at_once(client, filename: str, content: bytes, content_type: str = "application/octet-stream"):
     """The upload of a file no worker could import, answered with the failed import, not queued."""
     response = client.post(IMPORTS, {"file": SimpleUploadedFile(filename, content, content_type)}, format="multipart")

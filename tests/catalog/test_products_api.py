@@ -227,6 +227,23 @@ def test_a_body_without_a_products_list_is_a_400(secret_client, tenant):
     assert secret_client.post(PRODUCTS, {"products": {"external_id": "A"}}, format="json").status_code == 400
 
 
+@pytest.mark.parametrize("body,named", [
+    ({"products": [{"external_id": "A", "title": "A"}], "dry_run": True}, "dry_run"),
+    ({"products": [{"external_id": "A", "title": "A"}], "product": [{"external_id": "B", "title": "B"}]}, "product"),
+])
+def test_a_key_beside_products_is_refused_by_name_and_nothing_is_stored(secret_client, tenant, body, named):
+    response = secret_client.post(PRODUCTS, body, format="json")
+    assert response.status_code == 400
+    assert response.json() == {named: ["Unknown field. The fields are: products."]}
+    assert _products_of(tenant) == {}
+
+
+def test_a_product_keeps_its_free_form_attributes_whatever_their_names(secret_client, tenant):
+    response = _upserted(secret_client, {"external_id": "A", "title": "A", "attributes": {"dry_run": True}})
+    assert response.status_code == 200, response.content
+    assert _products_of(tenant)["A"].attributes == {"dry_run": True}
+
+
 def test_the_list_filters_by_category_prefix_text_and_stock(secret_client, tenant):
     ProductFactory(
         tenant=tenant, external_id="A1", title="Gala apples", category="Grocery > Produce > Apples"
