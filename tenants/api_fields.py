@@ -70,3 +70,23 @@ class UnknownFieldsRefusedMixin:
             raise serializers.ValidationError(unknown_errors)
         return value
 
+
+
+class NoFieldsInputSerializer(UnknownFieldsRefusedMixin, serializers.Serializer):
+    """The body of an operation that takes none (start, cancel, promote, delete): every key sent is
+    refused, as UnknownFieldsRefusedMixin refuses a misspelt one. A client sending `{"force": true}`
+    to a promotion would otherwise believe it was heard. See `no_body_check`."""
+
+    def unknown_field_reason(self) -> str:
+        return _("Unknown field. This request takes no fields.")
+
+
+def no_body_check(request) -> None:
+    """A 400 naming each key of the request's body, for an operation that takes no body. No body, an
+    empty object or JSON null passes; anything else that is not an object is refused as DRF refuses it.
+
+    Call it first, before looking anything up: the request's shape is wrong whatever it names, as
+    validated_query's checks come first.
+    """
+    data = {} if request.data is None else request.data
+    NoFieldsInputSerializer(data=data).is_valid(raise_exception=True)

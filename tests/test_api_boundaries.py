@@ -86,6 +86,25 @@ def test_every_api_view_reads_json_with_the_parser_that_refuses_nesting_too_deep
     assert plain == []
 
 
+# These look the experiment up before reading the body (a 404 for the placeholder key);
+# tests/experiments/test_experiments_api.py checks that they refuse a misspelt key once it is found.
+BODY_READ_AFTER_LOOKUP = {("put", "ExperimentDetailApi"), ("post", "ExperimentTrafficApi")}
+WRITES = [
+    (p, m, v) for p, m, v in ENDPOINTS if m != "get" and (m, v.__name__) not in BODY_READ_AFTER_LOOKUP
+]
+
+
+@pytest.mark.parametrize("path,method,view_class", WRITES, ids=[f"{m.upper()} {p}" for p, m, _ in WRITES])
+def test_a_body_key_that_an_operation_does_not_take_is_a_400_naming_it(secret_client, path, method, view_class):
+    """Even where the operation takes no body at all (a start, a promotion, a delete): a client's
+    `{"force": true}` would otherwise be dropped while the client believes it was heard."""
+    reads_json = any(isinstance(parser, JSONParser) for parser in view_class().get_parsers())
+    body_format = "json" if reads_json else "multipart"
+    response = getattr(secret_client, method)(path, {"no_such_field": "1"}, format=body_format)
+    assert response.status_code == 400, response.content
+    assert "no_such_field" in response.json()
+
+
 @pytest.mark.parametrize("path", ["/api/v1/catalog/products", "/api/v1/experiments", "/api/v1/training/jobs"])
 def test_a_json_body_nested_too_deeply_to_read_is_a_400_not_a_500(secret_client, path):
     body = b"[" * 100_000 + b"]" * 100_000

@@ -34,6 +34,7 @@ from courses.gating_views import (
     certificate_required_response,
 )
 from tenants.api import TenantApiView
+from tenants.api_fields import no_body_check
 from tenants.api_params import PageNumberPagination, PageQuerySerializer, validated_query
 from tenants.api_parsers import JSONParser
 from tenants.models import MANAGING_ROLES
@@ -457,6 +458,7 @@ class TrainingJobCancelApi(TrainingApiView):
         ],
     )
     def post(self, request, job_id: int):
+        no_body_check(request)
         try:
             job = training_job_cancel(tenant=request.tenant, job_id=job_id)
         except TrainingJob.DoesNotExist:
@@ -485,6 +487,7 @@ class TrainingJobRetryApi(TrainingApiView):
         ],
     )
     def post(self, request, job_id: int):
+        no_body_check(request)
         try:
             job = training_job_retry(tenant=request.tenant, job_id=job_id)
         except TrainingJob.DoesNotExist:
@@ -539,6 +542,7 @@ class ModelVersionPromoteApi(TrainingApiView):
         examples=[VERSION_EXAMPLE, CERTIFICATE_REQUIRED_EXAMPLE],
     )
     def post(self, request, version_id: int):
+        no_body_check(request)
         try:
             version = model_version_promote(
                 tenant=request.tenant, version_id=version_id, by=_acting_user(request)
@@ -570,6 +574,7 @@ class ModelVersionRollbackApi(TrainingApiView):
         ],
     )
     def post(self, request):
+        no_body_check(request)
         try:
             rollback = model_version_rollback(tenant=request.tenant, by=_acting_user(request))
         except PromotionError as error:

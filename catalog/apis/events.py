@@ -16,7 +16,7 @@ from catalog.services.events import QUANTITY_MAX, QUANTITY_MIN, event_ingest_bat
 from catalog.tasks import catalog_clean_queue
 from tenants import converters  # noqa: F401 - registers <external_id:>
 from tenants.api import TenantApiView
-from tenants.api_fields import DecimalInputField, unknown_field_reason
+from tenants.api_fields import DecimalInputField, no_body_check, unknown_field_reason
 from tenants.api_parsers import JSONParser
 from tenants.throttling import EventsRateThrottle
 
@@ -215,6 +215,7 @@ def shopper_erase_answer(request, shopper_id: str) -> Response:
     """Erase the shopper; the answer says how many events went, in the store and in its sandboxes.
     Also the answer of a DELETE on shoppers/<id>/profile, which is this URL for a shopper whose id
     ends in /profile (recommendations.apis.profiles)."""
+    no_body_check(request)
     erased = shopper_erase(tenant=request.tenant, shopper_id=shopper_id)
     return Response(ShopperEraseOutputSerializer({
         "deleted_events": erased.events, "deleted_sandbox_events": erased.sandbox_events,
@@ -296,6 +297,7 @@ class CleaningRunApi(TenantApiView):
         )],
     )
     def post(self, request):
+        no_body_check(request)
         run = catalog_clean_queue(tenant_id=request.tenant.pk)
         run.refresh_from_db()
         if run.status == CleaningStatus.FAILED:

@@ -31,7 +31,7 @@ from catalog.services.products import (
 )
 from tenants import converters  # noqa: F401 - registers <external_id:>
 from tenants.api import TenantApiView
-from tenants.api_fields import UnknownFieldsRefusedMixin
+from tenants.api_fields import UnknownFieldsRefusedMixin, no_body_check
 from tenants.api_params import PageNumberPagination, validated_query
 from tenants.api_parsers import JSONParser
 from tenants.schema import FieldErrorsSerializer
@@ -227,6 +227,7 @@ class ProductDetailApi(TenantApiView):
         responses={204: None, 404: NOT_IN_CATALOG},
     )
     def delete(self, request, external_id: str):
+        no_body_check(request)
         try:
             product_delete(tenant=request.tenant, external_id=external_id)
         except Product.DoesNotExist:

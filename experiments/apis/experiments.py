@@ -53,7 +53,7 @@ from experiments.services import (
     experiment_update_draft,
 )
 from tenants.api import TenantApiView
-from tenants.api_fields import FiniteFloatField, UnknownFieldsRefusedMixin
+from tenants.api_fields import FiniteFloatField, UnknownFieldsRefusedMixin, no_body_check
 from tenants.api_params import PageNumberPagination, PageQuerySerializer, validated_query
 from tenants.api_parsers import JSONParser
 
@@ -298,6 +298,7 @@ class ExperimentDetailApi(TenantApiView):
         ],
     )
     def delete(self, request, key: str):
+        no_body_check(request)
         experiment = _experiment_or_404(request, key)
         try:
             experiment_delete(tenant=request.tenant, experiment_id=experiment.pk)
@@ -334,6 +335,7 @@ class ExperimentStartApi(TenantApiView):
         ],
     )
     def post(self, request, key: str):
+        no_body_check(request)
         experiment = _experiment_or_404(request, key)
         try:
             experiment = experiment_start(
@@ -360,6 +362,7 @@ class ExperimentStopApi(TenantApiView):
         ],
     )
     def post(self, request, key: str):
+        no_body_check(request)
         experiment = _experiment_or_404(request, key)
         try:
             experiment = experiment_stop(tenant=request.tenant, experiment_id=experiment.pk)

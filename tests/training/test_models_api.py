@@ -126,6 +126,23 @@ def test_promoting_the_live_version_is_a_409(session_client, tenant):
     assert response.status_code == 409 and "already live" in response.data["detail"]
 
 
+def test_a_promotion_sent_an_option_it_does_not_take_is_refused_by_name_and_nothing_is_promoted(
+    secret_client, two_versions
+):
+    v1, _v2 = two_versions
+    response = secret_client.post(f"{MODELS}/{v1.id}/promote", {"force": True}, format="json")
+    assert response.status_code == 400
+    assert response.json() == {"force": ["Unknown field. This request takes no fields."]}
+    assert status_of(v1) != VersionStatus.LIVE
+
+
+def test_a_promotion_sent_an_empty_object_or_no_body_is_a_promotion(secret_client, two_versions):
+    v1, v2 = two_versions
+    assert secret_client.post(f"{MODELS}/{v1.id}/promote", {}, format="json").status_code == 200
+    assert secret_client.post(f"{MODELS}/{v2.id}/promote").status_code == 200
+    assert status_of(v2) == VersionStatus.LIVE
+
+
 def test_a_secret_key_may_promote_and_nobody_is_named(secret_client, two_versions):
     v1, _ = two_versions
     response = secret_client.post(f"{MODELS}/{v1.id}/promote")
