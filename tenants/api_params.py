@@ -12,12 +12,17 @@ def validated_query(
     A misspelt parameter would otherwise be ignored silently, and the client
     would take an unfiltered answer for a filtered one, so unknown names are
     refused. `lists` names the parameters that may repeat or hold
-    comma-separated values (`exclude=A,B&exclude=C`).
+    comma-separated values (`exclude=A,B&exclude=C`); any other given twice is
+    refused too, where QueryDict would keep the last value and drop the others
+    (`limit=5&limit=50`).
     """
     fields = serializer_class().fields
-    unknown = sorted(set(request.query_params) - set(fields))
-    if unknown:
-        raise serializers.ValidationError({name: [_("Unknown query parameter.")] for name in unknown})
+    errors = {name: [_("Unknown query parameter.")] for name in sorted(set(request.query_params) - set(fields))}
+    for name, values in request.query_params.lists():
+        if name in fields and name not in lists and len(values) > 1:
+            errors[name] = [_("Give this parameter once.")]
+    if errors:
+        raise serializers.ValidationError(errors)
     data = request.query_params.dict()
     for name in lists:
         if name in request.query_params:

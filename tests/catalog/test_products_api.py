@@ -291,6 +291,13 @@ def test_an_unknown_or_badly_typed_query_parameter_is_a_400_naming_it(secret_cli
     assert f'"{named}"' in response.content.decode()
 
 
+def test_a_filter_given_twice_is_a_400_naming_it_rather_than_the_last_value_taken(secret_client, tenant):
+    ProductFactory(tenant=tenant, external_id="A1", in_stock=False)
+    response = secret_client.get(f"{PRODUCTS}?in_stock=true&in_stock=false")
+    assert response.status_code == 400
+    assert response.json() == {"in_stock": ["Give this parameter once."]}
+
+
 def test_one_product_is_read_and_deleted_by_its_sku(secret_client, tenant):
     ProductFactory(tenant=tenant, external_id="MUG/RED-1", title="Red mug")
     url = f"{PRODUCTS}/MUG/RED-1"

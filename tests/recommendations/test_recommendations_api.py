@@ -203,6 +203,14 @@ def test_a_bad_parameter_is_a_400_that_names_it(publishable_client, live_version
     assert field in response.data
 
 
+def test_a_parameter_given_twice_is_a_400_naming_it_rather_than_the_last_value_taken(
+    publishable_client, live_version
+):
+    response = publishable_client.get(f"{RECOMMENDATIONS}?shopper_id=shopper-0&limit=5&limit=50")
+    assert response.status_code == 400
+    assert response.data == {"limit": ["Give this parameter once."]}
+
+
 def test_another_tenants_shoppers_and_products_never_appear(other_tenant_client, other_tenant, live_version):
     Product.all_tenants.create(
         tenant=other_tenant, external_id="globex-1", title="globex kettle", category="kitchen"
