@@ -7,7 +7,7 @@ serializers.
 from django.conf import settings
 from django.urls import path
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
+from django.utils.translation import gettext_lazy, ngettext
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiExample,
@@ -108,7 +108,12 @@ class ProductCollectionApi(TenantApiView):
     class FilterSerializer(serializers.Serializer):
         category = serializers.CharField(required=False, allow_blank=True)
         q = serializers.CharField(required=False, allow_blank=True)
-        in_stock = serializers.BooleanField(required=False, allow_null=True, default=None)
+        # Empty (`in_stock=`) or `null` is refused, not read as "no filter": as for the other typed
+        # filters (a job's status, a page, a limit), only leaving the parameter out means "any".
+        # Empty text (`q=`, `category=`) is another matter: it matches every product.
+        in_stock = serializers.BooleanField(
+            required=False, error_messages={"invalid": gettext_lazy("Must be true or false.")}
+        )
         page = serializers.IntegerField(required=False, min_value=1)
 
     class UpsertInputSerializer(UnknownFieldsRefusedMixin, serializers.Serializer):

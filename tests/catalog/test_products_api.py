@@ -291,6 +291,22 @@ def test_an_unknown_or_badly_typed_query_parameter_is_a_400_naming_it(secret_cli
     assert f'"{named}"' in response.content.decode()
 
 
+@pytest.mark.parametrize("given", ["", "null", "maybe"])
+def test_an_in_stock_filter_that_is_neither_true_nor_false_is_refused_not_read_as_no_filter(
+    secret_client, tenant, given
+):
+    ProductFactory(tenant=tenant, external_id="A1", in_stock=False)
+    response = secret_client.get(f"{PRODUCTS}?in_stock={given}")
+    assert response.status_code == 400
+    assert response.json() == {"in_stock": ["Must be true or false."]}
+
+
+def test_an_empty_text_filter_matches_every_product_as_an_empty_search_does(secret_client, tenant):
+    ProductFactory(tenant=tenant, external_id="A1", category="Grocery")
+    response = secret_client.get(f"{PRODUCTS}?q=&category=")
+    assert [product["external_id"] for product in response.json()["results"]] == ["A1"]
+
+
 def test_a_filter_given_twice_is_a_400_naming_it_rather_than_the_last_value_taken(secret_client, tenant):
     ProductFactory(tenant=tenant, external_id="A1", in_stock=False)
     response = secret_client.get(f"{PRODUCTS}?in_stock=true&in_stock=false")
