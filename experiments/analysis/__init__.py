@@ -7,6 +7,13 @@ unless the design was changed by hand), they count in the variant of their
 first exposure, with everything they did: intention to treat, which keeps the
 comparison randomised. How many such shoppers there are is reported.
 
+A shopper that data cleaning flagged as bot-like (catalog.FlaggedShopper, of
+the same tenant) counts nowhere: not in the exposures, the shoppers, the
+sample-ratio check, the metrics, CUPED or the day-by-day values. One bot's
+hundreds of clicks would otherwise decide a click-through test. How many were
+left out is reported, per variant (the one that served them first). Flags are
+recomputed by each cleaning run, so the results follow the latest one.
+
 Per shopper: exposures, impressions (items shown), clicks and purchases that
 carry one of the experiment's recommendation ids, and, for CUPED, the
 purchases of the 30 days before the experiment started.
@@ -97,7 +104,11 @@ def experiment_results(*, tenant: Tenant, experiment: Experiment) -> ExperimentR
         min_shoppers_per_variant=MIN_SHOPPERS_PER_VARIANT,
         shoppers=len(shoppers.keys),
         shoppers_in_several_variants=shoppers.in_several_variants,
-        variants=[_variant_summary(variant, shoppers, mask) for variant, mask in zip(variants, masks)],
+        flagged_shoppers_left_out=int(shoppers.flagged_left_out.sum()),
+        variants=[
+            _variant_summary(variant, shoppers, mask, int(shoppers.flagged_left_out[position]))
+            for position, (variant, mask) in enumerate(zip(variants, masks))
+        ],
         sample_ratio=_sample_ratio(variants, masks),
         primary=primary,
         guardrails=[

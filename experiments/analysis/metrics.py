@@ -206,7 +206,9 @@ def _sample_ratio(variants: list[Variant], masks: list[np.ndarray]) -> SampleRat
     )
 
 
-def _variant_summary(variant: Variant, shoppers: _Shoppers, mask: np.ndarray) -> VariantSummary:
+def _variant_summary(
+    variant: Variant, shoppers: _Shoppers, mask: np.ndarray, flagged_left_out: int
+) -> VariantSummary:
     return VariantSummary(
         name=variant.name,
         kind=variant.kind,
@@ -218,6 +220,7 @@ def _variant_summary(variant: Variant, shoppers: _Shoppers, mask: np.ndarray) ->
         clicks=int(shoppers.clicks[mask].sum()),
         converted_shoppers=int(shoppers.converted[mask].sum()),
         revenue=round(float(shoppers.revenue[mask].sum()), 2),
+        flagged_shoppers_left_out=flagged_left_out,
     )
 
 

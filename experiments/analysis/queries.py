@@ -1,6 +1,6 @@
 """Per shopper, from the database: exposures, impressions, attributed clicks and purchases, and the
-purchases before the start (CUPED's covariate). Which variant a shopper counts in: see the package's
-docstring (experiments/analysis/__init__.py)."""
+purchases before the start (CUPED's covariate). Which variant a shopper counts in, and why shoppers
+flagged as bot-like count in none: see the package's docstring (experiments/analysis/__init__.py)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from django.db.models import Count, Func, IntegerField, Min, Q, Sum
 from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
-from catalog.models import Event, EventType
+from catalog.models import Event, EventType, FlaggedShopper
 from experiments.models import Experiment
 from recommendations.models import ServedRecommendation
 from tenants.models import Tenant
@@ -63,6 +63,8 @@ class _Shoppers:
         )
         self.in_several_variants = 0
         self.daily = _Daily()
+        # Per variant position: the shoppers it served who are flagged as bot-like, left out of the above.
+        self.flagged_left_out = np.zeros(0, dtype=np.int64)
 
 
 # --- Per shopper, from the database ----------------------------------------------------------
@@ -71,17 +73,43 @@ class _Shoppers:
 def _shoppers_of(tenant: Tenant, experiment: Experiment, names: list[str]) -> _Shoppers:
     # Each query reads one table. Joining events to the served lists in SQL would leave the plan to
     # the tables' statistics, which a busy experiment's fresh rows do not have yet; PostgreSQL then
-    # nests loops over both tables and 100,000 exposures take minutes, not seconds.
+    # nests loops over both tables and 100,000 exposures take minutes, not seconds. The flagged
+    # shoppers are the exception: a few rows, which the database reads once and hashes.
     served = ServedRecommendation.objects.filter(tenant=tenant, experiment=experiment).exclude(shopper_key="")
-    shoppers = _exposed_shoppers(served, names)
+    flagged = FlaggedShopper.objects.filter(tenant=tenant).values("shopper_key")
+    # Leaving out a flagged shopper's lists leaves out everything of theirs: their exposures and
+    # impressions here, their events (counted only on their own lists, see _add_outcomes) and their
+    # purchases before the start (read for the shoppers kept).
+    kept = served.exclude(shopper_key__in=flagged)
+    shoppers = _exposed_shoppers(kept, names)
+    shoppers.flagged_left_out = _flagged_per_variant(served.filter(shopper_key__in=flagged), names)
     if experiment.started_at is not None:  # a draft has served nothing
         shopper_of_list = {
             recommendation_id: shoppers.index.get(shopper_key)
-            for recommendation_id, shopper_key in served.values_list("recommendation_id", "shopper_key")
+            for recommendation_id, shopper_key in kept.values_list("recommendation_id", "shopper_key")
         }
         _add_outcomes(shoppers, shopper_of_list, _attributed_events(tenant, experiment))
         _add_pre_experiment(shoppers, _pre_experiment_purchases(tenant, experiment, shoppers.keys))
     return shoppers
+
+
+def _flagged_per_variant(served_to_flagged, names: list[str]) -> np.ndarray:
+    """How many flagged shoppers each variant served, each counted once, in the variant that served
+    them first: the variant they would count in were they not flagged."""
+    first_variant: dict[str, tuple[dt.datetime, int]] = {}
+    for shopper_key, variant, first_served_at in (
+        served_to_flagged.filter(variant__in=names)
+        .values("shopper_key", "variant")
+        .annotate(first_served_at=Min("served_at"))
+        .order_by()
+        .values_list("shopper_key", "variant", "first_served_at")
+    ):
+        if shopper_key not in first_variant or first_served_at < first_variant[shopper_key][0]:
+            first_variant[shopper_key] = (first_served_at, names.index(variant))
+    counts = np.zeros(len(names), dtype=np.int64)
+    for _first_served_at, position in first_variant.values():
+        counts[position] += 1
+    return counts
 
 
 def _exposed_shoppers(served, names: list[str]) -> _Shoppers:
@@ -153,7 +181,8 @@ def _add_pre_experiment(shoppers: _Shoppers, rows) -> None:
 
 def _attributed_events(tenant: Tenant, experiment: Experiment):
     """Clicks and purchases that carry a recommendation id, from the start to the stop, per list,
-    shopper and day; the caller keeps those of the experiment's lists."""
+    shopper and day; the caller keeps those of the experiment's lists, each by its own shopper (so a
+    flagged shopper's events, whose lists are left out, count nowhere)."""
     is_click, is_purchase = Q(type=EventType.CLICK), Q(type=EventType.PURCHASE)
     events = Event.objects.filter(
         tenant=tenant,

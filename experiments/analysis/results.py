@@ -68,6 +68,7 @@ class VariantSummary:
     clicks: int
     converted_shoppers: int
     revenue: float
+    flagged_shoppers_left_out: int  # served by this variant, flagged as bot-like: not in the figures above
 
 
 @dataclass(frozen=True)
@@ -109,6 +110,7 @@ class ExperimentResults:
     min_shoppers_per_variant: int
     shoppers: int
     shoppers_in_several_variants: int
+    flagged_shoppers_left_out: int  # in no figure; per variant in `variants`
     variants: list[VariantSummary]
     sample_ratio: SampleRatioCheck
     primary: MetricResult

@@ -76,6 +76,12 @@ class VariantSummaryOutputSerializer(serializers.Serializer):
     clicks = serializers.IntegerField()
     converted_shoppers = serializers.IntegerField()
     revenue = serializers.FloatField()
+    flagged_shoppers_left_out = serializers.IntegerField(
+        help_text=(
+            "Shoppers this variant served (first, if several did) whom data cleaning flagged as bot-like: "
+            "left out of every figure of the results."
+        )
+    )
 
     class Meta:
         ref_name = "ExperimentVariantSummary"
@@ -123,6 +129,12 @@ class ExperimentResultsApi(TenantApiView):
         min_shoppers_per_variant = serializers.IntegerField()
         shoppers = serializers.IntegerField()
         shoppers_in_several_variants = serializers.IntegerField()
+        flagged_shoppers_left_out = serializers.IntegerField(
+            help_text=(
+                "Shoppers served whom data cleaning flagged as bot-like: not in `shoppers` nor in any other "
+                "figure. Per variant in `variants`."
+            )
+        )
         variants = VariantSummaryOutputSerializer(many=True)
         sample_ratio = SampleRatioOutputSerializer()
         primary = MetricResultOutputSerializer()
@@ -142,7 +154,8 @@ class ExperimentResultsApi(TenantApiView):
             "click-through), the p-value, and an always-valid interval, safe to read every day, that "
             "decides the verdict: better, worse, no_difference_yet, or not_enough_data below "
             "`min_shoppers_per_variant`. Also: the sample-ratio check, the primary metric day by day, "
-            "and the shoppers per variant needed to detect a 5% change."
+            "and the shoppers per variant needed to detect a 5% change. Shoppers that data cleaning "
+            "flagged as bot-like are left out of every figure; `flagged_shoppers_left_out` says how many."
         ),
         parameters=[KEY],
         responses={200: OutputSerializer, 404: NO_SUCH_EXPERIMENT},
@@ -160,6 +173,7 @@ class ExperimentResultsApi(TenantApiView):
                     "min_shoppers_per_variant": 100,
                     "shoppers": 24130,
                     "shoppers_in_several_variants": 0,
+                    "flagged_shoppers_left_out": 3,
                     "variants": [
                         {
                             "name": "control",
@@ -172,6 +186,7 @@ class ExperimentResultsApi(TenantApiView):
                             "clicks": 9063,
                             "converted_shoppers": 604,
                             "revenue": 18120.5,
+                            "flagged_shoppers_left_out": 1,
                         },
                         {
                             "name": "v4",
@@ -184,6 +199,7 @@ class ExperimentResultsApi(TenantApiView):
                             "clicks": 9916,
                             "converted_shoppers": 615,
                             "revenue": 18630.0,
+                            "flagged_shoppers_left_out": 2,
                         },
                     ],
                     "sample_ratio": {

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from catalog.models import Event
+from catalog.models import Event, FlaggedShopper
 from experiments.analysis import experiment_results
 from experiments.models import Experiment, ExperimentStatus, Variant
 from experiments.presentation import lift_chart, time_chart
@@ -382,6 +382,29 @@ def test_a_split_that_differs_from_the_design_is_flagged_in_plain_words(owner_cl
     html = results_section(owner_client, experiment)
     warning = re.search(r'id="results-srm".*?</div>', html, re.S).group(0)
     assert "can't be trusted until the" in warning and "66.7%" in warning and "50.0%" in warning
+
+
+def test_shoppers_flagged_as_bots_are_left_out_and_the_page_says_how_many_per_variant(owner_client, tenant):
+    experiment = started(tenant)
+    shoppers_served(tenant, experiment, "control", shoppers=20, buyers=2)
+    shoppers_served(tenant, experiment, "popular", shoppers=20, buyers=6)
+    FlaggedShopper.all_tenants.create(
+        tenant=tenant, shopper_key="popular-shopper-0", rule="event_rate", events_per_day=900, event_count=900
+    )
+    html = results_section(owner_client, experiment)
+    assert "39 shoppers served in the experiment so far." in html
+    note = re.search(r'id="results-flagged".*?</div>', html, re.DOTALL).group(0)
+    assert "1 more shopper was served but is left out of every figure here" in note
+    assert "flagged them as bot-like" in note
+    left_out = dict(re.findall(r'data-variant="([\w-]+)"><td><code>[\w-]+</code></td><td>(\d+)</td>', note))
+    assert left_out == {"control": "0", "popular": "1"}
+    assert "<td>19</td>" in result_row(html, "popular") and "26.32%" in result_row(html, "popular")
+
+
+def test_no_note_of_flagged_shoppers_when_none_was_left_out(owner_client, tenant):
+    experiment = started(tenant)
+    shoppers_served(tenant, experiment, "control", shoppers=20, buyers=2)
+    assert 'id="results-flagged"' not in results_section(owner_client, experiment)
 
 
 # --- The charts' geometry --------------------------------------------------------------------

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from django.core.management import call_command
 
-from catalog.models import Event
+from catalog.models import Event, FlaggedShopper
 from experiments import stats
 from experiments.analysis import MIN_SHOPPERS_PER_VARIANT, Verdict, experiment_results
 from experiments.models import Experiment
@@ -363,6 +363,92 @@ def test_below_the_minimum_of_shoppers_the_verdict_is_not_enough_data_though_the
         assert comparison.verdict == Verdict.NOT_ENOUGH_DATA
         assert comparison.relative_lift is not None and comparison.p_value is not None
     assert results.primary.comparisons[0].relative_lift > 1
+
+
+def flagged_as_a_bot(tenant, shopper_key: str) -> None:
+    """What data cleaning (catalog.services.cleaning.bot_shoppers_flag) records for a bot."""
+    FlaggedShopper.all_tenants.create(
+        tenant=tenant, shopper_key=shopper_key, rule="event_rate", events_per_day=900.0, event_count=900
+    )
+
+
+@pytest.fixture
+def with_a_bot(tenant):
+    """Two honest shoppers and, in the treatment, a bot with 750 clicks, a purchase and a purchase
+    before the start (the only one: counted, it would switch CUPED on), served again a day later."""
+    experiment = running_experiment(tenant, weights={"control": 1, "a": 1})
+    built = HandBuilt(tenant, experiment)
+    built.shopper("control", "honest-1", lists=[5], clicks=[1], purchases=[20], pre_purchases=[])
+    built.shopper("a", "honest-2", lists=[5], clicks=[2], purchases=[], pre_purchases=[])
+    built.shopper("a", "bot", lists=[10, 10], clicks=[750, 0], purchases=[99], pre_purchases=[50])
+    built.save()
+    return experiment
+
+
+def test_a_shopper_flagged_as_a_bot_counts_in_no_figure_of_the_results(tenant, with_a_bot):
+    flagged_as_a_bot(tenant, "bot")
+    results = results_of(tenant, with_a_bot)
+    assert results.shoppers == 2 and results.flagged_shoppers_left_out == 1
+    control, treatment = results.variants
+    assert (control.shoppers, control.exposures, control.clicks) == (1, 1, 1)
+    assert control.flagged_shoppers_left_out == 0
+    assert (
+        treatment.shoppers, treatment.exposures, treatment.impressions, treatment.clicks,
+        treatment.converted_shoppers, treatment.revenue, treatment.flagged_shoppers_left_out,
+    ) == (1, 1, 5, 2, 0, 0, 1)
+    assert results.sample_ratio.shoppers == {"control": 1, "a": 1}
+    assert results.primary.values == pytest.approx({"control": 0.2, "a": 0.4})
+    conversion, revenue = results.guardrails
+    assert conversion.values == pytest.approx({"control": 1.0, "a": 0.0})
+    assert revenue.values == pytest.approx({"control": 20.0, "a": 0.0})
+    assert not conversion.cuped and not revenue.cuped  # the bot's purchase before the start is not read
+    # The bot's second list, a day later, was the only thing on the second day.
+    assert [point.day for point in results.primary_over_time] == [STARTED_AT.date()]
+    assert results.primary_over_time[-1].values == pytest.approx({"control": 0.2, "a": 0.4})
+    assert results.planner.control_shoppers == 1
+
+
+def test_unflagged_the_same_shopper_counts_with_everything_they_did(tenant, with_a_bot):
+    results = results_of(tenant, with_a_bot)
+    assert results.shoppers == 3 and results.flagged_shoppers_left_out == 0
+    _control, treatment = results.variants
+    assert (treatment.shoppers, treatment.clicks, treatment.flagged_shoppers_left_out) == (2, 752, 0)
+    assert results.guardrails[0].cuped is True
+
+
+def test_another_tenants_flag_on_the_same_shopper_key_leaves_this_tenants_shopper_in(
+    tenant, other_tenant, with_a_bot
+):
+    flagged_as_a_bot(other_tenant, "bot")
+    results = results_of(tenant, with_a_bot)
+    assert results.shoppers == 3 and results.flagged_shoppers_left_out == 0
+    assert results.variants[1].clicks == 752
+
+
+def test_a_flagged_shopper_served_by_two_variants_is_left_out_once_under_the_first(tenant):
+    experiment = running_experiment(tenant, weights={"control": 1, "a": 1})
+    built = HandBuilt(tenant, experiment)
+    built.shopper("a", "bot", lists=[5], clicks=[40], purchases=[], pre_purchases=[], first_hour=1)
+    built.shopper(
+        "control", "bot", lists=[5, 5], clicks=[40, 40], purchases=[], pre_purchases=[], first_hour=2
+    )
+    built.shopper("control", "honest", lists=[4], clicks=[1], purchases=[], pre_purchases=[])
+    built.save()
+    flagged_as_a_bot(tenant, "bot")
+    results = results_of(tenant, experiment)
+    assert results.shoppers == 1 and results.shoppers_in_several_variants == 0
+    assert [v.flagged_shoppers_left_out for v in results.variants] == [0, 1]
+    assert results.flagged_shoppers_left_out == 1
+
+
+def test_the_results_api_says_how_many_flagged_shoppers_each_variant_left_out(
+    tenant, with_a_bot, session_client
+):
+    flagged_as_a_bot(tenant, "bot")
+    body = session_client.get(f"/api/v1/experiments/{with_a_bot.key}/results").data
+    assert body["shoppers"] == 2 and body["flagged_shoppers_left_out"] == 1
+    assert {v["name"]: v["flagged_shoppers_left_out"] for v in body["variants"]} == {"control": 0, "a": 1}
+    assert {v["name"]: v["clicks"] for v in body["variants"]} == {"control": 1, "a": 2}
 
 
 @pytest.mark.parametrize("control,treatment,flagged", [(5_200, 4_800, True), (5_050, 4_950, False)])
