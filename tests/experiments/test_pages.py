@@ -384,6 +384,24 @@ def test_a_split_that_differs_from_the_design_is_flagged_in_plain_words(owner_cl
     assert "can't be trusted until the" in warning and "66.7%" in warning and "50.0%" in warning
 
 
+def test_a_split_off_the_design_shows_no_verdict_in_any_metric_row_as_the_dashboard_shows_none(
+    owner_client, tenant
+):
+    experiment = started(tenant, guardrail_metrics=["revenue_per_shopper"])
+    shoppers_served(tenant, experiment, "control", shoppers=300, buyers=30)
+    shoppers_served(tenant, experiment, "popular", shoppers=150, buyers=90)
+    with tenant_scope(tenant):
+        results = experiment_results(tenant=tenant, experiment=experiment)
+    assert results.sample_ratio.flagged and results.primary.comparisons[0].verdict == "better"
+    html = results_section(owner_client, experiment)
+    assert 'id="results-srm"' in html
+    rows = re.findall(r'<tr class="result-row" data-variant="popular">(.*?)</tr>', html, re.DOTALL)
+    assert len(rows) == 2  # the primary metric and the guardrail
+    for row in rows:
+        assert "Withheld: see the warning above" in row
+        assert "verdict-better" not in row and "Better" not in row and "No difference yet" not in row
+
+
 def test_shoppers_flagged_as_bots_are_left_out_and_the_page_says_how_many_per_variant(owner_client, tenant):
     experiment = started(tenant)
     shoppers_served(tenant, experiment, "control", shoppers=20, buyers=2)
