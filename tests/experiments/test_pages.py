@@ -402,6 +402,28 @@ def test_a_split_off_the_design_shows_no_verdict_in_any_metric_row_as_the_dashbo
         assert "verdict-better" not in row and "Better" not in row and "No difference yet" not in row
 
 
+@pytest.mark.parametrize("in_both,said", [
+    (1, "1 of them was served by more than one variant and counts in the variant that served them first."),
+    (2, "2 of them were served by more than one variant; each counts in the variant that served them first."),
+])
+def test_shoppers_served_by_two_variants_are_counted_in_words_that_agree_with_their_number(
+    owner_client, tenant, in_both, said
+):
+    experiment = started(tenant)
+    shoppers_served(tenant, experiment, "control", shoppers=3, buyers=0)
+    ServedRecommendation.all_tenants.bulk_create([
+        ServedRecommendation(
+            tenant=tenant, recommendation_id=f"again-{number}", endpoint="recommendations",
+            shopper_key=f"control-shopper-{number}", experiment=experiment, variant="popular",
+            product_ids=["sku-1"], served_at=timezone.now(),
+        )
+        for number in range(in_both)
+    ])
+    html = results_section(owner_client, experiment)
+    assert "3 shoppers served in the experiment so far." in html
+    assert said in html
+
+
 def test_shoppers_flagged_as_bots_are_left_out_and_the_page_says_how_many_per_variant(owner_client, tenant):
     experiment = started(tenant)
     shoppers_served(tenant, experiment, "control", shoppers=20, buyers=2)
