@@ -280,6 +280,12 @@ class MetricTable:
     cuped: bool
     rows: list[ResultRow]
 
+    @property
+    def several_treatments(self) -> bool:
+        """Then the p-values are Holm-adjusted over the treatments but the 95% intervals are not, and
+        the table says so: no exact interval matches Holm's step-down."""
+        return sum(not row.is_control for row in self.rows) > 1
+
 
 def _comparison_row(metric: str, comparison: Comparison, shoppers: int, colour: str, value: str) -> ResultRow:
     difference = partial(format_difference, metric)

@@ -27,7 +27,10 @@ class Comparison:
     """One treatment against the control on one metric.
 
     `p_value` is Holm-adjusted over the treatments when there are several
-    (`unadjusted_p_value` is the test's own). `always_valid_interval` is for
+    (`unadjusted_p_value` is the test's own). The 95% intervals are not: no
+    exact interval matches Holm's step-down (Bonferroni's would disagree with
+    the p-values the other way), so they are the test's own and are labelled
+    unadjusted wherever they are shown. `always_valid_interval` is for
     the absolute lift and holds at every look; the verdict reads it alone.
     With several treatments it is Bonferroni-corrected (alpha divided by
     their number), so the verdicts together keep the 5% error rate.

@@ -33,10 +33,16 @@ class ComparisonOutputSerializer(serializers.Serializer):
     treatment_value = serializers.FloatField(allow_null=True)
     absolute_lift = serializers.FloatField(allow_null=True, help_text="Treatment minus control.")
     absolute_interval = BoundsOutputSerializer(
-        allow_null=True, help_text="95%, for one look decided in advance."
+        allow_null=True,
+        help_text=(
+            "95%, for one look decided in advance. Unadjusted: with several treatments p_value is "
+            "Holm-adjusted and this interval is not, so it may leave out 0 beside a p_value above alpha."
+        ),
     )
     relative_lift = serializers.FloatField(allow_null=True, help_text="Treatment / control - 1.")
-    relative_interval = BoundsOutputSerializer(allow_null=True)
+    relative_interval = BoundsOutputSerializer(
+        allow_null=True, help_text="95%, for one look decided in advance; unadjusted, as absolute_interval."
+    )
     p_value = serializers.FloatField(
         allow_null=True, help_text="Holm-adjusted when there are several treatments."
     )

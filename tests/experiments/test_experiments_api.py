@@ -3,6 +3,7 @@
 import json
 
 import pytest
+import yaml
 from django.core.exceptions import ValidationError
 from django.urls import resolve
 
@@ -450,3 +451,13 @@ def test_a_learner_reads_experiments_but_cannot_design_or_start_one(
 def test_an_experiments_assignment_route_is_not_taken_by_the_detail_route():
     assert resolve(f"{EXPERIMENTS}/home-list").func.view_class is ExperimentDetailApi
     assert resolve(f"{EXPERIMENTS}/home-list/assignment").func.view_class is not ExperimentDetailApi
+
+
+def test_the_schema_calls_the_95_percent_intervals_unadjusted_and_counts_the_flagged_shoppers(client, db):
+    schema = yaml.safe_load(client.get("/api/v1/schema").content)["components"]["schemas"]
+    comparison = schema["ExperimentComparison"]["properties"]
+    for interval in ["absolute_interval", "relative_interval"]:
+        assert "unadjusted" in comparison[interval]["description"].lower()
+    assert "Holm-adjusted" in comparison["p_value"]["description"]
+    for component in ["ExperimentResults", "ExperimentVariantSummary"]:
+        assert "bot-like" in schema[component]["properties"]["flagged_shoppers_left_out"]["description"]

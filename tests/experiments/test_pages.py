@@ -424,6 +424,32 @@ def test_shoppers_served_by_two_variants_are_counted_in_words_that_agree_with_th
     assert said in html
 
 
+def test_with_two_treatments_the_intervals_are_labelled_unadjusted_beside_the_adjusted_p_values(
+    owner_client, tenant
+):
+    experiment = started(tenant, variants=[
+        {"name": "control", "kind": "live", "weight": 1, "is_control": True},
+        {"name": "popular", "kind": "popularity", "weight": 1},
+        {"name": "trending", "kind": "popularity", "weight": 1},
+    ])
+    for variant in ["control", "popular", "trending"]:
+        shoppers_served(tenant, experiment, variant, shoppers=120, buyers=12)
+    html = results_section(owner_client, experiment)
+    primary = re.search(r'id="results-primary">.*?</thead>', html, re.DOTALL).group(0)
+    assert primary.count("95% interval, unadjusted") == 2
+    note = re.search(r'id="results-unadjusted-intervals">(.*?)</p>', html, re.DOTALL).group(1)
+    assert "only the p-values are adjusted for the number of comparisons" in note
+    assert "the 95% intervals (in the tables and the chart) are not" in note
+
+
+def test_with_one_treatment_the_intervals_are_not_called_unadjusted(owner_client, tenant):
+    experiment = started(tenant)
+    shoppers_served(tenant, experiment, "control", shoppers=120, buyers=12)
+    shoppers_served(tenant, experiment, "popular", shoppers=120, buyers=12)
+    html = results_section(owner_client, experiment)
+    assert "95% interval" in html and "unadjusted" not in html
+
+
 def test_shoppers_flagged_as_bots_are_left_out_and_the_page_says_how_many_per_variant(owner_client, tenant):
     experiment = started(tenant)
     shoppers_served(tenant, experiment, "control", shoppers=20, buyers=2)
