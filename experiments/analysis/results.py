@@ -13,7 +13,7 @@ class Verdict(models.TextChoices):
     NOT_ENOUGH_DATA = "not_enough_data", _("Not enough data")
     BETTER = "better", _("Better")
     WORSE = "worse", _("Worse")
-    NO_DIFFERENCE_YET = "no_difference_yet", _("No difference yet")
+    NO_DIFFERENCE_YET = "no_difference_yet", _("Not conclusive yet")  # not "no difference": it may be there
 
 
 @dataclass(frozen=True)

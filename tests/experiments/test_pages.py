@@ -353,6 +353,19 @@ def test_a_stopped_experiment_without_a_verdict_is_not_said_to_be_still_changing
     assert "can still change a lot" not in html
 
 
+def test_a_lift_the_always_valid_interval_cannot_tell_from_zero_is_not_conclusive_not_no_difference(
+    owner_client, tenant
+):
+    experiment = started(tenant)
+    shoppers_served(tenant, experiment, "control", shoppers=300, buyers=30)
+    shoppers_served(tenant, experiment, "popular", shoppers=300, buyers=33)
+
+    row = result_row(results_section(owner_client, experiment), "popular")
+
+    assert '<span class="badge verdict-no_difference_yet">Not conclusive yet</span>' in row
+    assert "No difference" not in row
+
+
 def test_results_with_data_show_the_lift_its_interval_and_the_verdict(owner_client, tenant):
     experiment = started(tenant)
     shoppers_served(tenant, experiment, "control", shoppers=300, buyers=30)
@@ -399,7 +412,7 @@ def test_a_split_off_the_design_shows_no_verdict_in_any_metric_row_as_the_dashbo
     assert len(rows) == 2  # the primary metric and the guardrail
     for row in rows:
         assert "Withheld: see the warning above" in row
-        assert "verdict-better" not in row and "Better" not in row and "No difference yet" not in row
+        assert "verdict-better" not in row and "Better" not in row and "Not conclusive yet" not in row
 
 
 @pytest.mark.parametrize("in_both,said", [
