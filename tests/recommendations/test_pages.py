@@ -150,6 +150,13 @@ def test_another_tenants_member_sees_none_of_this_tenants_products(client, other
     assert "tea-2" not in html and "coffee" not in html
 
 
+def test_another_tenants_product_page_shows_no_similar_products_of_it(client, other_merchant_user, live_version):
+    client.force_login(other_merchant_user)
+    html = client.get(TRY, {"context_product": "tea-0"}).content.decode()
+    assert field_error(html, "context_product") == "No product with this SKU in your catalog."
+    assert 'id="similar-column"' not in html and "tea-1" not in html
+
+
 def test_the_try_page_asks_anonymous_visitors_to_log_in(client, db):
     response = client.get(TRY)
     assert response.status_code == 302 and response["Location"].startswith("/login/")
