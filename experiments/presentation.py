@@ -155,7 +155,7 @@ class Series:
     name: str
     points: str  # the `points` of an SVG <polyline>
     colour: str
-    dots: list[dict]  # {"x", "y", "day", "value"}: a dot with a tooltip per point
+    dots: list[dict]  # {"x", "y", "day", "value", "value_display"}: a dot with a tooltip per point
 
 
 @dataclass(frozen=True)
@@ -358,10 +358,14 @@ def _split(results: ExperimentResults) -> list[SplitRow]:
 
 
 def _primary_over_time(results: ExperimentResults, colours: dict[str, str]) -> TimeChart | None:
-    return time_chart([
+    chart = time_chart([
         (name, [(daily.day, daily.values.get(name)) for daily in results.primary_over_time], colour)
         for name, colour in colours.items()
     ])
+    for series in chart.series if chart else ():
+        for dot in series.dots:  # the tooltips read as the table does: 13.11%, not 0.1311
+            dot["value_display"] = format_value(results.primary.metric, dot["value"])
+    return chart
 
 
 def results_page(results: ExperimentResults) -> ResultsPage:

@@ -366,6 +366,19 @@ def test_a_lift_the_always_valid_interval_cannot_tell_from_zero_is_not_conclusiv
     assert "No difference" not in row
 
 
+def test_the_over_time_charts_points_read_as_the_table_does(owner_client, tenant):
+    experiment = started(tenant)
+    shoppers_served(tenant, experiment, "control", shoppers=300, buyers=30)
+    shoppers_served(tenant, experiment, "popular", shoppers=300, buyers=90)
+
+    html = results_section(owner_client, experiment)
+
+    chart = re.search(r'<figure class="chart" id="time-chart">.*?</figure>', html, re.S).group(0)
+    tooltips = re.findall(r"<title>([^<]+)</title>", chart)
+    assert tooltips and all(tip.endswith("%") for tip in tooltips)
+    assert any(tip.startswith("control · ") and tip.endswith(" · 10.00%") for tip in tooltips)
+
+
 def test_results_with_data_show_the_lift_its_interval_and_the_verdict(owner_client, tenant):
     experiment = started(tenant)
     shoppers_served(tenant, experiment, "control", shoppers=300, buyers=30)
