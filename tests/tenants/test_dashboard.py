@@ -223,6 +223,8 @@ def test_a_running_experiment_shows_the_verdict_its_page_shows(owner_client, ten
 
     verdict = re.search(r'<li data-variant="popular">(.*?)</li>', experiments, re.DOTALL).group(1)
     assert "verdict-better" in verdict and "Better" in verdict and "+200.0%" in verdict
+    # The lift with its interval, as the experiment's page gives it: a bare +200% says too much.
+    assert re.search(r"\+200\.0% \(95% interval \+\d+\.\d% to \+\d+\.\d%\)", verdict)
     assert f'href="/experiments/{experiment.pk}/"' in experiments
 
 
