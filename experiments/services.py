@@ -124,7 +124,9 @@ def _variant_errors(tenant: Tenant, index: int, variant: dict[str, Any], seen: s
             "choices": ", ".join(VariantKind.values)
         }
     if not _weight_valid(variant.get("weight")):
-        errors[f"{field}.weight"] = _("A weight is a number from 0 to %(most)s.") % {"most": f"{MAX_WEIGHT:,}"}
+        errors[f"{field}.weight"] = (
+            _("A weight is a number from 0 to %(most)s.") % {"most": f"{MAX_WEIGHT:,}"}
+        )
     version_id = variant.get("model_version")
     if variant.get("kind") == VariantKind.MODEL_VERSION:
         # Looked up in this tenant only: another tenant's version is "no such version".

@@ -13,9 +13,9 @@ class FiniteFloatField(serializers.FloatField):
     """DRF's FloatField, refusing NaN and the infinities.
 
     DRF's takes whatever float() takes: "NaN", "Infinity", "1e999", which overflows to
-    infinity, and true and false. No quantity of ours is infinite, a NaN slips past min_value and max_value (it
-    compares False with every bound), and either one stored breaks every later JSON answer
-    that holds it (JSON has no NaN or Infinity).
+    infinity, and true and false. No quantity of ours is infinite, a NaN slips past min_value
+    and max_value (it compares False with every bound), and either one stored breaks every later
+    JSON answer that holds it (JSON has no NaN or Infinity).
     """
 
     default_error_messages: ClassVar[dict] = {"not_finite": gettext_lazy("Must be a finite number.")}
@@ -69,7 +69,6 @@ class UnknownFieldsRefusedMixin:
         if unknown_errors:
             raise serializers.ValidationError(unknown_errors)
         return value
-
 
 
 class NoFieldsInputSerializer(UnknownFieldsRefusedMixin, serializers.Serializer):

@@ -17,7 +17,8 @@ def validated_query(
     (`limit=5&limit=50`).
     """
     fields = serializer_class().fields
-    errors = {name: [_("Unknown query parameter.")] for name in sorted(set(request.query_params) - set(fields))}
+    unknown = sorted(set(request.query_params) - set(fields))
+    errors = {name: [_("Unknown query parameter.")] for name in unknown}
     for name, values in request.query_params.lists():
         if name in fields and name not in lists and len(values) > 1:
             errors[name] = [_("Give this parameter once.")]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any
@@ -412,12 +412,18 @@ def shopper_erase(*, tenant: Tenant, shopper_id: str) -> ShopperErasure:
     # go on being ingested meanwhile (their inserts only share the row's key).
     Tenant.objects.select_for_update(no_key=True).filter(pk=tenant.pk).first()
     events = _shopper_key_erase(tenant=tenant, shopper_key=shopper_key)
-    sandbox_events = 0
-    for sandbox in Tenant.objects.filter(sandbox_of=tenant).order_by("pk"):
-        # Row-level security shows a tenant's rows only in its own scope.
-        with tenant_scope(sandbox):
-            sandbox_events += _shopper_key_erase(tenant=sandbox, shopper_key=shopper_key)
+    sandbox_events = sum(
+        _shopper_key_erase(tenant=sandbox, shopper_key=shopper_key) for sandbox in _sandboxes_in_scope(tenant)
+    )
     return ShopperErasure(events=events, sandbox_events=sandbox_events)
+
+
+def _sandboxes_in_scope(store: Tenant) -> Iterator[Tenant]:
+    """Each course sandbox of the store, in its own scope while the caller works in it: row-level
+    security shows a tenant's rows only there."""
+    for sandbox in Tenant.objects.filter(sandbox_of=store).order_by("pk"):
+        with tenant_scope(sandbox):
+            yield sandbox
 
 
 def _shopper_key_erase(*, tenant: Tenant, shopper_key: str) -> int:
@@ -440,8 +446,7 @@ def shopper_sandbox_event_count(*, tenant: Tenant, shopper_id: str) -> int:
     """How many copies of the shopper's events the store's course sandboxes hold: what an erasure
     would delete there too. Each sandbox is read in its own scope."""
     shopper_key = tenant.pseudonymise_shopper(shopper_id)
-    copies = 0
-    for sandbox in Tenant.objects.filter(sandbox_of=tenant):
-        with tenant_scope(sandbox):
-            copies += Event.objects.filter(tenant=sandbox, shopper_key=shopper_key).count()
-    return copies
+    return sum(
+        Event.objects.filter(tenant=sandbox, shopper_key=shopper_key).count()
+        for sandbox in _sandboxes_in_scope(tenant)
+    )

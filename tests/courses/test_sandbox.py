@@ -7,8 +7,8 @@ from catalog.models import Event, Product
 from courses.labs import sandbox as sandbox_module
 from courses.labs.sandbox import SandboxError, sandbox_for, sandbox_get, sandbox_reset
 from experiments.models import Experiment, Variant, VariantKind
-from tenants.selectors import ACTIVE_TENANT_SESSION_KEY
 from tenants.models import ApiKeyKind, Invitation, Membership, Role, Tenant
+from tenants.selectors import ACTIVE_TENANT_SESSION_KEY
 from tenants.services import api_key_issue, invitation_accept, member_invite, member_role_set
 from tests.factories import MembershipFactory, ProductFactory, UserFactory
 from tests.training.factories import ModelVersionFactory, TrainingJobFactory
