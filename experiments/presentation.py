@@ -263,6 +263,9 @@ class ResultRow:
     is_control: bool
     shoppers: int
     value: str
+    # With CUPED, the lifts are differences of adjusted means, not of the values shown: each
+    # variant's adjusted mean stands under its value, so the lift can be read off the table.
+    adjusted_value: str = ""
     absolute: str = DASH
     absolute_interval: str = DASH
     relative: str = DASH
@@ -287,10 +290,13 @@ class MetricTable:
         return sum(not row.is_control for row in self.rows) > 1
 
 
-def _comparison_row(metric: str, comparison: Comparison, shoppers: int, colour: str, value: str) -> ResultRow:
+def _comparison_row(
+    metric: str, comparison: Comparison, shoppers: int, colour: str, value: str, adjusted_value: str
+) -> ResultRow:
     difference = partial(format_difference, metric)
     return ResultRow(
         name=comparison.variant, colour=colour, is_control=False, shoppers=shoppers, value=value,
+        adjusted_value=adjusted_value,
         absolute=difference(comparison.absolute_lift),
         absolute_interval=format_interval(comparison.absolute_interval, difference),
         relative=format_relative(comparison.relative_lift),
@@ -304,19 +310,38 @@ def _comparison_row(metric: str, comparison: Comparison, shoppers: int, colour: 
 def metric_table(result: MetricResult, variants: Sequence[VariantSummary]) -> MetricTable:
     """Every variant of the design in its order: the control's value, then each treatment's lifts."""
     comparisons = {comparison.variant: comparison for comparison in result.comparisons}
+    control = next((variant.name for variant in variants if variant.is_control), None)
+    adjusted = _adjusted_values(result, control) if result.cuped else {}
     rows = []
     for position, variant in enumerate(variants):
         colour = SERIES_COLOURS[position % len(SERIES_COLOURS)]
         value = format_value(result.metric, result.values.get(variant.name))
         if variant.name in comparisons:
             comparison = comparisons[variant.name]
-            rows.append(_comparison_row(result.metric, comparison, variant.shoppers, colour, value))
+            rows.append(_comparison_row(
+                result.metric, comparison, variant.shoppers, colour, value, adjusted.get(variant.name, "")
+            ))
         else:
             rows.append(ResultRow(
-                name=variant.name, colour=colour, is_control=True, shoppers=variant.shoppers, value=value
+                name=variant.name, colour=colour, is_control=True, shoppers=variant.shoppers, value=value,
+                adjusted_value=adjusted.get(variant.name, ""),
             ))
     label = metric_labels([result.metric])[0]
     return MetricTable(metric=result.metric, label=label, cuped=result.cuped, rows=rows)
+
+
+def _adjusted_values(result: MetricResult, control: str | None) -> dict[str, str]:
+    """Each variant's CUPED-adjusted mean, formatted: the means its comparison's lift is the difference of.
+
+    The adjustment is pooled over every arm (one theta), so the control's adjusted mean is the same
+    in every comparison; a variant compared on too few shoppers has none."""
+    adjusted = {}
+    for comparison in result.comparisons:
+        if comparison.treatment_value is not None:
+            adjusted[comparison.variant] = format_value(result.metric, comparison.treatment_value)
+        if comparison.control_value is not None and control not in adjusted:
+            adjusted[control] = format_value(result.metric, comparison.control_value)
+    return adjusted
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,13 @@ from decimal import Decimal
 import numpy as np
 import pytest
 from django.core.management import call_command
+from django.template.loader import render_to_string
 
 from catalog.models import Event, FlaggedShopper
 from experiments import stats
 from experiments.analysis import MIN_SHOPPERS_PER_VARIANT, Verdict, experiment_results
 from experiments.models import Experiment
+from experiments.presentation import format_difference, format_value, metric_table
 from experiments.services import experiment_create, experiment_start
 from recommendations.models import ServedRecommendation
 from tenants.models import ApiKey
@@ -540,3 +542,32 @@ def test_simulated_shoppers_through_the_real_endpoints_show_the_lift_put_in(
         assert attributed.filter(type="click").count() == sum(v["clicks"] for v in body["variants"])
         assert attributed.filter(type="purchase").exists()
         assert not ApiKey.objects.filter(name="simulate_traffic", revoked=False).exists()
+
+
+def test_with_cuped_the_table_shows_the_adjusted_means_whose_difference_is_the_lift(three_arms):
+    _, results = three_arms
+    [revenue] = [guardrail for guardrail in results.guardrails if guardrail.metric == "revenue_per_shopper"]
+    assert revenue.cuped is True
+    table = metric_table(revenue, results.variants)
+    rows = {row.name: row for row in table.rows}
+    for comparison in revenue.comparisons:
+        assert rows[comparison.variant].adjusted_value == format_value(
+            "revenue_per_shopper", comparison.treatment_value
+        )
+        assert rows["control"].adjusted_value == format_value("revenue_per_shopper", comparison.control_value)
+        # What the table shows adds up: the treatment's adjusted mean less the control's is its lift.
+        assert rows[comparison.variant].absolute == format_difference(
+            "revenue_per_shopper", comparison.treatment_value - comparison.control_value
+        )
+        # ...which the raw values shown above them do not: CUPED moved the means.
+        assert comparison.treatment_value != pytest.approx(revenue.values[comparison.variant], abs=1e-9)
+    html = render_to_string("experiments/_metric_table.html", {"table": table})
+    assert html.count('class="empty adjusted-value"') == 3
+    assert f"adjusted: {rows['a'].adjusted_value}" in html
+
+
+def test_without_cuped_the_table_shows_no_adjusted_means(three_arms):
+    _, results = three_arms
+    table = metric_table(results.primary, results.variants)
+    assert results.primary.cuped is False
+    assert all(row.adjusted_value == "" for row in table.rows)
