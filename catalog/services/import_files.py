@@ -19,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from django.conf import settings
 from django.core.files import File
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
 from catalog.services.products import (
@@ -405,10 +407,24 @@ def _file_bytes(uploaded_file: File) -> bytes:
     return uploaded_file.read()
 
 
+def catalog_file_too_large(uploaded_file: File) -> bool:
+    return uploaded_file.size > settings.CATALOG_IMPORT_MAX_BYTES
+
+
+def _too_large_error(uploaded_file: File) -> dict:
+    return import_error(None, FILE_FIELD, _(
+        "The file is %(size)s; a catalog file can be at most %(most)s. Split it into several files "
+        "and import them one after the other: an import adds and updates products, and leaves the "
+        "others as they are."
+    ) % {"size": filesizeformat(uploaded_file.size), "most": filesizeformat(settings.CATALOG_IMPORT_MAX_BYTES)})
+
+
 def catalog_file_open(uploaded_file: File, file_format: str) -> CatalogFile:
     """A CSV or JSON catalog file, opened for reading its rows; none are read yet."""
     if file_format not in {"csv", "json"}:
         return CatalogFile([import_error(None, FILE_FIELD, _("Upload a .csv or .json file."))])
+    if catalog_file_too_large(uploaded_file):  # before reading it: reading it is what costs
+        return CatalogFile([_too_large_error(uploaded_file)])
     content = _file_bytes(uploaded_file)
     if content.startswith(_WORKBOOK_SIGNATURES):
         return CatalogFile([import_error(None, FILE_FIELD, _(

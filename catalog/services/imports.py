@@ -32,7 +32,13 @@ from django.utils.translation import gettext as _
 from kombu.exceptions import OperationalError as BrokerUnreachable
 
 from catalog.models import ImportStatus, ProductImport, ProductImportUpload
-from catalog.services.import_files import FileRow, catalog_file_format, catalog_file_open, import_error
+from catalog.services.import_files import (
+    FileRow,
+    catalog_file_format,
+    catalog_file_open,
+    catalog_file_too_large,
+    import_error,
+)
 from catalog.services.products import (
     FILE_FIELD,
     ValidProduct,
@@ -336,14 +342,17 @@ def catalog_import_queue(*, tenant: Tenant, uploaded_file: File, created_by=None
 
     The task is sent once the transaction commits, so the worker finds the file. A broker that
     cannot be reached fails the import at once, with the reason, and keeps nothing of the file: the
-    import is then failed without having started. A file of no known format, or an empty one, is
-    not queued: it is imported (and fails) at once, and nothing of it is kept.
+    import is then failed without having started. A file of no known format, an empty one or one
+    over settings.CATALOG_IMPORT_MAX_BYTES is not queued: it is imported (and fails) at once, and
+    nothing of it is kept.
     """
     require_scope_of(tenant)
     file_format = catalog_file_format(uploaded_file)
+    if not file_format or catalog_file_too_large(uploaded_file):  # not read: reading it is what costs
+        return catalog_import_file(tenant=tenant, uploaded_file=uploaded_file, created_by=created_by)
     uploaded_file.seek(0)
     content = uploaded_file.read()
-    if not file_format or not content.strip():
+    if not content.strip():
         # No worker could do better than fail it, and saying so at once spares the wait; the same
         # code gives the same reasons.
         uploaded_file.seek(0)

@@ -3,11 +3,13 @@ file import, an import's outcome."""
 import json
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.translation import gettext
@@ -53,8 +55,13 @@ class CatalogImportForm(forms.Form):
     file = forms.FileField(
         label=_("Catalog file"),
         allow_empty_file=True,
-        help_text=_("A .csv or .json file, UTF-8. The first CSV row names the columns."),
     )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = gettext(
+            "A .csv or .json file, UTF-8, of at most %(most)s. The first CSV row names the columns."
+        ) % {"most": filesizeformat(settings.CATALOG_IMPORT_MAX_BYTES)}
 
 
 @member_required

@@ -543,3 +543,38 @@ def test_the_schema_says_an_upload_the_task_queue_does_not_take_is_a_503(client,
     schema = yaml.safe_load(client.get("/api/v1/schema").content)
 
     assert "503" in schema["paths"]["/api/v1/catalog/imports"]["post"]["responses"]
+
+
+def test_a_file_over_the_size_limit_fails_at_once_naming_both_sizes_and_is_neither_read_nor_kept(
+    owner_client, secret_client, tenant, monkeypatch, settings
+):
+    settings.CATALOG_IMPORT_MAX_BYTES = 100
+    sent = []
+    monkeypatch.setattr(tasks.catalog_import_task, "delay", lambda **kwargs: sent.append(kwargs))
+    too_large = FIVE_PRODUCTS + b"".join(f"SKU-x{n},Coffee {n}\n".encode() for n in range(10))
+    assert len(too_large) > 100
+
+    answer = queued_and_run(lambda: secret_client.post(IMPORTS, {"file": _file(too_large)}, format="multipart"))
+    assert answer.status_code == 400
+    [error] = answer.json()["errors"]
+    assert error["field"] == "file"
+    # filesizeformat keeps a number and its unit together with a no-break space.
+    assert error["reason"].startswith(
+        f"The file is {len(too_large)}\xa0bytes; a catalog file can be at most 100\xa0bytes."
+    )
+    posted = queued_and_run(lambda: owner_client.post(reverse("product-import"), {"file": _file(too_large)}))
+    assert "a catalog file can be at most 100\xa0bytes" in owner_client.get(posted.url).content.decode()
+
+    assert sent == [] and _product_count(tenant) == 0
+    with tenant_scope(tenant):
+        assert not ProductImportUpload.objects.exists()
+        assert ProductImport.objects.filter(status=ImportStatus.FAILED).count() == 2
+    # A file at the limit is taken.
+    settings.CATALOG_IMPORT_MAX_BYTES = len(FIVE_PRODUCTS)
+    assert _queued(secret_client)["status"] == ImportStatus.QUEUED
+
+
+def test_the_upload_form_says_how_large_a_file_may_be(owner_client, settings):
+    settings.CATALOG_IMPORT_MAX_BYTES = 100 * 1024 * 1024
+    html = owner_client.get(reverse("product-import")).content.decode()
+    assert "A .csv or .json file, UTF-8, of at most 100.0\xa0MB." in html
