@@ -1,7 +1,7 @@
 #!/usr/bin/env python
 """A catalog import's peak memory and time on a worker: a generated catalog (100,000 rows, about
-33 MB as CSV and 41 MB as JSON, by default) imported by `catalog_import_task`, called directly in this machine's
-Python as a worker calls it, and a small file's import timed a few times beside it.
+31 MB as CSV and 45 MB as JSON, by default) imported by `catalog_import_task`, called directly in
+this machine's Python as a worker calls it, and a small file's import timed a few times beside it.
 
     .venv/bin/python bench/import_memory.py                    # SQLite, in a temporary folder
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/h_import .venv/bin/python bench/import_memory.py
