@@ -53,8 +53,8 @@ def ops_stuck_job_count(*, now: datetime | None = None) -> int:
 
 
 def ops_job_get(*, job_id: int) -> TrainingJob:
-    """Any tenant's job, with its tenant. Raises TrainingJob.DoesNotExist."""
-    return TrainingJob.all_tenants.select_related(*TENANT_LABEL_RELATIONS).get(pk=job_id)
+    """Any tenant's job, with its tenant and `is_stuck`. Raises TrainingJob.DoesNotExist."""
+    return ops_job_list(filters=JobFilters()).get(pk=job_id)
 
 
 def month_start(now: datetime | None = None) -> datetime:

@@ -8,6 +8,7 @@ app_name = "ops"
 urlpatterns = [
     path("", views.job_list_view, name="jobs"),
     path("jobs/<int:job_id>/retry/", views.job_retry_view, name="job-retry"),
+    path("jobs/<int:job_id>/cancel/confirm/", views.job_cancel_confirm_view, name="job-cancel-confirm"),
     path("jobs/<int:job_id>/cancel/", views.job_cancel_view, name="job-cancel"),
     path("system/", views.system_view, name="system"),
 ]

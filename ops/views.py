@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from ops.api_traffic import WINDOW_MINUTES, api_traffic
 from ops.broker import queue_depths, workers_online
@@ -68,14 +68,17 @@ def job_list_view(request):
     return render(request, "ops/jobs.html", context)
 
 
-def _back_to_the_list(request):
-    # Back to the page and filters the button was pressed on, if that is a page of ours.
-    target = request.POST.get("next", "")
+def _the_list_page(request, target: str) -> str:
+    # The page and filters the button was pressed on, if that is a page of ours; else the list.
     if target.startswith(reverse("ops:jobs")) and url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
-        return redirect(target)
-    return redirect("ops:jobs")
+        return target
+    return reverse("ops:jobs")
+
+
+def _back_to_the_list(request):
+    return redirect(_the_list_page(request, request.POST.get("next", "")))
 
 
 def _job_or_404(job_id: int) -> TrainingJob:
@@ -98,6 +101,23 @@ def job_retry_view(request, job_id: int):
         messages.success(request, _("Job #%(id)d of %(tenant)s is queued again; it resumes from its last "
                                     "checkpoint.") % {"id": job.number, "tenant": job.tenant.staff_label})
     return _back_to_the_list(request)
+
+
+@staff_only
+@require_GET
+def job_cancel_confirm_view(request, job_id: int):
+    """What cancelling a merchant's job does, then the button: one click in a table of every
+    tenant's jobs must not end hours of someone's training."""
+    job = _job_or_404(job_id)
+    back = _the_list_page(request, request.GET.get("next", ""))
+    if not job.is_active:
+        # Finished since the table was drawn: the cancel would refuse, so say why now.
+        messages.error(
+            request, _("The job has already finished (%(status)s).") % {"status": job.get_status_display()}
+        )
+        return redirect(back)
+    context = {"job": job, "progress": job_progress(job), "next": back}
+    return render(request, "ops/job_cancel_confirm.html", context)
 
 
 @staff_only

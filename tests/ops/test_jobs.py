@@ -224,6 +224,48 @@ def test_retry_refused_by_the_training_rules_leaves_the_stuck_job_as_it_was(
     assert "Another job is queued or running" in response.content.decode()
 
 
+def test_cancel_first_says_what_it_does_and_cancels_nothing_until_confirmed(staff_client, stuck_job):
+    row = _row(staff_client.get(reverse("ops:jobs"), {"status": "stuck"}), stuck_job)
+    confirm_url = reverse("ops:job-cancel-confirm", args=[stuck_job.pk])
+    # The table offers a link to the question, not a button that cancels on the spot.
+    assert f'href="{confirm_url}?next=/ops/%3Fstatus%3Dstuck"' in row
+    assert f'action="{reverse("ops:job-cancel", args=[stuck_job.pk])}"' not in row
+
+    page = staff_client.get(confirm_url, {"next": "/ops/?status=stuck"}).content.decode()
+    assert f"Cancel job #{stuck_job.number} of Acme Grocer?" in page
+    assert "Its worker sends no heartbeat: the job is cancelled at once." in page
+    assert f'action="{reverse("ops:job-cancel", args=[stuck_job.pk])}"' in page
+    assert 'name="next" value="/ops/?status=stuck"' in page
+    assert 'href="/ops/?status=stuck">Keep the job' in page
+    stuck_job.refresh_from_db()
+    assert stuck_job.status == JobStatus.RUNNING and not stuck_job.cancel_requested
+
+
+def test_the_cancel_question_of_a_job_with_a_live_worker_says_it_stops_after_its_step(
+    staff_client, tenant, make_job, stale_after_a_minute
+):
+    alive = make_job(tenant, status=JobStatus.RUNNING, heartbeat_at=timezone.now())
+    page = staff_client.get(reverse("ops:job-cancel-confirm", args=[alive.pk])).content.decode()
+    assert "Its worker stops it after the current training step." in page
+
+
+def test_the_cancel_question_of_a_job_finished_meanwhile_says_why_it_cannot(staff_client, tenant, make_job):
+    done = make_job(tenant, status=JobStatus.SUCCEEDED)
+    url = reverse("ops:job-cancel-confirm", args=[done.pk])
+    response = staff_client.get(url, {"next": "https://evil.test/"})
+    assert response.status_code == 302 and response["Location"] == "/ops/"
+    assert "The job has already finished" in staff_client.get("/ops/").content.decode()
+
+
+def test_the_cancel_question_is_a_404_for_a_merchant_and_an_anonymous_visitor(
+    client, owner_client, stuck_job
+):
+    url = reverse("ops:job-cancel-confirm", args=[stuck_job.pk])
+    assert owner_client.get(url).status_code == 404
+    client.logout()
+    assert client.get(url).status_code == 404
+
+
 def test_cancel_ends_a_stuck_job_at_once(staff_client, stuck_job):
     response = staff_client.post(reverse("ops:job-cancel", args=[stuck_job.pk]), follow=True)
     stuck_job.refresh_from_db()
