@@ -5,10 +5,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRefresh
 
 from tenants.dashboard import (
@@ -151,6 +153,7 @@ def api_key_list(request):
         "keys": keys,
         "new_key": _new_key_once(request),
         "signature_example": SIGNATURE_EXAMPLE,
+        "signing_key_replaced": SIGNING_KEY_REPLACED,
         "signatures_form": ShopperSignaturesForm(
             initial={"required": request.tenant.shopper_signatures_required}
         ),
@@ -180,9 +183,19 @@ def _allowed_origins_save(request, form: AllowedOriginsForm) -> bool:
     return True
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @member_required(manage=True)
 def api_key_revoke_view(request, prefix: str):
+    """GET: who stops being answered, and the button; POST: revoke the key. A revoked key cannot
+    be turned back on, and the storefront that sends it is refused at once."""
+    if request.method == "GET":
+        api_key = ApiKey.objects.filter(prefix=prefix).first()  # the scope: another store's is a 404
+        if api_key is None:
+            raise Http404
+        if api_key.revoked:
+            messages.info(request, _("Key %(prefix)s is revoked.") % {"prefix": api_key.display_prefix})
+            return redirect("api-keys")
+        return _api_key_revoke_confirm(request, api_key)
     try:
         api_key = api_key_revoke(tenant=request.tenant, prefix=prefix)
     except ApiKey.DoesNotExist:
@@ -190,6 +203,34 @@ def api_key_revoke_view(request, prefix: str):
     messages.success(request, _("Key %(prefix)s is revoked.") % {"prefix": api_key.display_prefix})
     return redirect("api-keys")
 
+
+def _api_key_revoke_confirm(request, api_key: ApiKey):
+    if api_key.kind == ApiKeyKind.SECRET:
+        refused = _(
+            "Your servers that send this key are refused from the moment it is revoked: give them a new key first."
+        )
+    else:
+        refused = _(
+            "Your storefront's pages that send this key are refused from the moment it is revoked: "
+            "put a new publishable key in them first."
+        )
+    if api_key.last_used_at is None:
+        used = _("It has never been used.")
+    else:
+        used = _("It was last used on %(when)s.") % {
+            "when": date_format(timezone.localtime(api_key.last_used_at), "SHORT_DATETIME_FORMAT")
+        }
+    question = _("Revoke the key %(name)s (%(prefix)s…)?") % {"name": api_key.name, "prefix": api_key.display_prefix}
+    context = {"question": question, "consequences": [refused, used], "action": _("Revoke"), "back": reverse("api-keys")}
+    return render(request, "_confirm.html", context)
+
+
+# A signature that is sent is checked whether or not the store requires one: turning the
+# requirement off does not let old signatures through.
+SIGNING_KEY_REPLACED = gettext_lazy(
+    "Requests and events that carry a signature made with the current key are refused from the moment it is "
+    "replaced, whether or not signatures are required: give your servers the new key first."
+)
 
 # Code, the same in every language (so not in the template, where words are translated).
 SIGNATURE_EXAMPLE = "hmac.new(key.encode(), shopper_id.encode(), hashlib.sha256).hexdigest()"
@@ -256,9 +297,18 @@ def store_settings_view(request):
     return render(request, "tenants/store_settings.html", {"form": form}, status=status)
 
 
-@require_POST
+@require_http_methods(["GET", "POST"])
 @member_required(manage=True)
 def shopper_signing_key_rotate_view(request):
+    """GET: what replacing the key breaks, and the button; POST: replace it."""
+    if request.method == "GET":
+        context = {
+            "question": _("Replace the shopper signing key?"),
+            "consequences": [SIGNING_KEY_REPLACED],
+            "action": _("Replace the signing key"),
+            "back": reverse("api-keys") + "#shopper-signatures",
+        }
+        return render(request, "_confirm.html", context)
     tenant_shopper_signing_key_rotate(tenant=request.tenant)
     messages.success(
         request,

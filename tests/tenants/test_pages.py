@@ -114,6 +114,67 @@ def test_an_owner_revokes_a_key(client, merchant_user, tenant):
     assert api_key_from_presented(issued.key) is None
 
 
+def test_revoking_a_key_first_says_who_is_refused_and_revokes_nothing_until_confirmed(
+    client, merchant_user, tenant
+):
+    issued = api_key_issue(tenant=tenant, kind=ApiKeyKind.SECRET, name="checkout server")
+    revoke_url = f"/settings/api-keys/{issued.api_key.prefix}/revoke/"
+    client.force_login(merchant_user)
+    listing = client.get("/settings/api-keys/").content.decode()
+    # The list links to the question; no button there revokes on one click.
+    assert f'href="{revoke_url}"' in listing and f'action="{revoke_url}"' not in listing
+
+    page = client.get(revoke_url).content.decode()
+    assert f"Revoke the key checkout server ({issued.api_key.display_prefix}…)?" in page
+    assert "Your servers that send this key are refused from the moment it is revoked" in page
+    assert "It has never been used." in page and "This cannot be undone." in page
+    assert api_key_from_presented(issued.key) is not None
+
+    client.post(revoke_url)
+    assert api_key_from_presented(issued.key) is None
+
+
+def test_the_revoke_question_of_another_tenants_key_is_a_404(client, merchant_user, other_tenant):
+    foreign = api_key_issue(tenant=other_tenant, kind=ApiKeyKind.PUBLISHABLE, name="globex-browser")
+    client.force_login(merchant_user)
+    response = client.get(f"/settings/api-keys/{foreign.api_key.prefix}/revoke/")
+    assert response.status_code == 404 and "globex-browser" not in response.content.decode()
+
+
+def test_an_analyst_cannot_open_the_revoke_question(client, member_with_role, tenant):
+    issued = api_key_issue(tenant=tenant, kind=ApiKeyKind.SECRET, name="server")
+    client.force_login(member_with_role(Role.ANALYST))
+    assert client.get(f"/settings/api-keys/{issued.api_key.prefix}/revoke/").status_code == 403
+
+
+def test_replacing_the_signing_key_first_says_what_is_refused_and_replaces_nothing_until_confirmed(
+    client, merchant_user, tenant
+):
+    old_key = tenant.shopper_signing_key
+    client.force_login(merchant_user)
+    listing = client.get("/settings/api-keys/").content.decode()
+    assert 'href="/settings/shopper-signatures/rotate/"' in listing
+    assert 'action="/settings/shopper-signatures/rotate/"' not in listing
+
+    page = client.get("/settings/shopper-signatures/rotate/").content.decode()
+    assert "Replace the shopper signing key?" in page
+    tenant.refresh_from_db()
+    assert tenant.shopper_signing_key == old_key
+
+    client.post("/settings/shopper-signatures/rotate/")
+    tenant.refresh_from_db()
+    assert tenant.shopper_signing_key != old_key
+
+
+def test_the_page_does_not_advise_turning_signatures_off_to_keep_old_ones_working(client, merchant_user, tenant):
+    # A signature that is sent is checked even when none is required: old ones are refused either way.
+    client.force_login(merchant_user)
+    for url in ("/settings/api-keys/", "/settings/shopper-signatures/rotate/"):
+        page = client.get(url).content.decode()
+        assert "turn the requirement off meanwhile" not in page
+        assert "whether or not signatures are required: give your servers the new key first." in page
+
+
 def test_revoking_another_tenants_key_is_a_404_and_leaves_it_working(client, merchant_user, other_tenant):
     foreign = api_key_issue(tenant=other_tenant, kind=ApiKeyKind.SECRET, name="theirs")
     client.force_login(merchant_user)
