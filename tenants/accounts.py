@@ -11,10 +11,12 @@ import unicodedata
 
 from django.conf import settings
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.http import Http404
 from django.urls import reverse_lazy
+from django.utils.translation import gettext_lazy as _
 
 # A reset email goes to whatever address anyone types in the form: without a limit, the form would
 # let anyone flood a colleague's mailbox (and our sender's reputation). This many requests per
@@ -25,11 +27,53 @@ PASSWORD_RESET_EMAILS_PER_ADDRESS = 5
 PASSWORD_RESET_WINDOW_SECONDS = 3600
 
 
-def _reset_counter_key(email: str) -> str:
+# Without a limit, the login form lets anyone try passwords against an owner's address as fast as
+# the server answers. After this many failures for one login name, counted from the first in the
+# window, that name is refused for the rest of the window, even with the right password (else the
+# guessing goes on); the refusal reads the same whether or not the name has an account. Per name,
+# not per client address: behind a proxy every visitor has the proxy's. Forgetting the password
+# still works meanwhile (the reset link).
+LOGIN_FAILURES_PER_NAME = 10
+LOGIN_FAILURE_WINDOW_SECONDS = 900
+
+
+def _reset_counter_key(email: str, prefix: str = "password-reset") -> str:
     # Normalised as PasswordResetForm compares addresses (NFKC, then casefold), so Ana@ and ana@
     # share one counter; hashed, so the key is short and plain ASCII for every cache backend.
     normalised = unicodedata.normalize("NFKC", email.strip()).casefold()
-    return "password-reset:" + hashlib.sha256(normalised.encode()).hexdigest()
+    return f"{prefix}:" + hashlib.sha256(normalised.encode()).hexdigest()
+
+
+def login_failures_exceeded(username: str) -> bool:
+    return (cache.get(_reset_counter_key(username, "login-failures")) or 0) >= LOGIN_FAILURES_PER_NAME
+
+
+def login_failure_count(username: str) -> None:
+    key = _reset_counter_key(username, "login-failures")
+    if not cache.add(key, 1, timeout=LOGIN_FAILURE_WINDOW_SECONDS):
+        try:
+            cache.incr(key)
+        except ValueError:  # the window ended in between: this failure starts a new one
+            cache.add(key, 1, timeout=LOGIN_FAILURE_WINDOW_SECONDS)
+
+
+class ThrottledAuthenticationForm(AuthenticationForm):
+    """Django's login form, refusing a login name that has had its failures for the window."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        if username and login_failures_exceeded(username):
+            raise ValidationError(
+                _("Too many failed logins with this address: try again in %(minutes)d minutes."),
+                code="too_many_failures",
+                params={"minutes": LOGIN_FAILURE_WINDOW_SECONDS // 60},
+            )
+        try:
+            return super().clean()
+        except ValidationError:
+            if username:
+                login_failure_count(username)
+            raise
 
 
 def password_reset_allowed(email: str) -> bool:
@@ -70,6 +114,7 @@ class LoginView(auth_views.LoginView):
     """Django's login page, which offers "Forgot your password?" where the link can be emailed."""
 
     template_name = "tenants/login.html"
+    form_class = ThrottledAuthenticationForm
 
     def get_context_data(self, **kwargs):
         return {**super().get_context_data(**kwargs), "password_reset_by_email": settings.PASSWORD_RESET_BY_EMAIL}

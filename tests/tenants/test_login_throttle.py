@@ -1,0 +1,52 @@
+"""Guessing passwords on the login page: a login name is refused for a while after a handful of
+failures, the same whether or not it has an account."""
+
+import pytest
+from django.core.cache import cache
+
+from tenants.accounts import LOGIN_FAILURES_PER_NAME
+from tests.factories import UserFactory
+
+LOGIN = "/login/"
+PASSWORD = "correct-horse-battery"  # the factories' password
+
+
+@pytest.fixture(autouse=True)
+def no_counters_from_earlier_tests():
+    cache.clear()
+    yield
+    cache.clear()
+
+
+def _fail(client, username: str, times: int) -> None:
+    for _ in range(times):
+        response = client.post(LOGIN, {"username": username, "password": "not-it"})
+        assert response.status_code == 200
+
+
+def test_after_too_many_wrong_passwords_even_the_right_one_is_refused_for_a_while(client, db):
+    UserFactory(username="owner@acme.test")
+    _fail(client, "owner@acme.test", LOGIN_FAILURES_PER_NAME)
+    response = client.post(LOGIN, {"username": "Owner@Acme.test", "password": PASSWORD})
+    assert response.status_code == 200 and "_auth_user_id" not in client.session
+    assert "Too many failed logins with this address: try again in 15 minutes." in response.content.decode()
+
+
+def test_a_few_wrong_passwords_do_not_keep_the_owner_out(client, db):
+    UserFactory(username="owner@acme.test")
+    _fail(client, "owner@acme.test", LOGIN_FAILURES_PER_NAME - 1)
+    response = client.post(LOGIN, {"username": "owner@acme.test", "password": PASSWORD})
+    assert response.status_code == 302 and "_auth_user_id" in client.session
+
+
+def test_the_refusal_reads_the_same_for_an_address_with_no_account(client, db):
+    _fail(client, "nobody@acme.test", LOGIN_FAILURES_PER_NAME)
+    page = client.post(LOGIN, {"username": "nobody@acme.test", "password": "not-it"}).content.decode()
+    assert "Too many failed logins with this address" in page
+
+
+def test_failures_for_one_address_do_not_hold_back_another(client, db):
+    UserFactory(username="analyst@acme.test")
+    _fail(client, "owner@acme.test", LOGIN_FAILURES_PER_NAME)
+    response = client.post(LOGIN, {"username": "analyst@acme.test", "password": PASSWORD})
+    assert response.status_code == 302
