@@ -24,6 +24,7 @@ from datetime import UTC, datetime
 
 from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
+from django.utils.formats import number_format
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,18 @@ class ApiTrafficMiddleware:
         return response
 
 
+def error_percent(errors: int, requests: int) -> str | None:
+    """The share of errors as the page prints it, in percent: one decimal, and never "0" when
+    there were errors (3 in 1,000 is 0.3%, 1 in 10,000 is "< 0.1"). None without requests."""
+    if not requests:
+        return None
+    percent = 100 * errors / requests
+    if 0 < percent < 0.1:
+        return "< " + number_format(0.1, decimal_pos=1)
+    shown = round(percent, 1)
+    return number_format(shown, decimal_pos=0 if shown == int(shown) else 1)
+
+
 @dataclass(frozen=True)
 class MinuteTraffic:
     start: datetime
@@ -100,6 +113,10 @@ class MinuteTraffic:
     @property
     def error_share(self) -> float | None:
         return self.errors / self.requests if self.requests else None
+
+    @property
+    def error_percent(self) -> str | None:
+        return error_percent(self.errors, self.requests)
 
 
 @dataclass(frozen=True)
@@ -125,6 +142,10 @@ class ApiTraffic:
     @property
     def error_share(self) -> float | None:
         return self.errors / self.requests if self.requests else None
+
+    @property
+    def error_percent(self) -> str | None:
+        return error_percent(self.errors, self.requests)
 
 
 def api_traffic(*, minutes: int = WINDOW_MINUTES, now: float | None = None) -> ApiTraffic:

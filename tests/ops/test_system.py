@@ -15,7 +15,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from ops import broker
-from ops.api_traffic import api_traffic, api_traffic_record
+from ops.api_traffic import api_traffic, api_traffic_record, error_percent
 from ops.selectors import month_start, ops_compute_by_tenant
 from tenants.models import Tenant
 from tests.factories import UserFactory
@@ -262,3 +262,19 @@ def test_compute_per_tenant_tells_learners_sandboxes_apart(tenant, make_job):
     assert [row.tenant_label for row in rows] == [
         "Acme Grocer (sandbox of mo@acme.test)", "Acme Grocer (sandbox of li@acme.test)"
     ]
+
+
+def test_a_small_share_of_server_errors_never_reads_as_an_error_rate_of_zero(
+    staff_client, empty_cache, quiet_broker
+):
+    for _ in range(299):
+        api_traffic_record(status_code=200)
+    api_traffic_record(status_code=502)
+    traffic = _section(staff_client.get(reverse("ops:system")), "api-traffic")
+    assert "Error rate: 0.3%." in traffic and "Error rate: 0%" not in traffic
+    assert re.search(r"<td>300</td>\s*<td>1</td>\s*<td>0.3%</td>", traffic)
+
+
+def test_one_error_in_ten_thousand_reads_as_less_than_a_tenth_of_a_percent():
+    assert error_percent(1, 10_000) == "< 0.1"
+    assert error_percent(0, 10_000) == "0" and error_percent(1, 4) == "25" and error_percent(0, 0) is None
