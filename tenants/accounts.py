@@ -60,6 +60,15 @@ def login_failure_count(username: str) -> None:
 class ThrottledAuthenticationForm(AuthenticationForm):
     """Django's login form, refusing a login name that has had its failures for the window."""
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # Django's says both fields may be case-sensitive; the address is matched regardless of
+        # case here (tenants.backends), so that would send people hunting for the wrong mistake.
+        self.error_messages = {
+            **self.error_messages,
+            "invalid_login": _("The email address or the password is wrong. Passwords are case-sensitive."),
+        }
+
     def clean(self):
         username = self.cleaned_data.get("username")
         if username and login_failures_exceeded(username):

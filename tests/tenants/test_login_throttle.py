@@ -50,3 +50,15 @@ def test_failures_for_one_address_do_not_hold_back_another(client, db):
     _fail(client, "owner@acme.test", LOGIN_FAILURES_PER_NAME)
     response = client.post(LOGIN, {"username": "analyst@acme.test", "password": PASSWORD})
     assert response.status_code == 302
+
+
+def test_a_wrong_password_does_not_say_the_address_is_case_sensitive(client, db):
+    UserFactory(username="owner@acme.test")
+    page = client.post(LOGIN, {"username": "owner@acme.test", "password": "not-it"}).content.decode()
+    assert "The email address or the password is wrong. Passwords are case-sensitive." in page
+    assert "both fields may be case-sensitive" not in page
+
+
+def test_an_empty_field_is_named_beside_it(client, db):
+    page = client.post(LOGIN, {"username": "owner@acme.test", "password": ""}).content.decode()
+    assert '<span class="field-error">This field is required.</span></p>' in page
