@@ -57,6 +57,16 @@ def ops_job_get(*, job_id: int) -> TrainingJob:
     return ops_job_list(filters=JobFilters()).get(pk=job_id)
 
 
+def ops_tenants_by_id(*, tenant_ids) -> dict[int, Tenant]:
+    """The tenants of these ids, with what their staff label reads."""
+    return Tenant.objects.select_related("sandbox_of", "sandbox_owner").in_bulk(list(tenant_ids))
+
+
+def ops_jobs_by_id(*, job_ids) -> dict[int, TrainingJob]:
+    """Any tenant's jobs of these ids, with their tenant."""
+    return TrainingJob.all_tenants.select_related(*TENANT_LABEL_RELATIONS).in_bulk(list(job_ids))
+
+
 def month_start(now: datetime | None = None) -> datetime:
     """Midnight of the first day of the current month, in the site's time zone."""
     return timezone.localtime(now or timezone.now()).replace(day=1, hour=0, minute=0, second=0, microsecond=0)

@@ -19,9 +19,17 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from ops.api_traffic import WINDOW_MINUTES, api_traffic
-from ops.broker import queue_depths, workers_online
+from ops.broker import WorkersOnline, queue_depths, workers_online
 from ops.forms import JobFilterForm
-from ops.selectors import month_start, ops_compute_by_tenant, ops_job_get, ops_job_list, ops_stuck_job_count
+from ops.selectors import (
+    month_start,
+    ops_compute_by_tenant,
+    ops_job_get,
+    ops_job_list,
+    ops_jobs_by_id,
+    ops_stuck_job_count,
+    ops_tenants_by_id,
+)
 from ops.services import ops_job_cancel, ops_job_retry
 from tenants.scope import outside_tenant_scope, tenant_scope
 from training.models import JobStatus, TrainingJob
@@ -145,7 +153,7 @@ def system_view(request):
     compute = ops_compute_by_tenant(since=since)
     context = {
         "queues": queue_depths(),
-        "workers": workers_online(),
+        "workers": _what_workers_run(workers_online()),
         "traffic": api_traffic(),
         "window_minutes": WINDOW_MINUTES,
         "month_start": since,
@@ -153,3 +161,30 @@ def system_view(request):
         "compute_total": humanise_seconds(sum(row.seconds for row in compute)),
     }
     return render(request, "ops/system.html", context)
+
+
+def _what_workers_run(online: WorkersOnline) -> dict:
+    """The workers and their tasks, each task with the tenant and the job its arguments name: the
+    jobs table shows tenants by name and jobs by their number in their store, not by ids."""
+    tasks = [task for worker in online.workers for task in worker.tasks]
+    tenants = ops_tenants_by_id(tenant_ids=_int_arguments(tasks, "tenant_id"))
+    jobs = ops_jobs_by_id(job_ids=_int_arguments(tasks, "job_id"))
+    workers = [
+        {
+            "name": worker.name,
+            "tasks": [
+                {
+                    "task": task,
+                    "tenant": tenants.get(task.kwargs.get("tenant_id")),
+                    "job": jobs.get(task.kwargs.get("job_id")),
+                }
+                for task in worker.tasks
+            ],
+        }
+        for worker in online.workers
+    ]
+    return {"workers": workers, "reason": online.reason}
+
+
+def _int_arguments(tasks, name: str) -> set[int]:
+    return {task.kwargs[name] for task in tasks if isinstance(task.kwargs.get(name), int)}

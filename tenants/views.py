@@ -207,7 +207,8 @@ def api_key_revoke_view(request, prefix: str):
 def _api_key_revoke_confirm(request, api_key: ApiKey):
     if api_key.kind == ApiKeyKind.SECRET:
         refused = _(
-            "Your servers that send this key are refused from the moment it is revoked: give them a new key first."
+            "Your servers that send this key are refused from the moment it is revoked: "
+            "give them a new key first."
         )
     else:
         refused = _(
@@ -220,8 +221,13 @@ def _api_key_revoke_confirm(request, api_key: ApiKey):
         used = _("It was last used on %(when)s.") % {
             "when": date_format(timezone.localtime(api_key.last_used_at), "SHORT_DATETIME_FORMAT")
         }
-    question = _("Revoke the key %(name)s (%(prefix)s…)?") % {"name": api_key.name, "prefix": api_key.display_prefix}
-    context = {"question": question, "consequences": [refused, used], "action": _("Revoke"), "back": reverse("api-keys")}
+    names = {"name": api_key.name, "prefix": api_key.display_prefix}
+    context = {
+        "question": _("Revoke the key %(name)s (%(prefix)s…)?") % names,
+        "consequences": [refused, used],
+        "action": _("Revoke"),
+        "back": reverse("api-keys"),
+    }
     return render(request, "_confirm.html", context)
 
 

@@ -162,6 +162,27 @@ def test_workers_online_are_listed_with_what_they_run(staff_client, monkeypatch)
     app.control.inspect.assert_called_once_with(timeout=broker.INSPECT_TIMEOUT_SECONDS, connection=mock.ANY)
 
 
+def test_a_workers_task_names_the_store_and_the_job_number_that_the_jobs_table_shows(
+    staff_client, monkeypatch, tenant, other_tenant, make_job
+):
+    make_job(tenant)  # the other store's job is #1 of its own, and has another id
+    job = make_job(other_tenant, status="running")
+    app = mock.MagicMock()
+    app.control.inspect.return_value.active.return_value = {
+        "celery@gpu-1": [
+            {"name": "training.run_job", "kwargs": {"tenant_id": other_tenant.pk, "job_id": job.pk}},
+            {"name": "catalog.import", "kwargs": {"tenant_id": tenant.pk, "import_id": 7}},
+        ],
+    }
+    monkeypatch.setattr(broker, "celery_app", app)
+    monkeypatch.setattr(broker, "queue_depths", lambda **kwargs: [])
+    workers = _section(staff_client.get(reverse("ops:system")), "workers")
+    assert re.search(
+        rf'<a href="/ops/\?tenant={other_tenant.pk}#job-{job.pk}">job #{job.number} of Globex Market</a>', workers
+    )
+    assert re.search(r"<code>catalog.import</code>\s*Acme Grocer", workers)
+
+
 # --- Compute per tenant ----------------------------------------------------------------------
 
 
