@@ -122,7 +122,12 @@ def member_list_view(request):
         "members": Membership.objects.select_related("user").order_by("created_at", "pk"),
         "invitations": Invitation.objects.order_by("-created_at"),
         "roles": [(value, label, ROLE_HELP[value]) for value, label in Role.choices],
-        "role_choices": Role.choices,
+        # Only owners make or change owners: an admin is offered the roles they may give.
+        "role_choices": [
+            (value, label) for value, label in Role.choices
+            if value != Role.OWNER or request.membership.role == Role.OWNER
+        ],
+        "manages_owners": request.membership.role == Role.OWNER,
     })
 
 
@@ -194,7 +199,13 @@ def member_remove_view(request, membership_id: int):
     """GET: what removing the member deletes with them, and the button; POST: remove them."""
     _in_this_store(Membership, membership_id)
     if request.method == "GET":
-        return _member_remove_confirm(request, Membership.objects.select_related("user").get(pk=membership_id))
+        membership = Membership.objects.select_related("user").get(pk=membership_id)
+        refused = _removal_refused(request.membership, membership)
+        if refused:
+            # Said now, rather than after a confirmation that promised the removal.
+            messages.error(request, refused)
+            return redirect("members")
+        return _member_remove_confirm(request, membership)
     removed = _carried_out(
         request,
         lambda: member_remove(tenant=request.tenant, membership_id=membership_id, by=request.membership),
@@ -203,6 +214,18 @@ def member_remove_view(request, membership_id: int):
     if removed is not None and membership_id == request.membership.pk:
         return redirect("dashboard")  # they left: this store's pages are closed to them now
     return redirect("members")
+
+
+def _removal_refused(by: Membership, membership: Membership) -> str:
+    """Why member_remove would refuse, as it says it; "" when it would not. The service decides
+    again, under the lock."""
+    if membership.role != Role.OWNER:
+        return ""
+    if by.role != Role.OWNER:
+        return _("Only an owner can change or remove an owner.")
+    if not Membership.objects.filter(role=Role.OWNER).exclude(pk=membership.pk).exists():
+        return _("The store needs an owner: make someone else owner first.")
+    return ""
 
 
 def _member_remove_confirm(request, membership: Membership):

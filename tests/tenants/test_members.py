@@ -138,6 +138,41 @@ def test_an_admin_can_neither_invite_nor_change_nor_revoke_an_owner(client, memb
     assert Invitation.all_tenants.filter(pk=owner_invitation.pk).exists()
 
 
+def test_an_admin_is_not_offered_what_only_an_owner_may_do_to_an_owner(
+    client, member_with_role, merchant_user
+):
+    admin = Membership.all_tenants.get(user=member_with_role(Role.ADMIN))
+    owner = Membership.all_tenants.get(user=merchant_user)
+    client.force_login(admin.user)
+    html = client.get(MEMBERS).content.decode()
+    owner_row = re.search(rf'<tr id="member-{owner.pk}">.*?</tr>', html, re.DOTALL).group(0)
+    assert "Change role" not in owner_row and "remove/" not in owner_row and "Owner" in owner_row
+    admin_row = re.search(rf'<tr id="member-{admin.pk}">.*?</tr>', html, re.DOTALL).group(0)
+    assert 'value="owner"' not in admin_row and 'value="analyst"' in admin_row
+
+
+def test_an_admin_opening_an_owners_removal_is_told_at_once_that_only_an_owner_can(
+    client, member_with_role, merchant_user
+):
+    owner = Membership.all_tenants.get(user=merchant_user)
+    client.force_login(member_with_role(Role.ADMIN))
+    response = client.get(f"{MEMBERS}{owner.pk}/remove/", follow=True)
+    page = response.content.decode()
+    assert response.redirect_chain[-1][0] == MEMBERS
+    assert "Only an owner can change or remove an owner." in page
+    assert "Remove owner@acme.test from" not in page
+
+
+def test_the_last_owner_opening_their_own_removal_is_told_at_once_the_store_needs_an_owner(
+    client, merchant_user
+):
+    owner = Membership.all_tenants.get(user=merchant_user)
+    client.force_login(merchant_user)
+    page = client.get(f"{MEMBERS}{owner.pk}/remove/", follow=True).content.decode()
+    assert "The store needs an owner: make someone else owner first." in page
+    assert 'id="confirm"' not in page
+
+
 def test_an_admin_demoted_meanwhile_acts_with_the_new_role(client, member_with_role, tenant):
     from tenants.services import member_invite
 
