@@ -268,6 +268,26 @@ def test_an_invitation_older_than_a_week_no_longer_works(client, merchant_user):
     assert client.get(link).status_code == 404
 
 
+def test_the_members_page_says_which_invitations_have_expired_and_until_when_the_others_work(
+    client, merchant_user
+):
+    from django.utils import timezone
+
+    from tenants.services import INVITATION_MAX_AGE
+
+    client.force_login(merchant_user)
+    _invite(client, "old@acme.test")
+    Invitation.all_tenants.update(created_at=timezone.now() - INVITATION_MAX_AGE * 1.1)
+    _invite(client, "new@acme.test")
+    html = client.get(MEMBERS).content.decode()
+    old = Invitation.all_tenants.get(email="old@acme.test")
+    new = Invitation.all_tenants.get(email="new@acme.test")
+    old_row = re.search(rf'<tr id="invitation-{old.pk}">.*?</tr>', html, re.DOTALL).group(0)
+    new_row = re.search(rf'<tr id="invitation-{new.pk}">.*?</tr>', html, re.DOTALL).group(0)
+    assert "Expired: its link no longer works" in old_row and "works until" not in old_row
+    assert "Its link works until" in new_row and "Expired" not in new_row
+
+
 def test_the_members_page_and_the_invitation_are_in_chinese(client, merchant_user):
     client.force_login(merchant_user)
     client.cookies["django_language"] = "zh-hans"
