@@ -166,7 +166,9 @@ def test_replacing_the_signing_key_first_says_what_is_refused_and_replaces_nothi
     assert tenant.shopper_signing_key != old_key
 
 
-def test_the_page_does_not_advise_turning_signatures_off_to_keep_old_ones_working(client, merchant_user, tenant):
+def test_the_page_does_not_advise_turning_signatures_off_to_keep_old_ones_working(
+    client, merchant_user, tenant
+):
     # A signature that is sent is checked even when none is required: old ones are refused either way.
     client.force_login(merchant_user)
     for url in ("/settings/api-keys/", "/settings/shopper-signatures/rotate/"):
