@@ -298,6 +298,9 @@ def invitation_view(request, token: str):
     if account is None:
         form = NewAccountForm(request.POST or None, email=invitation.email)
         context["form"] = form
+        if request.user.is_authenticated:
+            # Creating the account switches the session to it: say so before, not after.
+            context["switches_from"] = request.user.email or request.user.get_username()
         if request.method == "POST" and form.is_valid():
             return _joined(request, invitation, user=None, password=form.cleaned_data["password1"])
     elif request.user.is_authenticated and request.user.pk == account.pk:

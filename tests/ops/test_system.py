@@ -292,6 +292,7 @@ def test_a_small_share_of_server_errors_never_reads_as_an_error_rate_of_zero(
     api_traffic_record(status_code=502)
     traffic = _section(staff_client.get(reverse("ops:system")), "api-traffic")
     assert "Error rate: 0.3%." in traffic and "Error rate: 0%" not in traffic
+    assert "1 server error (5xx)." in traffic  # one, not "1 server errors"
     assert re.search(r"<td>300</td>\s*<td>1</td>\s*<td>0.3%</td>", traffic)
 
 

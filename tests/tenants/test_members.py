@@ -39,6 +39,22 @@ def test_an_owner_invites_a_new_colleague_who_chooses_a_password_and_joins_as_an
     assert 'id="invitation-expired"' in client.get(link).content.decode()  # used: gone
 
 
+def test_a_new_address_opened_while_logged_in_as_another_account_says_the_session_will_switch(
+    client, merchant_user
+):
+    client.force_login(merchant_user)
+    link = _invite(client, "ana@acme.test")
+
+    page = client.get(link).content.decode()  # the manager opens the link they are sending on
+    note = re.search(r'id="switches-account">(.*?)</p>', page).group(1)
+    assert note == (
+        f"You are logged in as {merchant_user.email}. Creating this account logs you out of "
+        f"{merchant_user.email} and in as ana@acme.test."
+    )
+    client.logout()
+    assert 'id="switches-account"' not in client.get(link).content.decode()
+
+
 def test_a_weak_or_mismatched_password_is_explained_and_makes_no_account(client, merchant_user):
     client.force_login(merchant_user)
     link = _invite(client, "ana@acme.test")
