@@ -246,7 +246,7 @@ def test_the_system_page_shows_the_api_rates(staff_client, empty_cache, quiet_br
     for status_code in (200, 200, 200, 500):
         api_traffic_record(status_code=status_code)
     traffic = _section(staff_client.get(reverse("ops:system")), "api-traffic")
-    assert "4 requests" in traffic and "1 server errors" in traffic and "Error rate: 25%" in traffic
+    assert "4 requests" in traffic and "1 server error (5xx)" in traffic and "Error rate: 25%" in traffic
 
 
 @pytest.mark.needs_redis
