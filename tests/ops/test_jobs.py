@@ -1,7 +1,7 @@
 """The ops console's jobs table: staff only and hidden, every tenant's jobs, filters, and
 Retry and Cancel on stuck jobs."""
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from unittest import mock
 
 import pytest
@@ -102,6 +102,21 @@ def test_staff_who_are_also_a_merchant_still_see_every_tenant(client, staff_user
     client.force_login(staff_user)
     jobs = {make_job(tenant).pk, make_job(other_tenant).pk}
     assert _listed_ids(client.get(reverse("ops:jobs"))) == jobs
+
+
+def test_staff_who_are_also_a_merchant_read_the_consoles_times_in_utc_not_their_stores_zone(
+    client, staff_user, tenant, make_job
+):
+    Tenant.objects.filter(pk=tenant.pk).update(time_zone="Asia/Shanghai")
+    MembershipFactory(tenant=tenant, user=staff_user, role=Role.OWNER)
+    client.force_login(staff_user)
+    job = make_job(tenant)
+    TrainingJob.all_tenants.filter(pk=job.pk).update(
+        created_at=datetime(2026, 3, 1, 23, 30, tzinfo=UTC)
+    )
+    html = client.get(reverse("ops:jobs")).content.decode()
+    assert "2026-03-01 23:30" in _row(client.get(reverse("ops:jobs")), job)  # not Shanghai's 07:30 the next day
+    assert 'id="ops-time-zone">Times in UTC<' in html
 
 
 def test_the_status_filter_keeps_jobs_of_that_status(staff_client, tenant, make_job):
