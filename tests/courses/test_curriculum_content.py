@@ -62,3 +62,44 @@ def test_the_import_lesson_says_a_known_sku_is_updated_column_by_column_not_repl
 
     assert replaced not in text
     assert "`external_id` and `in_stock`" in text or "`external_id` 和 `in_stock`" in text
+
+
+# --- The A/B testing module quotes the results page ----------------------------------------
+
+
+def verdict_labels(language: str) -> set[str]:
+    from experiments.analysis.results import Verdict
+
+    with translation.override(language):
+        return {str(label) for _value, label in Verdict.choices}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_verdict_table_names_the_four_verdicts_the_results_page_shows(language):
+    text = lesson(IN_YOUR_STORE, language, "01-ab-testing.toml", 5)
+    table_rows = [line for line in text.splitlines() if line.startswith("|") and line.rstrip().endswith("** |")]
+
+    named = {re.search(r"\*\*(.+?)\*\*", row).group(1) for row in table_rows}
+
+    assert named == verdict_labels(language)
+
+
+@pytest.mark.parametrize(("language", "retired"), [("en", "No difference yet"), ("zh-hans", "暂无差异")])
+def test_no_lesson_names_a_verdict_the_results_page_does_not_have(language, retired):
+    # The label is "Not conclusive yet" on purpose: an interval holding 0 does not say there is no difference.
+    texts = [path.read_text(encoding="utf-8") for path in (CURRICULUM_DIR / IN_YOUR_STORE / language).glob("*.toml")]
+
+    assert not any(retired in text for text in texts)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_cuped_lesson_quotes_the_caption_and_the_adjusted_mean_of_the_results_table(language):
+    with translation.override(language):
+        # templates/experiments/_metric_table.html
+        caption = gettext("compared on CUPED-adjusted values: the lifts are differences of the adjusted means")
+        adjusted = gettext("adjusted: %(value)s") % {"value": "…"}
+
+    text = lesson(IN_YOUR_STORE, language, "01-ab-testing.toml", 6)
+
+    assert caption in text
+    assert adjusted in text
