@@ -103,3 +103,20 @@ def test_the_cuped_lesson_quotes_the_caption_and_the_adjusted_mean_of_the_result
 
     assert caption in text
     assert adjusted in text
+
+
+# --- Popularity on a product page ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("language", "deviations"), [("en", "standard deviation"), ("zh-hans", "标准差")])
+def test_no_lesson_says_popularity_lifts_the_context_products_category_by_standard_deviations(language, deviations):
+    # recommendations.engine.ranking.lead_with: the category comes first, ahead of every other product;
+    # a shift in standard deviations is what a boost rule does, and a few best sellers would outscore it.
+    sentences = [
+        sentence
+        for path in (CURRICULUM_DIR / IN_YOUR_STORE / language).glob("*.toml")
+        for sentence in re.split(r"(?<=[.。])\s*", path.read_text(encoding="utf-8"))
+        if "context_product" in sentence and deviations in sentence
+    ]
+
+    assert sentences == []
