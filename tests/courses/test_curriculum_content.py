@@ -120,3 +120,90 @@ def test_no_lesson_says_popularity_lifts_the_context_products_category_by_standa
     ]
 
     assert sentences == []
+
+
+# --- Reading a training job: the job page, the form and the models page ------------------------
+
+TRAINING_JOB = "03-reading-a-training-job.toml"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_progress_line_example_is_the_job_pages_line_for_a_default_job(language):
+    from training.ml.config import TrainConfig
+
+    config = TrainConfig(base_model="")
+    _examples, steps_per_epoch = config.epoch_size(100_000)
+    total = config.epochs * steps_per_epoch
+    step = 100
+    epoch = -(-step // steps_per_epoch)
+    with translation.override(language):
+        # training/presentation.py, job_progress
+        line = gettext("Epoch %(epoch)d of %(epochs)s · step %(step)d of %(total_steps)d") % {
+            "epoch": epoch, "epochs": config.epochs, "step": step, "total_steps": total,
+        }
+
+    assert (epoch, total) == (2, 320)
+    assert f"“{line}”" in lesson(FINE_TUNING, language, TRAINING_JOB, 1)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_lab_quotes_the_message_of_a_queued_job(language):
+    with translation.override(language):
+        # training/views.py, training_job_new_view
+        message = gettext("Job #%(id)d is queued: it starts when a training worker is free.").replace("%(id)d", "N")
+    (lab,) = module(FINE_TUNING, language, TRAINING_JOB)["labs"]
+
+    assert f"“{message}”" in lab["steps"][0]["instructions"]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_settings_table_names_the_forms_fields_with_their_defaults(language):
+    from training.views import CONFIG_DEFAULTS, TrainingJobForm
+
+    shown = {"method": "LoRA", "epochs": "5", "learning_rate": "1e-3", "batch_size": "64", "lora_rank": "8",
+             "freeze_layers": "0"}
+    with translation.override(language):
+        form = TrainingJobForm()
+        expected = {f"| {form.fields[name].label} | {value} |" for name, value in shown.items()}
+    text = lesson(FINE_TUNING, language, TRAINING_JOB, 4)
+
+    assert CONFIG_DEFAULTS["method"] == "lora" and CONFIG_DEFAULTS["learning_rate"] == 1e-3
+    assert all(str(CONFIG_DEFAULTS[name]) == value for name, value in shown.items() if name not in
+               ("method", "learning_rate"))
+    assert {row for row in expected if row in text} == expected
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_lesson_quotes_the_three_verdicts_of_the_comparison_with_the_best_baseline(language):
+    with translation.override(language):
+        # training/presentation.py, the comparison with the best baseline
+        verdicts = [
+            gettext("A gain beyond the luck of which shoppers the test window holds."),
+            gettext("Too close to call with this many shoppers: the interval holds 1, no difference."),
+            gettext("Worse than that baseline, beyond the luck of the draw."),
+        ]
+    text = lesson(FINE_TUNING, language, TRAINING_JOB, 3)
+
+    assert all(f"“{verdict}”" in text for verdict in verdicts)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_promotion_lesson_names_the_switch_and_the_holds_of_automatic_promotion(language):
+    from training.views import AutoPromoteForm
+
+    with translation.override(language):
+        switch = str(AutoPromoteForm().fields["auto_promote_models"].label)
+        search_hold = gettext("Fine-tuning made search worse: this version does not go live by itself.")
+    text = lesson(FINE_TUNING, language, TRAINING_JOB, 5)
+
+    assert f"**{switch}**" in text
+    assert search_hold in text
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_steps_per_epoch_question_is_keyed_to_what_a_job_does(language):
+    from training.ml.config import TrainConfig
+
+    keyed = question(FINE_TUNING, language, TRAINING_JOB, 5)
+
+    assert keyed["answer"] == TrainConfig(base_model="", batch_size=100).epoch_size(30_000)[1] == 41
