@@ -207,3 +207,14 @@ def test_the_steps_per_epoch_question_is_keyed_to_what_a_job_does(language):
     keyed = question(FINE_TUNING, language, TRAINING_JOB, 5)
 
     assert keyed["answer"] == TrainConfig(base_model="", batch_size=100).epoch_size(30_000)[1] == 41
+
+
+def test_the_chinese_courses_address_the_learner_as_the_product_does():
+    # The merchant UI says 您 throughout (locale/zh_Hans); a course that switches to 你 reads as another voice.
+    # 猜你喜欢 is the name of a storefront block, not an address.
+    texts = {
+        str(path.relative_to(CURRICULUM_DIR)): path.read_text(encoding="utf-8").replace("猜你喜欢", "")
+        for path in CURRICULUM_DIR.glob("*/zh-hans/*.toml")
+    }
+
+    assert {path: text.count("你") for path, text in texts.items() if "你" in text} == {}
