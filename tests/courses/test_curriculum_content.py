@@ -218,3 +218,49 @@ def test_the_chinese_courses_address_the_learner_as_the_product_does():
     }
 
     assert {path: text.count("你") for path, text in texts.items() if "你" in text} == {}
+
+
+# --- Quiz mechanics: a quiz is not passed by its form ---------------------------------------
+# Choices are shown in the order of the files (the loader keeps it), so the files must vary it.
+
+COURSES = [FINE_TUNING, IN_YOUR_STORE]
+
+
+def choice_questions(course: str, language: str, kind: str) -> list[list[dict]]:
+    return [item["choices"] for item in questions(course, language) if item["kind"] == kind]
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("course", COURSES)
+def test_the_right_choice_of_single_choice_questions_is_not_always_at_the_same_place(course, language):
+    places = [next(i for i, choice in enumerate(choices) if choice.get("correct"))
+              for choices in choice_questions(course, language, "single")]
+
+    most_common = max(places.count(place) for place in set(places))
+    assert len(set(places)) >= 3 and most_common <= len(places) / 2, places
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("course", COURSES)
+def test_multiple_choice_questions_do_not_all_open_with_a_right_choice(course, language):
+    openings = [bool(choices[0].get("correct")) for choices in choice_questions(course, language, "multiple")]
+
+    assert openings.count(False) >= len(openings) / 3, openings
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("course", COURSES)
+def test_the_right_choice_is_the_longest_in_at_most_half_of_the_single_choice_questions(course, language):
+    longest_is_right = [
+        max(choices, key=lambda choice: len(choice["text"])).get("correct", False)
+        for choices in choice_questions(course, language, "single")
+    ]
+
+    assert sum(longest_is_right) <= len(longest_is_right) / 2, longest_is_right
+
+
+@pytest.mark.parametrize("course", COURSES)
+def test_true_or_false_questions_are_not_mostly_one_answer(course):
+    answers = [item["answer"] for item in questions(course, "en") if item["kind"] == "true_false"]
+
+    assert max(answers.count(True), answers.count(False)) <= len(answers) * 2 / 3, answers
