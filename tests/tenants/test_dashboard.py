@@ -252,6 +252,22 @@ def test_a_new_store_sees_its_steps_to_a_first_model_in_order_with_the_data_it_s
     assert 'href="/training/jobs/new/"' not in steps  # not before there is enough to learn from
 
 
+def test_a_store_whose_first_job_is_queued_is_pointed_to_it_not_asked_to_start_another(owner_client, tenant):
+    ProductFactory(tenant=tenant)
+    events_on(tenant, days_ago(1), 200)
+    job = TrainingJobFactory(tenant=tenant, status=JobStatus.QUEUED)
+
+    html = owner_client.get(DASHBOARD).content.decode()
+
+    steps = tile(html, "getting-started")
+    train_step = re.search(r'<li[^>]*data-step="train".*?</li>', steps, re.DOTALL).group(0)
+    assert f'href="/training/jobs/{job.pk}/"' in train_step and "Queued" in train_step
+    assert 'href="/training/jobs/new/"' not in train_step
+    model = tile(html, "dashboard-model")
+    assert "A fine-tuning job is under way" in model and f'href="/training/jobs/{job.pk}/"' in model
+    assert "Start your first fine-tuning job" not in model
+
+
 def test_a_store_with_a_live_model_no_longer_sees_the_first_steps(owner_client, tenant):
     from tests.training.factories import a_live_model
 
