@@ -93,16 +93,37 @@ class ProductRowSerializer(UnknownFieldsRefusedMixin, serializers.Serializer):
         try:
             return super().to_internal_value(data)
         except serializers.ValidationError as error:
-            price_errors = error.detail.get("price") if isinstance(error.detail, dict) else None
-            if price_errors and price_errors[0].code == "invalid":
-                # DRF's "A valid number is required." left a merchant guessing what was wrong with 1,99
-                # or ¥12. Here, not in a DecimalInputField subclass: the API schema is that class's.
-                error.detail["price"] = [serializers.ErrorDetail(_(
-                    "“%(value)s” is not a price. Write a plain number such as 1234.50: a dot before the "
-                    "decimals, no thousands separator, no currency sign (the currency goes in the currency "
-                    "field)."
-                ) % {"value": str(data["price"]).strip()}, code="invalid")]
+            if isinstance(error.detail, dict):
+                self._reword_for_merchants(error.detail, data)
             raise
+
+    @staticmethod
+    def _reword_for_merchants(detail: dict, data: Mapping) -> None:
+        """DRF's words for a bad price, stock or attributes, put as a merchant fixing a spreadsheet
+        reads them. Here, not in field subclasses: the API schema is those fields'."""
+
+        def refused(field_name: str, code: str) -> bool:
+            errors = detail.get(field_name)
+            return bool(errors) and errors[0].code == code
+
+        if refused("price", "invalid"):
+            # DRF's "A valid number is required." left a merchant guessing what was wrong with 1,99 or ¥12.
+            reason = _(
+                "“%(value)s” is not a price. Write a plain number such as 1234.50: a dot before the "
+                "decimals, no thousands separator, no currency sign (the currency goes in the currency "
+                "field)."
+            ) % {"value": str(data["price"]).strip()}
+            detail["price"] = [serializers.ErrorDetail(reason, code="invalid")]
+        if refused("in_stock", "invalid"):
+            # DRF's "Must be a valid boolean." named no value that works, and 布尔值 is no merchant's word.
+            reason = _(
+                "“%(value)s” is not a stock value. Write true or false (yes and no, or 1 and 0, work too)."
+            ) % {"value": str(data["in_stock"]).strip()}
+            detail["in_stock"] = [serializers.ErrorDetail(reason, code="invalid")]
+        if refused("attributes", "not_a_dict"):
+            # DRF's Chinese for "Expected a dictionary of items" calls the items 类目, the word for categories.
+            reason = _('Write a JSON object, such as {"origin": "NZ"}.')
+            detail["attributes"] = [serializers.ErrorDetail(reason, code="not_a_dict")]
 
     def validate_category(self, value: str) -> str:
         # Checked again once spelled out: "a>b" becomes "a > b", which may pass the limit.

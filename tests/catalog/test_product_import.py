@@ -217,6 +217,28 @@ def test_a_price_that_is_no_plain_number_is_quoted_back_with_what_a_price_looks_
     assert "1234.50" in error["reason"] and "currency field" in error["reason"]
 
 
+@pytest.mark.parametrize("stock", ["是", "out of stock"])
+def test_a_stock_cell_that_is_no_yes_or_no_is_quoted_back_with_what_works(secret_client, tenant, stock):
+    content = f"external_id,title,in_stock\nA-1,Tea,{stock}\n".encode()
+    response = _upload(secret_client, "catalog.csv", content)
+    assert response.json()["status"] == ImportStatus.FAILED
+    (error,) = response.json()["errors"]
+    assert (error["row"], error["field"]) == (2, "in_stock")
+    assert f"“{stock}”" in error["reason"] and "true or false" in error["reason"]
+
+
+def test_attributes_that_are_no_json_object_in_a_json_file_are_told_what_an_object_looks_like(
+    secret_client, tenant
+):
+    products = [{"external_id": "A-1", "title": "Tea", "attributes": "red"}]
+    response = _upload(secret_client, "catalog.json", json.dumps(products).encode())
+    (error,) = response.json()["errors"]
+    assert (error["row"], error["field"]) == (1, "attributes")
+    assert error["reason"] == 'Write a JSON object, such as {"origin": "NZ"}.'
+    in_chinese = secret_client.get(response.request["PATH_INFO"], HTTP_ACCEPT_LANGUAGE="zh-hans").json()
+    assert "类目" not in in_chinese["errors"][0]["reason"]  # DRF's Chinese calls a JSON object's items categories
+
+
 def test_a_price_with_thousands_separators_and_a_decimal_dot_is_read_as_spreadsheets_write_it(
     secret_client, tenant
 ):
