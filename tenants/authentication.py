@@ -3,7 +3,7 @@ from django.utils.translation import gettext_lazy as _
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication, get_authorization_header
 
-from tenants.models import ApiKey
+from tenants.models import KEY_KIND_TAGS, ApiKey
 from tenants.selectors import api_key_from_presented
 from tenants.services import api_key_mark_used
 
@@ -29,10 +29,14 @@ class ApiKeyAuthentication(BaseAuthentication):
 
     def authenticate(self, request):
         parts = get_authorization_header(request).split()
+        if parts and parts[0].lower() != self.keyword.encode() and self._holds_one_of_our_keys(parts):
+            # "Api-Key sk_..." (djangorestframework-api-key's own scheme), "Token sk_..." or the key
+            # alone: refused as a missing header, it told the developer they had sent nothing.
+            raise exceptions.AuthenticationFailed(self._how_to_send_it())
         if not parts or parts[0].lower() != self.keyword.encode():
             return None  # not ours: session authentication may still apply
         if len(parts) != 2:
-            raise exceptions.AuthenticationFailed(_("Send the header as 'Authorization: Bearer <key>'."))
+            raise exceptions.AuthenticationFailed(self._how_to_send_it())
         try:
             presented = parts[1].decode()
         except UnicodeDecodeError:
@@ -42,6 +46,15 @@ class ApiKeyAuthentication(BaseAuthentication):
             raise exceptions.AuthenticationFailed(_("The API key is not valid, or has been revoked."))
         api_key_mark_used(api_key)
         return ApiKeyClient(api_key), api_key
+
+    @staticmethod
+    def _holds_one_of_our_keys(parts: list[bytes]) -> bool:
+        # Another scheme's credentials (a proxy's Basic) never look like ours: base64 has no "_".
+        return any(part.startswith(f"{tag}_".encode()) for part in parts for tag in KEY_KIND_TAGS.values())
+
+    @staticmethod
+    def _how_to_send_it() -> str:
+        return _("Send the header as 'Authorization: Bearer <key>'.")
 
     def authenticate_header(self, request) -> str:
         return 'Bearer realm="api"'

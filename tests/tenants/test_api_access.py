@@ -39,6 +39,24 @@ def test_a_malformed_authorization_header_gets_401_with_how_to_send_it(api_clien
     assert "Bearer <key>" in response.json()["detail"]
 
 
+@pytest.mark.parametrize("header", ["{key}", "Api-Key {key}", "Token {key}"])
+def test_a_key_sent_without_the_bearer_word_is_told_how_to_send_it_not_that_nothing_was_sent(
+    api_client, secret_key, header
+):
+    api_client.credentials(HTTP_AUTHORIZATION=header.format(key=secret_key))
+    response = api_client.get(PRODUCTS)
+    assert response.status_code == 401
+    assert "Bearer <key>" in response.json()["detail"]
+    assert response["WWW-Authenticate"] == 'Bearer realm="api"'
+
+
+def test_another_authorization_scheme_leaves_a_logged_in_member_in(api_client, merchant_user):
+    # A staging site behind a proxy's basic authentication: the browser sends its header on every request.
+    api_client.force_login(merchant_user)
+    api_client.credentials(HTTP_AUTHORIZATION="Basic dXNlcjpwYXNz")
+    assert api_client.get(PRODUCTS).status_code == 200
+
+
 def test_session_members_of_every_role_may_read(api_client, member_with_role):
     for role in Role.values:
         api_client.force_login(member_with_role(role))
