@@ -90,7 +90,10 @@ FAILED_IMPORT_EXAMPLE = OpenApiExample(
     value={
         "id": 12, "filename": "catalog.csv", "file_format": "csv", "status": ImportStatus.FAILED,
         "row_count": 250, "rows_checked": 250, "created_count": 0, "updated_count": 0, "error_count": 1,
-        "errors": [{"row": 7, "field": "price", "reason": "A valid number is required."}],
+        "errors": [{"row": 7, "field": "price", "reason": (
+            "“¥12.50” is not a price. Write a plain number such as 1234.50: a dot before the decimals, no "
+            "thousands separator, no currency sign (the currency goes in the currency field)."
+        )}],
         "created_at": "2025-01-31T09:30:00Z", "started_at": "2025-01-31T09:30:01Z",
         "finished_at": "2025-01-31T09:30:02Z",
     },

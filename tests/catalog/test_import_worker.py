@@ -578,3 +578,17 @@ def test_the_upload_form_says_how_large_a_file_may_be(owner_client, settings):
     settings.CATALOG_IMPORT_MAX_BYTES = 100 * 1024 * 1024
     html = owner_client.get(reverse("product-import")).content.decode()
     assert "A .csv or .json file, UTF-8, of at most 100.0\xa0MB." in html
+
+
+def test_the_documented_failed_import_gives_the_reason_the_api_gives(client, secret_client, tenant):
+    schema = yaml.safe_load(client.get("/api/v1/schema").content)
+    answer = schema["paths"]["/api/v1/catalog/imports/{import_id}"]["get"]["responses"]["200"]
+    examples = answer["content"]["application/json"]["examples"].values()
+    (documented,) = [error for example in examples for error in example["value"]["errors"]]
+    price = re.search(r"“(.*?)”", documented["reason"]).group(1)
+
+    upload = _file(f"external_id,title,price\nA-1,Tea,{price}\n".encode())
+    queued = queued_and_run(lambda: secret_client.post(IMPORTS, {"file": upload}, format="multipart"))
+    (actual,) = secret_client.get(queued["Location"]).json()["errors"]
+
+    assert (actual["field"], actual["reason"]) == (documented["field"], documented["reason"])
