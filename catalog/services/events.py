@@ -138,12 +138,22 @@ def _clean_timestamp(raw: Mapping, latest_allowed: dt.datetime, problems: _Probl
         problems.add("timestamp", _("Not an ISO 8601 date and time, such as 2025-01-31T09:30:00Z."),
                      IngestRule.MALFORMED)
         return None
-    if occurred_at.tzinfo is None:
+    without_offset = occurred_at.tzinfo is None
+    if without_offset:
         # A storefront that sends no offset is most likely logging in UTC; any
         # other guess (the server's zone, the merchant's) would be arbitrary.
         occurred_at = occurred_at.replace(tzinfo=dt.timezone.utc)
     if occurred_at > latest_allowed:
-        problems.add("timestamp", _("The time is in the future."), IngestRule.FUTURE_TIMESTAMP)
+        if without_offset:
+            # Mostly a storefront east of UTC logging its local time (datetime.now() in Shanghai):
+            # "in the future" alone left its developer looking at a clock that says now.
+            reason = _(
+                "The time is in the future when read as UTC, as a time without an offset is. If it is "
+                "your local time, send its offset too, such as 2025-01-31T17:30:00+08:00."
+            )
+        else:
+            reason = _("The time is in the future.")
+        problems.add("timestamp", reason, IngestRule.FUTURE_TIMESTAMP)
         return None
     if occurred_at < EARLIEST_TIMESTAMP:
         problems.add("timestamp", _("The time is before the year 2000."), IngestRule.TIMESTAMP_BEFORE_2000)

@@ -130,6 +130,15 @@ def test_an_event_is_stored_with_its_product_its_defaults_and_a_naive_time_as_ut
     assert (second.quantity, second.value, second.recommendation_id) == (3, Decimal("7.50"), "rec_1")
 
 
+def test_a_local_time_without_offset_that_reads_as_future_utc_says_to_send_the_offset(secret_client, catalog):
+    # A storefront in Shanghai logging datetime.now(): 8 hours ahead of UTC, so "in the future".
+    shanghai_now = (timezone.now() + dt.timedelta(hours=8)).replace(tzinfo=None).isoformat(timespec="seconds")
+    body = secret_client.post(URL, {"events": [_event(1, timestamp=shanghai_now)]}, format="json").json()
+    (error,) = body["errors"]
+    assert error["field"] == "timestamp" and "without an offset" in error["reason"]
+    assert "+08:00" in error["reason"]
+
+
 def test_a_misspelt_field_refuses_the_event_instead_of_storing_a_default(secret_client, tenant, catalog):
     body = secret_client.post(URL, {"events": [_event(1, quantiy=5)]}, format="json").json()
 
