@@ -54,6 +54,7 @@ from training.selectors import (
 from training.services.jobs import (
     JobStateError,
     can_email_when_done,
+    training_data_shortfall,
     training_job_cancel,
     training_job_create,
     training_job_retry,
@@ -274,7 +275,11 @@ def training_job_new_view(request):
             messages.success(request, _("Job #%(id)d is queued: it starts when a training worker is free.")
                              % {"id": job.number})
             return redirect("training-job-detail", job_id=job.pk)
-    return render(request, "training/job_new.html", {"form": form, "presets": PRESETS})
+    # Said before the form is filled in, not only once it is sent: the dashboard's first steps say it
+    # too, but the fine-tuning pages invite a first job whatever the data.
+    shortfall = None if form.is_bound else training_data_shortfall(tenant=request.tenant)
+    context = {"form": form, "presets": PRESETS, "data_shortfall": shortfall}
+    return render(request, "training/job_new.html", context)
 
 
 def _version_positions(tenant) -> dict[int, int]:

@@ -236,6 +236,17 @@ def test_too_little_data_is_an_error_above_the_form(owner_client, tenant, settin
     assert _jobs_of(tenant) == []
 
 
+def test_the_new_job_form_says_up_front_that_there_is_too_little_data_and_where_to_get_more(owner_client):
+    html = owner_client.get(reverse("training-job-new")).content.decode()
+    shortfall = re.search(r'<p class="errors" id="data-shortfall">(.*?)</p>', html, re.DOTALL).group(1)
+    assert "Too little data to fine-tune: you have 0 events from 0 shoppers" in shortfall
+    assert f'href="{reverse("event-overview")}"' in shortfall
+
+
+def test_the_new_job_form_says_nothing_of_the_data_when_there_is_enough(owner_client, any_data_will_do):
+    assert 'id="data-shortfall"' not in owner_client.get(reverse("training-job-new")).content.decode()
+
+
 def test_a_good_form_queues_a_job_and_opens_its_page(
     owner_client, tenant, merchant_user, any_data_will_do, base_model_dir, django_capture_on_commit_callbacks
 ):

@@ -137,18 +137,26 @@ def training_config_build(*, tenant: Tenant, settings_given: dict, any_base_mode
         raise ValidationError({"config": str(error)}) from error
 
 
-def _require_enough_data(tenant: Tenant) -> None:
+def training_data_shortfall(*, tenant: Tenant) -> str | None:
+    """Why the tenant's events cannot train a job yet, in the active language; None when they can."""
     events, shoppers = training_data_size(tenant=tenant)
     needed_events, needed_shoppers = settings.TRAINING_MIN_EVENTS, settings.TRAINING_MIN_SHOPPERS
     if events < needed_events or shoppers < needed_shoppers:
-        raise ValidationError({"data": _(
+        return _(
             "Too little data to fine-tune: you have %(events)d events from %(shoppers)d shoppers; "
             "at least %(needed_events)d events from %(needed_shoppers)d shoppers are needed."
         ) % {"events": events, "shoppers": shoppers,
-             "needed_events": needed_events, "needed_shoppers": needed_shoppers}})
+             "needed_events": needed_events, "needed_shoppers": needed_shoppers}
     if training_data_at_one_moment(tenant=tenant):
         # Said now, not by a worker minutes later: a retry would fail the same way until events come.
-        raise ValidationError({"data": str(FAILURES["one_moment"])})
+        return str(FAILURES["one_moment"])
+    return None
+
+
+def _require_enough_data(tenant: Tenant) -> None:
+    shortfall = training_data_shortfall(tenant=tenant)
+    if shortfall is not None:
+        raise ValidationError({"data": shortfall})
 
 
 @transaction.atomic
