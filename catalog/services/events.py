@@ -128,13 +128,16 @@ def _clean_id(raw: Mapping, name: str, max_length: int, problems: _Problems) -> 
 
 def _clean_timestamp(raw: Mapping, latest_allowed: dt.datetime, problems: _Problems) -> dt.datetime | None:
     value = raw.get("timestamp")
-    if not isinstance(value, str):
+    if value is None:
         problems.add("timestamp", _("Required: an ISO 8601 date and time, such as 2025-01-31T09:30:00Z."),
                      IngestRule.MALFORMED)
         return None
     try:
-        occurred_at = dt.datetime.fromisoformat(value)
+        occurred_at = dt.datetime.fromisoformat(value) if isinstance(value, str) else None
     except ValueError:
+        occurred_at = None
+    if occurred_at is None:
+        # A number too (Date.now()'s milliseconds, a Unix time): it was sent, so not "Required".
         problems.add("timestamp", _("Not an ISO 8601 date and time, such as 2025-01-31T09:30:00Z."),
                      IngestRule.MALFORMED)
         return None

@@ -139,6 +139,16 @@ def test_a_local_time_without_offset_that_reads_as_future_utc_says_to_send_the_o
     assert "+08:00" in error["reason"]
 
 
+def test_a_timestamp_sent_as_a_number_is_told_it_is_no_iso_time_not_missing(secret_client, catalog):
+    # JavaScript's Date.now(): milliseconds since 1970, as a JSON number.
+    body = secret_client.post(URL, {"events": [_event(1, timestamp=1764576000000)]}, format="json").json()
+    (error,) = body["errors"]
+    assert (error["field"], error["reason"]) == (
+        "timestamp",
+        "Not an ISO 8601 date and time, such as 2025-01-31T09:30:00Z.",
+    )
+
+
 def test_a_misspelt_field_refuses_the_event_instead_of_storing_a_default(secret_client, tenant, catalog):
     body = secret_client.post(URL, {"events": [_event(1, quantiy=5)]}, format="json").json()
 
