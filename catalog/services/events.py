@@ -109,7 +109,13 @@ def require_scope_of(tenant: Tenant) -> None:
 
 def _clean_id(raw: Mapping, name: str, max_length: int, problems: _Problems) -> str | None:
     value = raw.get(name)
-    if not isinstance(value, str) or not value.strip():
+    if value is not None and not isinstance(value, str):
+        # Mostly a storefront's database id as a JSON number: "Required" told its developer it was missing.
+        problems.add(
+            name, _('Must be a string: a number goes in quotes, as "42", not 42.'), IngestRule.INVALID_ID
+        )
+        return None
+    if value is None or not value.strip():
         problems.add(name, _("Required: a non-empty string."), IngestRule.INVALID_ID)
         return None
     if len(value) > max_length:

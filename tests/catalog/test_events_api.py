@@ -149,6 +149,17 @@ def test_a_timestamp_sent_as_a_number_is_told_it_is_no_iso_time_not_missing(secr
     )
 
 
+def test_ids_sent_as_numbers_are_told_to_come_in_quotes_not_that_they_are_missing(secret_client, tenant):
+    # A storefront's database ids: `{"shopper_id": customer.id, "product": product.id}`.
+    ProductFactory(tenant=tenant, external_id="1042")
+    event = _event(1, event_id=98765, shopper_id=42, product=1042)
+    body = secret_client.post(URL, {"events": [event]}, format="json").json()
+    reasons = {error["field"]: error["reason"] for error in body["errors"]}
+    assert set(reasons) == {"event_id", "shopper_id", "product"}
+    for reason in reasons.values():
+        assert "Required" not in reason and '"42", not 42' in reason
+
+
 def test_a_misspelt_field_refuses_the_event_instead_of_storing_a_default(secret_client, tenant, catalog):
     body = secret_client.post(URL, {"events": [_event(1, quantiy=5)]}, format="json").json()
 
