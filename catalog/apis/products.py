@@ -122,6 +122,15 @@ class ProductCollectionApi(TenantApiView):
         class Meta:
             ref_name = "ProductUpsertRequest"
 
+        def to_internal_value(self, data):
+            if isinstance(data, list):
+                # The list alone is the likeliest mistake: say where it goes, as the events API does,
+                # not DRF's "Expected a dictionary, but got list."
+                raise serializers.ValidationError(
+                    {"products": [_('Send an object with a "products" list, not the list alone.')]}
+                )
+            return super().to_internal_value(data)
+
         def validate_products(self, products):
             limit = settings.PRODUCTS_MAX_BATCH
             if len(products) > limit:

@@ -227,6 +227,13 @@ def test_a_body_without_a_products_list_is_a_400(secret_client, tenant):
     assert secret_client.post(PRODUCTS, {"products": {"external_id": "A"}}, format="json").status_code == 400
 
 
+def test_the_list_alone_is_told_to_go_in_an_object_under_products_and_nothing_is_stored(secret_client, tenant):
+    response = secret_client.post(PRODUCTS, [{"external_id": "A", "title": "A"}], format="json")
+    assert response.status_code == 400
+    assert response.json() == {"products": ['Send an object with a "products" list, not the list alone.']}
+    assert _products_of(tenant) == {}
+
+
 @pytest.mark.parametrize("body,named", [
     ({"products": [{"external_id": "A", "title": "A"}], "dry_run": True}, "dry_run"),
     ({"products": [{"external_id": "A", "title": "A"}], "product": [{"external_id": "B", "title": "B"}]}, "product"),
