@@ -339,7 +339,8 @@ class SimilarProductsApi(_ServingApi):
         summary="Products like this one",
         description=(
             "For a product page: what your model ranks beside it; without a model, "
-            "best sellers of its category."
+            "best sellers of its category first, then the store's other best sellers where the "
+            "category has too few."
         ),
         parameters=[
             OpenApiParameter(

@@ -117,7 +117,7 @@ def test_a_product_page_also_shows_the_similar_products_that_page_is_served(
 def test_the_similar_products_without_a_model_say_what_answered(owner_client, tiny_shop):
     html = owner_client.get(TRY, {"context_product": "tea-0"}).content.decode()
     status = re.search(r'id="similar-answer-status">(.*?)</p>', html, re.S).group(1)
-    assert "best sellers of its category answered (No model is live yet)" in status
+    assert "best sellers of its category answered, then the store's other best sellers where it has too few (No model is live yet)" in status
     assert column_skus(html, "similar")
 
 
