@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.utils import translation
 from rest_framework.test import APIClient
@@ -58,6 +59,14 @@ def _every_test_starts_in_the_default_language():
     language and nothing deactivates it), which would leak into the next test's messages."""
     yield
     translation.deactivate()
+
+
+@pytest.fixture(autouse=True)
+def _every_test_starts_with_an_empty_cache():
+    """The cache holds counters that outlive a test: failed logins per address, reset emails,
+    throttles, API traffic. On Redis (the PostgreSQL pass) they outlive the run too, so without
+    this, a test's failed logins could lock a later test's user, even one of the next run's."""
+    cache.clear()
 
 
 @pytest.fixture(autouse=True)
