@@ -53,3 +53,31 @@ def test_an_empty_tenant_database_role_means_no_role_not_the_default():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "''"
+
+
+def _production(prints: str, **extra_env) -> subprocess.CompletedProcess:
+    env = {"SECRET_KEY": "x" * 50, **extra_env}
+    return _load_settings("platform_site.settings.production", prints=prints, unset="SECURE_COOKIES", **env)
+
+
+def test_production_tells_browsers_to_use_https_only_for_a_year():
+    """Without HSTS, the first plain-HTTP request of a visit (a typed address, an old link) can be
+    taken over on the network before any redirect, session cookie and all."""
+    result = _production("settings.SECURE_HSTS_SECONDS")
+    assert result.returncode == 0, result.stderr
+    assert int(result.stdout) >= 365 * 24 * 3600
+
+
+def test_production_redirects_plain_http_to_https_but_not_the_probes_and_the_scrape():
+    get = "__import__('django.test', fromlist=['Client']).Client().get"
+    result = _production(f"settings.SECURE_SSL_REDIRECT, {get}('/healthz').status_code, {get}('/api/v1/search').status_code")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "200", "301"]
+
+
+def test_production_without_secure_cookies_sends_no_hsts_and_does_not_redirect():
+    """SECURE_COOKIES=false is the switch for an install served over plain HTTP: it must not lock
+    browsers out of it for a year."""
+    result = _production("settings.SECURE_HSTS_SECONDS, settings.SECURE_SSL_REDIRECT", SECURE_COOKIES="false")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", "False"]

@@ -17,6 +17,15 @@ SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
 CSRF_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=True)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_CONTENT_TYPE_NOSNIFF = True
+# HTTPS only, once the cookies are: browsers are told to use nothing else for a year (HSTS), so that
+# a visit's first plain-HTTP request cannot be taken over before a redirect, and plain HTTP that
+# reaches us anyway is redirected. Not the probes and the scrape (/healthz, /readyz, /metrics):
+# load balancers and Prometheus reach the processes directly, over HTTP.
+# https://docs.djangoproject.com/en/5.2/ref/middleware/#http-strict-transport-security
+# SECURE_COOKIES=false (plain HTTP, a private network) turns both off, as it does the cookies' flag.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=365 * 24 * 3600 if SESSION_COOKIE_SECURE else 0)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=SESSION_COOKIE_SECURE)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
