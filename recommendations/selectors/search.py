@@ -21,7 +21,7 @@ import unicodedata
 
 from django.db import connections
 from django.db.models import BooleanField, Case, FloatField, IntegerField, Q, QuerySet, Value, When
-from django.db.models.expressions import RawSQL
+from django.db.models.expressions import Combinable, RawSQL
 
 from catalog.models import Product
 from tenants.models import Tenant
@@ -222,24 +222,33 @@ def _every_word_ranked(
     pairs_matched = []
     for run in runs:
         pairs = _cjk_pairs(run)
-        matched = functools.reduce(
-            operator.add,
+        matched = _sum(
             [
                 Case(When(_anywhere(pair), then=Value(1)), default=Value(0), output_field=IntegerField())
                 for pair in pairs
-            ],
+            ]
         )
         name = f"run_{len(pairs_matched)}_pairs"
         products = products.alias(**{name: matched}).filter(**{f"{name}__gte": _pairs_needed(pairs)})
         pairs_matched.append(matched)
-    title_hits = functools.reduce(
-        operator.add,
+    title_hits = _sum(
         [
             Case(When(title__icontains=text, then=Value(1)), default=Value(0), output_field=IntegerField())
             for text in [*words, *(pair for run in runs for pair in _cjk_pairs(run))]
-        ],
-        Value(0),
+        ]
     )
-    return products.annotate(
-        pairs_matched=functools.reduce(operator.add, pairs_matched, Value(0)), title_hits=title_hits
-    ).order_by("-pairs_matched", "-title_hits", "external_id")
+    return products.annotate(pairs_matched=_sum(pairs_matched), title_hits=title_hits).order_by(
+        "-pairs_matched", "-title_hits", "external_id"
+    )
+
+
+def _sum(terms: list) -> Combinable:
+    """The terms added up as a balanced tree, Value(0) for none. Added one after the other, the
+    SQL nests as deep as there are terms, and SQLite's parser refuses a query of a hundred (a
+    "parser stack overflow"): the 200 characters the API takes hold that many words or pairs."""
+    if not terms:
+        return Value(0)
+    if len(terms) == 1:
+        return terms[0]
+    middle = len(terms) // 2
+    return _sum(terms[:middle]) + _sum(terms[middle:])

@@ -195,3 +195,11 @@ def test_the_try_page_warns_when_no_product_holds_the_searched_words(owner_clien
     assert 'id="no-word-matches"' in html
     html = owner_client.get("/recommendations/try/", {"query": "earl grey tea"}).content.decode()
     assert 'id="no-word-matches"' not in html
+
+
+def test_a_chinese_query_of_the_longest_length_allowed_is_answered_not_a_500(publishable_client, tiny_shop):
+    query = ("有机纯牛奶全脂低脂酸奶咖啡茶叶苹果香蕉橙子面包鸡蛋大米面粉食用油酱油醋盐糖巧克力饼干薯片" * 5)[:200]
+
+    response = publishable_client.get(SEARCH, {"q": query})
+
+    assert response.status_code == 200, response.content
