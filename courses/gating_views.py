@@ -150,9 +150,10 @@ def _requirement_page(request, form: CertificateRequirementForm | None = None):
 
 
 @require_http_methods(["GET", "POST"])
-@member_required
+@member_required(learners=True)
 def certificate_requirement_view(request):
-    """Every member sees the requirement (it may block them); owners and admins change it."""
+    """Every member sees the requirement (it may block them; learners included, as it names a course
+    and whether they hold its certificate); owners and admins change it."""
     if request.method != "POST":
         return _requirement_page(request)
     if not request.membership.can_manage:

@@ -69,10 +69,10 @@ SANDBOX_RETURN_SESSION_KEY = "courses_sandbox_return_to"
 
 
 def learner_page(view):
-    """A member of a store (not of a sandbox: courses are taken in the store, where the
-    enrollment and its certificate belong; inside a sandbox the page says how to go back)."""
+    """A member of a store, learners included (not of a sandbox: courses are taken in the store, where
+    the enrollment and its certificate belong; inside a sandbox the page says how to go back)."""
 
-    @member_required
+    @member_required(learners=True)
     @wraps(view)
     def guarded(request, *args, **kwargs):
         if request.tenant.sandbox_of_id is not None:
@@ -479,7 +479,7 @@ def sandbox_reset_view(request, course_id: int, lab_id: int):
 
 
 @require_POST
-@member_required
+@member_required(learners=True)
 def sandbox_leave_view(request):
     """Back from the sandbox to its store, on the lab page of that store the learner came from; to
     the course list when they came from none (they switched to this sandbox from another store's)."""

@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from tenants.models import MANAGING_ROLES, ApiKey, ApiKeyKind, Membership, Role
 from tenants.scope import reset_current_tenant, set_current_tenant
 from tenants.selectors import membership_for_session
+from tenants.web import LEARNER_REFUSED
 
 
 class OriginNotAllowed(exceptions.PermissionDenied):
@@ -30,7 +31,8 @@ class OriginNotAllowed(exceptions.PermissionDenied):
 class TenantApiView(APIView):
     # Browsers hold publishable keys: only views that say so accept them.
     publishable_key_allowed = False
-    # Session members whose role may read, and write (POST, PUT, PATCH, DELETE).
+    # Session members whose role may read, and write (POST, PUT, PATCH, DELETE); a learner of a real
+    # store neither, whatever the view says (Membership.can_read_store_data).
     read_roles = frozenset(Role.values)
     write_roles = MANAGING_ROLES
 
@@ -77,6 +79,10 @@ class TenantApiView(APIView):
             raise exceptions.PermissionDenied(
                 _("Your role (%(role)s) cannot do this.") % {"role": membership.get_role_display()}
             )
+        if not membership.can_read_store_data:
+            # As on the pages (tenants.web.member_required): a learner of a real store reads none of
+            # its data; in their sandbox they are its owner. API keys are the store's, not a person's.
+            raise exceptions.PermissionDenied(LEARNER_REFUSED)
         return membership.tenant, membership
 
     @staticmethod

@@ -141,6 +141,13 @@ class Membership(TenantOwned):
     def can_manage(self) -> bool:
         return self.role in MANAGING_ROLES
 
+    @property
+    def can_read_store_data(self) -> bool:
+        """Whether the member may read the store's data: its catalog, events, models, jobs,
+        experiments and figures. A learner of a real store takes courses only (tenants.web); in
+        their own sandbox, where they are the owner, they read and change everything."""
+        return self.role != Role.LEARNER or self.tenant.sandbox_of_id is not None
+
 
 class Invitation(TenantOwned):
     """A colleague asked to join the store, until they accept with the link (tenants.services).

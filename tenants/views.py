@@ -81,7 +81,7 @@ def _dashboard_jobs(request):
 
 
 @require_POST
-@member_required
+@member_required(learners=True)
 def tenant_switch(request):
     """Make another of the user's tenants the active one; a tenant they do not belong to is a 404."""
     try:

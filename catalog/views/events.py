@@ -92,6 +92,11 @@ def event_cleaning_run_fragment_view(request):
     swap the login page into the card."""
     if not request.user.is_authenticated or getattr(request, "membership", None) is None:
         return HttpResponseClientRefresh()
+    return _event_cleaning_run_fragment(request)
+
+
+@member_required
+def _event_cleaning_run_fragment(request):
     pending = cleaning_run_pending()
     if pending is None:
         return HttpResponseClientRefresh()

@@ -436,16 +436,26 @@ def test_another_tenants_experiments_are_not_listed(session_client, their_experi
     assert session_client.get(EXPERIMENTS).data["results"] == []
 
 
-def test_a_learner_reads_experiments_but_cannot_design_or_start_one(
+def test_an_analyst_reads_experiments_but_cannot_design_or_start_one(
     session_client, api_client, member_with_role
 ):
     created(session_client)
-    api_client.force_login(member_with_role(Role.LEARNER))
+    api_client.force_login(member_with_role(Role.ANALYST))
     assert api_client.get(EXPERIMENTS).status_code == 200
     assert api_client.get(f"{EXPERIMENTS}/home-list/results").status_code == 200
     assert api_client.post(EXPERIMENTS, design("mine"), format="json").status_code == 403
     assert api_client.post(f"{EXPERIMENTS}/home-list/start").status_code == 403
     assert api_client.delete(f"{EXPERIMENTS}/home-list").status_code == 403
+
+
+def test_a_learner_of_the_store_neither_reads_nor_changes_experiments(
+    session_client, api_client, member_with_role
+):
+    created(session_client)
+    api_client.force_login(member_with_role(Role.LEARNER))
+    for response in (api_client.get(EXPERIMENTS), api_client.get(f"{EXPERIMENTS}/home-list/results")):
+        assert response.status_code == 403 and "home-list" not in response.content.decode()
+    assert api_client.post(f"{EXPERIMENTS}/home-list/start").status_code == 403
 
 
 def test_an_experiments_assignment_route_is_not_taken_by_the_detail_route():

@@ -237,10 +237,17 @@ def test_an_analyst_reads_the_pages_but_cannot_create_or_start(analyst_client, t
     ]
 
 
-def test_a_learner_may_read_an_experiment(client, member_with_role, tenant):
+def test_an_analyst_may_read_an_experiment(client, member_with_role, tenant):
+    experiment = an_experiment(tenant)
+    client.force_login(member_with_role(Role.ANALYST))
+    assert client.get(detail_url(experiment)).status_code == 200
+
+
+def test_a_learner_of_the_store_may_not_read_an_experiment(client, member_with_role, tenant):
     experiment = an_experiment(tenant)
     client.force_login(member_with_role(Role.LEARNER))
-    assert client.get(detail_url(experiment)).status_code == 200
+    response = client.get(detail_url(experiment))
+    assert response.status_code == 403 and experiment.name not in response.content.decode()
 
 
 def test_another_tenants_experiment_is_404_everywhere(owner_client, tenant, other_tenant):

@@ -136,11 +136,17 @@ def test_trying_records_nothing_as_served(owner_client, publishable_client, live
     assert served_log.pending() == 1  # the storefront API does record: the counter works
 
 
-def test_a_learner_can_try_recommendations(client, member_with_role, live_version):
-    client.force_login(member_with_role(Role.LEARNER))
+def test_an_analyst_can_try_recommendations(client, member_with_role, live_version):
+    client.force_login(member_with_role(Role.ANALYST))
     response = client.get(TRY, {"shopper_id": "shopper-0"})
     assert response.status_code == 200
     assert len(column_skus(response.content.decode(), "model")) == 10
+
+
+def test_a_learner_of_the_store_cannot_try_recommendations(client, member_with_role, live_version):
+    client.force_login(member_with_role(Role.LEARNER))
+    response = client.get(TRY, {"shopper_id": "shopper-0"})
+    assert response.status_code == 403 and 'id="model-column"' not in response.content.decode()
 
 
 def test_another_tenants_member_sees_none_of_this_tenants_products(client, other_merchant_user, live_version):
