@@ -22,12 +22,14 @@ from django.utils.translation import gettext as _
 from catalog.models import Event, Product, ProductImport
 from catalog.selectors.products import product_import_list
 from catalog.services.imports import catalog_imports_lost_fail
+from courses.labs.sandbox import sandbox_get
 from courses.models import Certificate, Enrollment
+from courses.selectors import CourseProgress, course_progress
 from experiments.analysis import experiment_results
 from experiments.models import Experiment, ExperimentStatus
 from experiments.presentation import MetricTable, ResultRow, metric_table
 from experiments.selectors import experiment_list
-from tenants.models import ApiKey, Tenant
+from tenants.models import ApiKey, Membership, Tenant
 from training.models import ACTIVE_JOB_STATUSES, ModelVersion
 from training.presentation import TABLE_METRICS, MetricRow, job_progress, metrics_table
 from training.selectors import live_version, training_data_size, training_job_list
@@ -248,6 +250,40 @@ def learning_summary(*, tenant: Tenant) -> LearningSummary:
         completed=Count("id", filter=Q(completed_at__isnull=False)),
     )
     return LearningSummary(**enrollments, certificates=Certificate.objects.filter(tenant=tenant).count())
+
+
+# --- A learner's own dashboard ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LearnerCourse:
+    enrollment: Enrollment
+    progress: CourseProgress
+    certificate: Certificate | None
+
+
+@dataclass(frozen=True)
+class LearnerSummary:
+    """What a learner of a real store sees on the dashboard: their own courses and their sandbox,
+    none of the store's figures (tenants.web.member_required says why)."""
+
+    courses: list[LearnerCourse]
+    sandbox: Tenant | None
+
+
+def learner_summary(*, tenant: Tenant, membership: Membership) -> LearnerSummary:
+    enrollments = Enrollment.objects.filter(tenant=tenant, membership=membership).select_related(
+        "course", "certificate"
+    )
+    courses = [
+        LearnerCourse(
+            enrollment=enrollment,
+            progress=course_progress(tenant=tenant, enrollment=enrollment),
+            certificate=getattr(enrollment, "certificate", None),
+        )
+        for enrollment in enrollments
+    ]
+    return LearnerSummary(courses=courses, sandbox=sandbox_get(tenant=tenant, user=membership.user))
 
 
 # --- Getting started -------------------------------------------------------------------------

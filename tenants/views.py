@@ -19,6 +19,7 @@ from tenants.dashboard import (
     catalog_summary,
     event_counts_by_day,
     getting_started,
+    learner_summary,
     learning_summary,
     live_model_summary,
     model_versions_exist,
@@ -39,9 +40,12 @@ from tenants.web import member_required
 from training.presentation import TABLE_METRICS
 
 
-@member_required
+@member_required(learners=True)
 def dashboard(request):
     tenant = request.tenant
+    if not request.membership.can_read_store_data:
+        summary = learner_summary(tenant=tenant, membership=request.membership)
+        return render(request, "tenants/dashboard_learner.html", {"summary": summary})
     live_model = live_model_summary(tenant=tenant)
     catalog = catalog_summary(tenant=tenant)
     versions_exist = live_model is not None or model_versions_exist(tenant=tenant)
