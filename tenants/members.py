@@ -84,7 +84,10 @@ ROLE_HELP = {
     Role.OWNER: gettext_lazy("Everything, including making and removing owners."),
     Role.ADMIN: gettext_lazy("Manages the catalog, models, experiments, keys and members; not owners."),
     Role.ANALYST: gettext_lazy("Reads the catalog, models, experiments and their results; takes courses."),
-    Role.LEARNER: gettext_lazy("Takes courses and their labs, in a sandbox of the store."),
+    Role.LEARNER: gettext_lazy(
+        "Takes courses, and does their labs in a sandbox of their own (a sample of the store's products "
+        "and events); sees none of the store's own data."
+    ),
 }
 
 
