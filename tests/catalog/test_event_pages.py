@@ -283,3 +283,9 @@ def test_an_analyst_sees_the_page_but_cannot_start_a_cleaning_run(
     with django_capture_on_commit_callbacks(execute=True):
         assert analyst_client.post(reverse("event-cleaning-run")).status_code == 403
     assert queued == []
+
+
+def test_one_event_in_all_reads_in_the_singular(owner_client, tenant):
+    _ingest(tenant, {1: {"view": 1}})
+    html = owner_client.get(URL).content.decode()
+    assert 'class="figure">1</span>event in all</div>' in html

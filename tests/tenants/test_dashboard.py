@@ -18,8 +18,9 @@ from experiments.services import experiment_create, experiment_start
 from recommendations.models import ServedRecommendation
 from tenants import dashboard
 from tenants.dashboard import EVENT_DAYS, event_counts_by_day
-from tenants.models import Membership, Role
+from tenants.models import ApiKeyKind, Membership, Role
 from tenants.scope import tenant_scope
+from tenants.services import api_key_issue
 from tests.courses.factories import CourseFactory
 from tests.factories import MembershipFactory, ProductFactory, UserFactory
 from tests.training.factories import ModelVersionFactory, TrainingJobFactory, a_live_model
@@ -438,3 +439,16 @@ def test_a_running_experiments_analysis_is_kept_a_minute_not_rerun_on_every_load
         owner_client.get(DASHBOARD, HTTP_ACCEPT_LANGUAGE="zh-hans")
 
     assert analysis.call_count == 1
+
+
+def test_the_api_keys_tile_says_one_key_in_the_singular_and_more_in_the_plural(owner_client, tenant):
+    def tile() -> str:
+        html = owner_client.get("/").content.decode()
+        return re.search(r'id="dashboard-api-keys".*?</section>', html, re.DOTALL).group(0)
+
+    with tenant_scope(tenant):
+        api_key_issue(tenant=tenant, name="Storefront", kind=ApiKeyKind.SECRET)
+    assert re.search(r'<span class="figure">1</span>active API key\s*</section>', tile())
+    with tenant_scope(tenant):
+        api_key_issue(tenant=tenant, name="Browser", kind=ApiKeyKind.PUBLISHABLE)
+    assert '<span class="figure">2</span>active API keys' in tile()
