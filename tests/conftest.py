@@ -119,6 +119,21 @@ def owner_client(client, merchant_user):
 
 
 @pytest.fixture
+def learner_user(tenant):
+    """A learner of the tenant: takes courses, and reads none of the store's data."""
+    user = UserFactory(username="mei@acme.test", first_name="Mei", last_name="Lin")
+    MembershipFactory(tenant=tenant, user=user, role=Role.LEARNER)
+    return user
+
+
+@pytest.fixture
+def learner_client(client, learner_user):
+    """The learner, logged in to the web UI."""
+    client.force_login(learner_user)
+    return client
+
+
+@pytest.fixture
 def analyst_client(client, member_with_role):
     """An analyst of the tenant, logged in to the web UI."""
     client.force_login(member_with_role(Role.ANALYST))

@@ -29,19 +29,6 @@ from tests.factories import MembershipFactory, UserFactory
 
 
 @pytest.fixture
-def learner_user(tenant):
-    user = UserFactory(username="mei@acme.test", first_name="Mei", last_name="Lin")
-    MembershipFactory(tenant=tenant, user=user, role=Role.LEARNER)
-    return user
-
-
-@pytest.fixture
-def learner_client(client, learner_user):
-    client.force_login(learner_user)
-    return client
-
-
-@pytest.fixture
 def course(db):
     """A platform course: two lessons, a quiz of one question of each kind, a lab of one step."""
     course = CourseFactory(title="Recommender basics", pass_mark=0.7)

@@ -28,19 +28,6 @@ ANALYST_ROLE_HINT = "give you the analyst role"
 
 
 @pytest.fixture
-def learner_user(tenant):
-    user = UserFactory(username="mei@acme.test")
-    MembershipFactory(tenant=tenant, user=user, role=Role.LEARNER)
-    return user
-
-
-@pytest.fixture
-def learner_client(client, learner_user):
-    client.force_login(learner_user)
-    return client
-
-
-@pytest.fixture
 def store(tenant):
     """One of everything a learner must not read, each named so that a page showing it would say so."""
     product = ProductFactory(tenant=tenant, external_id="SECRET-SKU", title="Secret Oolong Tea")
