@@ -152,3 +152,21 @@ def test_an_owner_address_outside_plain_ascii_fails_and_creates_nothing():
         run_create_tenant("kelvin-shop", "--owner", "owner@\u212aelvin.test")
 
     assert not Tenant.objects.exists()
+
+
+def test_a_password_for_an_existing_account_is_refused_and_nothing_is_made_nor_changed():
+    existing = UserFactory(username="ana@acme.test", email="ana@acme.test")
+    with pytest.raises(CommandError, match="exists already and keeps its password"):
+        run_create_tenant("ana-shop", "--owner", "Ana@Acme.test", "--password", "another-long-password")
+
+    existing.refresh_from_db()
+    assert existing.check_password("correct-horse-battery")
+    assert not Tenant.objects.filter(slug="ana-shop").exists()
+
+
+@pytest.mark.parametrize("password", ["x", "12345678901", "password123"])
+def test_a_new_owners_password_meets_the_same_rules_as_one_chosen_on_the_invitation_page(password):
+    with pytest.raises(CommandError, match="^--password: "):
+        run_create_tenant("corner-shop", "--owner", "owner@corner.test", "--password", password)
+    assert not Tenant.objects.filter(slug="corner-shop").exists()
+    assert not get_user_model().objects.filter(email="owner@corner.test").exists()

@@ -6,6 +6,8 @@ once: only their hashes are stored.
 import json
 import shlex
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.core.validators import validate_email
@@ -14,7 +16,7 @@ from django.utils.translation import gettext as _
 
 from tenants.models import ApiKeyKind, Membership, Role
 from tenants.scope import tenant_scope
-from tenants.services import api_key_issue, tenant_create
+from tenants.services import account_with_email, api_key_issue, tenant_create
 
 
 class Command(BaseCommand):
@@ -45,6 +47,8 @@ class Command(BaseCommand):
             validate_email(owner)
         except ValidationError as error:
             raise CommandError(f"--owner: {owner!r} is not an email address.") from error
+        if password is not None:
+            self._check_the_password(owner, password)
         try:
             # One transaction: a failure after the tenant exists (a key) leaves nothing behind.
             with transaction.atomic():
@@ -76,6 +80,22 @@ class Command(BaseCommand):
         for label, key in labelled:
             self.stdout.write(f"  {label.ljust(width)} {key}")
         self._say_if_the_owner_cannot_log_in(owner_user, self.stdout)
+
+    @staticmethod
+    def _check_the_password(owner: str, password: str) -> None:
+        """Before anything is made. An existing account keeps its password: the person logs in with
+        it already, and replacing it from a command line would lock them out without a word. A new
+        account's password meets the same rules as one chosen on the invitation page."""
+        if account_with_email(owner) is not None:
+            raise CommandError(
+                f"--password: the account {owner} exists already and keeps its password; leave "
+                "--password out (the account becomes this store's owner as it is), or change it with "
+                f"`manage.py changepassword {owner}`."
+            )
+        try:
+            validate_password(password, user=get_user_model()(username=owner, email=owner))
+        except ValidationError as error:
+            raise CommandError("--password: " + " ".join(error.messages)) from error
 
     def _say_if_the_owner_cannot_log_in(self, owner_user, out) -> None:
         # A new owner without --password has an unusable password, and the login page's "Forgot
