@@ -395,6 +395,7 @@ def test_results_with_data_show_the_lift_its_interval_and_the_verdict(owner_clie
     html = results_section(owner_client, experiment)
 
     assert "Not enough data" not in html
+    assert "{#" not in html and "withhold_verdicts" not in html  # the table's template comment stays unseen
     control = result_row(html, "control")
     assert "10.00%" in control
     row = result_row(html, "popular")
