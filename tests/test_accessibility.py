@@ -6,8 +6,14 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from django.urls import reverse
+from django.utils import timezone
+
+from catalog.models import ImportStatus, ProductImport
 
 from tenants.models import ApiKeyKind
+from tenants.scope import tenant_scope
+from tests.training.factories import TrainingJobFactory
+from training.models import JobStatus
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 
@@ -89,3 +95,46 @@ def test_the_auto_promote_switch_names_its_help_text(owner_client):
     assert not descriptions_pointing_nowhere(page)
     assert "candidates" in description_of(page, "auto_promote_models")
 
+
+
+# --- The parts that update themselves: a screen reader hears them change --------------------
+
+HTMX = {"HX-Request": "true"}
+
+
+def _opening_tag(page: str, element_id: str) -> str:
+    return re.search(rf'<[a-z]+ [^>]*id="{element_id}"[^>]*>', page).group(0)
+
+
+def test_a_running_jobs_percent_is_announced_on_its_page_and_in_the_polled_part(owner_client, tenant):
+    job = TrainingJobFactory(tenant=tenant, status=JobStatus.RUNNING, progress=0.4, epoch=1, step=4, total_steps=10)
+    page = owner_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
+    polled = owner_client.get(
+        reverse("training-job-progress-fragment", args=[job.pk]) + "?status=running&epochs=0", headers=HTMX
+    ).content.decode()
+
+    for html in (page, polled):
+        assert 'role="status"' in _opening_tag(html, "job-percent")
+        assert re.search(r'id="job-percent"[^>]*>40%<', html)
+
+
+def test_the_job_list_and_the_dashboard_tile_read_out_a_job_that_changed(owner_client, tenant):
+    job = TrainingJobFactory(tenant=tenant, status=JobStatus.RUNNING, progress=0.4, epoch=1, step=4, total_steps=10)
+    jobs = owner_client.get(reverse("training-job-list")).content.decode()
+    tile = owner_client.get(reverse("dashboard-jobs"), headers=HTMX).content.decode()
+
+    assert 'aria-live="polite"' in _opening_tag(jobs, "jobs-live")
+    assert re.search(r'<tr aria-atomic="true">\s*<td><a href="[^"]+">#1</a>', jobs)
+    assert 'aria-live="polite"' in _opening_tag(tile, "dashboard-jobs")
+    assert 'aria-atomic="true"' in _opening_tag(tile, f"dashboard-job-{job.pk}")
+
+
+def test_an_imports_status_is_announced_when_it_changes(owner_client, tenant):
+    with tenant_scope(tenant):
+        running = ProductImport.objects.create(
+            filename="big.csv", file_format="csv", status=ImportStatus.RUNNING, row_count=10, rows_checked=5,
+            started_at=timezone.now(), progress_at=timezone.now(),
+        )
+    page = owner_client.get(reverse("product-import-detail", args=[running.pk])).content.decode()
+
+    assert 'aria-live="polite"' in _opening_tag(page, "import-facts")

@@ -56,7 +56,7 @@ def test_htmx_gets_the_progress_and_log_alone_with_the_current_figures(owner_cli
     polled = fragment_url(job, epochs=2).replace("&", "&amp;")
     assert html.strip().startswith(f'<div id="job-progress" hx-get="{polled}"')
     assert 'hx-trigger="every 2s"' in html and 'hx-swap="outerHTML"' in html
-    assert '<progress class="bar wide" max="100" value="25"' in html and '<strong id="job-percent">25%' in html
+    assert '<progress class="bar wide" max="100" value="25"' in html and '<strong id="job-percent" role="status">25%' in html
     assert "Epoch 1 of 2 · step 30 of 120" in html and "about 1 min 30 s left" in html
     assert '<dd id="job-loss">0.7500</dd>' in html
     assert '<pre class="log" id="job-log">epoch 1: train loss 2.0</pre>' in html

@@ -498,7 +498,7 @@ def test_the_job_list_follows_its_running_jobs_and_stops_once_none_is_active(own
     assert 'id="jobs-live" hx-get="/training/jobs/"' in live and 'hx-select="#jobs-live"' in live
     TrainingJob.all_tenants.filter(pk=running.pk).update(status=JobStatus.SUCCEEDED, progress=1.0)
     settled = owner_client.get(reverse("training-job-list")).content.decode()
-    assert 'id="jobs-live">' in settled and "htmx.min.js" not in settled
+    assert 'id="jobs-live" aria-live="polite">' in settled and "htmx.min.js" not in settled
 
 
 def test_an_empty_model_list_links_to_the_new_job_form(owner_client):
@@ -1127,7 +1127,7 @@ def test_the_jobs_list_says_what_came_of_each_job_and_filters_by_status(owner_cl
     assert re.search(r'<a href="/training/models/#version-\d+">v1</a> <span class="badge status-live">Live</span>', page)
     assert "No shopper has two events in the training window: there is nothing to learn from." in page
     failed_only = owner_client.get(reverse("training-job-list"), {"status": "failed"}).content.decode()
-    assert failed_only.count('<tr>\n    <td><a href="/training/jobs/') == 1 and "nothing to learn" in failed_only
+    assert failed_only.count('<tr aria-atomic="true">\n    <td><a href="/training/jobs/') == 1 and "nothing to learn" in failed_only
     none = owner_client.get(reverse("training-job-list"), {"status": "cancelled"}).content.decode()
     assert "No job has this status." in none and 'id="jobs-empty"' not in none
 
