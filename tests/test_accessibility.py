@@ -9,10 +9,11 @@ from django.urls import reverse
 from django.utils import timezone
 
 from catalog.models import ImportStatus, ProductImport
-
 from tenants.models import ApiKeyKind
 from tenants.scope import tenant_scope
-from tests.training.factories import TrainingJobFactory
+from tests.experiments.test_pages import detail_url as experiment_url
+from tests.experiments.test_pages import shoppers_served, started
+from tests.training.factories import TrainingJobFactory, a_live_model
 from training.models import JobStatus
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -62,7 +63,7 @@ def description_of(page: str, name: str) -> str:
     elements = _Elements()
     elements.feed(page)
     return " ".join(
-        re.sub(r"<[^>]+>", " ", re.search(rf'id="{id_}"[^>]*>(.*?)</(?:span|div|small|p)>', page, re.S).group(1))
+        re.sub(r"<[^>]+>", " ", re.search(rf'id="{id_}"[^>]*>(.*?)</(?:span|div|small|p)>', page, re.DOTALL).group(1))
         for id_ in elements.described[name]
     )
 
@@ -138,3 +139,30 @@ def test_an_imports_status_is_announced_when_it_changes(owner_client, tenant):
     page = owner_client.get(reverse("product-import-detail", args=[running.pk])).content.decode()
 
     assert 'aria-live="polite"' in _opening_tag(page, "import-facts")
+
+
+# --- Charts: the numbers in text, for those who cannot see them ------------------------------
+
+
+def test_the_experiments_chart_over_time_gives_every_point_in_a_table(owner_client, tenant):
+    a_live_model(tenant)
+    experiment = started(tenant)
+    shoppers_served(tenant, experiment, "control", shoppers=120, buyers=12)
+    shoppers_served(tenant, experiment, "popular", shoppers=120, buyers=24)
+    page = owner_client.get(experiment_url(experiment)).content.decode()
+
+    numbers = re.search(r'<details class="chart-numbers" id="time-chart-numbers">(.*?)</details>', page, re.DOTALL).group(1)
+    rows = re.findall(r"<tr><th scope=\"row\"><code>(\w+)</code></th><td>[^<]+</td><td>([^<]+)</td></tr>", numbers)
+    assert ("control", "10.00%") in rows and ("popular", "20.00%") in rows
+
+
+def test_a_training_curve_gives_every_epochs_value_in_text(owner_client, tenant):
+    job = TrainingJobFactory(tenant=tenant, status=JobStatus.RUNNING, epoch_metrics=[
+        {"epoch": 1, "train_loss": 2.0, "validation": {"ndcg@10": 0.2}},
+        {"epoch": 2, "train_loss": 1.5, "validation": {"ndcg@10": 0.25}},
+        {"epoch": 3, "train_loss": 1.0, "validation": {"ndcg@10": 0.3}},
+    ])
+    page = owner_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
+
+    listed = re.findall(r'<details class="chart-numbers">.*?</details>', page, re.DOTALL)
+    assert listed and "<li>Epoch 2: 1.5000</li>" in listed[0] and "<li>Epoch 2: 0.2500</li>" in listed[1]
