@@ -166,3 +166,30 @@ def test_a_training_curve_gives_every_epochs_value_in_text(owner_client, tenant)
 
     listed = re.findall(r'<details class="chart-numbers">.*?</details>', page, re.DOTALL)
     assert listed and "<li>Epoch 2: 1.5000</li>" in listed[0] and "<li>Epoch 2: 0.2500</li>" in listed[1]
+
+
+def test_the_language_menu_names_each_language_in_its_own_language_for_a_screen_reader(owner_client):
+    owner_client.cookies["django_language"] = "zh-hans"
+    page = owner_client.get("/").content.decode()
+
+    assert '<html lang="zh-hans">' in page
+    assert re.search(r'<option value="en" lang="en"[^>]*>English</option>', page)
+
+
+def _relative_luminance(colour: str) -> float:
+    channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def _contrast(one: str, other: str) -> float:
+    light, dark = sorted([_relative_luminance(one), _relative_luminance(other)], reverse=True)
+    return (light + 0.05) / (dark + 0.05)
+
+
+def test_a_form_fields_edge_stands_out_from_the_page_by_3_to_1():
+    css = (TEMPLATES.parent / "static" / "css" / "app.css").read_text()
+    colours = dict(re.findall(r"--([\w-]+): (#[0-9a-f]{6})", css))
+
+    assert re.search(r"input, select, textarea \{ border-color: var\(--field-edge\); \}", css)
+    assert _contrast(colours["field-edge"], "#ffffff") >= 3 and _contrast(colours["field-edge"], colours["bg"]) >= 3
