@@ -97,3 +97,16 @@ def test_the_template_check_finds_a_bare_word_and_a_bare_label():
         'aria-label="Close"', "Save",
     ]
     assert not _visible_text_outside_translation('<p>{% translate "Save" %} {{ product.title }}</p>')
+
+
+def test_a_form_labels_colon_is_full_width_in_chinese_and_half_width_in_english():
+    from django import forms
+    from django.utils import translation
+
+    class NameForm(forms.Form):
+        name = forms.CharField(label="Name")
+
+    with translation.override("zh-hans"):
+        assert NameForm()["name"].label_tag().endswith("Name：</label>")
+    with translation.override("en"):
+        assert NameForm()["name"].label_tag().endswith("Name:</label>")
