@@ -405,6 +405,10 @@ def test_results_with_data_show_the_lift_its_interval_and_the_verdict(owner_clie
     assert "Better" in row
     chart = re.search(r'<figure class="chart" id="lift-chart">.*?</figure>', html, re.S).group(0)
     assert re.search(r'<title>popular: \+200\.0% \(\+\d+\.\d% to \+\d+\.\d%\)</title>', chart)
+    owner_client.cookies["django_language"] = "zh-hans"
+    chinese = results_section(owner_client, experiment)
+    assert re.search(r'<title>popular：\+200\.0%（\+\d+\.\d% 至 \+\d+\.\d%）</title>', chinese)
+    owner_client.cookies.pop("django_language")
     planner = re.search(r'id="results-planner">(.*?)</p>', html, re.S).group(1)
     assert "each variant needs" in planner and "the control has 300 so far" in planner
 
