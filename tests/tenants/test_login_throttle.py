@@ -61,4 +61,4 @@ def test_a_wrong_password_does_not_say_the_address_is_case_sensitive(client, db)
 
 def test_an_empty_field_is_named_beside_it(client, db):
     page = client.post(LOGIN, {"username": "owner@acme.test", "password": ""}).content.decode()
-    assert '<span class="field-error">This field is required.</span></p>' in page
+    assert '<span class="field-error" id="id_password_error">This field is required.</span></p>' in page
