@@ -236,3 +236,22 @@ def test_the_job_page_follows_a_running_job_in_place_and_reloads_when_it_ends(pa
     expect(page.locator("#job-percent")).to_have_text("100%")
     expect(page.get_by_role("link", name="Cancel job")).to_have_count(0)
     assert page.evaluate("window.notReloaded === undefined"), "the ended job's page was not reloaded"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_keyboard_user_keeps_their_place_in_the_job_list_while_it_follows_a_running_job(
+    page: Page, store, owner
+):
+    # The list asks for itself every 3 s. Swapped in whole, its links were new elements, and the
+    # focus of someone tabbing through them fell back to the top of the page at every poll.
+    job = TrainingJobFactory(tenant=store, status=JobStatus.RUNNING, progress=0.25, step=5, total_steps=20)
+    log_in(page, owner.username)
+    page.goto("/training/jobs/")
+    link = page.locator("#jobs-live").get_by_role("link", name=f"#{job.number}")
+    link.focus()
+    # A property of the element itself, not an attribute: morphing sets the attributes the server sent.
+    page.evaluate("document.activeElement.focusedBeforeThePoll = 'yes'")
+
+    TrainingJob.all_tenants.filter(pk=job.pk).update(progress=0.5, step=10)
+    expect(page.locator("#jobs-live .percent")).to_have_text("50%", timeout=POLL_TIMEOUT_MS)
+    assert page.evaluate("document.activeElement.focusedBeforeThePoll") == "yes"

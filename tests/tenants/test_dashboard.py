@@ -370,7 +370,7 @@ def test_htmx_gets_the_jobs_tile_alone_asking_for_itself_again_while_a_job_runs(
     assert response.status_code == 200
     assert "<html" not in html and "<body" not in html and "topbar" not in html
     assert html.strip().startswith('<section class="tile dash-tile dash-wide" id="dashboard-jobs"')
-    assert 'hx-get="/dashboard/jobs/"' in html and 'hx-trigger="every 3s"' in html and 'hx-swap="outerHTML"' in html
+    assert 'hx-get="/dashboard/jobs/"' in html and 'hx-trigger="every 3s"' in html and 'hx-swap="outerMorph"' in html
     assert f'id="dashboard-job-{job.pk}"' in html and 'value="50"' in html
     assert f'id="dashboard-job-{queued.pk}"' in html and "Not started yet" in html
     # The running job first: the queue's order.

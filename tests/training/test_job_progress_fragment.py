@@ -38,7 +38,7 @@ def test_an_active_jobs_page_asks_htmx_for_its_progress_every_2_seconds(owner_cl
     html = owner_client.get(reverse("training-job-detail", args=[job.pk])).content.decode()
 
     polled = fragment_url(job, epochs=2).replace("&", "&amp;")
-    assert f'<div id="job-progress" hx-get="{polled}" hx-trigger="every 2s" hx-swap="outerHTML">' in html
+    assert f'<div id="job-progress" hx-get="{polled}" hx-trigger="every 2s" hx-swap="outerMorph">' in html
     assert '<script src="/static/vendor/htmx/htmx.min.js" defer></script>' in html
     # A failed poll keeps the last figures rather than swapping an error page into the job's.
     assert '"noSwap": [204, 304, "4xx", "5xx"]' in html
@@ -55,7 +55,7 @@ def test_htmx_gets_the_progress_and_log_alone_with_the_current_figures(owner_cli
     assert "Training curves" not in html and "Cancel job" not in html
     polled = fragment_url(job, epochs=2).replace("&", "&amp;")
     assert html.strip().startswith(f'<div id="job-progress" hx-get="{polled}"')
-    assert 'hx-trigger="every 2s"' in html and 'hx-swap="outerHTML"' in html
+    assert 'hx-trigger="every 2s"' in html and 'hx-swap="outerMorph"' in html
     assert '<progress class="bar wide" max="100" value="25"' in html and '<strong id="job-percent" role="status">25%' in html
     assert "Epoch 1 of 2 · step 30 of 120" in html and "about 1 min 30 s left" in html
     assert '<dd id="job-loss">0.7500</dd>' in html

@@ -351,7 +351,7 @@ def test_a_running_jobs_page_shows_its_progress_curves_and_log(owner_client, ten
     assert "<pre" in html and "epoch 1: train loss 2.0" in html
     fragment = reverse("training-job-progress-fragment", args=[job.pk])
     polled = f"{fragment}?status=running&amp;epochs=3"
-    assert f'hx-get="{polled}" hx-trigger="every 2s" hx-swap="outerHTML"' in html
+    assert f'hx-get="{polled}" hx-trigger="every 2s" hx-swap="outerMorph"' in html
     assert "vendor/htmx/htmx.min.js" in html
     assert reverse("training-job-cancel", args=[job.pk]) in html
     assert reverse("training-job-retry", args=[job.pk]) not in html
