@@ -13,6 +13,7 @@ from tenants.models import ApiKeyKind
 from tenants.scope import tenant_scope
 from tests.experiments.test_pages import detail_url as experiment_url
 from tests.experiments.test_pages import shoppers_served, started
+from tests.factories import ProductFactory
 from tests.training.factories import TrainingJobFactory, a_live_model
 from training.models import JobStatus
 
@@ -193,3 +194,17 @@ def test_a_form_fields_edge_stands_out_from_the_page_by_3_to_1():
 
     assert re.search(r"input, select, textarea \{ border-color: var\(--field-edge\); \}", css)
     assert _contrast(colours["field-edge"], "#ffffff") >= 3 and _contrast(colours["field-edge"], colours["bg"]) >= 3
+
+
+def test_a_field_that_may_be_left_empty_says_so_beside_its_label_and_a_required_one_or_a_checkbox_does_not(
+    owner_client, tenant
+):
+    pear = ProductFactory(tenant=tenant, external_id="PEAR-1", title="Green pear")
+    page = owner_client.get(reverse("product-detail", args=[pear.pk])).content.decode()
+
+    def label_of(name: str) -> str:
+        return re.search(rf'<label for="id_{name}">.*?</label>( <span class="empty optional">[^<]*</span>)?', page).group(0)
+
+    assert label_of("description").endswith('<span class="empty optional">(optional)</span>')
+    assert "optional" not in label_of("title")  # required: the browser says so
+    assert "optional" not in label_of("in_stock")  # a checkbox: unticked is an answer
