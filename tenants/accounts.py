@@ -10,6 +10,7 @@ import hashlib
 import unicodedata
 
 from django.conf import settings
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.core.cache import cache
@@ -44,20 +45,48 @@ def _reset_counter_key(email: str, prefix: str = "password-reset") -> str:
     return f"{prefix}:" + hashlib.sha256(normalised.encode()).hexdigest()
 
 
-def login_failures_exceeded(username: str) -> bool:
-    return (cache.get(_reset_counter_key(username, "login-failures")) or 0) >= LOGIN_FAILURES_PER_NAME
-
-
-def login_failure_count(username: str) -> None:
+def login_failure_count(username: str) -> int:
+    """Count one attempt against `username` and return the count, this one included."""
     key = _reset_counter_key(username, "login-failures")
-    if not cache.add(key, 1, timeout=LOGIN_FAILURE_WINDOW_SECONDS):
-        try:
-            cache.incr(key)
-        except ValueError:  # the window ended in between: this failure starts a new one
-            cache.add(key, 1, timeout=LOGIN_FAILURE_WINDOW_SECONDS)
+    if cache.add(key, 1, timeout=LOGIN_FAILURE_WINDOW_SECONDS):
+        return 1
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window ended in between: this attempt starts a new one
+        cache.add(key, 1, timeout=LOGIN_FAILURE_WINDOW_SECONDS)
+        return 1
 
 
-class ThrottledAuthenticationForm(AuthenticationForm):
+def _login_attempt_succeeded(username: str) -> None:
+    # The attempt was counted before the password was checked; a right one is no failure.
+    try:
+        cache.decr(_reset_counter_key(username, "login-failures"))
+    except ValueError:  # the window ended meanwhile: nothing left to take back
+        pass
+
+
+class LoginThrottleMixin:
+    """Refuses a login name that has had its failures for the window, for any AuthenticationForm.
+
+    The attempt is counted before the password is checked, not after it failed: checking takes a
+    while (the password hasher), and requests sent side by side would each find the count below the
+    limit and all be tried, however many. A right password takes its count back."""
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        if username and login_failure_count(username) > LOGIN_FAILURES_PER_NAME:
+            raise ValidationError(
+                _("Too many failed logins with this address: try again in %(minutes)d minutes."),
+                code="too_many_failures",
+                params={"minutes": LOGIN_FAILURE_WINDOW_SECONDS // 60},
+            )
+        cleaned_data = super().clean()
+        if username:
+            _login_attempt_succeeded(username)
+        return cleaned_data
+
+
+class ThrottledAuthenticationForm(LoginThrottleMixin, AuthenticationForm):
     """Django's login form, refusing a login name that has had its failures for the window."""
 
     def __init__(self, *args, **kwargs):
@@ -69,20 +98,10 @@ class ThrottledAuthenticationForm(AuthenticationForm):
             "invalid_login": _("The email address or the password is wrong. Passwords are case-sensitive."),
         }
 
-    def clean(self):
-        username = self.cleaned_data.get("username")
-        if username and login_failures_exceeded(username):
-            raise ValidationError(
-                _("Too many failed logins with this address: try again in %(minutes)d minutes."),
-                code="too_many_failures",
-                params={"minutes": LOGIN_FAILURE_WINDOW_SECONDS // 60},
-            )
-        try:
-            return super().clean()
-        except ValidationError:
-            if username:
-                login_failure_count(username)
-            raise
+
+class ThrottledAdminAuthenticationForm(LoginThrottleMixin, AdminAuthenticationForm):
+    """/admin/login/ checks any account's password before it checks is_staff: without the same
+    limit, it would be the way around the login page's, for staff accounts above all."""
 
 
 def password_reset_allowed(email: str) -> bool:

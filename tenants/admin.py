@@ -1,6 +1,10 @@
 from django.contrib import admin
 
+from tenants.accounts import ThrottledAdminAuthenticationForm
 from tenants.models import ApiKey, Membership, Tenant
+
+# The admin's login checks passwords too: the same limit on failures as the login page's.
+admin.site.login_form = ThrottledAdminAuthenticationForm
 
 
 class AllTenantsAdmin(admin.ModelAdmin):

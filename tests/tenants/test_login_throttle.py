@@ -62,3 +62,54 @@ def test_a_wrong_password_does_not_say_the_address_is_case_sensitive(client, db)
 def test_an_empty_field_is_named_beside_it(client, db):
     page = client.post(LOGIN, {"username": "owner@acme.test", "password": ""}).content.decode()
     assert '<span class="field-error" id="id_password_error">This field is required.</span></p>' in page
+
+
+def test_the_admin_login_is_refused_after_as_many_failures_as_the_login_page(client, db):
+    UserFactory(username="staff@acme.test", is_staff=True, is_superuser=True)
+    for _ in range(LOGIN_FAILURES_PER_NAME):
+        client.post("/admin/login/", {"username": "staff@acme.test", "password": "not-it"})
+    response = client.post("/admin/login/", {"username": "staff@acme.test", "password": PASSWORD})
+    assert "_auth_user_id" not in client.session
+    assert "Too many failed logins with this address" in response.content.decode()
+
+
+def test_failures_on_the_admin_login_count_on_the_login_page_too(client, db):
+    UserFactory(username="staff@acme.test", is_staff=True)
+    for _ in range(LOGIN_FAILURES_PER_NAME):
+        client.post("/admin/login/", {"username": "staff@acme.test", "password": "not-it"})
+    response = client.post(LOGIN, {"username": "staff@acme.test", "password": PASSWORD})
+    assert response.status_code == 200 and "_auth_user_id" not in client.session
+
+
+def test_attempts_sent_side_by_side_get_no_more_tries_than_the_limit(db, monkeypatch):
+    """Requests that arrive while others are still checking their password: each is counted as it
+    starts, so the limit holds however many are in flight."""
+    from django.contrib.auth import forms as auth_forms
+
+    from tenants.accounts import ThrottledAuthenticationForm
+
+    UserFactory(username="owner@acme.test")
+    tried = []
+
+    def slow_authenticate(request=None, **credentials):
+        # A wrong password (None), found only once every attempt has started.
+        tried.append(credentials["password"])
+
+    monkeypatch.setattr(auth_forms, "authenticate", slow_authenticate)
+    forms = [
+        ThrottledAuthenticationForm(data={"username": "owner@acme.test", "password": f"guess-{number}"})
+        for number in range(LOGIN_FAILURES_PER_NAME * 3)
+    ]
+    # All in flight together: none has failed yet when the next one is checked.
+    started = []
+    real_clean = auth_forms.AuthenticationForm.clean
+
+    def clean_after_every_start(self):
+        started.append(self)
+        if len(started) < len(forms):
+            forms[len(started)].is_valid()
+        return real_clean(self)
+
+    monkeypatch.setattr(auth_forms.AuthenticationForm, "clean", clean_after_every_start)
+    forms[0].is_valid()
+    assert len(tried) <= LOGIN_FAILURES_PER_NAME
