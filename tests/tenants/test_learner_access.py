@@ -334,3 +334,16 @@ def test_staff_who_are_learners_of_a_store_still_use_the_ops_console(client, ten
     client.force_login(staff)
     assert client.get(reverse("ops:jobs")).status_code == 200
     assert client.get(reverse("ops:system")).status_code == 200
+
+
+def test_a_course_without_lessons_yet_shows_no_empty_progress_bar_on_the_learners_dashboard(
+    learner_client, learner_user, tenant
+):
+    empty = CourseFactory(title="Coming soon")
+    with tenant_scope(tenant):
+        enrollment_create(tenant=tenant, membership=Membership.objects.get(user=learner_user), course=empty)
+
+    row = re.search(
+        rf'<li id="my-course-{empty.pk}">.*?</li>', learner_client.get(reverse("dashboard")).content.decode(), re.DOTALL
+    ).group(0)
+    assert "Coming soon" in row and "<progress" not in row and "0 of 0" not in row
