@@ -12,7 +12,6 @@ from django.http import Http404
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
@@ -22,7 +21,6 @@ from django.views.decorators.http import require_http_methods, require_POST
 from tenants.models import Invitation, Membership, Role, Tenant
 from tenants.selectors import ACTIVE_TENANT_SESSION_KEY
 from tenants.services import (
-    INVITATION_MAX_AGE,
     invitation_accept,
     invitation_account,
     invitation_from_token,
@@ -125,7 +123,7 @@ def member_list_view(request):
         "issued": issued,
         "invitation_url": invitation_url,
         "members": Membership.objects.select_related("user").order_by("created_at", "pk"),
-        "invitations": _with_expiry(Invitation.objects.order_by("-created_at")),
+        "invitations": Invitation.objects.order_by("-created_at"),
         "roles": [(value, label, ROLE_HELP[value]) for value, label in Role.choices],
         # Only owners make or change owners: an admin is offered the roles they may give.
         "role_choices": [
@@ -134,17 +132,6 @@ def member_list_view(request):
         ],
         "manages_owners": request.membership.role == Role.OWNER,
     })
-
-
-def _with_expiry(invitations) -> list[Invitation]:
-    """Each invitation with `expires_at` and `expired`: an expired one stays listed (inviting the
-    address again replaces it) but its link no longer works, which the list must not hide."""
-    now = timezone.now()
-    invitations = list(invitations)
-    for invitation in invitations:
-        invitation.expires_at = invitation.created_at + INVITATION_MAX_AGE
-        invitation.expired = invitation.expires_at <= now
-    return invitations
 
 
 def _invitation_email(request, issued, url: str) -> None:

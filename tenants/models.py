@@ -1,9 +1,11 @@
 import hashlib
 import hmac
 import secrets
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from rest_framework_api_key.models import AbstractAPIKey, APIKeyManager
 
@@ -149,6 +151,10 @@ class Membership(TenantOwned):
         return self.role != Role.LEARNER or self.tenant.sandbox_of_id is not None
 
 
+# An invitation's link works this long; a new one can be made from the members page.
+INVITATION_MAX_AGE = timedelta(days=7)
+
+
 class Invitation(TenantOwned):
     """A colleague asked to join the store, until they accept with the link (tenants.services).
 
@@ -177,6 +183,15 @@ class Invitation(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.email} @ {self.tenant_id} ({self.role})"
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.created_at + INVITATION_MAX_AGE
+
+    @property
+    def expired(self) -> bool:
+        """Its link no longer works (tenants.services.invitation_from_token); it stays listed."""
+        return self.expires_at < timezone.now()
 
 
 class ApiKeyKind(models.TextChoices):

@@ -231,10 +231,6 @@ def api_key_mark_used(api_key: ApiKey) -> None:
 # --- Members: who works in the store, and in which role ---------------------------------------
 
 
-# An invitation's link works this long; a new one can be made from the members page.
-INVITATION_MAX_AGE = timedelta(days=7)
-
-
 @dataclass(frozen=True)
 class InvitationIssued:
     """An invitation as it is made: the row, and its link's secret, which exists only now."""
@@ -327,7 +323,7 @@ def invitation_from_token(token: str) -> Invitation | None:
         invitation = (
             Invitation.all_tenants.select_related("tenant").filter(token_hash=_token_hash(token)).first()
         )
-    if invitation is None or invitation.created_at < timezone.now() - INVITATION_MAX_AGE:
+    if invitation is None or invitation.expired:
         return None
     return invitation
 

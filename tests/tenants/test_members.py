@@ -275,7 +275,7 @@ def test_another_stores_members_and_invitations_are_a_404_on_every_action(
 def test_an_invitation_older_than_a_week_no_longer_works(client, merchant_user):
     from django.utils import timezone
 
-    from tenants.services import INVITATION_MAX_AGE
+    from tenants.models import INVITATION_MAX_AGE
 
     client.force_login(merchant_user)
     link = _invite(client, "ana@acme.test")
@@ -289,7 +289,7 @@ def test_the_members_page_says_which_invitations_have_expired_and_until_when_the
 ):
     from django.utils import timezone
 
-    from tenants.services import INVITATION_MAX_AGE
+    from tenants.models import INVITATION_MAX_AGE
 
     client.force_login(merchant_user)
     _invite(client, "old@acme.test")
