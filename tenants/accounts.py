@@ -38,7 +38,7 @@ LOGIN_FAILURES_PER_NAME = 10
 LOGIN_FAILURE_WINDOW_SECONDS = 900
 
 
-def _reset_counter_key(email: str, prefix: str = "password-reset") -> str:
+def _counter_key(prefix: str, email: str) -> str:
     # Normalised as PasswordResetForm compares addresses (NFKC, then casefold), so Ana@ and ana@
     # share one counter; hashed, so the key is short and plain ASCII for every cache backend.
     normalised = unicodedata.normalize("NFKC", email.strip()).casefold()
@@ -47,7 +47,7 @@ def _reset_counter_key(email: str, prefix: str = "password-reset") -> str:
 
 def login_failure_count(username: str) -> int:
     """Count one attempt against `username` and return the count, this one included."""
-    key = _reset_counter_key(username, "login-failures")
+    key = _counter_key("login-failures", username)
     if cache.add(key, 1, timeout=LOGIN_FAILURE_WINDOW_SECONDS):
         return 1
     try:
@@ -60,7 +60,7 @@ def login_failure_count(username: str) -> int:
 def _login_attempt_succeeded(username: str) -> None:
     # The attempt was counted before the password was checked; a right one is no failure.
     try:
-        cache.decr(_reset_counter_key(username, "login-failures"))
+        cache.decr(_counter_key("login-failures", username))
     except ValueError:  # the window ended meanwhile: nothing left to take back
         pass
 
@@ -106,7 +106,7 @@ class ThrottledAdminAuthenticationForm(LoginThrottleMixin, AdminAuthenticationFo
 
 def password_reset_allowed(email: str) -> bool:
     """Count one reset request for `email`; False once the address has had its handful this hour."""
-    key = _reset_counter_key(email)
+    key = _counter_key("password-reset", email)
     cache.add(key, 0, timeout=PASSWORD_RESET_WINDOW_SECONDS)
     try:
         count = cache.incr(key)
