@@ -13,9 +13,11 @@ field at all), so a manager view cannot leak them by rendering a field.
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from django.db.models import Max, Prefetch, Q, QuerySet
+from django.db.models import Count, Max, Prefetch, Q, QuerySet
 
 from courses.models import (
     Certificate,
@@ -99,13 +101,6 @@ def course_quizzes(*, course: Course) -> QuerySet[Quiz]:
     return Quiz.objects.filter(module__course=course).order_by("module__position", "position", "id")
 
 
-def course_lab_steps(*, course: Course) -> QuerySet[LabStep]:
-    """Every lab step of the course, in order. The caller has checked the course is visible."""
-    return LabStep.objects.filter(lab__module__course=course).order_by(
-        "lab__module__position", "lab__position", "position"
-    )
-
-
 def enrollment_get(*, tenant: Tenant, enrollment_id: int) -> Enrollment:
     """Raises Enrollment.DoesNotExist, also for another tenant's enrollment."""
     return Enrollment.objects.filter(tenant=tenant).select_related("course", "membership").get(pk=enrollment_id)
@@ -144,37 +139,84 @@ class CourseProgress:
 
 def course_progress(*, tenant: Tenant, enrollment: Enrollment) -> CourseProgress:
     """Progress and grade of one enrollment: scores only, no answers (managers may see it)."""
-    if enrollment.tenant_id != tenant.pk:
+    return course_progress_list(tenant=tenant, enrollments=[enrollment])[0]
+
+
+def course_progress_list(*, tenant: Tenant, enrollments: Sequence[Enrollment]) -> list[CourseProgress]:
+    """`course_progress` of each enrollment, in their order: six grouped queries however many
+    enrollments and courses there are (none for no enrollment), and none for the courses
+    themselves when the enrollments come with them (select_related("course")).
+
+    Raises Enrollment.DoesNotExist if one of them is another tenant's.
+    """
+    if any(enrollment.tenant_id != tenant.pk for enrollment in enrollments):
         raise Enrollment.DoesNotExist
-    course = enrollment.course
-    lessons_total = course_lessons(course=course).count()
-    lessons_completed = LessonCompletion.objects.filter(
-        tenant=tenant, enrollment=enrollment, lesson__module__course=course
-    ).count()
-    lab_steps_total = course_lab_steps(course=course).count()
-    lab_steps_passed = LabStepCompletion.objects.filter(
-        tenant=tenant, enrollment=enrollment, step__lab__module__course=course
-    ).count()
-    best_scores = dict(
-        QuizAttempt.objects.filter(tenant=tenant, enrollment=enrollment)
-        .values("quiz_id")
-        .annotate(best=Max("score"))
-        .values_list("quiz_id", "best")
+    if not enrollments:
+        return []
+    course_ids = {enrollment.course_id for enrollment in enrollments}
+    enrollment_ids = [enrollment.pk for enrollment in enrollments]
+
+    lessons_total = dict(
+        Lesson.objects.filter(module__course_id__in=course_ids)
+        .order_by().values("module__course_id").annotate(n=Count("id"))
+        .values_list("module__course_id", "n")
     )
-    weights = dict(course_quizzes(course=course).values_list("id", "weight"))
-    total_weight = sum(weights.values())
-    grade = None
-    if total_weight > 0:
-        grade = sum(weight * best_scores.get(quiz_id, 0.0) for quiz_id, weight in weights.items()) / total_weight
-    return CourseProgress(
-        lessons_completed=lessons_completed,
-        lessons_total=lessons_total,
-        lab_steps_passed=lab_steps_passed,
-        lab_steps_total=lab_steps_total,
-        best_scores=best_scores,
-        grade=grade,
-        pass_mark=course.pass_mark,
+    lab_steps_total = dict(
+        LabStep.objects.filter(lab__module__course_id__in=course_ids)
+        .order_by().values("lab__module__course_id").annotate(n=Count("id"))
+        .values_list("lab__module__course_id", "n")
     )
+    # Keyed by (enrollment, course): only the completions of the enrollment's own course count.
+    lessons_completed = {
+        (enrollment_id, course_id): n
+        for enrollment_id, course_id, n in LessonCompletion.objects.filter(
+            tenant=tenant, enrollment_id__in=enrollment_ids
+        ).order_by().values("enrollment_id", "lesson__module__course_id").annotate(n=Count("id"))
+        .values_list("enrollment_id", "lesson__module__course_id", "n")
+    }
+    lab_steps_passed = {
+        (enrollment_id, course_id): n
+        for enrollment_id, course_id, n in LabStepCompletion.objects.filter(
+            tenant=tenant, enrollment_id__in=enrollment_ids
+        ).order_by().values("enrollment_id", "step__lab__module__course_id").annotate(n=Count("id"))
+        .values_list("enrollment_id", "step__lab__module__course_id", "n")
+    }
+    best_scores: dict[int, dict[int, float]] = defaultdict(dict)
+    for enrollment_id, quiz_id, best in (
+        QuizAttempt.objects.filter(tenant=tenant, enrollment_id__in=enrollment_ids)
+        .order_by().values("enrollment_id", "quiz_id").annotate(best=Max("score"))
+        .values_list("enrollment_id", "quiz_id", "best")
+    ):
+        best_scores[enrollment_id][quiz_id] = best
+    # Each course's quizzes in course order (course_quizzes'), so the grade adds up as it always did.
+    weights: dict[int, dict[int, float]] = defaultdict(dict)
+    for course_id, quiz_id, weight in (
+        Quiz.objects.filter(module__course_id__in=course_ids)
+        .order_by("module__course_id", "module__position", "position", "id")
+        .values_list("module__course_id", "id", "weight")
+    ):
+        weights[course_id][quiz_id] = weight
+
+    progress = []
+    for enrollment in enrollments:
+        course_id, scores = enrollment.course_id, best_scores[enrollment.pk]
+        course_weights = weights[course_id]
+        total_weight = sum(course_weights.values())
+        grade = None
+        if total_weight > 0:
+            grade = sum(
+                weight * scores.get(quiz_id, 0.0) for quiz_id, weight in course_weights.items()
+            ) / total_weight
+        progress.append(CourseProgress(
+            lessons_completed=lessons_completed.get((enrollment.pk, course_id), 0),
+            lessons_total=lessons_total.get(course_id, 0),
+            lab_steps_passed=lab_steps_passed.get((enrollment.pk, course_id), 0),
+            lab_steps_total=lab_steps_total.get(course_id, 0),
+            best_scores=dict(scores),
+            grade=grade,
+            pass_mark=enrollment.course.pass_mark,
+        ))
+    return progress
 
 
 def quiz_attempt_list_for_learner(

@@ -24,7 +24,7 @@ from catalog.selectors.products import product_import_list
 from catalog.services.imports import catalog_imports_lost_fail
 from courses.labs.sandbox import sandbox_get
 from courses.models import Certificate, Enrollment
-from courses.selectors import CourseProgress, course_progress
+from courses.selectors import CourseProgress, course_progress_list
 from experiments.analysis import experiment_results
 from experiments.models import Experiment, ExperimentStatus
 from experiments.presentation import MetricTable, ResultRow, metric_table
@@ -272,16 +272,19 @@ class LearnerSummary:
 
 
 def learner_summary(*, tenant: Tenant, membership: Membership) -> LearnerSummary:
-    enrollments = Enrollment.objects.filter(tenant=tenant, membership=membership).select_related(
-        "course", "certificate"
+    """The same few queries however many courses the learner took: the enrollments with their
+    courses and certificates in one, their progress in grouped ones (course_progress_list)."""
+    enrollments = list(
+        Enrollment.objects.filter(tenant=tenant, membership=membership).select_related("course", "certificate")
     )
+    progress = course_progress_list(tenant=tenant, enrollments=enrollments)
     courses = [
         LearnerCourse(
             enrollment=enrollment,
-            progress=course_progress(tenant=tenant, enrollment=enrollment),
+            progress=enrollment_progress,
             certificate=getattr(enrollment, "certificate", None),
         )
-        for enrollment in enrollments
+        for enrollment, enrollment_progress in zip(enrollments, progress, strict=True)
     ]
     return LearnerSummary(courses=courses, sandbox=sandbox_get(tenant=tenant, user=membership.user))
 

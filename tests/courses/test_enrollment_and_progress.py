@@ -1,17 +1,26 @@
 import pytest
 from django.db import IntegrityError
 
-from courses.models import Course, Enrollment
+from courses.models import Course, Enrollment, LabStepCompletion, QuizAttempt
 from courses.selectors import (
     course_detail,
     course_get_visible,
     course_list_visible,
     course_progress,
+    course_progress_list,
     enrollment_get,
 )
 from courses.services import enrollment_create, lesson_complete, quiz_attempt_submit
 from tenants.scope import tenant_scope
-from tests.courses.factories import CourseFactory, LessonFactory, ModuleFactory, QuestionFactory
+from tests.courses.factories import (
+    CourseFactory,
+    LabFactory,
+    LabStepFactory,
+    LessonFactory,
+    ModuleFactory,
+    QuestionFactory,
+    QuizFactory,
+)
 from tests.factories import MembershipFactory
 
 
@@ -144,3 +153,51 @@ def test_another_tenants_enrollment_is_not_found(tenant, other_tenant, course):
             course_progress(tenant=tenant, enrollment=theirs)
         with pytest.raises(Enrollment.DoesNotExist):
             lesson_complete(tenant=tenant, enrollment=theirs, lesson=course.modules.get().lessons.first())
+
+
+def test_the_progress_of_several_enrollments_is_each_its_own_course_in_six_queries(
+    in_tenant, learner, enrollment, course, django_assert_num_queries
+):
+    """course_progress_list reads every enrollment at once: each one's figures are its own course's."""
+    other = CourseFactory(title="Lab practice", pass_mark=0.5)
+    module = ModuleFactory(course=other, position=1)
+    lesson = LessonFactory(module=module, position=1)
+    step = LabStepFactory(lab=LabFactory(module=module, position=1), position=1)
+    LabStepFactory(lab=step.lab, position=2)
+    light, heavy = QuizFactory(module=module, weight=1.0), QuizFactory(module=module, weight=3.0)
+    second = enrollment_create(tenant=in_tenant, membership=learner, course=other)
+    lesson_complete(tenant=in_tenant, enrollment=enrollment, lesson=course.modules.get().lessons.first())
+    quiz = course.modules.get().quizzes.get()
+    QuizAttempt.objects.create(tenant=in_tenant, enrollment=enrollment, quiz=quiz, number=1, answers={},
+                               score=1.0, passed=True)
+    lesson_complete(tenant=in_tenant, enrollment=second, lesson=lesson)
+    LabStepCompletion.objects.create(tenant=in_tenant, enrollment=second, step=step, message="Seen.")
+    for number, score in ((1, 0.25), (2, 0.5)):
+        QuizAttempt.objects.create(tenant=in_tenant, enrollment=second, quiz=heavy, number=number, answers={},
+                                   score=score, passed=False)
+    enrollments = list(Enrollment.objects.filter(pk__in=[enrollment.pk, second.pk]).select_related("course"))
+
+    with django_assert_num_queries(6):
+        progress = course_progress_list(tenant=in_tenant, enrollments=enrollments)
+
+    by_course = {e.course_id: p for e, p in zip(enrollments, progress, strict=True)}
+    first, then = by_course[course.pk], by_course[other.pk]
+    assert (first.lessons_completed, first.lessons_total, first.lab_steps_passed, first.lab_steps_total) == (1, 2, 0, 0)
+    assert first.best_scores == {quiz.pk: 1.0} and first.grade == 1.0 and first.pass_mark == 0.7
+    assert (then.lessons_completed, then.lessons_total, then.lab_steps_passed, then.lab_steps_total) == (1, 1, 1, 2)
+    assert then.best_scores == {heavy.pk: 0.5} and light.pk not in then.best_scores
+    assert then.grade == pytest.approx(3 * 0.5 / 4) and then.pass_mark == 0.5
+    assert [course_progress(tenant=in_tenant, enrollment=e) for e in enrollments] == progress
+
+
+def test_the_progress_of_no_enrollment_reads_nothing_and_of_another_tenants_is_not_found(
+    tenant, other_tenant, course, django_assert_num_queries
+):
+    with tenant_scope(other_tenant):
+        theirs = enrollment_create(tenant=other_tenant, membership=MembershipFactory(tenant=other_tenant),
+                                   course=course)
+    with tenant_scope(tenant):
+        with django_assert_num_queries(0):
+            assert course_progress_list(tenant=tenant, enrollments=[]) == []
+        with pytest.raises(Enrollment.DoesNotExist):
+            course_progress_list(tenant=tenant, enrollments=[theirs])

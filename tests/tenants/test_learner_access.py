@@ -4,13 +4,16 @@ and use everything, as before. Analysts read the store as they always did; API k
 import re
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import translation
 from django.utils.html import escape
 
 from catalog.models import ImportStatus, ProductImport
 from courses.labs.sandbox import sandbox_get
-from courses.services import enrollment_create
+from courses.models import LabStepCompletion, QuizAttempt
+from courses.services import enrollment_create, lesson_complete
 from experiments.services import experiment_create
 from recommendations.attribution import served_log
 from recommendations.serving import forget_everything
@@ -19,7 +22,14 @@ from tenants.scope import tenant_scope
 from tenants.selectors import ACTIVE_TENANT_SESSION_KEY
 from tenants.services import api_key_issue
 from tenants.web import LEARNER_REFUSED
-from tests.courses.factories import CourseFactory, LabFactory, LabStepFactory, LessonFactory, ModuleFactory
+from tests.courses.factories import (
+    CourseFactory,
+    LabFactory,
+    LabStepFactory,
+    LessonFactory,
+    ModuleFactory,
+    QuizFactory,
+)
 from tests.factories import MembershipFactory, ProductFactory, UserFactory
 from tests.training.factories import ModelVersionFactory, TrainingJobFactory
 from training.models import JobStatus, VersionStatus
@@ -347,3 +357,39 @@ def test_a_course_without_lessons_yet_shows_no_empty_progress_bar_on_the_learner
         rf'<li id="my-course-{empty.pk}">.*?</li>', learner_client.get(reverse("dashboard")).content.decode(), re.DOTALL
     ).group(0)
     assert "Coming soon" in row and "<progress" not in row and "0 of 0" not in row
+
+
+def a_course_half_taken(tenant, learner, title: str) -> None:
+    """A platform course of two lessons, a lab step and a quiz: the learner read one lesson, passed
+    the step and tried the quiz once."""
+    module = ModuleFactory(course=CourseFactory(title=title), position=1)
+    first = LessonFactory(module=module, position=1)
+    LessonFactory(module=module, position=2)
+    step = LabStepFactory(lab=LabFactory(module=module, position=1), position=1)
+    quiz = QuizFactory(module=module)
+    with tenant_scope(tenant):
+        enrollment = enrollment_create(tenant=tenant, membership=learner, course=module.course)
+        lesson_complete(tenant=tenant, enrollment=enrollment, lesson=first)
+        LabStepCompletion.objects.create(tenant=tenant, enrollment=enrollment, step=step, message="Seen.")
+        QuizAttempt.objects.create(
+            tenant=tenant, enrollment=enrollment, quiz=quiz, number=1, answers={}, score=0.5, passed=False
+        )
+
+
+def test_a_learners_dashboard_reads_four_courses_in_as_many_queries_as_one(learner_client, learner_user, tenant):
+    with tenant_scope(tenant):
+        learner = Membership.objects.get(user=learner_user)
+    a_course_half_taken(tenant, learner, "Course one")
+    learner_client.get(reverse("dashboard"))  # the session's first page may read more than the next
+    with CaptureQueriesContext(connection) as one_course:
+        learner_client.get(reverse("dashboard"))
+
+    for title in ("Course two", "Course three", "Course four"):
+        a_course_half_taken(tenant, learner, title)
+    with CaptureQueriesContext(connection) as four_courses:
+        html = learner_client.get(reverse("dashboard")).content.decode()
+
+    assert len(four_courses.captured_queries) == len(one_course.captured_queries)
+    rows = re.findall(r'<li id="my-course-\d+">.*?</li>', html, re.DOTALL)
+    assert len(rows) == 4
+    assert all('<progress class="bar" max="2" value="1"></progress>' in row and "1 of 2 lessons" in row for row in rows)
