@@ -1,8 +1,10 @@
 """The forms of the experiment pages: a new design, and the share of traffic of a running one.
 
-Types only: `experiments.services` decides what a design may be, and its
-errors, keyed by field (`variants[1].model_version`), are put beside the
-field they name (`add_service_errors`).
+Types, and which fields must be filled in: `experiments.services` decides what a design may be,
+and its errors, keyed by field (`variants[1].model_version`), are put beside the field they name
+(`add_service_errors`). The fields the service always needs (the name, the key, the share of
+traffic, the primary metric) are required here too, each refused empty with an error that names
+it, so that the page marks the others "(optional)" (_field.html) and is right to.
 """
 from __future__ import annotations
 
@@ -78,9 +80,14 @@ class ExperimentForm(forms.Form):
     The control is one radio group over the rows (`control`, the row's index), so that
     exactly one row can be marked."""
 
-    name = forms.CharField(label=gettext_lazy("Name"), required=False, max_length=200)
+    # Required: the service refuses a design without each of these. The rest may be left empty.
+    name = forms.CharField(
+        label=gettext_lazy("Name"), max_length=200,
+        error_messages={"required": gettext_lazy("Give the experiment a name.")},
+    )
     key = forms.CharField(
-        label=pgettext_lazy("experiment identifier", "Key"), required=False, max_length=60,
+        label=pgettext_lazy("experiment identifier", "Key"), max_length=60,
+        error_messages={"required": gettext_lazy("Give the experiment a key.")},
         help_text=gettext_lazy("Lowercase letters, digits and hyphens, for example new-ranker. "
                                "Your storefront and the API name the experiment by it; it does not change."),
     )
@@ -93,14 +100,15 @@ class ExperimentForm(forms.Form):
         ),
     )
     traffic_percent = forms.FloatField(
-        label=gettext_lazy("Share of traffic (%)"), required=False, initial=100,
+        label=gettext_lazy("Share of traffic (%)"), initial=100,
+        error_messages={"required": gettext_lazy("Give the share of traffic, in percent.")},
         widget=forms.NumberInput(attrs={"step": "any", "min": "0", "max": "100"}),
         help_text=gettext_lazy("The shoppers in the experiment; the others are served what everyone gets. "
                                "You can raise or lower it while the experiment runs."),
     )
     primary_metric = forms.ChoiceField(
-        label=gettext_lazy("Primary metric"), required=False, choices=Metric.choices,
-        initial=Metric.CONVERSION_RATE,
+        label=gettext_lazy("Primary metric"), choices=Metric.choices, initial=Metric.CONVERSION_RATE,
+        error_messages={"required": gettext_lazy("Choose the primary metric.")},
         help_text=gettext_lazy("The one metric that decides whether a variant wins."),
     )
     guardrail_metrics = forms.MultipleChoiceField(
@@ -108,6 +116,8 @@ class ExperimentForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text=gettext_lazy("Metrics that must not get worse, watched beside the primary metric."),
     )
+    # Not required to the form: without it the service names the problem above the variants
+    # ("Mark exactly one variant as the control."), where the radios are.
     control = forms.TypedChoiceField(
         label=gettext_lazy("Control"), required=False, coerce=int, empty_value=None,
         choices=[(index, index + 1) for index in range(MAX_VARIANTS)], widget=forms.RadioSelect,

@@ -541,3 +541,56 @@ def test_the_variants_over_time_share_one_scale():
     assert control.points == "10,170 240,154"  # the day without a value is left out
     assert treatment.points == "10,90 240,10 470,50"
     assert (chart.low, chart.high, chart.first_day, chart.last_day) == (0.10, 0.30, days[0], days[2])
+
+
+# --- Which fields of a new design must be filled in ------------------------------------------
+
+REQUIRED_DESIGN_FIELDS = {
+    # field: what a design without it is told, in English and in Chinese
+    "name": ("Give the experiment a name.", "请给实验起个名字。"),
+    "key": ("Give the experiment a key.", "请为实验填写标识。"),
+    "traffic_percent": ("Give the share of traffic, in percent.", "请以百分比填写流量占比。"),
+    "primary_metric": ("Choose the primary metric.", "请选择主要指标。"),
+}
+
+
+def test_the_design_form_marks_optional_only_the_fields_the_rules_let_be_empty(owner_client):
+    page = owner_client.get(NEW).content.decode()
+
+    def label_of(name: str) -> str:
+        return re.search(rf'<label for="id_{name}">.*?</label>( <span class="empty optional">[^<]*</span>)?', page).group(0)
+
+    for name in ("name", "key", "traffic_percent"):
+        assert "optional" not in label_of(name), name
+        assert re.search(rf'<input [^>]*name="{name}"[^>]*\brequired\b', page), name
+    assert "optional" not in label_of("primary_metric")
+    assert label_of("hypothesis").endswith('<span class="empty optional">(optional)</span>')
+    legend = re.search(r'id="guardrails">\s*<legend>(.*?)</legend>', page, re.DOTALL).group(1)
+    assert legend.endswith('<span class="empty optional">(optional)</span>')
+
+
+@pytest.mark.parametrize("field", REQUIRED_DESIGN_FIELDS)
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_a_design_without_a_required_field_is_refused_beside_it_in_words_that_name_it(
+    owner_client, tenant, field, language
+):
+    owner_client.cookies["django_language"] = language
+    message = REQUIRED_DESIGN_FIELDS[field][language != "en"]
+
+    html = owner_client.post(NEW, design_posted(**{field: ""})).content.decode()
+
+    assert field_error(html, field) == message
+    assert html.count(message) == 1  # the form's; the rules, asked after it, do not name it again
+    assert experiments_of(tenant) == []
+
+
+def test_a_name_of_spaces_is_no_name(owner_client, tenant):
+    html = owner_client.post(NEW, design_posted(name="   ")).content.decode()
+    assert field_error(html, "name") == "Give the experiment a name."
+    assert experiments_of(tenant) == []
+
+
+def test_a_design_that_leaves_the_optional_fields_empty_is_saved(owner_client, tenant):
+    response = owner_client.post(NEW, design_posted(hypothesis=""))
+    [experiment] = experiments_of(tenant)
+    assert response.status_code == 302 and experiment.hypothesis == "" and experiment.guardrail_metrics == []
