@@ -21,3 +21,10 @@ class TenantsConfig(AppConfig):
 
         connection_created.connect(rls.on_connection_created, dispatch_uid="tenants-rls-connection")
         post_migrate.connect(rls.on_post_migrate, dispatch_uid="tenants-rls-install")
+
+        from django.contrib.auth.signals import user_logged_in
+
+        from tenants.accounts import on_user_logged_in
+
+        # Every login leaves the browser a device cookie (tenants/accounts.py).
+        user_logged_in.connect(on_user_logged_in, dispatch_uid="tenants-device-cookie")

@@ -69,6 +69,9 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Sets the device cookie that a login leaves the browser (tenants/accounts.py): the login
+    # limit counts that browser's failures apart from strangers'.
+    "tenants.accounts.DeviceCookieMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Sets request.htmx: whether a request came from htmx (the dashboard's live jobs tile).
@@ -154,6 +157,10 @@ AUTHENTICATION_BACKENDS = ["tenants.backends.CaseInsensitiveUsernameBackend"]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "dashboard"
 LOGOUT_REDIRECT_URL = "login"
+# How long a browser that logged in to an account keeps its device cookie, which lets it past the
+# limit on the address's failed logins while strangers hold it (tenants/accounts.py). Each login
+# renews it. Secure where the session cookie is (SECURE_COOKIES in production).
+LOGIN_DEVICE_COOKIE_AGE = 180 * 24 * 3600
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [("en", _("English")), ("zh-hans", _("Simplified Chinese"))]

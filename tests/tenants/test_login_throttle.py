@@ -113,3 +113,239 @@ def test_attempts_sent_side_by_side_get_no_more_tries_than_the_limit(db, monkeyp
     monkeypatch.setattr(auth_forms.AuthenticationForm, "clean", clean_after_every_start)
     forms[0].is_valid()
     assert len(tried) <= LOGIN_FAILURES_PER_NAME
+
+
+# Device cookies (OWASP's): a browser that has logged in to an account keeps a signed cookie, and
+# its attempts count on that cookie's own counter, so strangers' failures do not keep it out.
+
+ADMIN_LOGIN = "/admin/login/"
+DEVICE_COOKIE = "login_device"
+
+
+def _log_in(client, page: str, username: str, password: str = PASSWORD) -> bool:
+    client.post(page, {"username": username, "password": password})
+    logged_in = "_auth_user_id" in client.session
+    # The logout page, not client.logout(), which drops every cookie. The device cookie stays: it
+    # is what lets the owner back in.
+    client.post("/logout/")
+    return logged_in
+
+
+def _strangers_fail(page: str, username: str) -> None:
+    from django.test import Client
+
+    stranger = Client()
+    for _ in range(LOGIN_FAILURES_PER_NAME):
+        stranger.post(page, {"username": username, "password": "not-it"})
+    # The address is now refused to any browser it has not logged in from.
+    assert not _log_in(Client(), page, username)
+
+
+def _payload(client) -> dict:
+    from django.core import signing
+
+    from tenants.accounts import DEVICE_COOKIE_SALT
+
+    return signing.loads(client.cookies[DEVICE_COOKIE].value, salt=DEVICE_COOKIE_SALT)
+
+
+@pytest.mark.parametrize("page", [LOGIN, ADMIN_LOGIN])
+def test_strangers_failures_do_not_keep_the_owner_out_of_a_browser_it_logged_in_from(client, db, page):
+    UserFactory(username="owner@acme.test", is_staff=True)
+    assert _log_in(client, page, "owner@acme.test")
+    _strangers_fail(page, "owner@acme.test")
+    assert _log_in(client, page, "Owner@Acme.test")
+
+
+def test_a_browser_trusted_on_one_login_page_is_trusted_on_the_other(client, db):
+    UserFactory(username="staff@acme.test", is_staff=True)
+    assert _log_in(client, LOGIN, "staff@acme.test")
+    _strangers_fail(ADMIN_LOGIN, "staff@acme.test")
+    assert _log_in(client, ADMIN_LOGIN, "staff@acme.test")
+    _strangers_fail(LOGIN, "staff@acme.test")
+    assert _log_in(client, LOGIN, "staff@acme.test")
+
+
+@pytest.mark.parametrize("page", [LOGIN, ADMIN_LOGIN])
+def test_a_login_leaves_a_long_lived_httponly_lax_cookie_naming_its_account(client, db, page, settings):
+    owner = UserFactory(username="owner@acme.test", is_staff=True)
+    client.post(page, {"username": "owner@acme.test", "password": PASSWORD})
+    cookie = client.cookies[DEVICE_COOKIE]
+    assert cookie["httponly"] is True and cookie["samesite"] == "Lax" and cookie["path"] == "/"
+    assert int(cookie["max-age"]) == settings.LOGIN_DEVICE_COOKIE_AGE == 180 * 24 * 3600
+    assert not cookie["secure"]  # as the session cookie, on a laptop
+    payload = _payload(client)
+    assert payload["u"] == owner.pk and len(payload["n"]) == 32
+
+
+def test_the_device_cookie_is_secure_where_the_session_cookie_is(client, db, settings):
+    settings.SESSION_COOKIE_SECURE = True  # production's SECURE_COOKIES
+    UserFactory(username="owner@acme.test")
+    client.post(LOGIN, {"username": "owner@acme.test", "password": PASSWORD})
+    assert client.cookies[DEVICE_COOKIE]["secure"] is True
+
+
+def test_each_login_renews_the_cookie_and_a_failure_or_logging_out_leaves_it(client, db):
+    UserFactory(username="owner@acme.test")
+    client.post(LOGIN, {"username": "owner@acme.test", "password": PASSWORD})
+    first = _payload(client)["n"]
+    assert DEVICE_COOKIE not in client.post("/logout/").cookies
+    failed = client.post(LOGIN, {"username": "owner@acme.test", "password": "not-it"})
+    assert DEVICE_COOKIE not in failed.cookies
+    assert _payload(client)["n"] == first
+    client.post(LOGIN, {"username": "owner@acme.test", "password": PASSWORD})
+    assert _payload(client)["n"] != first
+
+
+def _signed(payload: dict, *, key: str | None = None, salt: str | None = None, age: int = 0) -> str:
+    import time
+
+    from django.core import signing
+
+    from tenants.accounts import DEVICE_COOKIE_SALT
+
+    class Backdated(signing.TimestampSigner):
+        def timestamp(self):
+            return signing.b62_encode(int(time.time()) - age)
+
+    return Backdated(key=key, salt=salt or DEVICE_COOKIE_SALT).sign_object(payload)
+
+
+def _tampered(genuine: str, settings) -> str:
+    return genuine[:-2] + ("AA" if genuine[-2:] != "AA" else "BB")
+
+
+def _other_key(genuine: str, settings) -> str:
+    return _signed(_payload_of(genuine), key="not-our-secret-key")
+
+
+def _other_salt(genuine: str, settings) -> str:
+    return _signed(_payload_of(genuine), salt="another.purpose")
+
+
+def _expired(genuine: str, settings) -> str:
+    return _signed(_payload_of(genuine), age=settings.LOGIN_DEVICE_COOKIE_AGE + 60)
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [lambda genuine, settings: "not-a-signed-value", _tampered, _other_key, _other_salt, _expired],
+    ids=["garbage", "tampered", "other-key", "other-salt", "expired"],
+)
+def test_a_forged_or_expired_cookie_counts_as_a_stranger(client, db, settings, forge):
+    UserFactory(username="owner@acme.test")
+    assert _log_in(client, LOGIN, "owner@acme.test")
+    genuine = client.cookies[DEVICE_COOKIE].value
+    client.cookies[DEVICE_COOKIE] = forge(genuine, settings)
+    _strangers_fail(LOGIN, "owner@acme.test")
+    response = client.post(LOGIN, {"username": "owner@acme.test", "password": PASSWORD})
+    assert "_auth_user_id" not in client.session
+    assert "Too many failed logins with this address" in response.content.decode()
+
+
+def _payload_of(value: str) -> dict:
+    from django.core import signing
+
+    from tenants.accounts import DEVICE_COOKIE_SALT
+
+    return signing.loads(value, salt=DEVICE_COOKIE_SALT)
+
+
+def test_a_cookie_re_signed_as_ours_is_trusted_so_the_forgeries_above_fail_for_their_flaw_alone(client, db):
+    UserFactory(username="owner@acme.test")
+    assert _log_in(client, LOGIN, "owner@acme.test")
+    client.cookies[DEVICE_COOKIE] = _signed(_payload_of(client.cookies[DEVICE_COOKIE].value), age=60)
+    _strangers_fail(LOGIN, "owner@acme.test")
+    assert _log_in(client, LOGIN, "owner@acme.test")
+
+
+@pytest.mark.parametrize("page", [LOGIN, ADMIN_LOGIN])
+def test_another_accounts_cookie_counts_as_a_stranger(client, db, page):
+    owner = UserFactory(username="owner@acme.test", is_staff=True)
+    # Even with the very same stored password hash: the cookie names its account.
+    analyst = UserFactory(username="analyst@acme.test", is_staff=True)
+    type(analyst).objects.filter(pk=analyst.pk).update(password=owner.password)
+    assert _log_in(client, page, "analyst@acme.test")
+    _strangers_fail(page, "owner@acme.test")
+    response = client.post(page, {"username": "owner@acme.test", "password": PASSWORD})
+    assert "_auth_user_id" not in client.session
+    assert "Too many failed logins with this address" in response.content.decode()
+
+
+def test_a_cookie_for_an_address_with_no_account_gets_the_same_refusal(client, db):
+    UserFactory(username="analyst@acme.test")
+    assert _log_in(client, LOGIN, "analyst@acme.test")
+    _fail(client, "nobody@acme.test", LOGIN_FAILURES_PER_NAME)
+    page = client.post(LOGIN, {"username": "nobody@acme.test", "password": "not-it"}).content.decode()
+    assert "Too many failed logins with this address: try again in 15 minutes." in page
+
+
+@pytest.mark.parametrize("page", [LOGIN, ADMIN_LOGIN])
+def test_a_trusted_browser_that_fails_as_often_is_refused_on_its_own_counter(client, db, page):
+    from django.test import Client
+
+    UserFactory(username="owner@acme.test", is_staff=True)
+    assert _log_in(client, page, "owner@acme.test")
+    for _ in range(LOGIN_FAILURES_PER_NAME):
+        client.post(page, {"username": "owner@acme.test", "password": "not-it"})
+    response = client.post(page, {"username": "owner@acme.test", "password": PASSWORD})
+    assert "_auth_user_id" not in client.session
+    assert "Too many failed logins with this address: try again in 15 minutes." in response.content.decode()
+    # Its failures were its own: a browser without a cookie still gets the address's tries.
+    assert _log_in(Client(), page, "owner@acme.test")
+
+
+def test_a_trusted_browsers_right_password_takes_its_count_back(client, db):
+    UserFactory(username="owner@acme.test")
+    assert _log_in(client, LOGIN, "owner@acme.test")
+    for _ in range(3):
+        _fail(client, "owner@acme.test", LOGIN_FAILURES_PER_NAME - 1)
+        assert _log_in(client, LOGIN, "owner@acme.test")
+
+
+def test_a_new_password_makes_the_browsers_that_logged_in_before_strangers(client, db):
+    owner = UserFactory(username="owner@acme.test")
+    assert _log_in(client, LOGIN, "owner@acme.test")
+    owner.set_password("plum-kettle-4417")
+    owner.save()
+    _strangers_fail(LOGIN, "owner@acme.test")
+    assert not _log_in(client, LOGIN, "owner@acme.test", "plum-kettle-4417")
+
+
+def test_trusted_attempts_sent_side_by_side_get_no_more_tries_than_the_limit(client, db, monkeypatch):
+    """As for strangers' attempts: a trusted browser's are counted on its counter as they start."""
+    from django.contrib.auth import forms as auth_forms
+    from django.test import RequestFactory
+
+    from tenants.accounts import ThrottledAuthenticationForm
+
+    UserFactory(username="owner@acme.test")
+    assert _log_in(client, LOGIN, "owner@acme.test")
+    # The shared counter is at its limit: only the device's can let any attempt through.
+    _strangers_fail(LOGIN, "owner@acme.test")
+    request = RequestFactory().post(LOGIN)
+    request.COOKIES[DEVICE_COOKIE] = client.cookies[DEVICE_COOKIE].value
+    tried = []
+
+    def slow_authenticate(request=None, **credentials):
+        tried.append(credentials["password"])
+
+    monkeypatch.setattr(auth_forms, "authenticate", slow_authenticate)
+    forms = [
+        ThrottledAuthenticationForm(
+            request, data={"username": "owner@acme.test", "password": f"guess-{number}"}
+        )
+        for number in range(LOGIN_FAILURES_PER_NAME * 3)
+    ]
+    started = []
+    real_clean = auth_forms.AuthenticationForm.clean
+
+    def clean_after_every_start(self):
+        started.append(self)
+        if len(started) < len(forms):
+            forms[len(started)].is_valid()
+        return real_clean(self)
+
+    monkeypatch.setattr(auth_forms.AuthenticationForm, "clean", clean_after_every_start)
+    forms[0].is_valid()
+    assert 0 < len(tried) <= LOGIN_FAILURES_PER_NAME

@@ -44,7 +44,7 @@ def _without_csrf_tokens(html: str) -> str:
 
 def _log_in(client, password: str) -> bool:
     answer = client.post(LOGIN, {"username": "ana@acme.test", "password": password})
-    client.logout()
+    client.post("/logout/")  # the logout page, which keeps the device cookie (client.logout() drops every cookie)
     return answer.status_code == 302
 
 
@@ -180,3 +180,28 @@ def test_the_reset_pages_and_the_email_are_in_chinese_for_a_chinese_visitor(clie
     new_password = client.get(_link(mailoutbox[0]), follow=True).content.decode()
     assert 'lang="zh-hans"' in new_password and "新密码" in new_password  # Django's own label, in Chinese
     assert "密码已更改" in client.get("/password-reset/complete/").content.decode()
+
+
+def test_the_browser_that_sets_the_new_password_gets_in_while_strangers_hold_the_address(client, ana, mailoutbox):
+    """A reset makes every browser that logged in before a stranger again (their device cookies were
+    made with the old password), an intruder's among them; the one that set the new password is
+    the owner's, and is trusted from then on."""
+    from django.test import Client
+
+    from tenants.accounts import LOGIN_FAILURES_PER_NAME
+
+    earlier = Client()
+    assert _log_in(earlier, OLD_PASSWORD)
+    assert earlier.cookies["login_device"].value
+
+    client.post(RESET, {"email": "ana@acme.test"})
+    form_url = client.get(_link(mailoutbox[0]), follow=True).redirect_chain[-1][0]
+    done = client.post(form_url, {"new_password1": NEW_PASSWORD, "new_password2": NEW_PASSWORD})
+    assert done.cookies["login_device"]["httponly"] is True
+
+    stranger = Client()
+    for _ in range(LOGIN_FAILURES_PER_NAME):
+        stranger.post(LOGIN, {"username": "ana@acme.test", "password": "not-it"})
+    assert not _log_in(Client(), NEW_PASSWORD)
+    assert not _log_in(earlier, NEW_PASSWORD)
+    assert _log_in(client, NEW_PASSWORD)
