@@ -17,13 +17,14 @@ Scores, never answers: nothing here reads QuizAttempt.answers or a question's an
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q
 
-from courses.models import Certificate, Course, Enrollment, QuizAttempt
-from courses.selectors import CourseProgress, course_progress, course_quizzes
+from courses.models import Certificate, Course, Enrollment, Quiz, QuizAttempt
+from courses.selectors import CourseProgress, course_progress_list
 from tenants.models import Membership, Role, Tenant
 
 ROLE_ORDER = [role.value for role in Role]
@@ -129,22 +130,28 @@ class EnrollmentReport:
 
 
 def member_progress(*, tenant: Tenant, membership: Membership) -> list[EnrollmentReport]:
-    """Each enrollment of the member, newest first, with its progress (selectors.course_progress)."""
+    """Each enrollment of the member, newest first, with its progress (selectors.course_progress_list):
+    the same few grouped queries however many courses the member took."""
     if membership.tenant_id != tenant.pk:
         raise Membership.DoesNotExist
-    enrollments: QuerySet[Enrollment] = Enrollment.objects.filter(
-        tenant=tenant, membership=membership
-    ).select_related("course")
+    enrollments = list(
+        Enrollment.objects.filter(tenant=tenant, membership=membership).select_related("course")
+    )
     issued = dict(
         Certificate.objects.filter(tenant=tenant, enrollment__in=enrollments)
         .values_list("enrollment_id", "issued_at")
     )
+    quiz_titles: dict[int, list[tuple[int, str]]] = defaultdict(list)
+    for course_id, quiz_id, title in (
+        Quiz.objects.filter(module__course_id__in={enrollment.course_id for enrollment in enrollments})
+        .order_by("module__course_id", "module__position", "position", "id")
+        .values_list("module__course_id", "id", "title")
+    ):
+        quiz_titles[course_id].append((quiz_id, title))
     reports = []
-    for enrollment in enrollments:
-        progress = course_progress(tenant=tenant, enrollment=enrollment)
-        scores = [
-            (quiz.title, progress.best_scores.get(quiz.pk))
-            for quiz in course_quizzes(course=enrollment.course).only("id", "title")
-        ]
+    for enrollment, progress in zip(
+        enrollments, course_progress_list(tenant=tenant, enrollments=enrollments), strict=True
+    ):
+        scores = [(title, progress.best_scores.get(quiz_id)) for quiz_id, title in quiz_titles[enrollment.course_id]]
         reports.append(EnrollmentReport(enrollment, progress, scores, issued.get(enrollment.pk)))
     return reports

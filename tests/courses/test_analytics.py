@@ -188,6 +188,25 @@ def test_a_members_page_shows_their_progress_grade_and_certificate(
     assert cells[2:7] == ["1 / 2", "1 / 2", "0%", "70%", "Not yet"]
 
 
+def test_a_members_page_reads_as_many_queries_for_many_courses_as_for_one(
+    owner_client, tenant, learner, progress_made
+):
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert owner_client.get(reverse("courses:analytics-member", args=[learner.pk])).status_code == 200
+        return len(captured)
+
+    before = queries()
+    for number in range(3):
+        more = CourseFactory(title=f"More {number}")
+        LessonFactory(module=ModuleFactory(course=more))
+        read_lessons(tenant, enroll(tenant, learner, more), more, 1)
+
+    assert queries() == before
+    page = owner_client.get(reverse("courses:analytics-member", args=[learner.pk])).content.decode()
+    assert page.count('id="enrollment-') == 4
+
+
 def test_a_members_page_shows_scores_but_never_answers(owner_client, learner, analyst, progress_made):
     for member in (learner, analyst):
         page = owner_client.get(reverse("courses:analytics-member", args=[member.pk])).content.decode()
