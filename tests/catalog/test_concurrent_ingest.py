@@ -42,3 +42,40 @@ def test_the_same_batch_sent_twice_at_once_is_stored_once(tenant):
         thread.join(timeout=60)
     assert statuses == [200] * 4
     assert Event.all_tenants.filter(tenant=tenant).count() == 500
+
+
+@pytest.mark.needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_stores_sending_the_same_event_ids_at_once_each_keep_their_own(tenant, other_tenant):
+    event_ids = [str(uuid.uuid4()) for _ in range(200)]
+    keys = []
+    for store in (tenant, other_tenant):
+        keys.append(api_key_issue(tenant=store, kind=ApiKeyKind.SECRET, name="server").key)
+        ProductFactory(tenant=store, external_id="SKU-1")
+    batch = {
+        "events": [
+            {"event_id": event_id, "shopper_id": "s1", "type": "view", "product": "SKU-1",
+             "timestamp": "2026-01-05T10:00:00Z"}
+            for event_id in event_ids
+        ]
+    }
+    barrier = threading.Barrier(len(keys))
+    statuses = []
+
+    def send(key):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {key}")
+        barrier.wait()
+        statuses.append(client.post("/api/v1/events", batch, format="json").status_code)
+        connection.close()
+
+    threads = [threading.Thread(target=send, args=(key,)) for key in keys]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert statuses == [200, 200]
+    for store in (tenant, other_tenant):
+        stored = Event.all_tenants.filter(tenant=store)
+        assert stored.count() == 200
+        assert set(stored.values_list("product__tenant", flat=True)) == {store.pk}

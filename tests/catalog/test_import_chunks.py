@@ -320,3 +320,36 @@ def test_a_kept_file_read_from_the_database_in_slices_is_read_whole(secret_clien
 
     assert (done["status"], done["created_count"]) == (ImportStatus.SUCCEEDED, 7), done
     assert _products_of(tenant)["茶-6"].title == "绿茶 6"
+
+
+def test_a_file_of_several_chunks_never_touches_another_stores_products_of_the_same_skus(
+    secret_client, tenant, other_tenant
+):
+    for sku in TEN_SKUS:
+        ProductFactory(tenant=other_tenant, external_id=sku, title=f"Their tea {sku}")
+
+    done = _imported(secret_client, _csv(TEN_SKUS))
+
+    assert (done["created_count"], done["updated_count"]) == (10, 0)
+    assert sorted(_products_of(tenant)) == TEN_SKUS
+    assert all(product.title == f"Their tea {sku}" for sku, product in _products_of(other_tenant).items())
+
+
+def test_a_stock_file_cannot_update_another_stores_products_and_names_the_skus_new_here(
+    secret_client, tenant, other_tenant
+):
+    for sku in TEN_SKUS:
+        ProductFactory(tenant=other_tenant, external_id=sku, title=f"Their tea {sku}")
+
+    failed = _imported(secret_client, _stock_csv(TEN_SKUS))
+
+    assert failed["status"] == ImportStatus.FAILED
+    assert {error["field"] for error in failed["errors"]} == {"title"}
+    assert _products_of(tenant) == {}
+    assert all(product.in_stock for product in _products_of(other_tenant).values())
+
+
+def test_another_stores_import_is_a_404(secret_client, other_tenant_client):
+    theirs = _imported(other_tenant_client, _csv(TEN_SKUS))
+
+    assert secret_client.get(f"{IMPORTS}/{theirs['id']}").status_code == 404

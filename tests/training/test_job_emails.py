@@ -332,3 +332,18 @@ def test_the_email_checkbox_label_ends_without_a_colon(owner_client, settings):
     settings.TRAINING_EMAILS = True
     page = owner_client.get("/training/jobs/new/").content.decode()
     assert ">Email me when it ends</label>" in page
+
+
+def test_another_stores_job_and_where_its_email_goes_are_a_404_to_this_store(
+    owner_client, session_client, other_tenant, other_merchant_user, email_set_up
+):
+    theirs = ended_job(other_tenant, other_merchant_user)
+
+    page = owner_client.get(f"/training/jobs/{theirs.pk}/")
+    fragment = owner_client.get(
+        f"/training/jobs/{theirs.pk}/progress/?status={theirs.status}&epochs=0", headers={"HX-Request": "true"}
+    )
+    answer = session_client.get(f"{JOBS}/{theirs.pk}")
+
+    assert (page.status_code, fragment.status_code, answer.status_code) == (404, 404, 404)
+    assert not any(other_merchant_user.email in r.content.decode() for r in (page, fragment, answer))
