@@ -10,6 +10,12 @@ A query's run of one or two characters is asked for as written; a longer one,
 often several words written together, by at least half of its pairs, products
 holding more of them first: "有机牛奶" (有机, 机牛, 牛奶) finds "有机纯牛奶".
 On SQLite the pairs are matched as substrings, to the same rule.
+
+Traditional and simplified Chinese find each other (蘋果 and 苹果, 手機殼 and 手机壳): the query and
+the products' text are both folded to simplified characters before the pairs are made, the query
+here, the text in the stored document (catalog migration 0006); on SQLite each Chinese character
+of the query matches every character that folds to it (catalog/chinese.py). Only matching sees
+the folded text; products are shown as written.
 """
 
 from __future__ import annotations
@@ -20,9 +26,21 @@ import re
 import unicodedata
 
 from django.db import connections
-from django.db.models import BooleanField, Case, FloatField, IntegerField, Q, QuerySet, Value, When
+from django.db.models import (
+    BooleanField,
+    Case,
+    F,
+    FloatField,
+    IntegerField,
+    Lookup,
+    Q,
+    QuerySet,
+    Value,
+    When,
+)
 from django.db.models.expressions import Combinable, RawSQL
 
+from catalog.chinese import simplified, spellings
 from catalog.models import Product
 from tenants.models import Tenant
 
@@ -55,8 +73,9 @@ def lexical_search(*, tenant: Tenant, query: str, limit: int = 100, in_stock_onl
     A blank query matches nothing. `in_stock_only` leaves out-of-stock products out before the
     limit, so they do not take the places of matches a shopper can buy.
     """
-    # Full-width letters and digits, half-width katakana, as input methods type them: as indexed.
-    query = unicodedata.normalize("NFKC", query)
+    # Full-width letters and digits, half-width katakana, as input methods type them, and
+    # traditional Chinese characters as simplified ones: as indexed.
+    query = simplified(unicodedata.normalize("NFKC", query))
     # Only words to leave out ("-milk") ask for nothing: not the whole catalog.
     if all(word.startswith("-") for word in query.split()) or limit <= 0:
         return []
@@ -191,13 +210,47 @@ def _prefix_term(word: str) -> str:
     return " & ".join(terms)
 
 
+_TEXT_FIELDS = ("title", "brand", "category", "description")
+
+
+class _Glob(Lookup):
+    """SQLite's `lhs GLOB rhs`, as an expression for filter() and When()."""
+
+    lookup_name = "glob"
+
+    def as_sql(self, compiler, connection):
+        lhs, lhs_params = self.process_lhs(compiler, connection)
+        rhs, rhs_params = self.process_rhs(compiler, connection)
+        return f"{lhs} GLOB {rhs}", (*lhs_params, *rhs_params)
+
+
+def _glob_holding(text: str) -> str:
+    """A GLOB pattern of the texts that hold `text` (folded) in either script: each Chinese
+    character as any character that folds to it ("苹果" -> "*[苹蘋]果*"), ASCII letters in either
+    case as LIKE matches them, "*", "?" and "[" as themselves. Folding maps each character to one,
+    so this matches exactly the texts whose folded form holds `text`."""
+    pattern = []
+    for character in text:
+        if character.isascii() and character.isalpha():
+            pattern.append(f"[{character.lower()}{character.upper()}]")
+        elif character in "*?[":
+            pattern.append(f"[{character}]")
+        else:
+            forms = spellings(character)
+            pattern.append(f"[{forms}]" if len(forms) > 1 else character)
+    return "*" + "".join(pattern) + "*"
+
+
+def _holds(field: str, text: str) -> Q:
+    """The field holds `text`, regardless of case; Chinese characters in either script. LIKE
+    (icontains) where no character of `text` has another form: it is the faster."""
+    if any(len(spellings(character)) > 1 for character in text if _CJK_RUN.match(character)):
+        return Q(_Glob(F(field), Value(_glob_holding(text))))
+    return Q(**{f"{field}__icontains": text})
+
+
 def _anywhere(text: str) -> Q:
-    return (
-        Q(title__icontains=text)
-        | Q(brand__icontains=text)
-        | Q(category__icontains=text)
-        | Q(description__icontains=text)
-    )
+    return functools.reduce(operator.or_, (_holds(field, text) for field in _TEXT_FIELDS))
 
 
 def _every_word_ranked(
@@ -233,7 +286,7 @@ def _every_word_ranked(
         pairs_matched.append(matched)
     title_hits = _sum(
         [
-            Case(When(title__icontains=text, then=Value(1)), default=Value(0), output_field=IntegerField())
+            Case(When(_holds("title", text), then=Value(1)), default=Value(0), output_field=IntegerField())
             for text in [*words, *(pair for run in runs for pair in _cjk_pairs(run))]
         ]
     )
