@@ -1,10 +1,12 @@
 """Reading a catalog file (CSV or JSON), one row at a time: what each row holds, not validated
 yet, with the row number the merchant sees, and the problems of the file itself.
 
-A CSV file is read as a stream over its bytes, so that a worker holds a row, not the file's rows,
-at a time (catalog.services.imports checks and saves them a chunk at a time). A JSON file is read
-whole: Python's json reads a document at once, and a streaming reader would be a dependency of its
-own for the rarer format.
+Both formats are read as a stream over the file's bytes, so that a worker holds a row, not the
+file's rows, at a time (catalog.services.imports checks and saves them a chunk at a time): a CSV
+file by the csv module, a record at a time; a JSON file by ijson (catalog.services.json_stream),
+a piece of the file at a time, each product built as its row is asked for. Python's json read the
+document at once: a 45 MB file cost a worker 228 MB (bench/import_memory.py); read as a stream, 92
+MB, as the same products as a 31 MB CSV cost 75 MB: the file's bytes, held once, and a chunk.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ import math
 from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,6 +27,7 @@ from django.core.files import File
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
 
+from catalog.services import json_stream
 from catalog.services.products import (
     ATTRIBUTE_COLUMN_PREFIX,
     FILE_FIELD,
@@ -40,8 +44,8 @@ def import_error(row: int | None, field_name: str, reason: str) -> dict:
 
 class _UnstorableNumber:
     """Stands, in JSON read from a catalog file, for NaN, Infinity, -Infinity or a number too
-    large for a float (1e999). Python's json reads them all as floats, which no JSON column of
-    the database holds: saving the products failed (a 500), and no failed import was recorded."""
+    large for a float (1e999). Read as floats, they are values that no JSON column of the database
+    holds: saving the products failed (a 500), and no failed import was recorded."""
 
     def __init__(self, text: str) -> None:
         self.text = text
@@ -57,14 +61,14 @@ def _float_or_unstorable(text: str) -> float | _UnstorableNumber:
 
 
 def _file_json_loads(text: str) -> Any:
-    """json.loads, each number the database cannot store read as an _UnstorableNumber, for
-    `_unstorable_numbers` to name. Raises json.JSONDecodeError, and RecursionError when lists or
-    objects nest deeper than Python's stack allows."""
+    """json.loads (of a CSV file's attributes cell), each number the database cannot store read as
+    an _UnstorableNumber, for `_unstorable_numbers` to name. Raises json.JSONDecodeError, and
+    RecursionError when lists or objects nest deeper than Python's stack allows."""
     return json.loads(text, parse_constant=_UnstorableNumber, parse_float=_float_or_unstorable)
 
 
 def _unstorable_numbers(value: Any, field_name: str) -> list[tuple[str, str]]:
-    """(field, the number as written) for each _UnstorableNumber in `value`, read from JSON.
+    """(field, the number as written) for each _UnstorableNumber in `value`, read by json.loads.
     A loop, not recursion: the value may nest as deeply as json.loads could read."""
     found = []
     pending = deque([(field_name, value)])
@@ -79,11 +83,15 @@ def _unstorable_numbers(value: Any, field_name: str) -> list[tuple[str, str]]:
     return found
 
 
+def _unstorable_number_message(number: str) -> str:
+    return _(
+        "%(number)s is not a number that can be stored: use a finite number, at most about 1.8e308."
+    ) % {"number": number}
+
+
 def _unstorable_number_errors(value: Any, field_name: str, row: int) -> list[dict]:
     return [
-        import_error(row, name, _(
-            "%(number)s is not a number that can be stored: use a finite number, at most about 1.8e308."
-        ) % {"number": number})
+        import_error(row, name, _unstorable_number_message(number))
         for name, number in _unstorable_numbers(value, field_name)
     ]
 
@@ -323,39 +331,90 @@ class _CsvCatalogFile(CatalogFile):
         return 0 if self.errors else sum(1 for _row_number, cells in self._records() if cells is not None)
 
 
-class _JsonCatalogFile(CatalogFile):
-    """A JSON file, read whole on opening."""
+def _json_number(value: Decimal) -> float | _UnstorableNumber:
+    """A number with a fraction or an exponent, as ijson gives it, as Python's json reads it: a
+    float; else (no float holds it) an _UnstorableNumber that quotes it."""
+    number = float(value)
+    if math.isfinite(number):
+        return number
+    # As written, but for an exponent's spelling (ijson keeps the digits, not the text): 1e999, not 1E+999.
+    return _UnstorableNumber(json_stream.non_finite_word(value) or str(value).replace("E+", "e").replace("E", "e"))
 
-    def __init__(self, text: str) -> None:
+
+def _json_as_read(value: Any) -> tuple[Any, list[tuple[str, str]]]:
+    """A value as ijson builds it, as Python's json reads it: each Decimal made, in place, a float or
+    an _UnstorableNumber. And (field, the number as written) for each _UnstorableNumber, named and
+    ordered as _unstorable_numbers does (a field, then the fields in it, a level at a time). A loop,
+    not recursion: the value may nest as deeply as json_stream.DEPTH_MOST."""
+    if value.__class__ is Decimal:
+        value = _json_number(value)
+        return value, [(PRODUCT_FIELD, value.text)] if value.__class__ is _UnstorableNumber else []
+    found: list[tuple[str, str]] = []
+    pending = deque([("", value)]) if value.__class__ is dict or value.__class__ is list else ()
+    while pending:
+        name, container = pending.popleft()
+        # Only objects and lists wait their turn: a number is named when met, which is its turn.
+        is_object = container.__class__ is dict
+        for key, item in container.items() if is_object else enumerate(container):
+            if item.__class__ is Decimal:
+                container[key] = item = _json_number(item)  # a value replaced: the keys stay as they are
+                if item.__class__ is _UnstorableNumber:
+                    item_name = (f"{name}.{key}" if name else str(key)) if is_object else name
+                    found.append((item_name or PRODUCT_FIELD, item.text))
+            elif item.__class__ is dict or item.__class__ is list:
+                pending.append(((f"{name}.{key}" if name else str(key)) if is_object else name, item))
+    return value, found
+
+
+class _JsonCatalogFile(CatalogFile):
+    """A JSON file, read as a stream from its bytes (catalog.services.json_stream), twice: on
+    opening, its shape (that it is JSON, a list of products or an object with a "products" list,
+    nested no deeper than it may be) and its products counted; then its products, each built only
+    when its row is asked for. What is held is the file's bytes and the rows at hand, not the
+    document as Python's objects."""
+
+    def __init__(self, content: bytes) -> None:
         super().__init__()
-        self._products: list = []
+        self._content = content
+        self._shape = json_stream.Shape(0, 0)
         try:
-            data = _file_json_loads(text)
-        except json.JSONDecodeError as error:
-            # Not error.msg: Python's words are English whatever the reader's language.
-            self.errors.append(import_error(None, FILE_FIELD, _(
-                "The file is not valid JSON (line %(line)d, column %(column)d)."
-            ) % {"line": error.lineno, "column": error.colno}))
-            return
-        except RecursionError:
+            self._shape = json_stream.shape(content)
+        except json_stream.Unreadable as unreadable:
+            self.errors.append(_json_unreadable_error(content, unreadable))
+        except json_stream.TooDeep:
             self.errors.append(import_error(None, FILE_FIELD, _too_deep_message()))
-            return
-        if isinstance(data, dict) and "products" in data:
-            data = data["products"]
-        if not isinstance(data, list):
+        except json_stream.NotProducts:
             self.errors.append(import_error(None, FILE_FIELD, _(
                 'The file must hold a list of products, or an object with a "products" list.')))
-            return
-        self._products = data
 
     def rows(self) -> Iterator[FileRow]:
-        for row_number, product in enumerate(self._products, start=1):
+        if self.errors:
+            return
+        for row_number, built in enumerate(json_stream.products(self._content, self._shape), start=1):
+            product, unstorable = _json_as_read(built)
             # Validation then names the same fields again where it refuses them too (a price); but
             # it takes any value in the attributes, where these numbers mostly are.
-            yield FileRow(row_number, product, _unstorable_number_errors(product, "", row_number))
+            yield FileRow(row_number, product, [
+                import_error(row_number, name, _unstorable_number_message(number)) for name, number in unstorable
+            ])
 
     def product_count(self) -> int:
-        return len(self._products)
+        return self._shape.product_count
+
+
+def _json_unreadable_error(content: bytes, unreadable: json_stream.Unreadable) -> dict:
+    # Valid JSON, but a number ijson cannot hold: an integer of over 4,300 digits (on which Python's
+    # json raised too: the import failed as an error of ours), an exponent past 10**18 (which it read
+    # as an infinity, named with its row). The parse stops there: the whole file's error, then.
+    if unreadable.number:
+        number = unreadable.number
+        return import_error(None, FILE_FIELD, _unstorable_number_message(
+            number if len(number) <= 24 else number[:20] + "…"))
+    line, column = json_stream.line_and_column(content, unreadable.offset)
+    # Not ijson's message: its words are English whatever the reader's language.
+    return import_error(None, FILE_FIELD, _(
+        "The file is not valid JSON (line %(line)d, column %(column)d)."
+    ) % {"line": line, "column": column})
 
 
 # How a workbook renamed .csv or .json begins: .xlsx is a ZIP archive, .xls an OLE2 compound file.
@@ -440,4 +499,4 @@ def catalog_file_open(uploaded_file: File, file_format: str) -> CatalogFile:
         return CatalogFile([import_error(None, FILE_FIELD, _("The file is empty."))])
     if file_format == "csv":
         return _CsvCatalogFile(content)
-    return _JsonCatalogFile(content.decode("utf-8-sig"))
+    return _JsonCatalogFile(content)

@@ -266,9 +266,10 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
-# The largest catalog file an import takes. A JSON file is read whole on the worker, at about five
-# times its size (bench/import_memory.py: a 45 MB file, 228 MB), and every upload is read whole by
-# the web process that keeps it for the worker.
+# The largest catalog file an import takes. A worker holds a file's bytes once and reads it as a
+# stream, CSV or JSON, a chunk of rows at a time (bench/import_memory.py: a 45 MB JSON file, 92 MB
+# over the worker's resting size; 228 MB when JSON was read whole), and every upload is read whole
+# by the web process that keeps it for the worker.
 CATALOG_IMPORT_MAX_BYTES = env.int("CATALOG_IMPORT_MAX_BYTES", default=100 * 1024 * 1024)
 
 # Shopper events
