@@ -15,8 +15,10 @@ The generated column is not added again (0004 rewrote the whole table under an e
 again on every update of a column it reads. So the rows whose text holds a traditional character,
 and those alone, are updated (`SET title = title`), ROWS_PER_BATCH at a time, each batch committed
 on its own (the migration is not atomic): the catalog stays readable and writable meanwhile, and
-a migration stopped halfway is simply run again. Until its row is refolded, a traditional title
-is found by traditional queries as before, and not yet by simplified ones. `updated_at` keeps its
+a migration stopped halfway is simply run again (Django records it as applied only once it ends).
+Until its row is refolded, a traditional title is found by traditional queries, which search also
+asks as typed when they find too few (recommendations.selectors.search.lexical_search), and not
+yet by simplified ones, as before this migration. `updated_at` keeps its
 value. Simplified, English or other text is not touched: folding changes nothing there.
 
 Folding costs a document about 0.7 µs a character of traditional text, and a scan for one (about

@@ -250,3 +250,23 @@ def test_on_postgres_the_migration_refolds_the_products_already_there_and_those_
     finally:
         if not forward_done:
             run(MIGRATION.forward)
+
+
+@pytest.mark.needs_postgres
+@pytest.mark.django_db(transaction=True)
+def test_on_postgres_a_traditional_title_not_yet_refolded_is_still_found_by_its_own_script(tenant):
+    # While 0006 refolds in batches, or after a run that stopped before this row, the stored
+    # document holds the traditional characters as written, and the folded query misses them.
+    _product(tenant, "HK-CASE", "蘋果手機殼")
+    _product(tenant, "CN-CASE", "苹果手机壳")
+    with connection.schema_editor(atomic=False) as editor:
+        MIGRATION.reverse(None, editor)
+    try:
+        with connection.schema_editor(atomic=False) as editor:
+            for statement in MIGRATION.FORWARD_FUNCTIONS:  # the function replaced, no row refolded yet
+                editor.execute(statement)
+
+        assert _search(tenant, "蘋果手機殼") == ["CN-CASE", "HK-CASE"]  # the refolded first, then as typed
+        assert _search(tenant, "苹果手机壳") == ["CN-CASE"]  # as before 0006, until the row is refolded
+    finally:
+        MIGRATION.refold(connection)
