@@ -70,23 +70,38 @@ def _counter_key(prefix: str, email: str) -> str:
     return f"{prefix}:" + hashlib.sha256(normalised.encode()).hexdigest()
 
 
+def _incr_within_window(key: str, delta: int, window_seconds: int) -> int | None:
+    """cache.incr, None when the key has expired. Django's Redis backend checks that the key exists,
+    then increments: a key that expires between the two is made again by the increment, with no
+    expiry, and would count for ever. Such a key holds exactly `delta` (the count was at least 1),
+    and is given its window back (an increment) or dropped (a decrement)."""
+    try:
+        count = cache.incr(key, delta)
+    except ValueError:
+        return None
+    if count == delta:
+        if delta > 0:
+            cache.touch(key, window_seconds)
+        else:
+            cache.delete(key)
+    return count
+
+
 def _count_login_attempt(key: str) -> int:
     """Count one attempt on the counter `key` and return the count, this one included."""
     if cache.add(key, 1, timeout=LOGIN_FAILURE_WINDOW_SECONDS):
         return 1
-    try:
-        return cache.incr(key)
-    except ValueError:  # the window ended in between: this attempt starts a new one
+    count = _incr_within_window(key, 1, LOGIN_FAILURE_WINDOW_SECONDS)
+    if count is None:  # the window ended in between: this attempt starts a new one
         cache.add(key, 1, timeout=LOGIN_FAILURE_WINDOW_SECONDS)
         return 1
+    return count
 
 
 def _login_attempt_succeeded(key: str) -> None:
-    # The attempt was counted before the password was checked; a right one is no failure.
-    try:
-        cache.decr(key)
-    except ValueError:  # the window ended meanwhile: nothing left to take back
-        pass
+    # The attempt was counted before the password was checked; a right one is no failure. (When
+    # the window ended meanwhile, there is nothing left to take back.)
+    _incr_within_window(key, -1, LOGIN_FAILURE_WINDOW_SECONDS)
 
 
 def _password_digest(password_hash: str) -> str:
@@ -178,7 +193,10 @@ class LoginThrottleMixin:
             if device:
                 counter = _counter_key("login-failures-device", device)
             else:
-                counter = _counter_key("login-failures", username)
+                # The account's own name, as the login will match it: PostgreSQL matches "admın"
+                # (a dotless ı) to admin, which casefolding alone would count apart, ten more
+                # tries for every i in the address.
+                counter = _counter_key("login-failures", stored_login_name(username))
             if _count_login_attempt(counter) > LOGIN_FAILURES_PER_NAME:
                 # The same words from a trusted browser: they say nothing of the account either way.
                 raise ValidationError(
@@ -212,11 +230,11 @@ class ThrottledAdminAuthenticationForm(LoginThrottleMixin, AdminAuthenticationFo
 
 def password_reset_allowed(email: str) -> bool:
     """Count one reset request for `email`; False once the address has had its handful this hour."""
-    key = _counter_key("password-reset", email)
-    cache.add(key, 0, timeout=PASSWORD_RESET_WINDOW_SECONDS)
-    try:
-        count = cache.incr(key)
-    except ValueError:  # the window ended between the two calls: this request starts a new one
+    key = _counter_key("password-reset", stored_login_name(email))  # one account, one counter (above)
+    if cache.add(key, 1, timeout=PASSWORD_RESET_WINDOW_SECONDS):
+        return True
+    count = _incr_within_window(key, 1, PASSWORD_RESET_WINDOW_SECONDS)
+    if count is None:  # the window ended between the two calls: this request starts a new one
         cache.add(key, 1, timeout=PASSWORD_RESET_WINDOW_SECONDS)
         return True
     return count <= PASSWORD_RESET_EMAILS_PER_ADDRESS

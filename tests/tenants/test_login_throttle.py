@@ -4,6 +4,7 @@ failures, the same whether or not it has an account."""
 import pytest
 from django.core.cache import cache
 
+from tenants import accounts
 from tenants.accounts import LOGIN_FAILURES_PER_NAME
 from tests.factories import UserFactory
 
@@ -349,3 +350,73 @@ def test_trusted_attempts_sent_side_by_side_get_no_more_tries_than_the_limit(cli
     monkeypatch.setattr(auth_forms.AuthenticationForm, "clean", clean_after_every_start)
     forms[0].is_valid()
     assert 0 < len(tried) <= LOGIN_FAILURES_PER_NAME
+
+
+# --- The counters themselves ------------------------------------------------------------------
+
+
+@pytest.mark.needs_postgres
+def test_on_postgres_a_dotless_i_spelling_of_the_address_counts_on_the_accounts_own_counter(client, db):
+    # PostgreSQL matches "admın" (dotless ı) to the account admin@ (UPPER of both is ADMIN), where
+    # casefolding keeps ı apart: keyed on what was typed, each i would bring ten more guesses.
+    UserFactory(username="admin@acme.test")
+    for _ in range(LOGIN_FAILURES_PER_NAME):
+        client.post(LOGIN, {"username": "admin@acme.test", "password": "not-it"})
+
+    page = client.post(LOGIN, {"username": "admın@acme.test", "password": PASSWORD}).content.decode()
+
+    assert "Too many failed logins" in page
+    assert "_auth_user_id" not in client.session
+
+
+@pytest.fixture
+def redis_cache():
+    from django.core.cache import caches
+    from django.core.cache.backends.redis import RedisCache
+
+    default = caches["default"]
+    if not isinstance(default, RedisCache):
+        pytest.skip("needs the Redis cache: runs in the PostgreSQL pass (CACHE_URL=redis://...)")
+    return default
+
+
+def _expiring_between_check_and_increment(monkeypatch, redis_cache, key):
+    """Django's Redis backend asks whether the key exists, then increments it: here the key's
+    window runs out between the two, as it may under load."""
+    client = redis_cache._cache.get_client(key, write=True)
+    exists = type(client).exists
+
+    def exists_then_expires(self, *names):
+        found = exists(self, *names)
+        self.delete(*names)
+        return found
+
+    monkeypatch.setattr(type(client), "exists", exists_then_expires)
+    return client, redis_cache.make_and_validate_key(key)
+
+
+@pytest.mark.parametrize("counted_by", ["a failure", "a right password"])
+def test_a_counter_whose_window_ends_as_it_is_counted_still_ends(monkeypatch, redis_cache, counted_by, db):
+    key = accounts._counter_key("login-failures", "owner@acme.test")
+    accounts._count_login_attempt(key)
+    client, stored = _expiring_between_check_and_increment(monkeypatch, redis_cache, key)
+
+    if counted_by == "a failure":
+        accounts._count_login_attempt(key)
+    else:
+        accounts._login_attempt_succeeded(key)
+    monkeypatch.undo()
+
+    # Made again by the increment: it has its window, or is gone; never a count without an end.
+    assert client.ttl(stored) > 0 or client.get(stored) is None
+
+
+def test_a_reset_counter_whose_window_ends_as_it_is_counted_still_ends(monkeypatch, redis_cache, db):
+    key = accounts._counter_key("password-reset", "owner@acme.test")
+    accounts.password_reset_allowed("owner@acme.test")
+    client, stored = _expiring_between_check_and_increment(monkeypatch, redis_cache, key)
+
+    accounts.password_reset_allowed("owner@acme.test")
+    monkeypatch.undo()
+
+    assert client.ttl(stored) > 0
