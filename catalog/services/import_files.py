@@ -26,6 +26,7 @@ from django.conf import settings
 from django.core.files import File
 from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext as _
+from django.utils.translation import override
 
 from catalog.services import json_stream
 from catalog.services.products import (
@@ -40,6 +41,17 @@ from catalog.services.products import (
 def import_error(row: int | None, field_name: str, reason: str) -> dict:
     """An error as a ProductImport stores it: row None means the whole file."""
     return {"row": row, "field": field_name, "reason": reason}
+
+
+def error_in_every_language(reason: Callable[[], str]) -> dict:
+    """An error of the whole file whose reason is known in every language of the UI (`reasons`),
+    and in the active one (`reason`)."""
+    error = import_error(None, FILE_FIELD, reason())
+    error["reasons"] = {}
+    for language, _name in settings.LANGUAGES:
+        with override(language):
+            error["reasons"][language] = reason()
+    return error
 
 
 class _UnstorableNumber:
@@ -68,32 +80,43 @@ def _file_json_loads(text: str) -> Any:
 
 
 def _unstorable_numbers(value: Any, field_name: str) -> list[tuple[str, str]]:
-    """(field, the number as written) for each _UnstorableNumber in `value`, read by json.loads.
-    A loop, not recursion: the value may nest as deeply as json.loads could read."""
+    """(field, the number as written) for each _UnstorableNumber in `value`, read from JSON: a field,
+    then the fields in it, a level at a time. A loop, not recursion: the value may nest as deeply as
+    json.loads could read. Only objects and lists wait their turn, a number named when met (which
+    is its turn): a list of a million numbers is not queued a million times over."""
+    if isinstance(value, _UnstorableNumber):
+        return [(field_name or PRODUCT_FIELD, value.text)]
     found = []
-    pending = deque([(field_name, value)])
+    pending = deque([(field_name, value)]) if isinstance(value, dict | list) else ()
     while pending:
-        name, item = pending.popleft()
-        if isinstance(item, _UnstorableNumber):
-            found.append((name or PRODUCT_FIELD, item.text))
-        elif isinstance(item, dict):
-            pending.extend((f"{name}.{key}" if name else str(key), nested) for key, nested in item.items())
-        elif isinstance(item, list):
-            pending.extend((name, nested) for nested in item)
+        name, container = pending.popleft()
+        is_object = isinstance(container, dict)
+        for key, item in container.items() if is_object else enumerate(container):
+            item_name = (f"{name}.{key}" if name else str(key)) if is_object else name
+            if item.__class__ is _UnstorableNumber:
+                found.append((item_name or PRODUCT_FIELD, item.text))
+            elif isinstance(item, dict | list):
+                pending.append((item_name, item))
     return found
 
 
+def _unstorable_number_reason() -> Callable[[str], str]:
+    """The reason given for an unstorable number, in the active language, for one number after
+    another: looked up once, not once a number (gettext cost more than a row of NaNs to read)."""
+    template = _("%(number)s is not a number that can be stored: use a finite number, at most about 1.8e308.")
+    return lambda number: template % {"number": number}
+
+
 def _unstorable_number_message(number: str) -> str:
-    return _(
-        "%(number)s is not a number that can be stored: use a finite number, at most about 1.8e308."
-    ) % {"number": number}
+    return _unstorable_number_reason()(number)
 
 
-def _unstorable_number_errors(value: Any, field_name: str, row: int) -> list[dict]:
-    return [
-        import_error(row, name, _unstorable_number_message(number))
-        for name, number in _unstorable_numbers(value, field_name)
-    ]
+def _unstorable_number_errors(
+    value: Any, field_name: str, row: int, reason: Callable[[str], str] | None = None
+) -> list[dict]:
+    found = _unstorable_numbers(value, field_name)
+    reason = reason or _unstorable_number_reason() if found else None
+    return [import_error(row, name, reason(number)) for name, number in found]
 
 
 def _too_deep_message() -> str:
@@ -341,31 +364,6 @@ def _json_number(value: Decimal) -> float | _UnstorableNumber:
     return _UnstorableNumber(json_stream.non_finite_word(value) or str(value).replace("E+", "e").replace("E", "e"))
 
 
-def _json_as_read(value: Any) -> tuple[Any, list[tuple[str, str]]]:
-    """A value as ijson builds it, as Python's json reads it: each Decimal made, in place, a float or
-    an _UnstorableNumber. And (field, the number as written) for each _UnstorableNumber, named and
-    ordered as _unstorable_numbers does (a field, then the fields in it, a level at a time). A loop,
-    not recursion: the value may nest as deeply as json_stream.DEPTH_MOST."""
-    if value.__class__ is Decimal:
-        value = _json_number(value)
-        return value, [(PRODUCT_FIELD, value.text)] if value.__class__ is _UnstorableNumber else []
-    found: list[tuple[str, str]] = []
-    pending = deque([("", value)]) if value.__class__ is dict or value.__class__ is list else ()
-    while pending:
-        name, container = pending.popleft()
-        # Only objects and lists wait their turn: a number is named when met, which is its turn.
-        is_object = container.__class__ is dict
-        for key, item in container.items() if is_object else enumerate(container):
-            if item.__class__ is Decimal:
-                container[key] = item = _json_number(item)  # a value replaced: the keys stay as they are
-                if item.__class__ is _UnstorableNumber:
-                    item_name = (f"{name}.{key}" if name else str(key)) if is_object else name
-                    found.append((item_name or PRODUCT_FIELD, item.text))
-            elif item.__class__ is dict or item.__class__ is list:
-                pending.append(((f"{name}.{key}" if name else str(key)) if is_object else name, item))
-    return value, found
-
-
 class _JsonCatalogFile(CatalogFile):
     """A JSON file, read as a stream from its bytes (catalog.services.json_stream), twice: on
     opening, its shape (that it is JSON, a list of products or an object with a "products" list,
@@ -377,44 +375,45 @@ class _JsonCatalogFile(CatalogFile):
         super().__init__()
         self._content = content
         self._shape = json_stream.Shape(0, 0)
+        # Each error of the file in every language at once: worked out again in another (the
+        # failed import's reasons, catalog.services.imports), it would read the file again.
         try:
             self._shape = json_stream.shape(content)
         except json_stream.Unreadable as unreadable:
-            self.errors.append(_json_unreadable_error(content, unreadable))
+            self.errors.append(error_in_every_language(_json_unreadable_reason(content, unreadable)))
         except json_stream.TooDeep:
-            self.errors.append(import_error(None, FILE_FIELD, _too_deep_message()))
+            self.errors.append(error_in_every_language(_too_deep_message))
         except json_stream.NotProducts:
-            self.errors.append(import_error(None, FILE_FIELD, _(
+            self.errors.append(error_in_every_language(lambda: _(
                 'The file must hold a list of products, or an object with a "products" list.')))
 
     def rows(self) -> Iterator[FileRow]:
         if self.errors:
             return
-        for row_number, built in enumerate(json_stream.products(self._content, self._shape), start=1):
-            product, unstorable = _json_as_read(built)
+        products = json_stream.products(self._content, self._shape, number=_json_number)
+        reason = _unstorable_number_reason()
+        for row_number, product in enumerate(products, start=1):
             # Validation then names the same fields again where it refuses them too (a price); but
             # it takes any value in the attributes, where these numbers mostly are.
-            yield FileRow(row_number, product, [
-                import_error(row_number, name, _unstorable_number_message(number)) for name, number in unstorable
-            ])
+            yield FileRow(row_number, product, _unstorable_number_errors(product, "", row_number, reason))
 
     def product_count(self) -> int:
         return self._shape.product_count
 
 
-def _json_unreadable_error(content: bytes, unreadable: json_stream.Unreadable) -> dict:
+def _json_unreadable_reason(content: bytes, unreadable: json_stream.Unreadable) -> Callable[[], str]:
+    """The reason, in the active language when called, of the file's error: where it is worked out
+    once, here."""
     # Valid JSON, but a number ijson cannot hold: an integer of over 4,300 digits (on which Python's
     # json raised too: the import failed as an error of ours), an exponent past 10**18 (which it read
     # as an infinity, named with its row). The parse stops there: the whole file's error, then.
     if unreadable.number:
         number = unreadable.number
-        return import_error(None, FILE_FIELD, _unstorable_number_message(
-            number if len(number) <= 24 else number[:20] + "…"))
+        return lambda: _unstorable_number_message(number if len(number) <= 24 else number[:20] + "…")
     line, column = json_stream.line_and_column(content, unreadable.offset)
     # Not ijson's message: its words are English whatever the reader's language.
-    return import_error(None, FILE_FIELD, _(
-        "The file is not valid JSON (line %(line)d, column %(column)d)."
-    ) % {"line": line, "column": column})
+    return lambda: _("The file is not valid JSON (line %(line)d, column %(column)d).") % {
+        "line": line, "column": column}
 
 
 # How a workbook renamed .csv or .json begins: .xlsx is a ZIP archive, .xls an OLE2 compound file.

@@ -37,6 +37,7 @@ from catalog.services.import_files import (
     catalog_file_format,
     catalog_file_open,
     catalog_file_too_large,
+    error_in_every_language,
     import_error,
 )
 from catalog.services.products import (
@@ -226,8 +227,11 @@ def _reasons_in_every_language(
     """Give each error its reason in every language of the UI, so that whoever reads the failed
     import reads it in theirs, not in the uploader's. The file is checked again in each other
     language, as far as the errors kept: the same file gives the same errors in the same order,
-    and only a failed import, which stored nothing, pays for it."""
+    and only a failed import, which stored nothing, pays for it. Not where each error already has
+    its reasons (error_in_every_language): a JSON file's own error, found by reading it whole."""
     current = get_language()
+    if errors and all("reasons" in error for error in errors):
+        return
     for error in errors:
         error["reasons"] = {current: error["reason"]}
     for language, _name in settings.LANGUAGES:
@@ -241,16 +245,6 @@ def _reasons_in_every_language(
             continue
         for error, translated in zip(errors, again, strict=True):
             error["reasons"][language] = translated["reason"]
-
-
-def _error_in_every_language(reason: Callable[[], str]) -> dict:
-    """An error of the whole file whose reason is known in every language of the UI."""
-    error = import_error(None, FILE_FIELD, reason())
-    error["reasons"] = {}
-    for language, _name in settings.LANGUAGES:
-        with override(language):
-            error["reasons"][language] = reason()
-    return error
 
 
 # What the end of an import writes on its record.
@@ -386,7 +380,7 @@ def _send(*, tenant_id: int, import_id: int, language: str) -> None:
 
 def _fail(imports, reason: Callable[[], str]) -> None:
     """Fail the imports (a queryset) with one reason of the whole file, and let their files go."""
-    error = _error_in_every_language(reason)
+    error = error_in_every_language(reason)
     ids = list(imports.values_list("pk", flat=True))
     imports.filter(pk__in=ids).update(
         status=ImportStatus.FAILED, errors=[error], error_count=1, finished_at=timezone.now()

@@ -2,9 +2,13 @@
 built one at a time in another, neither holding more than a piece of the file's parse at once.
 
 ijson (its C backend, yajl2_c, where its wheel has it; `ijson.backend_name` says which) reads what
-Python's json reads, but for three things this module makes up for:
+Python's json reads, but for four things this module makes up for:
 - NaN, Infinity and -Infinity, which JSON has no words for: each outside a string is fed to ijson as
-  a number that no float holds either, standing for it (`non_finite_word` names it back);
+  a number that no float holds either, standing for it (`non_finite_word` names it back), put in
+  place in each piece of the file it is fed (`_fed`);
+- a number whose exponent is past Decimal's (over 18 digits): ijson refuses it, where Python's json
+  read 0.0 for one too small (1e-99999999999999999999); it is fed 0.0. One too large stays refused:
+  no float holds it;
 - where a file stops being JSON: ijson does not say, so the file is read again up to there (an
   error path only), and the place given as Python's json gives it;
 - a limit to nesting: Python's json stopped at its stack's limit, ijson has none.
@@ -13,13 +17,14 @@ Numbers come as ijson gives them with use_float=False: an int, or a Decimal for 
 fraction or an exponent (which says, as a float would not, that 1e999 is too large for one).
 
 What still differs, in strings no database stores anyway (saving them failed): ijson refuses a
-lone low surrogate escape (\\udc00) as not JSON, and reads a lone high one (\\ud800) as "?".
+lone low surrogate escape (\\udc00) as not JSON, and would read a lone high one (\\ud800) as "?",
+a character lost unsaid; it is fed a lone low one in its place, and refused the same.
 """
 from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from itertools import chain
@@ -41,15 +46,32 @@ _BOM_LENGTH = len(codecs.BOM_UTF8)
 
 # Each word as ijson is fed it: a number no float holds, which is what the word stands for. A file
 # that writes one of these very numbers is told of an unstorable number all the same, under the word.
-_NON_FINITE_WORD = re.compile(rb"-?Infinity|NaN")
 _STAND_INS = {b"NaN": b"1e99999999999991", b"Infinity": b"1e99999999999992", b"-Infinity": b"-1e99999999999992"}
-_WORD_OF_STAND_IN = {Decimal(number.decode()): word.decode() for word, number in _STAND_INS.items()}
+# By the Decimal's text: hashing a Decimal of so large an exponent took microseconds, a word each.
+_WORD_OF_STAND_IN = {str(Decimal(number.decode())): word.decode() for word, number in _STAND_INS.items()}
 
 # What a number or a word (true, NaN) is made of: ijson knows it has ended only at the next character.
 _TOKEN_BYTES = frozenset(b"0123456789+-.eEabcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-# Python's json's number, and its words: how much of a token it reads before it stops.
-_NUMBER = re.compile(rb"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
-_WORDS = (b"true", b"false", b"null", b"NaN", b"Infinity", b"-Infinity")
+_TOKEN_CLASS = rb"[0-9A-Za-z+\-.]"
+_TOKEN_RUN = re.compile(_TOKEN_CLASS + rb"*")
+
+
+def _alone(word: bytes) -> bytes:
+    # The word, not run into a number or another word (12NaN, NaNa: not JSON, left for ijson to
+    # refuse). The word first, then what is before it: a pattern that begins with its word is
+    # searched for as a string, one that begins with a lookbehind tried at every byte.
+    return re.escape(word) + rb"(?<!" + _TOKEN_CLASS + re.escape(word) + rb")(?!" + _TOKEN_CLASS + rb")"
+
+
+# -Infinity before Infinity: the - is a token byte, so the second never takes the first's word.
+_WORD_ALONE = {word: re.compile(_alone(word)) for word in (b"-Infinity", b"Infinity", b"NaN")}
+_ANY_WORD_ALONE = re.compile(b"|".join(_alone(word) for word in _WORD_ALONE))
+
+# An exponent of 19 digits or more: past what Decimal (so ijson) reads. Python's json read a number
+# with one as 0.0 where the exponent is negative or the number zero, else as an infinity.
+_LONG_EXPONENT = re.compile(rb"[eE][-+]?0*[1-9][0-9]{18}")
+_ZERO = re.compile(rb"-?0(?:\.0+)?")
+_LONE_HIGH_SURROGATE = re.compile(rb"\\u[dD][89abAB][0-9a-fA-F]{2}(?!\\u[dD][c-fC-F][0-9a-fA-F]{2})")
 
 # What ijson raises on what it cannot read: JSONError; a number it cannot hold, ValueError (an
 # integer of over 4,300 digits: its C backend then raises SystemError) or decimal's InvalidOperation.
@@ -57,6 +79,10 @@ _REFUSALS = (ijson.JSONError, ValueError, ArithmeticError, SystemError)
 
 _STARTS = frozenset({"start_map", "start_array"})
 _ENDS = frozenset({"end_map", "end_array"})
+
+# Python's json's number, and its words: how much of a token it reads before it stops.
+_NUMBER = re.compile(rb"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][-+]?\d+)?")
+_WORDS = (b"true", b"false", b"null", b"NaN", b"Infinity", b"-Infinity")
 
 
 class Unreadable(Exception):
@@ -79,7 +105,7 @@ class NotProducts(Exception):
 
 def non_finite_word(value: Decimal) -> str | None:
     """NaN, Infinity or -Infinity, where `value` (a number no float holds) stands for one."""
-    return _WORD_OF_STAND_IN.get(value)
+    return _WORD_OF_STAND_IN.get(str(value))
 
 
 def text_start(content: bytes) -> int:
@@ -156,10 +182,11 @@ def shape(content: bytes) -> Shape:
     return Shape(*products)
 
 
-def products(content: bytes, file_shape: Shape) -> Iterator[Any]:
+def products(content: bytes, file_shape: Shape, number: Callable[[Decimal], Any]) -> Iterator[Any]:
     """The products of a file of that shape (`shape`), each built from ijson's events as it is
-    asked for, as Python's json builds it but for numbers (see above). Past the products' list the
-    file is not read again: `shape` did.
+    asked for, as Python's json builds it, each Decimal (see above) made `number(it)` as it is put
+    in its place: a product of a million numbers never holds a million Decimals (104 bytes each, a
+    float 24). Past the products' list the file is not read again: `shape` did.
 
     Built here, not by ijson's C items(): that one works out the prefix of every event, and took
     twice as long on a 45 MB file (bench/import_memory.py's)."""
@@ -180,15 +207,17 @@ def products(content: bytes, file_shape: Shape) -> Iterator[Any]:
     for event, value in events:
         if event == "end_array":
             return
-        yield _value(event, value, events)
+        yield _value(event, value, events, number)
 
 
-def _value(first_event: str, first_value: Any, events: Iterator[tuple[str, Any]]) -> Any:
+def _value(
+    first_event: str, first_value: Any, events: Iterator[tuple[str, Any]], number: Callable[[Decimal], Any]
+) -> Any:
     """The value that begins with (`first_event`, `first_value`), its other events taken from
-    `events`, as ijson's own builder builds it (a later key of an object wins), in a loop, not
-    recursion."""
-    if first_event not in _STARTS:
-        return first_value  # a string, number, boolean or null: the event's value
+    `events`, as ijson's own builder builds it (a later key of an object wins), but each Decimal
+    `number(it)`; in a loop, not recursion."""
+    if first_event not in _STARTS:  # a string, number, boolean or null: the event's value
+        return number(first_value) if first_value.__class__ is Decimal else first_value
     root: dict | list = {} if first_event == "start_map" else []
     containers: list[dict | list] = [root]
     keys: list[Any] = [None]  # the key each open object is at
@@ -203,6 +232,8 @@ def _value(first_event: str, first_value: Any, events: Iterator[tuple[str, Any]]
                 return root
             continue
         item = {} if event == "start_map" else [] if event == "start_array" else value
+        if item.__class__ is Decimal:
+            item = number(item)
         parent = containers[-1]
         if parent.__class__ is list:
             parent.append(item)
@@ -253,63 +284,169 @@ def _parsed(content: bytes) -> Iterator[list]:
 
 @dataclass
 class _Piece:
-    """What ijson is fed, from byte `offset` of the file: the file's own bytes, or a word's stand-in."""
+    """What ijson is fed from byte `offset` of the file: its bytes, with stand-ins (`_fed`) where
+    `outside` is not None: then the ranges of the piece outside strings, where words were replaced."""
 
     offset: int
     data: bytes | memoryview
-    stand_in: bool = False
+    outside: list[tuple[int, int]] | None = None
 
 
 def _pieces(content: bytes, start: int, end: int | None = None) -> Iterator[_Piece]:
-    """The file's bytes from `start` to `end`, PIECE_BYTES at most a piece, each NaN, Infinity and
-    -Infinity outside a string a piece of its own, its stand-in. The file's bytes are shared
-    (memoryview), not copied."""
+    """The file's bytes from `start` to `end`, about PIECE_BYTES a piece, each piece ending between
+    tokens (so that whether a word is run into a number is seen within it), with its stand-ins
+    (`_fed`). A piece that needs none is the file's bytes, shared (memoryview), not copied."""
     end = len(content) if end is None else end
-    view = memoryview(content)
-
-    def of_the_file(begin: int, stop: int) -> Iterator[_Piece]:
-        for offset in range(begin, stop, PIECE_BYTES):
-            yield _Piece(offset, view[offset:min(offset + PIECE_BYTES, stop)])
-
-    position = start
-    for offset, word in _non_finite_words(content, start):
-        if offset >= end:
-            break
-        yield from of_the_file(position, offset)
-        yield _Piece(offset, _STAND_INS[word], stand_in=True)
-        position = offset + len(word)
-    yield from of_the_file(position, end)
+    strings = _StringsOpen(content, start)
+    offset = start
+    while offset < end:
+        stop = min(_TOKEN_RUN.match(content, min(offset + PIECE_BYTES, len(content))).end(), end)
+        yield _fed(content, offset, stop, strings)
+        offset = stop
 
 
-def _non_finite_words(content: bytes, start: int) -> Iterator[tuple[int, bytes]]:
-    """(offset, word) of each NaN, Infinity and -Infinity that stands as a value: outside a string,
-    and not run into a number or another word (`12NaN`, `NaNa`: not JSON, left for ijson to refuse).
-    The quotes before a word that are not escaped say whether it is in a string. A file has no
-    backslash outside its strings; in one that does, ijson stops there, before any word this
-    may have missed or taken from a string."""
-    if b"NaN" not in content and b"Infinity" not in content:  # most files: no pass of the regex
+def _fed(content: bytes, offset: int, stop: int, strings: _StringsOpen) -> _Piece:
+    """The piece of the file from `offset` to `stop` as ijson is fed it: a new bytes object, where it
+    has any, with
+    - each lone high surrogate escape (\\ud800) made a lone low one (\\udc00), which ijson refuses;
+    - each number too small for Decimal's exponent (1e-99999999999999999999), or zero with too large
+      an exponent, made 0.0, as Python's json reads it (ijson refuses it), padded with spaces;
+    - outside strings, each NaN, Infinity and -Infinity its stand-in.
+    The first two keep the length, so the file's offsets stay; where a word is replaced, `outside`
+    lets `_file_offset` find them again. Most pieces have none: a search in C each."""
+    surrogates = _lone_high_surrogates(content, offset, stop, strings.floor)
+    has_words = content.find(b"NaN", offset, stop) >= 0 or content.find(b"Infinity", offset, stop) >= 0
+    long_exponent = _LONG_EXPONENT.search(content, offset, stop)
+    if not (surrogates or has_words or long_exponent):
+        return _Piece(offset, memoryview(content)[offset:stop])
+    data = bytearray(content[offset:stop])
+    for escape in surrogates:
+        data[escape - offset:escape - offset + 6] = b"\\udc00"
+    if not (has_words or long_exponent):
+        return _Piece(offset, bytes(data))
+    outside = _outside_strings(content, offset, stop, strings)
+    if long_exponent:
+        for begin, end in outside:
+            for number in _LONG_EXPONENT.finditer(content, begin, end):
+                _vanishing_number_replaced(content, number.start(), begin, end, data, offset)
+    if not has_words:
+        return _Piece(offset, bytes(data))
+    parts: list[bytes] = []
+    fed_to = 0
+    for begin, end in outside:
+        segment = data[begin - offset:end - offset]
+        if b"NaN" in segment or b"Infinity" in segment:
+            parts += (data[fed_to:begin - offset], _words_replaced(bytes(segment)))
+            fed_to = end - offset
+    parts.append(data[fed_to:])
+    return _Piece(offset, b"".join(parts), outside)
+
+
+def _words_replaced(segment: bytes) -> bytes:
+    """NaN, Infinity and -Infinity in `segment` (outside strings), each that stands alone, its
+    stand-in: by re.sub with a fixed replacement, in C, not a step of Python a word."""
+    for word, alone in _WORD_ALONE.items():
+        if word.lstrip(b"-") in segment:
+            segment = alone.sub(_STAND_INS[word], segment)
+    return segment
+
+
+def _file_offset(content: bytes, piece: _Piece, index: int) -> int:
+    """The offset in the file of byte `index` of what `piece` fed ijson: a stand-in's bytes are its
+    word's. The words are found again as `_words_replaced` found them (the error path only)."""
+    shift = 0  # how many more bytes ijson was fed than the file holds, before the word at hand
+    for begin, end in piece.outside or ():
+        for word in _ANY_WORD_ALONE.finditer(content[begin:end]):
+            word_offset = begin + word.start()
+            fed_at = word_offset - piece.offset + shift
+            if index < fed_at:
+                return piece.offset + index - shift
+            stand_in = _STAND_INS[word.group()]
+            if index < fed_at + len(stand_in):
+                return word_offset
+            shift += len(stand_in) - len(word.group())
+    return piece.offset + index - shift
+
+
+def _lone_high_surrogates(content: bytes, offset: int, stop: int, floor: int) -> list[int]:
+    """The offsets of the \\uXXXX escapes from `offset` to `stop` of a high surrogate with no low one
+    after it. ijson reads one as "?": the character would be lost, unsaid."""
+    if content.find(b"\\u", offset, stop) < 0:
+        return []
+    # The low surrogate may be in the next piece: the search looks past `stop`, a pair's length.
+    escapes = _LONE_HIGH_SURROGATE.finditer(content, offset, min(stop + 12, len(content)))
+    return [
+        escape.start() for escape in escapes
+        if escape.start() < stop and _backslashes_before(content, floor, escape.start()) % 2 == 0
+    ]
+
+
+def _vanishing_number_replaced(
+    content: bytes, exponent: int, begin: int, end: int, data: bytearray, offset: int
+) -> None:
+    """Where the exponent at `exponent` (between `begin` and `end`, outside strings) ends a number
+    that Python's json reads as 0.0 (or -0.0), write that in `data` (the piece from `offset`) in its
+    place. Else leave it: a number too large, for ijson to refuse and the file to be told of."""
+    token_start = exponent
+    while token_start > begin and content[token_start - 1] in _TOKEN_BYTES:
+        token_start -= 1
+    token_end = _TOKEN_RUN.match(content, exponent, end).end()
+    token = content[token_start:token_end]
+    mantissa, _e, exponent_digits = token.replace(b"E", b"e").partition(b"e")
+    if not _NUMBER.fullmatch(token):
         return
-    in_string = False
-    counted_to = start
-    for match in _NON_FINITE_WORD.finditer(content, start):
-        offset, end = match.span()
-        in_string ^= _quotes(content, counted_to, offset) % 2 == 1
-        counted_to = offset
-        if in_string or (offset > start and content[offset - 1] in _TOKEN_BYTES):
-            continue
-        if end < len(content) and content[end] in _TOKEN_BYTES:
-            continue
-        yield offset, match.group()
+    if not (exponent_digits.startswith(b"-") or _ZERO.fullmatch(mantissa)):
+        return
+    zero = (b"-0.0" if token.startswith(b"-") else b"0.0").ljust(len(token))
+    data[token_start - offset:token_end - offset] = zero
 
 
-def _quotes(content: bytes, start: int, end: int) -> int:
-    """How many quotes between `start` (not in a run of backslashes) and `end` open or close a
-    string: all but those after an odd number of backslashes, which are in their string. Searched
-    for by bytes.find, not a regex, which would look at every byte in Python's regex engine."""
+class _StringsOpen:
+    """Whether a string is open at an offset of the file, asked in order: the quotes counted from
+    where it was last asked, not from the start."""
+
+    def __init__(self, content: bytes, start: int) -> None:
+        self.content = content
+        self.floor = start
+        self._counted_to = start
+        self._open = False
+
+    def at(self, offset: int) -> bool:
+        self._open ^= _quotes(self.content, self._counted_to, offset, self.floor) % 2 == 1
+        self._counted_to = offset
+        return self._open
+
+
+def _outside_strings(content: bytes, offset: int, stop: int, strings: _StringsOpen) -> list[tuple[int, int]]:
+    """The ranges from `offset` to `stop` that are outside strings: between quotes not escaped.
+    A file has no backslash outside its strings; in one that does, ijson stops there, before any
+    range this may have taken wrongly."""
+    in_string = strings.at(offset)
+    outside = []
+    position = offset
+    quote = content.find(b'"', offset, stop)
+    while quote >= 0:
+        if _backslashes_before(content, strings.floor, quote) % 2 == 0:
+            if not in_string:
+                outside.append((position, quote))
+            in_string = not in_string
+            position = quote + 1
+        quote = content.find(b'"', quote + 1, stop)
+    if not in_string:
+        outside.append((position, stop))
+    return outside
+
+
+def _quotes(content: bytes, start: int, end: int, floor: int | None = None) -> int:
+    """How many quotes between `start` and `end` open or close a string: all but those after an odd
+    number of backslashes, which are in their string, counted back as far as `floor` (the text's
+    start; `start` where None: then not in a run of backslashes). Searched for by bytes.find, not
+    a regex, which would look at every byte in Python's regex engine."""
+    floor = start if floor is None else floor
     quotes = content.count(b'"', start, end)
-    escaped = content.find(b'\\"', start, end)
+    escaped = content.find(b'\\"', max(start - 1, floor), end)
     while escaped >= 0:
-        quotes -= _backslashes_before(content, start, escaped + 1) % 2
+        quotes -= _backslashes_before(content, floor, escaped + 1) % 2
         escaped = content.find(b'\\"', escaped + 2, end)
     return quotes
 
@@ -363,7 +500,7 @@ def _unreadable(content: bytes, start: int, piece_number: int | None, error: Exc
                 parser.send(piece.data)
                 parsed.clear()
                 continue
-            offset = piece.offset if piece.stand_in else _refused_byte(parser, parsed, content, piece)
+            offset = _refused_byte(parser, parsed, content, piece)
             break
     offset = _fault(content, start, offset)
     if isinstance(error, ijson.JSONError | UnicodeError):  # UnicodeError: a lone \udc00, in a string
@@ -376,14 +513,16 @@ def _unreadable(content: bytes, start: int, piece_number: int | None, error: Exc
 
 
 def _refused_byte(parser, parsed: sendable_list, content: bytes, piece: _Piece) -> int:
-    """The offset of the first byte of `piece` that `parser` refuses, fed them one at a time."""
-    for offset in range(piece.offset, piece.offset + len(piece.data)):
+    """The offset in the file of the first byte of `piece` that `parser` refuses, fed them one at a
+    time (a stand-in's: its word's)."""
+    data = bytes(piece.data)
+    for index in range(len(data)):
         try:
-            parser.send(content[offset:offset + 1])
+            parser.send(data[index:index + 1])
         except _REFUSALS:
-            return offset
+            return _file_offset(content, piece, index)
         parsed.clear()
-    return piece.offset + len(piece.data)  # not expected: refused only as a whole
+    return _file_offset(content, piece, len(data))  # not expected: refused only as a whole
 
 
 def _fault(content: bytes, start: int, refused_at: int) -> int:

@@ -11,7 +11,7 @@ from django.core.files.base import ContentFile
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import translation
 
-from catalog.models import ImportStatus, Product
+from catalog.models import ImportStatus, Product, ProductImport
 from catalog.services import import_files, json_stream
 from catalog.services import imports as import_services
 from tenants.scope import tenant_scope
@@ -281,3 +281,135 @@ def test_a_large_json_file_is_read_without_holding_its_products_at_once(monkeypa
     # Python's json: 22 MB for this 5.3 MB file.
     assert opening_peak < 1_000_000, opening_peak
     assert rows_peak < 1_000_000, rows_peak
+
+
+def _pieces_fed_counted(monkeypatch) -> list[int]:
+    """How many pieces ijson is fed, over every pass: one number a pass."""
+    passes: list[int] = []
+    real_pieces = json_stream._pieces
+
+    def counted(*args, **kwargs):
+        passes.append(0)
+        for piece in real_pieces(*args, **kwargs):
+            passes[-1] += 1
+            yield piece
+
+    monkeypatch.setattr(json_stream, "_pieces", counted)
+    return passes
+
+
+def test_nan_and_infinity_are_fed_to_ijson_within_the_files_pieces_not_a_piece_each(monkeypatch):
+    content = b"[" + b",".join([b"NaN", b"Infinity", b"-Infinity"] * 1000) + b"]"  # 3,000 words
+    passes = _pieces_fed_counted(monkeypatch)
+
+    opened = _opened(content)
+    rows = list(opened.rows())
+
+    assert len(passes) == 2  # its shape, its products
+    # 64 bytes a piece, or a little more: a piece ends between tokens.
+    assert all(pieces <= len(content) // 64 + 1 for pieces in passes), passes
+    assert len(rows) == 3000
+    named = [error["reason"].split()[0] for row in rows[:3] for error in row.errors]
+    assert named == ["NaN", "Infinity", "-Infinity"]
+
+
+@pytest.mark.parametrize("broken", [
+    b"[NaN, NaN, Infinity x]", b"[NaN,\n -Infinity, NaNx]", b"[-Infinity, NaN}",
+])
+def test_a_syntax_error_after_nan_words_is_named_where_pythons_json_names_it(broken):
+    content = b"[" + b"NaN, " * 40 + broken[1:]  # words in several pieces, the error after them
+    with pytest.raises(json.JSONDecodeError) as python:
+        json.loads(content)
+
+    (error,) = _opened(content).errors
+
+    where = f"line {python.value.lineno}, column {python.value.colno}"
+    assert error["reason"] == f"The file is not valid JSON ({where})."
+
+
+def test_a_syntax_error_is_worked_out_once_for_every_language_not_by_reading_the_file_again(
+    secret_client, tenant, monkeypatch
+):
+    content = b"[" + b"NaN, " * 40 + b"Infinity x]"
+    shapes_read = []
+    real_shape = json_stream.shape
+    monkeypatch.setattr(json_stream, "shape", lambda content: shapes_read.append(1) or real_shape(content))
+
+    failed = _imported(secret_client, content)
+
+    with tenant_scope(tenant):
+        (error,) = ProductImport.objects.get(pk=failed["id"]).errors
+    assert error["reasons"]["en"] == "The file is not valid JSON (line 1, column 211)."
+    assert "第 1 行" in error["reasons"]["zh-hans"] and "211" in error["reasons"]["zh-hans"]
+    assert len(shapes_read) == 1
+
+
+def test_a_product_of_many_fractions_holds_floats_not_decimals():
+    """A Decimal is 104 bytes, a float 24: a product is built with floats, as Python's json reads it,
+    and costs no more than Python's json did."""
+    numbers = b",".join([b"1.5"] * 100_000)
+    content = b'[{"external_id": "A", "title": "Tea", "attributes": {"weights": [' + numbers + b"]}}]"
+    opened = _opened(content)
+
+    tracemalloc.start()
+    try:
+        json.loads(content)
+        _size, pythons_peak = tracemalloc.get_traced_memory()
+        tracemalloc.reset_peak()
+        (row,) = opened.rows()
+        _size, rows_peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+
+    assert row.product["attributes"]["weights"][-1] == 1.5 and row.errors == []
+    assert rows_peak < pythons_peak, (rows_peak, pythons_peak)
+
+
+@pytest.mark.parametrize(("written", "read"), [
+    (b"1e-99999999999999999999", 0.0),
+    (b"-1.5E-099999999999999999999", -0.0),
+    (b"0e99999999999999999999", 0.0),
+])
+def test_a_number_too_small_for_any_float_is_read_as_zero_as_pythons_json_reads_it(
+    secret_client, tenant, written, read
+):
+    content = b'[{"external_id": "A", "title": "1e-99999999999999999999", "attributes": {"n": [%s]}}]' % written
+    assert json.loads(content)[0]["attributes"]["n"] == [read]
+
+    done = _imported(secret_client, content)
+
+    assert done["status"] == ImportStatus.SUCCEEDED, done
+    product = _products_of(tenant)["A"]
+    assert product.title == "1e-99999999999999999999"  # in a string: as written
+    assert product.attributes == {"n": [read]} and str(product.attributes["n"][0]) == str(read)
+
+
+def test_a_number_too_large_for_any_float_is_still_a_number_that_cannot_be_stored():
+    content = b'[{"external_id": "A", "title": "Tea", "attributes": {"n": 1e99999999999999999999}}]'
+
+    (error,) = _opened(content).errors
+
+    assert error["reason"].startswith("1e99999999999999999999 is not a number that can be stored")
+
+
+@pytest.mark.parametrize("escape", [b"\\ud800", b"\\udc00"], ids=["high", "low"])
+def test_a_lone_surrogate_escape_is_refused_not_lost(escape):
+    content = b'[{"external_id": "A",\n  "title": "Tea ' + escape + b' cup"}]'
+    # Python's json read it, as a str no database stores.
+    assert json.loads(content)[0]["title"] == "Tea " + escape.decode("unicode_escape") + " cup"
+
+    (error,) = _opened(content).errors
+
+    assert (error["row"], error["field"]) == (None, "file")
+    # Where ijson refuses the string: its closing quote.
+    assert error["reason"] == "The file is not valid JSON (line 2, column 27)."
+
+
+def test_surrogate_pairs_and_an_escaped_backslash_before_ud800_are_read_as_written(secret_client, tenant):
+    title = "🍵" * 40 + "\\ud800"  # the pairs cross pieces; then a backslash, and text
+    content = _json([{"external_id": "A", "title": title}]).replace("🍵".encode(), b"\\ud83c\\udf75")
+
+    done = _imported(secret_client, content)
+
+    assert done["status"] == ImportStatus.SUCCEEDED, done
+    assert _products_of(tenant)["A"].title == title
