@@ -82,14 +82,13 @@ def test_failures_on_the_admin_login_count_on_the_login_page_too(client, db):
     assert response.status_code == 200 and "_auth_user_id" not in client.session
 
 
-def test_attempts_sent_side_by_side_get_no_more_tries_than_the_limit(db, monkeypatch):
-    """Requests that arrive while others are still checking their password: each is counted as it
-    starts, so the limit holds however many are in flight."""
+def _passwords_tried_with_every_attempt_in_flight(monkeypatch, request=None) -> list[str]:
+    """Thrice the limit of wrong passwords for owner@acme.test, each attempt started while all the
+    earlier ones are still checking theirs (none has failed yet); the passwords actually checked."""
     from django.contrib.auth import forms as auth_forms
 
     from tenants.accounts import ThrottledAuthenticationForm
 
-    UserFactory(username="owner@acme.test")
     tried = []
 
     def slow_authenticate(request=None, **credentials):
@@ -98,10 +97,9 @@ def test_attempts_sent_side_by_side_get_no_more_tries_than_the_limit(db, monkeyp
 
     monkeypatch.setattr(auth_forms, "authenticate", slow_authenticate)
     forms = [
-        ThrottledAuthenticationForm(data={"username": "owner@acme.test", "password": f"guess-{number}"})
+        ThrottledAuthenticationForm(request, data={"username": "owner@acme.test", "password": f"guess-{number}"})
         for number in range(LOGIN_FAILURES_PER_NAME * 3)
     ]
-    # All in flight together: none has failed yet when the next one is checked.
     started = []
     real_clean = auth_forms.AuthenticationForm.clean
 
@@ -113,7 +111,15 @@ def test_attempts_sent_side_by_side_get_no_more_tries_than_the_limit(db, monkeyp
 
     monkeypatch.setattr(auth_forms.AuthenticationForm, "clean", clean_after_every_start)
     forms[0].is_valid()
-    assert len(tried) <= LOGIN_FAILURES_PER_NAME
+    return tried
+
+
+def test_attempts_sent_side_by_side_get_no_more_tries_than_the_limit(db, monkeypatch):
+    """Requests that arrive while others are still checking their password: each is counted as it
+    starts, so the limit holds however many are in flight."""
+    UserFactory(username="owner@acme.test")
+
+    assert len(_passwords_tried_with_every_attempt_in_flight(monkeypatch)) <= LOGIN_FAILURES_PER_NAME
 
 
 # Device cookies (OWASP's): a browser that has logged in to an account keeps a signed cookie, and
@@ -315,10 +321,7 @@ def test_a_new_password_makes_the_browsers_that_logged_in_before_strangers(clien
 
 def test_trusted_attempts_sent_side_by_side_get_no_more_tries_than_the_limit(client, db, monkeypatch):
     """As for strangers' attempts: a trusted browser's are counted on its counter as they start."""
-    from django.contrib.auth import forms as auth_forms
     from django.test import RequestFactory
-
-    from tenants.accounts import ThrottledAuthenticationForm
 
     UserFactory(username="owner@acme.test")
     assert _log_in(client, LOGIN, "owner@acme.test")
@@ -326,29 +329,9 @@ def test_trusted_attempts_sent_side_by_side_get_no_more_tries_than_the_limit(cli
     _strangers_fail(LOGIN, "owner@acme.test")
     request = RequestFactory().post(LOGIN)
     request.COOKIES[DEVICE_COOKIE] = client.cookies[DEVICE_COOKIE].value
-    tried = []
 
-    def slow_authenticate(request=None, **credentials):
-        tried.append(credentials["password"])
+    tried = _passwords_tried_with_every_attempt_in_flight(monkeypatch, request)
 
-    monkeypatch.setattr(auth_forms, "authenticate", slow_authenticate)
-    forms = [
-        ThrottledAuthenticationForm(
-            request, data={"username": "owner@acme.test", "password": f"guess-{number}"}
-        )
-        for number in range(LOGIN_FAILURES_PER_NAME * 3)
-    ]
-    started = []
-    real_clean = auth_forms.AuthenticationForm.clean
-
-    def clean_after_every_start(self):
-        started.append(self)
-        if len(started) < len(forms):
-            forms[len(started)].is_valid()
-        return real_clean(self)
-
-    monkeypatch.setattr(auth_forms.AuthenticationForm, "clean", clean_after_every_start)
-    forms[0].is_valid()
     assert 0 < len(tried) <= LOGIN_FAILURES_PER_NAME
 
 
