@@ -142,6 +142,15 @@ def course_progress(*, tenant: Tenant, enrollment: Enrollment) -> CourseProgress
     return course_progress_list(tenant=tenant, enrollments=[enrollment])[0]
 
 
+def _counts_by(rows: QuerySet, *fields: str) -> dict:
+    """How many rows share each value of `fields`, in one grouped query: keyed by the value, or by
+    the tuple of values when there are several fields."""
+    grouped = rows.order_by().values(*fields).annotate(n=Count("id")).values_list(*fields, "n")
+    if len(fields) == 1:
+        return dict(grouped)
+    return {tuple(row[:-1]): row[-1] for row in grouped}
+
+
 def course_progress_list(*, tenant: Tenant, enrollments: Sequence[Enrollment]) -> list[CourseProgress]:
     """`course_progress` of each enrollment, in their order: six grouped queries however many
     enrollments and courses there are (none for no enrollment), and none for the courses
@@ -156,31 +165,19 @@ def course_progress_list(*, tenant: Tenant, enrollments: Sequence[Enrollment]) -
     course_ids = {enrollment.course_id for enrollment in enrollments}
     enrollment_ids = [enrollment.pk for enrollment in enrollments]
 
-    lessons_total = dict(
-        Lesson.objects.filter(module__course_id__in=course_ids)
-        .order_by().values("module__course_id").annotate(n=Count("id"))
-        .values_list("module__course_id", "n")
-    )
-    lab_steps_total = dict(
-        LabStep.objects.filter(lab__module__course_id__in=course_ids)
-        .order_by().values("lab__module__course_id").annotate(n=Count("id"))
-        .values_list("lab__module__course_id", "n")
+    lessons_total = _counts_by(Lesson.objects.filter(module__course_id__in=course_ids), "module__course_id")
+    lab_steps_total = _counts_by(
+        LabStep.objects.filter(lab__module__course_id__in=course_ids), "lab__module__course_id"
     )
     # Keyed by (enrollment, course): only the completions of the enrollment's own course count.
-    lessons_completed = {
-        (enrollment_id, course_id): n
-        for enrollment_id, course_id, n in LessonCompletion.objects.filter(
-            tenant=tenant, enrollment_id__in=enrollment_ids
-        ).order_by().values("enrollment_id", "lesson__module__course_id").annotate(n=Count("id"))
-        .values_list("enrollment_id", "lesson__module__course_id", "n")
-    }
-    lab_steps_passed = {
-        (enrollment_id, course_id): n
-        for enrollment_id, course_id, n in LabStepCompletion.objects.filter(
-            tenant=tenant, enrollment_id__in=enrollment_ids
-        ).order_by().values("enrollment_id", "step__lab__module__course_id").annotate(n=Count("id"))
-        .values_list("enrollment_id", "step__lab__module__course_id", "n")
-    }
+    lessons_completed = _counts_by(
+        LessonCompletion.objects.filter(tenant=tenant, enrollment_id__in=enrollment_ids),
+        "enrollment_id", "lesson__module__course_id",
+    )
+    lab_steps_passed = _counts_by(
+        LabStepCompletion.objects.filter(tenant=tenant, enrollment_id__in=enrollment_ids),
+        "enrollment_id", "step__lab__module__course_id",
+    )
     best_scores: dict[int, dict[int, float]] = defaultdict(dict)
     for enrollment_id, quiz_id, best in (
         QuizAttempt.objects.filter(tenant=tenant, enrollment_id__in=enrollment_ids)
